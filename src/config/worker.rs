@@ -1,0 +1,1 @@
+//! The worker's own configuration file.

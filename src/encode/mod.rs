@@ -1,0 +1,3 @@
+//! Serializers: [`Record`](crate::record::Record) → [`EncodedRecord`](crate::record::EncodedRecord).
+
+pub mod json;

@@ -1,0 +1,31 @@
+//! Debezium's change-event envelope: [`ChangeEvent`](crate::event::ChangeEvent) → [`Record`](crate::record::Record)s.
+
+use crate::event::Op;
+
+/// The connector properties that shape the envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvelopeOptions {
+    /// `topic.prefix` (falls back to `database.server.name`, then `database.dbname`).
+    /// Also `source.name` and the prefix of the schema names.
+    pub topic_prefix: String,
+    /// `database.dbname`: `source.db`.
+    pub database: String,
+    /// `tombstones.on.delete` (default true).
+    pub tombstones_on_delete: bool,
+    /// `provide.transaction.metadata` (default false).
+    pub provide_transaction_metadata: bool,
+    /// `skipped.operations` (default `t`).
+    pub skipped_operations: Vec<Op>,
+}
+
+impl EnvelopeOptions {
+    pub fn new(topic_prefix: impl Into<String>, database: impl Into<String>) -> Self {
+        EnvelopeOptions {
+            topic_prefix: topic_prefix.into(),
+            database: database.into(),
+            tombstones_on_delete: true,
+            provide_transaction_metadata: false,
+            skipped_operations: vec![Op::Truncate],
+        }
+    }
+}

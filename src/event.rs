@@ -1,0 +1,239 @@
+//! The change model every stage after the source consumes.
+//!
+//! The source turns pgoutput messages into a stream of [`SourceEvent`]s:
+//!
+//! ```text
+//!   Begin(xid) ─ Change ─ Change ─ … ─ Commit(xid, commit_lsn)   Idle(lsn)   Begin …
+//! ```
+//!
+//! Invariants the later stages rely on:
+//! - a `Commit` is delivered only after every `Change` of its transaction, and
+//!   transactions never interleave (pgoutput sends a transaction at its commit;
+//!   streamed in-progress transactions are reassembled by the source);
+//! - `Commit::end_lsn` increases strictly from one transaction to the next;
+//! - `Idle { lsn }` means the server has nothing more for us before `lsn`: once
+//!   every earlier commit is durable, the slot may be confirmed up to `lsn`.
+
+use std::sync::Arc;
+
+use crate::lsn::Lsn;
+use crate::schema::{Schema, Value};
+
+/// Debezium's operation codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `r`: a row read by the snapshot.
+    Read,
+    /// `c`
+    Create,
+    /// `u`
+    Update,
+    /// `d`
+    Delete,
+    /// `t`
+    Truncate,
+    /// `m`: a logical decoding message.
+    Message,
+}
+
+impl Op {
+    pub fn code(self) -> &'static str {
+        match self {
+            Op::Read => "r",
+            Op::Create => "c",
+            Op::Update => "u",
+            Op::Delete => "d",
+            Op::Truncate => "t",
+            Op::Message => "m",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Op> {
+        Some(match code {
+            "r" => Op::Read,
+            "c" => Op::Create,
+            "u" => Op::Update,
+            "d" => Op::Delete,
+            "t" => Op::Truncate,
+            "m" => Op::Message,
+            _ => return None,
+        })
+    }
+}
+
+/// A table's identity as `schema.table`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId {
+    pub schema: String,
+    pub table: String,
+}
+
+impl TableId {
+    pub fn new(schema: impl Into<String>, table: impl Into<String>) -> Self {
+        TableId { schema: schema.into(), table: table.into() }
+    }
+}
+
+impl std::fmt::Display for TableId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+/// `pg_class.relreplident`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaIdentity {
+    /// `d`: the primary key.
+    Default,
+    /// `n`
+    Nothing,
+    /// `f`: the whole old row.
+    Full,
+    /// `i`: a unique index.
+    Index,
+}
+
+impl ReplicaIdentity {
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Some(match b {
+            b'd' => ReplicaIdentity::Default,
+            b'n' => ReplicaIdentity::Nothing,
+            b'f' => ReplicaIdentity::Full,
+            b'i' => ReplicaIdentity::Index,
+            _ => return None,
+        })
+    }
+}
+
+/// One column as the later stages see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub type_oid: u32,
+    /// `atttypmod`; -1 when none.
+    pub type_modifier: i32,
+    /// `pg_type.typname`, e.g. `int4`, `numeric`, `_text`.
+    pub type_name: String,
+    pub nullable: bool,
+    /// Part of the primary key, which Debezium uses as the record key.
+    pub is_key: bool,
+    /// The Connect schema of this column's values (optional = nullable).
+    pub schema: Arc<Schema>,
+}
+
+/// A captured table's shape at one point of the stream. A new `Arc` (with a
+/// higher `version`) replaces it whenever a Relation message changes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableSchema {
+    /// The relation OID pgoutput refers to it by.
+    pub relation_id: u32,
+    pub id: TableId,
+    pub columns: Vec<ColumnSchema>,
+    pub replica_identity: ReplicaIdentity,
+    /// Increases on every change of this table's shape.
+    pub version: u64,
+}
+
+impl TableSchema {
+    pub fn key_columns(&self) -> impl Iterator<Item = (usize, &ColumnSchema)> {
+        self.columns.iter().enumerate().filter(|(_, c)| c.is_key)
+    }
+
+    pub fn has_key(&self) -> bool {
+        self.columns.iter().any(|c| c.is_key)
+    }
+}
+
+/// A row: one Connect value per column of its [`TableSchema`], in order.
+/// An unchanged TOASTed column already holds the configured placeholder.
+pub type Row = Vec<Value>;
+
+/// Debezium's `source.snapshot` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotMarker {
+    False,
+    True,
+    First,
+    FirstInDataCollection,
+    LastInDataCollection,
+    Last,
+    Incremental,
+}
+
+impl SnapshotMarker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotMarker::False => "false",
+            SnapshotMarker::True => "true",
+            SnapshotMarker::First => "first",
+            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
+            SnapshotMarker::LastInDataCollection => "last_in_data_collection",
+            SnapshotMarker::Last => "last",
+            SnapshotMarker::Incremental => "incremental",
+        }
+    }
+}
+
+/// Where and when a change happened: the facts behind Debezium's `source` block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceInfo {
+    /// Commit time of the transaction, microseconds since the Unix epoch.
+    pub commit_ts_us: i64,
+    pub snapshot: SnapshotMarker,
+    /// Transaction id (`txId`).
+    pub tx_id: Option<i64>,
+    /// LSN of this change (`lsn`).
+    pub lsn: Option<Lsn>,
+    /// Commit LSN of the previous transaction (first half of `sequence`).
+    pub last_commit_lsn: Option<Lsn>,
+    pub xmin: Option<i64>,
+}
+
+/// One row change (or truncate / message) of a committed transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeEvent {
+    pub op: Op,
+    pub table: Arc<TableSchema>,
+    pub before: Option<Row>,
+    pub after: Option<Row>,
+    pub source: SourceInfo,
+}
+
+/// A logical decoding message (`pg_logical_emit_message`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogicalMessage {
+    pub transactional: bool,
+    pub prefix: String,
+    pub content: Vec<u8>,
+    pub source: SourceInfo,
+}
+
+/// Start of a committed transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxBegin {
+    pub xid: u32,
+    /// LSN of the commit record.
+    pub final_lsn: Lsn,
+    pub commit_ts_us: i64,
+}
+
+/// End of a committed transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxCommit {
+    pub xid: u32,
+    pub commit_lsn: Lsn,
+    /// Position just past the commit record: where a restart resumes.
+    pub end_lsn: Lsn,
+    pub commit_ts_us: i64,
+}
+
+/// What the source hands downstream, in stream order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceEvent {
+    Begin(TxBegin),
+    Change(ChangeEvent),
+    Message(LogicalMessage),
+    Commit(TxCommit),
+    /// Nothing more before `lsn` (a keepalive with no pending transaction).
+    Idle { lsn: Lsn },
+}

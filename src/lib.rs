@@ -1,0 +1,22 @@
+//! pgcdc: change data capture from PostgreSQL into Kafka, in Debezium's format.
+//!
+//! ```text
+//!  PostgreSQL ──replication──▶ source ──SourceEvent──▶ envelope ──Record──▶ transform ──▶ encode ──bytes──▶ sink (Kafka)
+//! ```
+//!
+//! One module per stage; [`pipeline`] wires them and holds no logic.
+
+pub mod config;
+pub mod connect;
+pub mod encode;
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod lsn;
+pub mod offsets;
+pub mod pipeline;
+pub mod record;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod transform;

@@ -1,0 +1,3 @@
+//! Sinks: where encoded records go.
+
+pub mod kafka;

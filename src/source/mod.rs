@@ -1,0 +1,3 @@
+//! Sources of change events.
+
+pub mod postgres;

@@ -1,0 +1,1 @@
+//! The relation cache: pgoutput Relation messages + catalog facts → [`TableSchema`].

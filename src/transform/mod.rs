@@ -1,0 +1,11 @@
+//! Single message transforms applied to records between envelope and encoder,
+//! as Kafka Connect applies a connector's `transforms` chain.
+
+pub mod unwrap;
+
+/// One configured transform of the chain, in `transforms` order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransformConfig {
+    /// `io.debezium.transforms.ExtractNewRecordState`
+    ExtractNewRecordState(unwrap::UnwrapOptions),
+}
