@@ -1,1 +1,402 @@
-//! The Kafka sink.
+//! The Kafka sink: encoded records → Kafka, with one durability contract.
+//!
+//! ```text
+//!   send(record) …  end_transaction(end_lsn)  send …  end_transaction(end_lsn')   flush()
+//!   └──────────── one batch: whole PostgreSQL transactions ───────────────────┘       │
+//!                                                             durable LSN := end_lsn' ◀┘
+//! ```
+//!
+//! - A record is *accepted* when handed to the producer and *durable* when
+//!   the batch holding it is committed: the Kafka transaction commits
+//!   (exactly-once) or every delivery in it is acknowledged (at-least-once).
+//! - A batch only ever ends at a PostgreSQL transaction boundary, so the
+//!   durable LSN published on the watch channel is always a commit's
+//!   `end_lsn` (or an idle position past every commit) and only moves forward.
+//!   The replication stream reports it as the slot's flush position.
+//! - Backpressure: at most `max_in_flight` records are unacknowledged; the
+//!   next `send` waits for the oldest, which slows the source reading.
+
+pub mod partitioner;
+pub mod topics;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::connector::TopicCreation;
+use crate::error::{Classify, ErrorClass};
+use crate::lsn::Lsn;
+use crate::record::EncodedRecord;
+
+use topics::TopicManager;
+
+/// Default upper bound of records per batch.
+pub const DEFAULT_BATCH_MAX_RECORDS: usize = 50_000;
+/// Default upper bound of payload bytes per batch.
+pub const DEFAULT_BATCH_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Default time a batch may stay open after its first record.
+pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(20);
+/// Default bound on unacknowledged records.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
+/// How long a transaction commit or abort may take.
+const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How records become durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryGuarantee {
+    /// Each batch is one Kafka transaction with this `transactional.id`; a
+    /// second instance with the same id fences this one.
+    ExactlyOnce { transactional_id: String },
+    /// Idempotent producer; a batch is durable when every record is acked.
+    /// After a crash, the last batch may be delivered again.
+    AtLeastOnce,
+}
+
+/// When to close a batch (checked at transaction boundaries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchPolicy {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub linger: Duration,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            max_records: DEFAULT_BATCH_MAX_RECORDS,
+            max_bytes: DEFAULT_BATCH_MAX_BYTES,
+            linger: DEFAULT_BATCH_LINGER,
+        }
+    }
+}
+
+/// Everything the sink needs.
+#[derive(Clone, Debug)]
+pub struct SinkConfig {
+    pub bootstrap_servers: String,
+    /// Raw librdkafka properties from the worker configuration; they win.
+    pub options: Vec<(String, String)>,
+    pub delivery: DeliveryGuarantee,
+    pub batch: BatchPolicy,
+    pub max_in_flight: usize,
+    pub topic_creation: TopicCreation,
+}
+
+/// Errors of the Kafka sink.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot create the Kafka client (check [kafka] options)")]
+    Client(#[source] KafkaError),
+    #[error("cannot create topic {topic}")]
+    TopicCreation {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot hand a record for {topic} to the producer")]
+    Enqueue {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("delivery to {topic} failed")]
+    Delivery {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("kafka transaction {step} failed")]
+    Transaction {
+        step: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("the producer went away before reporting a delivery")]
+    Canceled,
+}
+
+/// Kafka error codes that no retry can fix.
+fn is_fatal_code(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::ProducerFenced
+            | C::InvalidProducerEpoch
+            | C::TransactionalIdAuthorizationFailed
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::InvalidTransactionTimeout
+            | C::UnsupportedVersion
+            | C::InvalidArgument
+            | C::InvalidConfig
+            | C::Fenced
+            | C::Fatal
+            | C::SaslAuthenticationFailed
+            | C::Authentication
+    )
+}
+
+/// Kafka error codes that mean this record cannot be written.
+fn is_data_code(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(code, C::MessageSizeTooLarge | C::InvalidRecord | C::InvalidMessageSize | C::InvalidMessage)
+}
+
+fn classify_kafka(err: &KafkaError) -> ErrorClass {
+    if let KafkaError::Transaction(e) = err {
+        if e.is_fatal() {
+            return ErrorClass::Fatal;
+        }
+    }
+    match err.rdkafka_error_code() {
+        Some(code) if is_fatal_code(code) => ErrorClass::Fatal,
+        Some(code) if is_data_code(code) => ErrorClass::Data,
+        _ => match err {
+            KafkaError::ClientConfig(..) | KafkaError::ClientCreation(..) => ErrorClass::Fatal,
+            _ => ErrorClass::Transient,
+        },
+    }
+}
+
+impl Classify for SinkError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SinkError::Client(e)
+            | SinkError::TopicCreation { source: e, .. }
+            | SinkError::Enqueue { source: e, .. }
+            | SinkError::Delivery { source: e, .. }
+            | SinkError::Transaction { source: e, .. } => classify_kafka(e),
+            SinkError::Canceled => ErrorClass::Transient,
+        }
+    }
+}
+
+/// The open batch.
+#[derive(Default)]
+struct Batch {
+    records: usize,
+    bytes: usize,
+    opened_at: Option<Instant>,
+    /// `end_lsn` of the last complete PostgreSQL transaction in the batch.
+    last_end_lsn: Option<Lsn>,
+    /// An idle position to confirm once the batch is durable.
+    idle_lsn: Option<Lsn>,
+    /// The Kafka transaction is open.
+    in_txn: bool,
+}
+
+/// The sink. Owned by the pipeline's processing task.
+pub struct KafkaSink {
+    producer: FutureProducer,
+    topics: TopicManager,
+    delivery: DeliveryGuarantee,
+    policy: BatchPolicy,
+    max_in_flight: usize,
+    in_flight: VecDeque<(DeliveryFuture, String)>,
+    batch: Batch,
+    durable: watch::Sender<Lsn>,
+}
+
+impl KafkaSink {
+    /// Connect, and for exactly-once register the transactional id (which
+    /// fences any earlier producer with the same id).
+    pub async fn connect(config: SinkConfig, durable: watch::Sender<Lsn>) -> Result<Self, SinkError> {
+        let mut cc = ClientConfig::new();
+        cc.set("bootstrap.servers", &config.bootstrap_servers);
+        let admin_cc = {
+            let mut a = cc.clone();
+            for (k, v) in &config.options {
+                a.set(k, v);
+            }
+            a
+        };
+        cc.set("partitioner", "murmur2_random")
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "none")
+            .set("queue.buffering.max.messages", (config.max_in_flight * 2).max(1000).to_string())
+            .set("queue.buffering.max.kbytes", "1048576");
+        if let DeliveryGuarantee::ExactlyOnce { transactional_id } = &config.delivery {
+            cc.set("transactional.id", transactional_id).set("transaction.timeout.ms", "60000");
+        }
+        for (k, v) in &config.options {
+            cc.set(k, v);
+        }
+        let producer: FutureProducer = cc.create().map_err(SinkError::Client)?;
+        if matches!(config.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+            let p = producer.clone();
+            blocking(move || p.init_transactions(TXN_TIMEOUT))
+                .await
+                .map_err(|source| SinkError::Transaction { step: "init", source })?;
+        }
+        let topics = TopicManager::new(&admin_cc, config.topic_creation.clone())?;
+        Ok(KafkaSink {
+            producer,
+            topics,
+            delivery: config.delivery,
+            policy: config.batch,
+            max_in_flight: config.max_in_flight.max(1),
+            in_flight: VecDeque::new(),
+            batch: Batch::default(),
+            durable,
+        })
+    }
+
+    /// Accept one record into the open batch.
+    pub async fn send(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+        self.topics.ensure(&record.topic).await?;
+        if !self.batch.in_txn {
+            if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+                self.producer
+                    .begin_transaction()
+                    .map_err(|source| SinkError::Transaction { step: "begin", source })?;
+            }
+            self.batch.in_txn = true;
+        }
+        while self.in_flight.len() >= self.max_in_flight {
+            self.await_oldest().await?;
+        }
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header { key, value: value.as_deref() });
+        }
+        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic).headers(headers);
+        if let Some(k) = record.key.as_deref() {
+            fr = fr.key(k);
+        }
+        if let Some(p) = record.payload.as_deref() {
+            fr = fr.payload(p);
+        }
+        if let Some(ts) = record.timestamp_ms {
+            fr = fr.timestamp(ts);
+        }
+        let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
+        let future = self
+            .producer
+            .send_result(fr)
+            .map_err(|(source, _)| SinkError::Enqueue { topic: record.topic.clone(), source })?;
+        self.in_flight.push_back((future, record.topic));
+        self.batch.records += 1;
+        self.batch.bytes += size;
+        if self.batch.opened_at.is_none() {
+            self.batch.opened_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// A PostgreSQL transaction ended at `end_lsn`; close the batch if it is full.
+    pub async fn end_transaction(&mut self, end_lsn: Lsn) -> Result<(), SinkError> {
+        self.batch.last_end_lsn = Some(end_lsn);
+        if self.batch.records == 0 {
+            // Nothing of this transaction was captured: it is durable already
+            // as soon as everything before it is.
+            if !self.batch.in_txn {
+                self.publish(end_lsn);
+                self.batch.last_end_lsn = None;
+            }
+            return Ok(());
+        }
+        if self.batch.records >= self.policy.max_records
+            || self.batch.bytes >= self.policy.max_bytes
+            || self.deadline().is_some_and(|d| d <= Instant::now())
+        {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// The server has nothing for us before `lsn`.
+    pub async fn idle(&mut self, lsn: Lsn) -> Result<(), SinkError> {
+        if self.batch.in_txn {
+            self.batch.idle_lsn = Some(lsn);
+            self.flush().await
+        } else {
+            self.publish(lsn);
+            Ok(())
+        }
+    }
+
+    /// When the open batch must be flushed by, if one is open.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.batch.opened_at.map(|t| t + self.policy.linger)
+    }
+
+    /// Make the open batch durable and publish its position.
+    pub async fn flush(&mut self) -> Result<(), SinkError> {
+        if !self.batch.in_txn {
+            return Ok(());
+        }
+        while !self.in_flight.is_empty() {
+            self.await_oldest().await?;
+        }
+        if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+            let p = self.producer.clone();
+            blocking(move || p.commit_transaction(TXN_TIMEOUT))
+                .await
+                .map_err(|source| SinkError::Transaction { step: "commit", source })?;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        tracing::debug!(records = batch.records, bytes = batch.bytes, "batch durable");
+        if let Some(lsn) = batch.last_end_lsn {
+            self.publish(lsn);
+        }
+        if let Some(lsn) = batch.idle_lsn {
+            self.publish(lsn);
+        }
+        Ok(())
+    }
+
+    /// Abort the open batch (exactly-once) after an error; nothing in it
+    /// becomes visible to read_committed consumers.
+    pub async fn abort(&mut self) {
+        self.in_flight.clear();
+        if self.batch.in_txn && matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+            let p = self.producer.clone();
+            if let Err(err) = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await {
+                tracing::warn!(error = %err, "kafka transaction abort failed");
+            }
+        }
+        self.batch = Batch::default();
+    }
+
+    async fn await_oldest(&mut self) -> Result<(), SinkError> {
+        let Some((future, topic)) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        match future.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((source, _))) => Err(SinkError::Delivery { topic, source }),
+            Err(_) => Err(SinkError::Canceled),
+        }
+    }
+
+    fn publish(&self, lsn: Lsn) {
+        self.durable.send_if_modified(|current| {
+            if lsn > *current {
+                *current = lsn;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Run one of librdkafka's blocking calls off the async threads.
+async fn blocking<F>(f: F) -> Result<(), KafkaError>
+where
+    F: FnOnce() -> Result<(), KafkaError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(_) => Err(KafkaError::Canceled),
+    }
+}

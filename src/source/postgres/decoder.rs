@@ -1,0 +1,402 @@
+//! pgoutput messages → [`SourceEvent`]s: the source's state machine, no I/O.
+//!
+//! ```text
+//!   Relation* ─ Begin ─ (Relation | Type | Insert | Update | Delete | Truncate | Message)* ─ Commit
+//! ```
+//!
+//! Invariants of pgoutput (non-streamed mode) relied on here:
+//! - every change of a transaction arrives between its Begin and Commit, and a
+//!   transaction is sent only once it has committed, in commit order;
+//! - a Relation message precedes the first change of a relation in a session
+//!   and follows any change of its shape, so the cache is always current;
+//! - the XLogData `wal_start` of a change is that change's LSN, and of a
+//!   Commit message the commit's end LSN (what Debezium calls lastCommitLsn).
+//!
+//! Catalog facts pgoutput does not carry (nullability, primary key, type
+//! names) are looked up when a Relation message arrives; the caller supplies
+//! them through [`RelationLookup`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::event::{
+    ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin,
+    TxCommit,
+};
+use crate::lsn::Lsn;
+
+use super::pgoutput::{OldTuple, PgOutputMessage, RelationBody, TupleData};
+
+/// What the decoder needs from the relation cache (implemented over the
+/// catalog by the source task, and by fakes in tests).
+pub trait RelationLookup {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Record a Relation message; returns the table's new shape.
+    fn relation(
+        &mut self,
+        body: &RelationBody,
+    ) -> impl std::future::Future<Output = Result<Arc<TableSchema>, Self::Error>> + Send;
+
+    /// The current shape of a relation seen before.
+    fn table(&self, relation_id: u32) -> Option<Arc<TableSchema>>;
+
+    /// A tuple → a row of the table's Connect values.
+    fn row(&self, table: &TableSchema, tuple: &TupleData) -> Result<crate::event::Row, Self::Error>;
+}
+
+/// Errors of the decoder.
+#[derive(Debug, thiserror::Error)]
+pub enum DecoderError<E: std::error::Error + 'static> {
+    #[error("relation {0} used before its Relation message")]
+    UnknownRelation(u32),
+    #[error("{0} outside of a transaction")]
+    OutsideTransaction(&'static str),
+    #[error(transparent)]
+    Lookup(E),
+}
+
+/// The source's decoding state.
+pub struct ChangeDecoder {
+    /// Captured tables; changes to others are skipped.
+    include: Box<dyn Fn(&TableId) -> bool + Send + Sync>,
+    /// Relations known to be excluded, to skip without asking the filter.
+    excluded: HashSet<u32>,
+    tx: Option<TxBegin>,
+    last_commit_lsn: Option<Lsn>,
+}
+
+impl ChangeDecoder {
+    pub fn new(include: Box<dyn Fn(&TableId) -> bool + Send + Sync>, last_commit_lsn: Option<Lsn>) -> Self {
+        ChangeDecoder { include, excluded: HashSet::new(), tx: None, last_commit_lsn }
+    }
+
+    /// Inside a transaction (between Begin and Commit).
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Handle one message that arrived in XLogData starting at `wal_start`.
+    pub async fn on_message<L: RelationLookup>(
+        &mut self,
+        wal_start: Lsn,
+        message: PgOutputMessage,
+        lookup: &mut L,
+        out: &mut Vec<SourceEvent>,
+    ) -> Result<(), DecoderError<L::Error>> {
+        match message {
+            PgOutputMessage::Begin { final_lsn, commit_ts_us, xid } => {
+                let begin = TxBegin { xid, final_lsn, commit_ts_us };
+                self.tx = Some(begin.clone());
+                out.push(SourceEvent::Begin(begin));
+            }
+            PgOutputMessage::Commit { commit_lsn, end_lsn, commit_ts_us, .. } => {
+                let begin = self.tx.take().ok_or(DecoderError::OutsideTransaction("Commit"))?;
+                self.last_commit_lsn = Some(wal_start);
+                out.push(SourceEvent::Commit(TxCommit { xid: begin.xid, commit_lsn, end_lsn, commit_ts_us }));
+            }
+            PgOutputMessage::Relation(body) => {
+                let id = TableId::new(body.namespace.clone(), body.name.clone());
+                if (self.include)(&id) {
+                    self.excluded.remove(&body.relation_id);
+                    lookup.relation(&body).await.map_err(DecoderError::Lookup)?;
+                } else {
+                    self.excluded.insert(body.relation_id);
+                }
+            }
+            PgOutputMessage::Insert { relation_id, new, .. } => {
+                if let Some(table) = self.captured(relation_id, lookup)? {
+                    let after = lookup.row(&table, &new).map_err(DecoderError::Lookup)?;
+                    let source = self.source_info(wal_start, "Insert")?;
+                    out.push(SourceEvent::Change(ChangeEvent {
+                        op: Op::Create,
+                        table,
+                        before: None,
+                        after: Some(after),
+                        source,
+                    }));
+                }
+            }
+            PgOutputMessage::Update { relation_id, old, new, .. } => {
+                if let Some(table) = self.captured(relation_id, lookup)? {
+                    let before = match &old {
+                        Some(OldTuple::Key(t)) | Some(OldTuple::Full(t)) => {
+                            Some(lookup.row(&table, t).map_err(DecoderError::Lookup)?)
+                        }
+                        None => None,
+                    };
+                    let after = lookup.row(&table, &new).map_err(DecoderError::Lookup)?;
+                    let source = self.source_info(wal_start, "Update")?;
+                    out.push(SourceEvent::Change(ChangeEvent {
+                        op: Op::Update,
+                        table,
+                        before,
+                        after: Some(after),
+                        source,
+                    }));
+                }
+            }
+            PgOutputMessage::Delete { relation_id, old, .. } => {
+                if let Some(table) = self.captured(relation_id, lookup)? {
+                    let (OldTuple::Key(t) | OldTuple::Full(t)) = &old;
+                    let before = lookup.row(&table, t).map_err(DecoderError::Lookup)?;
+                    let source = self.source_info(wal_start, "Delete")?;
+                    out.push(SourceEvent::Change(ChangeEvent {
+                        op: Op::Delete,
+                        table,
+                        before: Some(before),
+                        after: None,
+                        source,
+                    }));
+                }
+            }
+            PgOutputMessage::Truncate { relation_ids, .. } => {
+                for relation_id in relation_ids {
+                    if let Some(table) = self.captured(relation_id, lookup)? {
+                        let source = self.source_info(wal_start, "Truncate")?;
+                        out.push(SourceEvent::Change(ChangeEvent {
+                            op: Op::Truncate,
+                            table,
+                            before: None,
+                            after: None,
+                            source,
+                        }));
+                    }
+                }
+            }
+            PgOutputMessage::Message { transactional, lsn, prefix, content, .. } => {
+                let source = match &self.tx {
+                    Some(_) => self.source_info(lsn, "Message")?,
+                    None => SourceInfo {
+                        commit_ts_us: 0,
+                        snapshot: SnapshotMarker::False,
+                        tx_id: None,
+                        lsn: Some(lsn),
+                        last_commit_lsn: self.last_commit_lsn,
+                        xmin: None,
+                    },
+                };
+                out.push(SourceEvent::Message(LogicalMessage {
+                    transactional,
+                    prefix,
+                    content: content.to_vec(),
+                    source,
+                }));
+            }
+            PgOutputMessage::Origin { .. } | PgOutputMessage::Type { .. } => {}
+            PgOutputMessage::StreamStart { .. }
+            | PgOutputMessage::StreamStop
+            | PgOutputMessage::StreamCommit { .. }
+            | PgOutputMessage::StreamAbort { .. } => {
+                // The source does not ask for streaming (the server spills
+                // large transactions to disk and sends them at commit).
+                tracing::warn!("ignoring a streamed-transaction message the source did not ask for");
+            }
+        }
+        Ok(())
+    }
+
+    /// The table of a change, or `None` when it is not captured.
+    fn captured<L: RelationLookup>(
+        &self,
+        relation_id: u32,
+        lookup: &L,
+    ) -> Result<Option<Arc<TableSchema>>, DecoderError<L::Error>> {
+        if self.excluded.contains(&relation_id) {
+            return Ok(None);
+        }
+        lookup.table(relation_id).map(Some).ok_or(DecoderError::UnknownRelation(relation_id))
+    }
+
+    fn source_info<E: std::error::Error + 'static>(
+        &self,
+        lsn: Lsn,
+        what: &'static str,
+    ) -> Result<SourceInfo, DecoderError<E>> {
+        let tx = self.tx.as_ref().ok_or(DecoderError::OutsideTransaction(what))?;
+        Ok(SourceInfo {
+            commit_ts_us: tx.commit_ts_us,
+            snapshot: SnapshotMarker::False,
+            tx_id: Some(i64::from(tx.xid)),
+            lsn: Some(lsn),
+            last_commit_lsn: self.last_commit_lsn,
+            xmin: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::event::{ColumnSchema, ReplicaIdentity, Row};
+    use crate::schema::{Schema, SchemaType, Value};
+    use crate::source::postgres::pgoutput::{RelationColumn, TupleValue};
+
+    #[derive(Default)]
+    struct FakeLookup {
+        tables: HashMap<u32, Arc<TableSchema>>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("fake")]
+    struct FakeError;
+
+    impl RelationLookup for FakeLookup {
+        type Error = FakeError;
+
+        async fn relation(&mut self, body: &RelationBody) -> Result<Arc<TableSchema>, FakeError> {
+            let columns = body
+                .columns
+                .iter()
+                .map(|c| ColumnSchema {
+                    name: c.name.clone(),
+                    type_oid: c.type_oid,
+                    type_modifier: c.type_modifier,
+                    type_name: "text".into(),
+                    nullable: !c.is_key,
+                    is_key: c.is_key,
+                    schema: Arc::new(Schema::new(SchemaType::String).with_optional(!c.is_key)),
+                })
+                .collect();
+            let t = Arc::new(TableSchema {
+                relation_id: body.relation_id,
+                id: TableId::new(body.namespace.clone(), body.name.clone()),
+                columns,
+                replica_identity: ReplicaIdentity::Default,
+                version: 1,
+            });
+            self.tables.insert(body.relation_id, t.clone());
+            Ok(t)
+        }
+
+        fn table(&self, relation_id: u32) -> Option<Arc<TableSchema>> {
+            self.tables.get(&relation_id).cloned()
+        }
+
+        fn row(&self, _table: &TableSchema, tuple: &TupleData) -> Result<Row, FakeError> {
+            Ok(tuple
+                .iter()
+                .map(|v| match v {
+                    TupleValue::Text(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+                    _ => Value::Null,
+                })
+                .collect())
+        }
+    }
+
+    fn relation(id: u32, name: &str) -> PgOutputMessage {
+        PgOutputMessage::Relation(RelationBody {
+            xid: None,
+            relation_id: id,
+            namespace: "public".into(),
+            name: name.into(),
+            replica_identity: b'd',
+            columns: vec![
+                RelationColumn { is_key: true, name: "id".into(), type_oid: 23, type_modifier: -1 },
+                RelationColumn { is_key: false, name: "v".into(), type_oid: 25, type_modifier: -1 },
+            ],
+        })
+    }
+
+    fn text(s: &str) -> TupleValue {
+        TupleValue::Text(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn decoder() -> ChangeDecoder {
+        ChangeDecoder::new(Box::new(|t: &TableId| t.table != "ignored"), None)
+    }
+
+    #[tokio::test]
+    async fn transaction_becomes_begin_changes_commit_with_sequence() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let msgs = vec![
+            (Lsn(100), PgOutputMessage::Begin { final_lsn: Lsn(300), commit_ts_us: 42, xid: 7 }),
+            (Lsn(100), relation(1, "t")),
+            (Lsn(110), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("1"), text("a")] }),
+            (
+                Lsn(120),
+                PgOutputMessage::Delete {
+                    xid: None,
+                    relation_id: 1,
+                    old: OldTuple::Key(vec![text("1"), TupleValue::Null]),
+                },
+            ),
+            (
+                Lsn(310),
+                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 },
+            ),
+            (Lsn(400), PgOutputMessage::Begin { final_lsn: Lsn(500), commit_ts_us: 43, xid: 8 }),
+            (Lsn(410), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
+        ];
+        for (lsn, m) in msgs {
+            d.on_message(lsn, m, &mut l, &mut out).await.unwrap();
+        }
+        assert!(matches!(out[0], SourceEvent::Begin(TxBegin { xid: 7, .. })));
+        let SourceEvent::Change(c) = &out[1] else { panic!("{:?}", out[1]) };
+        assert_eq!(c.op, Op::Create);
+        assert_eq!(c.source.lsn, Some(Lsn(110)));
+        assert_eq!(c.source.tx_id, Some(7));
+        assert_eq!(c.source.last_commit_lsn, None);
+        let SourceEvent::Change(c) = &out[2] else { panic!() };
+        assert_eq!(c.op, Op::Delete);
+        assert_eq!(c.before.as_ref().unwrap()[0], Value::String("1".into()));
+        assert!(matches!(out[3], SourceEvent::Commit(TxCommit { end_lsn: Lsn(310), .. })));
+        let SourceEvent::Change(c) = &out[5] else { panic!() };
+        assert_eq!(c.source.last_commit_lsn, Some(Lsn(310)), "sequence carries the previous commit");
+        assert!(d.in_transaction());
+    }
+
+    #[tokio::test]
+    async fn changes_of_excluded_tables_are_skipped() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        d.on_message(Lsn(1), PgOutputMessage::Begin { final_lsn: Lsn(9), commit_ts_us: 0, xid: 1 }, &mut l, &mut out)
+            .await
+            .unwrap();
+        d.on_message(Lsn(1), relation(2, "ignored"), &mut l, &mut out).await.unwrap();
+        d.on_message(Lsn(2), PgOutputMessage::Insert { xid: None, relation_id: 2, new: vec![text("1")] }, &mut l, &mut out)
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1, "only the Begin: {out:?}");
+        assert!(l.tables.is_empty(), "no catalog lookup for an excluded table");
+    }
+
+    #[tokio::test]
+    async fn change_of_unknown_relation_is_an_error() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        d.on_message(Lsn(1), PgOutputMessage::Begin { final_lsn: Lsn(9), commit_ts_us: 0, xid: 1 }, &mut l, &mut out)
+            .await
+            .unwrap();
+        let err = d
+            .on_message(Lsn(2), PgOutputMessage::Insert { xid: None, relation_id: 5, new: vec![] }, &mut l, &mut out)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DecoderError::UnknownRelation(5)));
+    }
+
+    #[tokio::test]
+    async fn commit_without_begin_is_an_error() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let err = d
+            .on_message(
+                Lsn(1),
+                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(1), end_lsn: Lsn(2), commit_ts_us: 0 },
+                &mut l,
+                &mut out,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DecoderError::OutsideTransaction("Commit")));
+    }
+}
