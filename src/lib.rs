@@ -19,4 +19,5 @@ pub mod record;
 pub mod schema;
 pub mod sink;
 pub mod source;
+pub mod tail;
 pub mod transform;

@@ -45,6 +45,9 @@ pub const DEFAULT_BATCH_MAX_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(20);
 /// Default bound on unacknowledged records.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
+/// How long a Kafka transaction may stay open: one PostgreSQL transaction
+/// of millions of rows is one Kafka transaction.
+const TRANSACTION_TIMEOUT_MS: &str = "600000";
 /// How long a transaction commit or abort may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -190,6 +193,9 @@ struct Batch {
     idle_lsn: Option<Lsn>,
     /// The Kafka transaction is open.
     in_txn: bool,
+    /// Records of a PostgreSQL transaction whose end has not been seen yet
+    /// are in the batch: it must not be committed now.
+    partial: bool,
 }
 
 /// The sink. Owned by the pipeline's processing task.
@@ -225,7 +231,7 @@ impl KafkaSink {
             .set("queue.buffering.max.messages", (config.max_in_flight * 2).max(1000).to_string())
             .set("queue.buffering.max.kbytes", "1048576");
         if let DeliveryGuarantee::ExactlyOnce { transactional_id } = &config.delivery {
-            cc.set("transactional.id", transactional_id).set("transaction.timeout.ms", "60000");
+            cc.set("transactional.id", transactional_id).set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS);
         }
         for (k, v) in &config.options {
             cc.set(k, v);
@@ -286,6 +292,7 @@ impl KafkaSink {
         self.in_flight.push_back((future, record.topic));
         self.batch.records += 1;
         self.batch.bytes += size;
+        self.batch.partial = true;
         if self.batch.opened_at.is_none() {
             self.batch.opened_at = Some(Instant::now());
         }
@@ -295,6 +302,7 @@ impl KafkaSink {
     /// A PostgreSQL transaction ended at `end_lsn`; close the batch if it is full.
     pub async fn end_transaction(&mut self, end_lsn: Lsn) -> Result<(), SinkError> {
         self.batch.last_end_lsn = Some(end_lsn);
+        self.batch.partial = false;
         if self.batch.records == 0 {
             // Nothing of this transaction was captured: it is durable already
             // as soon as everything before it is.
@@ -324,14 +332,20 @@ impl KafkaSink {
         }
     }
 
-    /// When the open batch must be flushed by, if one is open.
+    /// When the open batch must be flushed by, if one is open and can be
+    /// flushed (it ends at a transaction boundary).
     pub fn deadline(&self) -> Option<Instant> {
+        if self.batch.partial {
+            return None;
+        }
         self.batch.opened_at.map(|t| t + self.policy.linger)
     }
 
-    /// Make the open batch durable and publish its position.
+    /// Make the open batch durable and publish its position. A batch that
+    /// ends inside a PostgreSQL transaction is left open: only whole
+    /// transactions are ever committed (the caller aborts on shutdown).
     pub async fn flush(&mut self) -> Result<(), SinkError> {
-        if !self.batch.in_txn {
+        if !self.batch.in_txn || self.batch.partial {
             return Ok(());
         }
         while !self.in_flight.is_empty() {
