@@ -1,0 +1,85 @@
+//! `pgcdc tail`: print the records of topics as JSON lines, as a consumer
+//! reads them (read_committed, from the beginning). A tool for the demo and
+//! for looking at what pgcdc wrote; not part of the pipeline.
+
+use std::io::Write;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// What to read.
+#[derive(Clone, Debug)]
+pub struct TailOptions {
+    pub bootstrap_servers: String,
+    pub topics: Vec<String>,
+    /// Stop after this many records.
+    pub max_records: Option<usize>,
+    /// Stop when no record arrived for this long.
+    pub idle_timeout: Duration,
+}
+
+/// Errors of `tail`.
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    #[error("cannot read from Kafka")]
+    Kafka(#[from] KafkaError),
+    #[error("cannot write to standard output")]
+    Io(#[from] std::io::Error),
+}
+
+/// Read the topics from the beginning and print each record as one JSON
+/// object: `{"topic","partition","offset","key","value","headers"}`, with key
+/// and value parsed as JSON where they are JSON.
+pub fn tail(opts: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &opts.bootstrap_servers)
+        .set("group.id", "pgcdc-tail")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for topic in &opts.topics {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        for t in md.topics() {
+            for p in t.partitions() {
+                tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
+            }
+        }
+    }
+    consumer.assign(&tpl)?;
+    let mut seen = 0usize;
+    let mut last = std::time::Instant::now();
+    while opts.max_records.is_none_or(|m| seen < m) && last.elapsed() < opts.idle_timeout {
+        let Some(msg) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let msg = msg?;
+        last = std::time::Instant::now();
+        seen += 1;
+        let headers: serde_json::Map<String, serde_json::Value> = msg
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map_or(serde_json::Value::Null, as_json)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let line = serde_json::json!({
+            "topic": msg.topic(),
+            "partition": msg.partition(),
+            "offset": msg.offset(),
+            "key": msg.key().map_or(serde_json::Value::Null, as_json),
+            "value": msg.payload().map_or(serde_json::Value::Null, as_json),
+            "headers": headers,
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(seen)
+}
+
+/// Bytes as JSON when they are JSON, else as a string.
+fn as_json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
