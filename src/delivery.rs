@@ -1,0 +1,110 @@
+//! The delivery loop: source events → records → the sink, batch by batch.
+//!
+//! ```text
+//!   mpsc<SourceEvent> ──▶ Change/Message ──convert──▶ EncodedRecord* ──▶ sink.send
+//!                         Commit{end_lsn}  ──────────────────────────────▶ sink.end_transaction
+//!                         Idle{lsn}        ──────────────────────────────▶ sink.idle
+//!                         linger deadline  ──────────────────────────────▶ sink.flush
+//! ```
+//!
+//! On shutdown the open batch is committed if it ends at a transaction
+//! boundary and aborted otherwise; the source resumes after the last durable
+//! commit either way.
+
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{Classify, ErrorClass};
+use crate::event::SourceEvent;
+use crate::record::EncodedRecord;
+use crate::sink::kafka::{KafkaSink, SinkError};
+
+/// Turns one source event into encoded records (envelope, transforms, encoder).
+pub trait Convert: Send {
+    type Error: std::error::Error + Classify + Send + Sync + 'static;
+
+    fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), Self::Error>;
+}
+
+/// Errors of the delivery loop.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError<E: std::error::Error + 'static> {
+    #[error("cannot convert a change event")]
+    Convert(#[source] E),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+impl<E: std::error::Error + Classify + 'static> Classify for DeliveryError<E> {
+    fn class(&self) -> ErrorClass {
+        match self {
+            DeliveryError::Convert(e) => e.class(),
+            DeliveryError::Sink(e) => e.class(),
+        }
+    }
+}
+
+/// Run until the source closes the channel or `shutdown` turns true.
+pub async fn run<C: Convert>(
+    mut events: mpsc::Receiver<SourceEvent>,
+    mut converter: C,
+    sink: &mut KafkaSink,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), DeliveryError<C::Error>> {
+    let mut records = Vec::new();
+    let result = loop {
+        let deadline = sink.deadline();
+        let event = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break Ok(()),
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                if let Err(e) = sink.flush().await {
+                    break Err(e.into());
+                }
+                continue;
+            }
+            event = events.recv() => event,
+        };
+        let Some(event) = event else { break Ok(()) };
+        if let Err(e) = handle(event, &mut converter, sink, &mut records).await {
+            break Err(e);
+        }
+    };
+    match result {
+        Ok(()) => {
+            sink.flush().await?;
+            sink.abort().await;
+            Ok(())
+        }
+        Err(e) => {
+            sink.abort().await;
+            Err(e)
+        }
+    }
+}
+
+async fn handle<C: Convert>(
+    event: SourceEvent,
+    converter: &mut C,
+    sink: &mut KafkaSink,
+    records: &mut Vec<EncodedRecord>,
+) -> Result<(), DeliveryError<C::Error>> {
+    match &event {
+        SourceEvent::Begin(_) => {}
+        SourceEvent::Change(_) | SourceEvent::Message(_) => {
+            converter.convert(&event, records).map_err(DeliveryError::Convert)?;
+            for record in records.drain(..) {
+                sink.send(record).await?;
+            }
+        }
+        SourceEvent::Commit(commit) => sink.end_transaction(commit.end_lsn).await?,
+        SourceEvent::Idle { lsn } => sink.idle(*lsn).await?,
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
