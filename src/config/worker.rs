@@ -213,6 +213,7 @@ fn env_provider() -> Env {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
 mod tests {
     use super::*;
 

@@ -444,7 +444,10 @@ fn validate_name(name: &str) -> Result<(), HerderError> {
 }
 
 /// `(path, name, config)` of every `*.json` in `dir`, sorted by file name.
-fn read_connector_files(dir: &Path) -> Result<Vec<(PathBuf, String, BTreeMap<String, String>)>, HerderError> {
+/// A connector file: its path, the connector's name and its properties.
+type ConnectorFile = (PathBuf, String, BTreeMap<String, String>);
+
+fn read_connector_files(dir: &Path) -> Result<Vec<ConnectorFile>, HerderError> {
     let err = |path: &Path, reason: String| HerderError::ConnectorFile { path: path.to_owned(), reason };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| err(dir, e.to_string()))?
