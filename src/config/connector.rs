@@ -1,9 +1,15 @@
 //! A connector's configuration: Debezium's PostgreSQL connector properties,
 //! accepted by their own names, parsed into typed options for each stage.
 
+use std::collections::BTreeMap;
+
+use crate::config::definitions;
+use crate::config::properties::{split_list, ConfigErrors, Props};
+use crate::config::transforms::parse_transforms;
 use crate::config::Secret;
-use crate::encode::json::JsonOptions;
+use crate::encode::json::{DecimalFormat, JsonOptions};
 use crate::envelope::EnvelopeOptions;
+use crate::event::{Op, TableId};
 use crate::source::postgres::value::ValueOptions;
 use crate::transform::TransformConfig;
 
@@ -89,3 +95,351 @@ pub struct ConnectorConfig {
     pub value_converter: JsonOptions,
     pub topic_creation: TopicCreation,
 }
+
+/// The Debezium class name of the PostgreSQL connector.
+pub const POSTGRES_CONNECTOR_CLASS: &str = "io.debezium.connector.postgresql.PostgresConnector";
+/// Names accepted for `connector.class` besides the full class name (Connect's aliases and pgcdc's own).
+pub const POSTGRES_CONNECTOR_ALIASES: &[&str] = &["PostgresConnector", "Postgres", "pgcdc", "pgcdc.PostgresConnector"];
+/// The only converter supported for keys and values.
+pub const JSON_CONVERTER_CLASS: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Default of `database.port`.
+pub const DEFAULT_PORT: u16 = 5432;
+/// Default of `slot.name`.
+pub const DEFAULT_SLOT_NAME: &str = "debezium";
+/// Default of `publication.name`.
+pub const DEFAULT_PUBLICATION_NAME: &str = "dbz_publication";
+/// The only logical decoding plugin supported.
+pub const PGOUTPUT: &str = "pgoutput";
+/// Schemas never captured (Debezium's system schemas).
+pub const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
+
+const SSL_MODES: &[(&str, SslMode)] = &[
+    ("disable", SslMode::Disable),
+    ("allow", SslMode::Prefer),
+    ("prefer", SslMode::Prefer),
+    ("require", SslMode::Require),
+    ("verify-ca", SslMode::VerifyCa),
+    ("verify-full", SslMode::VerifyFull),
+];
+
+const SNAPSHOT_MODES: &[(&str, SnapshotMode)] = &[
+    ("initial", SnapshotMode::Initial),
+    ("initial_only", SnapshotMode::InitialOnly),
+    ("no_data", SnapshotMode::NoData),
+    ("never", SnapshotMode::NoData),
+    ("always", SnapshotMode::Always),
+    ("when_needed", SnapshotMode::WhenNeeded),
+    ("configuration_based", SnapshotMode::ConfigurationBased),
+    ("custom", SnapshotMode::Custom),
+];
+
+impl ConnectorConfig {
+    /// Parses Debezium PostgreSQL connector properties (names verbatim).
+    ///
+    /// Returns the config and the warnings (unknown properties, deprecated
+    /// ones, substitutions), or every error found, each naming its property.
+    pub fn from_properties(
+        name: &str,
+        props: &BTreeMap<String, String>,
+    ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
+        let mut p = Props::new(props);
+        p.mark_used("name");
+        if let Some(given) = p.get("name") {
+            if given != name {
+                p.error("name", format!("Connector name configuration ({given}) doesn't match connector name ({name})"));
+            }
+        }
+        match p.get("connector.class") {
+            None => p.error("connector.class", "Missing required configuration \"connector.class\" which has no default value."),
+            Some(class) if class == POSTGRES_CONNECTOR_CLASS || POSTGRES_CONNECTOR_ALIASES.contains(&class.as_str()) => {}
+            Some(class) => p.error(
+                "connector.class",
+                format!("Invalid value {class} for configuration connector.class: pgcdc only runs {POSTGRES_CONNECTOR_CLASS}"),
+            ),
+        }
+        match p.get("plugin.name") {
+            None => p.warn(format!("plugin.name is not set: Debezium's default is decoderbufs; pgcdc uses {PGOUTPUT}")),
+            Some(plugin) if plugin.eq_ignore_ascii_case(PGOUTPUT) => {}
+            Some(plugin) if plugin.eq_ignore_ascii_case("decoderbufs") => p.error(
+                "plugin.name",
+                "Invalid value decoderbufs for configuration plugin.name: pgcdc only supports pgoutput \
+                 (built into PostgreSQL 10+); set plugin.name=pgoutput",
+            ),
+            Some(plugin) => {
+                p.error("plugin.name", format!("Invalid value {plugin} for configuration plugin.name: must be pgoutput"))
+            }
+        }
+        let connection = parse_connection(&mut p);
+        let topic_prefix = topic_prefix(&mut p, &connection.dbname);
+        let table_include_list = regex_list(&mut p, "table.include.list");
+        let table_exclude_list = regex_list(&mut p, "table.exclude.list");
+        let schema_include_list = regex_list(&mut p, "schema.include.list");
+        let schema_exclude_list = regex_list(&mut p, "schema.exclude.list");
+        for (inc, exc) in [("table.include.list", "table.exclude.list"), ("schema.include.list", "schema.exclude.list")] {
+            if p.contains(inc) && p.contains(exc) {
+                p.error(exc, format!("\"{inc}\" is already specified; {exc} cannot be used together with it"));
+            }
+        }
+        if p.get("snapshot.mode").is_some_and(|m| m.eq_ignore_ascii_case("never")) {
+            p.warn("snapshot.mode=never is deprecated: treated as no_data");
+        }
+        let snapshot_mode = p.enum_or("snapshot.mode", SnapshotMode::default(), SNAPSHOT_MODES);
+        let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
+        envelope.tombstones_on_delete = p.bool_or("tombstones.on.delete", envelope.tombstones_on_delete);
+        envelope.provide_transaction_metadata =
+            p.bool_or("provide.transaction.metadata", envelope.provide_transaction_metadata);
+        envelope.skipped_operations = skipped_operations(&mut p, envelope.skipped_operations);
+        let config = ConnectorConfig {
+            name: name.to_owned(),
+            slot_name: p.string_or("slot.name", DEFAULT_SLOT_NAME),
+            publication_name: p.string_or("publication.name", DEFAULT_PUBLICATION_NAME),
+            publication_autocreate_mode: p.enum_or(
+                "publication.autocreate.mode",
+                PublicationAutocreateMode::default(),
+                &[
+                    ("all_tables", PublicationAutocreateMode::AllTables),
+                    ("filtered", PublicationAutocreateMode::Filtered),
+                    ("disabled", PublicationAutocreateMode::Disabled),
+                ],
+            ),
+            connection,
+            table_include_list,
+            table_exclude_list,
+            schema_include_list,
+            schema_exclude_list,
+            snapshot_mode,
+            envelope,
+            values: parse_values(&mut p),
+            transforms: parse_transforms(&mut p),
+            key_converter: parse_converter(&mut p, "key.converter"),
+            value_converter: parse_converter(&mut p, "value.converter"),
+            topic_creation: parse_topic_creation(&mut p),
+        };
+        for key in p.unused() {
+            if !definitions::is_ignored(&key) {
+                p.warn(format!("unknown property {key} is ignored"));
+            }
+        }
+        if p.errors.is_empty() {
+            Ok((config, p.warnings))
+        } else {
+            Err(ConfigErrors(p.errors))
+        }
+    }
+
+    /// The tables this connector captures.
+    pub fn table_filter(&self) -> TableFilter {
+        TableFilter {
+            table_include: compile(&self.table_include_list),
+            table_exclude: compile(&self.table_exclude_list),
+            schema_include: compile(&self.schema_include_list),
+            schema_exclude: compile(&self.schema_exclude_list),
+        }
+    }
+
+    /// `topic.prefix` after its fallbacks.
+    pub fn topic_prefix(&self) -> &str {
+        &self.envelope.topic_prefix
+    }
+}
+
+fn parse_connection(p: &mut Props) -> PgConnection {
+    let sslmode = p.enum_or("database.sslmode", SslMode::default(), SSL_MODES);
+    if p.get("database.sslmode").is_some_and(|m| m.eq_ignore_ascii_case("allow")) {
+        p.warn("database.sslmode=allow is treated as prefer");
+    }
+    PgConnection {
+        host: p.required("database.hostname"),
+        port: p.int_or("database.port", DEFAULT_PORT, 1, i64::from(u16::MAX)),
+        user: p.required("database.user"),
+        password: p.get_raw("database.password").map(Secret::new),
+        dbname: p.required("database.dbname"),
+        sslmode,
+    }
+}
+
+/// `topic.prefix`, else `database.server.name`, else `database.dbname`.
+fn topic_prefix(p: &mut Props, dbname: &str) -> String {
+    let (key, prefix) = if let Some(v) = p.get("topic.prefix") {
+        ("topic.prefix", v)
+    } else if let Some(v) = p.get("database.server.name") {
+        p.warn("database.server.name is deprecated: used as topic.prefix; set topic.prefix instead");
+        ("database.server.name", v)
+    } else {
+        ("database.dbname", dbname.to_owned())
+    };
+    if !prefix.is_empty() && !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+        p.error(
+            key,
+            format!("Invalid value {prefix} for configuration {key}: a topic prefix may contain only ASCII alphanumerics, '.', '_' and '-'"),
+        );
+    }
+    prefix
+}
+
+fn regex_list(p: &mut Props, key: &str) -> Vec<String> {
+    let list = p.list(key);
+    for pattern in &list {
+        if let Err(e) = regex::Regex::new(&anchored(pattern)) {
+            p.error(key, format!("Invalid value {pattern} for configuration {key}: not a valid regular expression: {e}"));
+        }
+    }
+    list
+}
+
+fn skipped_operations(p: &mut Props, default: Vec<Op>) -> Vec<Op> {
+    let Some(value) = p.get("skipped.operations") else { return default };
+    let mut ops = Vec::new();
+    for entry in split_list(&value) {
+        match entry.as_str() {
+            "none" => {}
+            "c" => ops.push(Op::Create),
+            "u" => ops.push(Op::Update),
+            "d" => ops.push(Op::Delete),
+            "t" => ops.push(Op::Truncate),
+            other => p.error(
+                "skipped.operations",
+                format!("Invalid value {other} for configuration skipped.operations: must be a comma-separated list of c, u, d, t, or none"),
+            ),
+        }
+    }
+    ops
+}
+
+fn parse_values(p: &mut Props) -> ValueOptions {
+    use crate::source::postgres::value::*;
+    let d = ValueOptions::default();
+    ValueOptions {
+        decimal_handling_mode: p.enum_or(
+            "decimal.handling.mode",
+            d.decimal_handling_mode,
+            &[("precise", DecimalHandlingMode::Precise), ("double", DecimalHandlingMode::Double), ("string", DecimalHandlingMode::String)],
+        ),
+        time_precision_mode: p.enum_or(
+            "time.precision.mode",
+            d.time_precision_mode,
+            &[
+                ("adaptive", TimePrecisionMode::Adaptive),
+                ("adaptive_time_microseconds", TimePrecisionMode::AdaptiveTimeMicroseconds),
+                ("connect", TimePrecisionMode::Connect),
+            ],
+        ),
+        binary_handling_mode: p.enum_or(
+            "binary.handling.mode",
+            d.binary_handling_mode,
+            &[
+                ("bytes", BinaryHandlingMode::Bytes),
+                ("base64", BinaryHandlingMode::Base64),
+                ("base64-url-safe", BinaryHandlingMode::Base64UrlSafe),
+                ("hex", BinaryHandlingMode::Hex),
+            ],
+        ),
+        interval_handling_mode: p.enum_or(
+            "interval.handling.mode",
+            d.interval_handling_mode,
+            &[("numeric", IntervalHandlingMode::Numeric), ("string", IntervalHandlingMode::String)],
+        ),
+        hstore_handling_mode: p.enum_or(
+            "hstore.handling.mode",
+            d.hstore_handling_mode,
+            &[("json", HstoreHandlingMode::Json), ("map", HstoreHandlingMode::Map)],
+        ),
+        money_fraction_digits: p.int_or("money.fraction.digits", d.money_fraction_digits, 0, 127),
+        include_unknown_datatypes: p.bool_or("include.unknown.datatypes", d.include_unknown_datatypes),
+        unavailable_value_placeholder: p
+            .get_raw("unavailable.value.placeholder")
+            .filter(|v| !v.is_empty())
+            .unwrap_or(d.unavailable_value_placeholder),
+    }
+}
+
+/// `<prefix>` (the class) and `<prefix>.schemas.enable` / `.decimal.format` / `.replace.null.with.default`.
+fn parse_converter(p: &mut Props, prefix: &str) -> JsonOptions {
+    if let Some(class) = p.get(prefix) {
+        if class != JSON_CONVERTER_CLASS && class != "JsonConverter" {
+            p.error(prefix, format!("Invalid value {class} for configuration {prefix}: only {JSON_CONVERTER_CLASS} is supported"));
+        }
+    }
+    let d = JsonOptions::default();
+    JsonOptions {
+        schemas_enable: p.bool_or(&format!("{prefix}.schemas.enable"), d.schemas_enable),
+        decimal_format: p.enum_or(
+            &format!("{prefix}.decimal.format"),
+            d.decimal_format,
+            &[("BASE64", DecimalFormat::Base64), ("NUMERIC", DecimalFormat::Numeric)],
+        ),
+        replace_null_with_default: p.bool_or(&format!("{prefix}.replace.null.with.default"), d.replace_null_with_default),
+    }
+}
+
+fn parse_topic_creation(p: &mut Props) -> TopicCreation {
+    const PREFIX: &str = "topic.creation.default.";
+    let d = TopicCreation::default();
+    let partitions = p.int_or("topic.creation.default.partitions", d.partitions, -1, i64::from(i32::MAX));
+    let replication_factor =
+        p.int_or("topic.creation.default.replication.factor", d.replication_factor, -1, i64::from(i16::MAX));
+    for (key, value) in [("topic.creation.default.partitions", partitions), ("topic.creation.default.replication.factor", i32::from(replication_factor))] {
+        if value == 0 {
+            p.error(key, format!("Invalid value 0 for configuration {key}: must be a positive number, or -1 for the broker's default"));
+        }
+    }
+    let mut configs = Vec::new();
+    for key in p.keys_with_prefix(PREFIX) {
+        if key == "topic.creation.default.partitions" || key == "topic.creation.default.replication.factor" {
+            continue;
+        }
+        if let Some(value) = p.get(&key) {
+            configs.push((key[PREFIX.len()..].to_owned(), value));
+        }
+    }
+    TopicCreation { partitions, replication_factor, configs }
+}
+
+/// Debezium matches each pattern against the whole name.
+fn anchored(pattern: &str) -> String {
+    format!("(?i)^(?:{pattern})$")
+}
+
+fn compile(patterns: &[String]) -> Vec<regex::Regex> {
+    // Patterns were validated by `from_properties`; one that does not compile cannot reach here.
+    patterns.iter().filter_map(|p| regex::Regex::new(&anchored(p)).ok()).collect()
+}
+
+/// Which tables a connector captures, with Debezium's semantics: each
+/// pattern must match the whole name (case-insensitively); table patterns
+/// match `schema.table`, schema patterns the schema; system schemas are
+/// never captured.
+#[derive(Clone, Debug)]
+pub struct TableFilter {
+    table_include: Vec<regex::Regex>,
+    table_exclude: Vec<regex::Regex>,
+    schema_include: Vec<regex::Regex>,
+    schema_exclude: Vec<regex::Regex>,
+}
+
+impl TableFilter {
+    /// Whether changes of `table` are captured.
+    pub fn matches(&self, table: &TableId) -> bool {
+        if SYSTEM_SCHEMAS.contains(&table.schema.as_str()) {
+            return false;
+        }
+        let schema_ok = if !self.schema_include.is_empty() {
+            self.schema_include.iter().any(|r| r.is_match(&table.schema))
+        } else {
+            !self.schema_exclude.iter().any(|r| r.is_match(&table.schema))
+        };
+        if !schema_ok {
+            return false;
+        }
+        let full = format!("{}.{}", table.schema, table.table);
+        if !self.table_include.is_empty() {
+            self.table_include.iter().any(|r| r.is_match(&full))
+        } else {
+            !self.table_exclude.iter().any(|r| r.is_match(&full))
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "connector_tests.rs"]
+mod tests;

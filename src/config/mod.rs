@@ -2,7 +2,12 @@
 //! Debezium-style properties.
 
 pub mod connector;
+pub mod definitions;
+pub mod properties;
+mod transforms;
 pub mod worker;
+
+pub use properties::{ConfigErrors, ConfigIssue};
 
 use std::fmt;
 

@@ -1,1 +1,326 @@
 //! The worker's own configuration file.
+//!
+//! Loaded, lowest precedence first, from the defaults below, a TOML file and
+//! the environment: `PGCDC_<SECTION>__<FIELD>` (`__` separates nesting), e.g.
+//! `PGCDC_KAFKA__BOOTSTRAP_SERVERS=broker:9092`. Only variables whose section
+//! is one of `rest`, `kafka`, `worker`, `log` are read, so other `PGCDC_*`
+//! variables (the CLI's own) do not collide. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Classify, ErrorClass};
+
+/// Default of `rest.listen`.
+pub const DEFAULT_REST_LISTEN: &str = "127.0.0.1:8083";
+/// Default of `kafka.bootstrap_servers`.
+pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "127.0.0.1:9092";
+/// Default of `worker.group_id`.
+pub const DEFAULT_GROUP_ID: &str = "pgcdc";
+/// Default of `worker.state_dir`.
+pub const DEFAULT_STATE_DIR: &str = ".pgcdc/state";
+/// Default of `log.level`.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Prefix of the environment variables read.
+pub const ENV_PREFIX: &str = "PGCDC_";
+/// Sections of the file (and of environment variables).
+const SECTIONS: &[&str] = &["rest", "kafka", "worker", "log"];
+/// librdkafka options the worker sets itself.
+const MANAGED_KAFKA_OPTIONS: &[&str] = &["bootstrap.servers", "transactional.id", "enable.idempotence"];
+
+/// Why the worker configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or the environment could not be read or has an unknown or mistyped key.
+    #[error("cannot load the worker configuration")]
+    Load(#[source] Box<figment::Error>),
+    /// A value breaks a constraint.
+    #[error("invalid worker configuration: {field}: {constraint}")]
+    Invalid { field: String, constraint: String },
+}
+
+impl Classify for ConfigError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Fatal
+    }
+}
+
+/// The whole worker configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// The Kafka Connect-compatible REST API.
+    pub rest: RestConfig,
+    /// The Kafka cluster records and offsets are written to.
+    pub kafka: KafkaConfig,
+    /// The worker's identity and local state.
+    pub worker: WorkerSection,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[rest]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// Address the REST API listens on (default `127.0.0.1:8083`).
+    pub listen: SocketAddr,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig { listen: default_listen() }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    // The constant is a valid address; the fallback only satisfies the no-panic rule.
+    DEFAULT_REST_LISTEN.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8083)))
+}
+
+/// `[kafka]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list (default `127.0.0.1:9092`).
+    pub bootstrap_servers: String,
+    /// Raw librdkafka options (`[kafka.options]`, e.g. `"security.protocol" = "ssl"`),
+    /// applied to every client the worker creates.
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig { bootstrap_servers: DEFAULT_BOOTSTRAP_SERVERS.to_owned(), options: BTreeMap::new() }
+    }
+}
+
+/// `[worker]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSection {
+    /// Names this worker (Connect's `group.id`): prefixes transactional ids
+    /// and internal topics (default `pgcdc`). Two workers must not share it.
+    pub group_id: String,
+    /// Where registered connectors and their target state are kept (default `.pgcdc/state`).
+    pub state_dir: PathBuf,
+    /// If set, every `*.json` file (`{"name", "config"}`) in it is registered at start.
+    pub connectors_dir: Option<PathBuf>,
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        WorkerSection { group_id: DEFAULT_GROUP_ID.to_owned(), state_dir: PathBuf::from(DEFAULT_STATE_DIR), connectors_dir: None }
+    }
+}
+
+/// `log.format`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    pub format: LogFormat,
+    /// A tracing filter: `info` (default), `debug`, `pgcdc=debug,rdkafka=warn`, …
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::default(), level: DEFAULT_LOG_LEVEL.to_owned() }
+    }
+}
+
+impl WorkerConfig {
+    /// Loads defaults, then `path` (if any), then the environment, and validates.
+    pub fn load(path: Option<&Path>) -> Result<WorkerConfig, ConfigError> {
+        load(path)
+    }
+
+    /// The id reported as `worker_id` by the REST API (the REST address, as Connect does).
+    pub fn worker_id(&self) -> String {
+        self.rest.listen.to_string()
+    }
+
+    /// Checks every constraint serde cannot express; names the field that breaks one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, constraint: &str| {
+            Err(ConfigError::Invalid { field: field.to_owned(), constraint: constraint.to_owned() })
+        };
+        let servers: Vec<&str> = self.kafka.bootstrap_servers.split(',').map(str::trim).collect();
+        if servers.iter().any(|s| s.is_empty() || !s.contains(':')) {
+            return invalid("kafka.bootstrap_servers", "must be a comma-separated list of host:port");
+        }
+        if let Some(key) = self.kafka.options.keys().find(|k| MANAGED_KAFKA_OPTIONS.contains(&k.as_str())) {
+            return invalid(&format!("kafka.options.\"{key}\""), "is set by the worker itself and cannot be overridden");
+        }
+        let group = &self.worker.group_id;
+        if group.is_empty() || !group.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            return invalid("worker.group_id", "must be non-empty and contain only ASCII alphanumerics, '.', '_' and '-'");
+        }
+        if self.worker.state_dir.as_os_str().is_empty() {
+            return invalid("worker.state_dir", "must not be empty");
+        }
+        if self.worker.connectors_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+            return invalid("worker.connectors_dir", "must not be empty when set");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid("log.level", "must be a tracing filter such as info, debug or pgcdc=debug,rdkafka=warn");
+        }
+        Ok(())
+    }
+}
+
+/// Loads defaults, then `path` (if any), then the environment, and validates.
+pub fn load(path: Option<&Path>) -> Result<WorkerConfig, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(WorkerConfig::default()));
+    if let Some(path) = path {
+        // `Toml::file` silently skips a missing file; an explicit path must exist.
+        if !path.is_file() {
+            return Err(ConfigError::Invalid {
+                field: "config file".to_owned(),
+                constraint: format!("{} does not exist or is not a file", path.display()),
+            });
+        }
+        figment = figment.merge(Toml::file(path));
+    }
+    figment = figment.merge(env_provider());
+    let config: WorkerConfig = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+        let key = key.as_str().to_ascii_lowercase();
+        SECTIONS.iter().any(|s| key.starts_with(&format!("{s}.")) || key.starts_with(&format!("{s}__")))
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_a_file() {
+        figment::Jail::expect_with(|_jail| {
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.rest.listen.to_string(), DEFAULT_REST_LISTEN);
+            assert_eq!(c.kafka.bootstrap_servers, DEFAULT_BOOTSTRAP_SERVERS);
+            assert_eq!(c.worker.group_id, DEFAULT_GROUP_ID);
+            assert_eq!(c.worker.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+            assert_eq!(c.log.format, LogFormat::Text);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_and_env_override_with_env_winning() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "w.toml",
+                r#"
+                [rest]
+                listen = "0.0.0.0:9999"
+                [kafka]
+                bootstrap_servers = "file:9092"
+                [kafka.options]
+                "security.protocol" = "ssl"
+                [worker]
+                connectors_dir = "conns"
+                [log]
+                format = "json"
+                "#,
+            )?;
+            jail.set_env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", "env-broker:9092");
+            jail.set_env("PGCDC_WORKER__GROUP_ID", "g1");
+            jail.set_env("PGCDC_CONFIG", "ignored-by-the-loader");
+            let c = load(Some(Path::new("w.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.kafka.bootstrap_servers, "env-broker:9092");
+            assert_eq!(c.worker.group_id, "g1");
+            assert_eq!(c.rest.listen.port(), 9999);
+            assert_eq!(c.kafka.options.get("security.protocol").map(String::as_str), Some("ssl"));
+            assert_eq!(c.worker.connectors_dir, Some(PathBuf::from("conns")));
+            assert_eq!(c.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_error_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("w.toml", "[kafka]\nbootstrap_server = \"x:1\"\n")?;
+            let err = load(Some(Path::new("w.toml"))).unwrap_err();
+            let ConfigError::Load(inner) = &err else { panic!("expected a load error, got {err}") };
+            assert!(inner.to_string().contains("bootstrap_server"), "{inner}");
+            jail.create_file("w2.toml", "[restt]\nlisten = \"127.0.0.1:1\"\n")?;
+            let err = load(Some(Path::new("w2.toml"))).unwrap_err();
+            let ConfigError::Load(inner) = &err else { panic!("expected a load error, got {err}") };
+            assert!(inner.to_string().contains("restt"), "{inner}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_env_key_in_a_known_section_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PGCDC_WORKER__STATEDIR", "x");
+            let err = load(None).unwrap_err();
+            let ConfigError::Load(inner) = &err else { panic!("expected a load error, got {err}") };
+            assert!(inner.to_string().contains("statedir"), "{inner}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn validate_names_field_and_constraint() {
+        let mut c = WorkerConfig::default();
+        c.validate().unwrap();
+        c.kafka.options.insert("transactional.id".into(), "x".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("kafka.options.\"transactional.id\""), "{err}");
+        let mut c = WorkerConfig::default();
+        c.worker.group_id = "has space".into();
+        assert!(c.validate().unwrap_err().to_string().contains("worker.group_id"));
+        let mut c = WorkerConfig::default();
+        c.kafka.bootstrap_servers = "nohostport".into();
+        assert!(c.validate().unwrap_err().to_string().contains("kafka.bootstrap_servers"));
+        let mut c = WorkerConfig::default();
+        c.log.level = "info,[".into();
+        assert!(c.validate().unwrap_err().to_string().contains("log.level"));
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        figment::Jail::expect_with(|_jail| {
+            assert!(load(Some(Path::new("nope.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/pgcdc.toml");
+        figment::Jail::expect_with(|_jail| {
+            let c = load(Some(&path)).map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+            assert_eq!(c.rest.listen.to_string(), DEFAULT_REST_LISTEN);
+            Ok(())
+        });
+    }
+}

@@ -1,1 +1,17 @@
-//! connect
+//! The Kafka Connect-compatible side of the worker: the REST API ([`rest`])
+//! over the [`herder`], which keeps the registered connectors, persists them
+//! ([`store`]) and starts their tasks through a [`runtime::ConnectorRuntime`].
+
+pub mod herder;
+pub mod rest;
+pub mod runtime;
+pub mod store;
+pub mod validate;
+
+pub use herder::{Herder, HerderError, HerderOptions};
+pub use rest::{router, serve, serve_on, ServeError};
+pub use runtime::{ConnectorRuntime, TaskHandle, TaskState};
+pub use store::TargetState;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! Tests of [`ConnectorConfig::from_properties`] and [`TableFilter`].
+
+use super::*;
+use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling};
+use crate::transform::TransformConfig;
+
+fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn base() -> BTreeMap<String, String> {
+    props(&[
+        ("connector.class", POSTGRES_CONNECTOR_CLASS),
+        ("database.hostname", "db"),
+        ("database.user", "u"),
+        ("database.password", "pw"),
+        ("database.dbname", "shop"),
+        ("plugin.name", "pgoutput"),
+    ])
+}
+
+fn with(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut m = base();
+    m.extend(props(extra));
+    m
+}
+
+fn errors_of(m: &BTreeMap<String, String>) -> ConfigErrors {
+    ConnectorConfig::from_properties("c", m).unwrap_err()
+}
+
+#[test]
+fn example_registration_parses_with_unwrap_adding_op_and_ts_ms() {
+    let text = include_str!("../../connectors/postgres-source-connector.json");
+    let body: serde_json::Value = serde_json::from_str(text).unwrap();
+    let raw: BTreeMap<String, String> = serde_json::from_value(body["config"].clone()).unwrap();
+    let (cfg, warnings) = ConnectorConfig::from_properties(body["name"].as_str().unwrap(), &raw).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cfg.topic_prefix(), "ecommerce");
+    assert_eq!(cfg.connection.port, 5432);
+    assert_eq!(cfg.connection.password.as_ref().map(Secret::expose), Some("postgres"));
+    assert_eq!(cfg.table_include_list, ["public.product", "public.stock", "public.sale"]);
+    let [TransformConfig::ExtractNewRecordState(unwrap)] = cfg.transforms.as_slice() else {
+        panic!("expected one unwrap transform, got {:?}", cfg.transforms);
+    };
+    let fields: Vec<&str> = unwrap.add_fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["op", "ts_ms"]);
+    assert_eq!(unwrap.delete_tombstone_handling, DeleteTombstoneHandling::Tombstone);
+    let filter = cfg.table_filter();
+    assert!(filter.matches(&TableId::new("public", "stock")));
+    assert!(!filter.matches(&TableId::new("public", "stockx")));
+}
+
+#[test]
+fn defaults_match_debezium() {
+    let (cfg, _) = ConnectorConfig::from_properties("c", &base()).unwrap();
+    assert_eq!(cfg.slot_name, "debezium");
+    assert_eq!(cfg.publication_name, "dbz_publication");
+    assert_eq!(cfg.envelope.skipped_operations, vec![Op::Truncate]);
+    assert!(cfg.envelope.tombstones_on_delete);
+    assert_eq!(cfg.snapshot_mode, SnapshotMode::Initial);
+    assert_eq!(cfg.connection.sslmode, SslMode::Prefer);
+    assert!(cfg.key_converter.schemas_enable);
+}
+
+#[test]
+fn topic_prefix_falls_back_to_server_name_then_dbname() {
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("topic.prefix", "tp"), ("database.server.name", "sn")])).unwrap();
+    assert_eq!(cfg.topic_prefix(), "tp");
+    let (cfg, warnings) = ConnectorConfig::from_properties("c", &with(&[("database.server.name", "sn")])).unwrap();
+    assert_eq!(cfg.topic_prefix(), "sn");
+    assert!(warnings.iter().any(|w| w.contains("database.server.name")));
+    let (cfg, _) = ConnectorConfig::from_properties("c", &base()).unwrap();
+    assert_eq!(cfg.topic_prefix(), "shop");
+}
+
+#[test]
+fn all_errors_are_collected_and_named() {
+    let mut m = with(&[
+        ("database.port", "port"),
+        ("tombstones.on.delete", "yes"),
+        ("decimal.handling.mode", "exact"),
+        ("snapshot.mode", "sometimes"),
+    ]);
+    m.remove("database.hostname");
+    let errs = errors_of(&m);
+    let named: Vec<&str> = errs.issues().iter().map(|i| i.property.as_str()).collect();
+    for p in ["database.hostname", "database.port", "tombstones.on.delete", "decimal.handling.mode", "snapshot.mode"] {
+        assert!(named.contains(&p), "{p} missing from {named:?}");
+    }
+    let decimal = errs.for_property("decimal.handling.mode").next().unwrap();
+    assert!(decimal.contains("precise, double, string"), "{decimal}");
+    assert!(errs.for_property("database.port").next().unwrap().contains("between 1 and 65535"));
+}
+
+#[test]
+fn decoderbufs_and_other_classes_are_rejected_clearly() {
+    let errs = errors_of(&with(&[("plugin.name", "decoderbufs")]));
+    assert!(errs.for_property("plugin.name").next().unwrap().contains("pgoutput"));
+    let errs = errors_of(&with(&[("connector.class", "io.debezium.connector.mysql.MySqlConnector")]));
+    assert_eq!(errs.issues()[0].property, "connector.class");
+    let (_, warnings) = ConnectorConfig::from_properties("c", &with(&[("connector.class", "PostgresConnector")])).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn include_and_exclude_lists_together_are_an_error() {
+    let errs = errors_of(&with(&[("table.include.list", "public.a"), ("table.exclude.list", "public.b")]));
+    assert_eq!(errs.issues()[0].property, "table.exclude.list");
+    let errs = errors_of(&with(&[("schema.include.list", "a"), ("schema.exclude.list", "b")]));
+    assert_eq!(errs.issues()[0].property, "schema.exclude.list");
+    let errs = errors_of(&with(&[("table.include.list", "public.(")]));
+    assert_eq!(errs.issues()[0].property, "table.include.list");
+}
+
+#[test]
+fn table_filter_has_debezium_semantics() {
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("table.exclude.list", "public\\.audit_.*")])).unwrap();
+    let f = cfg.table_filter();
+    assert!(f.matches(&TableId::new("public", "orders")));
+    assert!(!f.matches(&TableId::new("public", "audit_log")));
+    assert!(!f.matches(&TableId::new("pg_catalog", "pg_class")));
+    assert!(!f.matches(&TableId::new("information_schema", "tables")));
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("schema.include.list", "inv.*")])).unwrap();
+    let f = cfg.table_filter();
+    assert!(f.matches(&TableId::new("inventory", "x")));
+    assert!(!f.matches(&TableId::new("public", "x")));
+    // Anchored: a partial match does not count; case-insensitive like Debezium.
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("table.include.list", "public.ord")])).unwrap();
+    assert!(!cfg.table_filter().matches(&TableId::new("public", "orders")));
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("table.include.list", "public.Orders")])).unwrap();
+    assert!(cfg.table_filter().matches(&TableId::new("public", "orders")));
+}
+
+#[test]
+fn snapshot_modes_including_legacy_never() {
+    for (v, mode) in [("never", SnapshotMode::NoData), ("no_data", SnapshotMode::NoData), ("initial_only", SnapshotMode::InitialOnly), ("WHEN_NEEDED", SnapshotMode::WhenNeeded)] {
+        let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("snapshot.mode", v)])).unwrap();
+        assert_eq!(cfg.snapshot_mode, mode, "{v}");
+    }
+}
+
+#[test]
+fn skipped_operations_parse() {
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("skipped.operations", "none")])).unwrap();
+    assert!(cfg.envelope.skipped_operations.is_empty());
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("skipped.operations", "c, d")])).unwrap();
+    assert_eq!(cfg.envelope.skipped_operations, vec![Op::Create, Op::Delete]);
+    let errs = errors_of(&with(&[("skipped.operations", "x")]));
+    assert_eq!(errs.issues()[0].property, "skipped.operations");
+}
+
+#[test]
+fn unknown_properties_warn_but_known_ignored_ones_do_not() {
+    let (_, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[("tasks.max", "1"), ("errors.tolerance", "all"), ("heartbeat.interval.ms", "1000"), ("column.exclude.list", "x"), ("typo.prop", "1")]),
+    )
+    .unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("typo.prop")));
+    assert!(warnings.iter().any(|w| w.contains("column.exclude.list")));
+}
+
+#[test]
+fn unwrap_properties_and_legacy_mapping() {
+    let unwrap = |extra: &[(&str, &str)]| {
+        let mut m = with(&[("transforms", "u"), ("transforms.u.type", "io.debezium.transforms.ExtractNewRecordState")]);
+        m.extend(props(extra));
+        let (cfg, warnings) = ConnectorConfig::from_properties("c", &m).unwrap();
+        let TransformConfig::ExtractNewRecordState(o) = cfg.transforms[0].clone();
+        (o, warnings)
+    };
+    let (o, w) = unwrap(&[
+        ("transforms.u.delete.tombstone.handling.mode", "rewrite"),
+        ("transforms.u.add.fields", "op,source.lsn:pos"),
+        ("transforms.u.add.headers", "db"),
+        ("transforms.u.add.fields.prefix", "_"),
+        ("transforms.u.route.by.field", "kind"),
+        ("transforms.u.drop.fields.from.key", "true"),
+        ("transforms.u.replace.null.with.default", "false"),
+    ]);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(o.delete_tombstone_handling, DeleteTombstoneHandling::Rewrite);
+    assert_eq!(o.add_fields[1], AddedField { field: "source.lsn".into(), rename: Some("pos".into()) });
+    assert_eq!(o.add_headers[0].field, "db");
+    assert_eq!(o.add_fields_prefix, "_");
+    assert_eq!(o.route_by_field.as_deref(), Some("kind"));
+    assert!(o.drop_fields_from_key);
+    assert!(!o.replace_null_with_default);
+    for (mode, drop, expected) in [
+        ("drop", "true", DeleteTombstoneHandling::Drop),
+        ("drop", "false", DeleteTombstoneHandling::Tombstone),
+        ("rewrite", "true", DeleteTombstoneHandling::Rewrite),
+        ("rewrite", "false", DeleteTombstoneHandling::RewriteWithTombstone),
+        ("none", "true", DeleteTombstoneHandling::DeleteToTombstone),
+    ] {
+        let (o, w) = unwrap(&[("transforms.u.delete.handling.mode", mode), ("transforms.u.drop.tombstones", drop)]);
+        assert_eq!(o.delete_tombstone_handling, expected, "{mode}/{drop}");
+        assert!(w.iter().any(|w| w.contains("deprecated")), "{w:?}");
+    }
+}
+
+#[test]
+fn unsupported_transform_type_names_its_property() {
+    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "x")]));
+    assert_eq!(errs.issues().len(), 1, "{errs}");
+    assert_eq!(errs.issues()[0].property, "transforms.r.type");
+    let errs = errors_of(&with(&[("transforms", "r")]));
+    assert_eq!(errs.issues()[0].property, "transforms.r.type");
+}
+
+#[test]
+fn converters_and_topic_creation() {
+    let (cfg, _) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("key.converter", JSON_CONVERTER_CLASS),
+            ("key.converter.schemas.enable", "false"),
+            ("value.converter.decimal.format", "numeric"),
+            ("topic.creation.default.partitions", "3"),
+            ("topic.creation.default.replication.factor", "-1"),
+            ("topic.creation.default.cleanup.policy", "compact"),
+        ]),
+    )
+    .unwrap();
+    assert!(!cfg.key_converter.schemas_enable);
+    assert_eq!(cfg.value_converter.decimal_format, DecimalFormat::Numeric);
+    assert_eq!(cfg.topic_creation.partitions, 3);
+    assert_eq!(cfg.topic_creation.replication_factor, -1);
+    assert_eq!(cfg.topic_creation.configs, vec![("cleanup.policy".to_owned(), "compact".to_owned())]);
+    let errs = errors_of(&with(&[("value.converter", "io.confluent.connect.avro.AvroConverter"), ("topic.creation.default.partitions", "0")]));
+    let named: Vec<&str> = errs.issues().iter().map(|i| i.property.as_str()).collect();
+    assert_eq!(named, ["value.converter", "topic.creation.default.partitions"]);
+}
+
+#[test]
+fn password_comes_from_env_provider_and_is_never_printed() {
+    std::env::set_var("PGCDC_TEST_CONNECTOR_PW", "from-env");
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("database.password", "${env:PGCDC_TEST_CONNECTOR_PW}")])).unwrap();
+    let password = cfg.connection.password.clone().unwrap();
+    assert_eq!(password.expose(), "from-env");
+    assert!(!format!("{cfg:?}").contains("from-env"));
+    let errs = errors_of(&with(&[("database.password", "${env:PGCDC_TEST_UNSET_PW_VAR}")]));
+    assert_eq!(errs.issues()[0].property, "database.password");
+}

@@ -1,0 +1,178 @@
+//! The connector properties pgcdc knows: their type, default, group and
+//! documentation (for `PUT /connector-plugins/{plugin}/config/validate`), and
+//! the properties Kafka Connect or Debezium accept that pgcdc ignores on
+//! purpose (so that they do not warn).
+
+/// Type of a property, as Kafka's `ConfigDef.Type` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyType {
+    String,
+    Int,
+    Short,
+    Boolean,
+    List,
+    Password,
+    Class,
+}
+
+impl PropertyType {
+    /// Kafka's name of the type (`STRING`, `INT`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            PropertyType::String => "STRING",
+            PropertyType::Int => "INT",
+            PropertyType::Short => "SHORT",
+            PropertyType::Boolean => "BOOLEAN",
+            PropertyType::List => "LIST",
+            PropertyType::Password => "PASSWORD",
+            PropertyType::Class => "CLASS",
+        }
+    }
+}
+
+/// One known connector property.
+#[derive(Clone, Copy, Debug)]
+pub struct PropertyDef {
+    pub name: &'static str,
+    pub kind: PropertyType,
+    pub default: Option<&'static str>,
+    pub required: bool,
+    pub group: &'static str,
+    pub documentation: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    kind: PropertyType,
+    default: Option<&'static str>,
+    group: &'static str,
+    documentation: &'static str,
+) -> PropertyDef {
+    PropertyDef { name, kind, default, required: false, group, documentation }
+}
+
+const fn req(name: &'static str, kind: PropertyType, group: &'static str, documentation: &'static str) -> PropertyDef {
+    PropertyDef { name, kind, default: None, required: true, group, documentation }
+}
+
+use PropertyType as T;
+
+/// Groups in the order the validate endpoint lists them.
+pub const GROUPS: &[&str] = &["Common", "Transforms", "Topic Creation", "Postgres", "Connector", "Events", "Converters"];
+
+/// Every connector property pgcdc reads (transform properties are per alias and listed apart).
+pub const PROPERTIES: &[PropertyDef] = &[
+    req("name", T::String, "Common", "Globally unique name to use for this connector."),
+    req("connector.class", T::String, "Common", "Name or alias of the class for this connector."),
+    def("tasks.max", T::Int, Some("1"), "Common", "Maximum number of tasks; pgcdc always runs one."),
+    def("key.converter", T::Class, None, "Common", "Converter class for keys (only org.apache.kafka.connect.json.JsonConverter)."),
+    def("value.converter", T::Class, None, "Common", "Converter class for values (only org.apache.kafka.connect.json.JsonConverter)."),
+    def("transforms", T::List, Some(""), "Transforms", "Aliases for the transformations to be applied to records."),
+    def("topic.creation.default.partitions", T::Int, Some("1"), "Topic Creation", "Partitions of topics the worker creates (-1: broker default)."),
+    def("topic.creation.default.replication.factor", T::Short, Some("1"), "Topic Creation", "Replication factor of created topics (-1: broker default)."),
+    req("database.hostname", T::String, "Postgres", "Resolvable hostname or IP address of the database server."),
+    def("database.port", T::Int, Some("5432"), "Postgres", "Port of the database server."),
+    req("database.user", T::String, "Postgres", "Name of the database user to be used when connecting to the database."),
+    def("database.password", T::Password, None, "Postgres", "Password of the database user to be used when connecting to the database."),
+    req("database.dbname", T::String, "Postgres", "The name of the database from which the connector should capture changes."),
+    def("database.sslmode", T::String, Some("prefer"), "Postgres", "disable, allow, prefer, require, verify-ca or verify-full."),
+    def("topic.prefix", T::String, None, "Postgres", "Prefix of every topic name; falls back to database.server.name, then database.dbname."),
+    def("plugin.name", T::String, Some("pgoutput"), "Postgres", "Logical decoding plugin; only pgoutput is supported."),
+    def("slot.name", T::String, Some("debezium"), "Postgres", "Name of the logical replication slot."),
+    def("publication.name", T::String, Some("dbz_publication"), "Postgres", "Name of the publication pgoutput streams from."),
+    def("publication.autocreate.mode", T::String, Some("all_tables"), "Postgres", "all_tables, filtered or disabled."),
+    def("table.include.list", T::List, None, "Connector", "Regular expressions matching schema.table to capture."),
+    def("table.exclude.list", T::List, None, "Connector", "Regular expressions matching schema.table not to capture."),
+    def("schema.include.list", T::List, None, "Connector", "Regular expressions matching schema names to capture."),
+    def("schema.exclude.list", T::List, None, "Connector", "Regular expressions matching schema names not to capture."),
+    def("snapshot.mode", T::String, Some("initial"), "Connector", "initial, initial_only, no_data (never), always, when_needed, configuration_based or custom."),
+    def("tombstones.on.delete", T::Boolean, Some("true"), "Events", "Whether a delete is followed by a tombstone."),
+    def("provide.transaction.metadata", T::Boolean, Some("false"), "Events", "Whether to emit transaction boundaries and metadata."),
+    def("skipped.operations", T::List, Some("t"), "Events", "Operations not to emit: c, u, d, t, or none."),
+    def("decimal.handling.mode", T::String, Some("precise"), "Connector", "precise, double or string."),
+    def("time.precision.mode", T::String, Some("adaptive"), "Connector", "adaptive, adaptive_time_microseconds or connect."),
+    def("binary.handling.mode", T::String, Some("bytes"), "Connector", "bytes, base64, base64-url-safe or hex."),
+    def("interval.handling.mode", T::String, Some("numeric"), "Connector", "numeric or string."),
+    def("hstore.handling.mode", T::String, Some("json"), "Connector", "json or map."),
+    def("money.fraction.digits", T::Short, Some("2"), "Connector", "Fraction digits of money values with decimal.handling.mode=precise."),
+    def("include.unknown.datatypes", T::Boolean, Some("false"), "Connector", "Emit columns of unknown types as raw bytes instead of dropping them."),
+    def("unavailable.value.placeholder", T::String, Some("__debezium_unavailable_value"), "Connector", "Stands for unchanged TOASTed values."),
+    def("database.server.name", T::String, None, "Postgres", "Deprecated fallback for topic.prefix."),
+    def("key.converter.schemas.enable", T::Boolean, Some("true"), "Converters", "Embed the schema in each JSON key."),
+    def("value.converter.schemas.enable", T::Boolean, Some("true"), "Converters", "Embed the schema in each JSON value."),
+    def("key.converter.decimal.format", T::String, Some("BASE64"), "Converters", "BASE64 or NUMERIC."),
+    def("value.converter.decimal.format", T::String, Some("BASE64"), "Converters", "BASE64 or NUMERIC."),
+    def("key.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
+    def("value.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
+];
+
+/// The definition of `name`, if pgcdc reads it.
+pub fn find(name: &str) -> Option<&'static PropertyDef> {
+    PROPERTIES.iter().find(|d| d.name == name)
+}
+
+/// Properties Kafka Connect or Debezium accept that pgcdc deliberately ignores.
+const IGNORED: &[&str] = &[
+    "tasks.max",
+    "header.converter",
+    "config.action.reload",
+    "topic.creation.groups",
+    "topic.creation.enable",
+    "exactly.once.support",
+    "transaction.boundary",
+    "transaction.boundary.interval.ms",
+    "offsets.storage.topic",
+    "predicates",
+    "poll.interval.ms",
+    "max.batch.size",
+    "max.queue.size",
+    "max.queue.size.in.bytes",
+    "status.update.interval.ms",
+    "slot.max.retries",
+    "slot.retry.delay.ms",
+    "slot.stream.params",
+    "retriable.restart.connector.wait.ms",
+    "database.tcpKeepAlive",
+    "database.initial.statements",
+    "sanitize.field.names",
+    "event.processing.failure.handling.mode",
+    "custom.metric.tags",
+    "xmin.fetch.interval.ms",
+    "flush.lsn.source",
+    "include.schema.comments",
+    "lsn.flush.timeout.ms",
+    "lsn.flush.timeout.action",
+];
+
+/// Prefixes of ignored properties.
+const IGNORED_PREFIXES: &[&str] = &[
+    "errors.",
+    "heartbeat.",
+    "predicates.",
+    "snapshot.",
+    "signal.",
+    "notification.",
+    "incremental.snapshot.",
+    "producer.override.",
+    "consumer.override.",
+    "admin.override.",
+    "header.converter.",
+    "key.converter.",
+    "value.converter.",
+    "schema.history.",
+    "database.history",
+    "offset.",
+    "topic.creation.",
+    "internal.",
+];
+
+/// Whether `name` is a property pgcdc ignores without a warning.
+pub fn is_ignored(name: &str) -> bool {
+    IGNORED.contains(&name) || IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether the value of `name` is a secret (never returned by the REST API).
+pub fn is_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with("password") || lower.contains("secret") || lower.ends_with("sasl.jaas.config") || lower.ends_with(".key.password")
+}

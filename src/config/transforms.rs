@@ -1,0 +1,187 @@
+//! The `transforms` chain: `transforms=<alias>,...` and each
+//! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
+
+use crate::config::properties::{split_list, Props};
+use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling, UnwrapOptions};
+use crate::transform::TransformConfig;
+
+/// Class names (and Connect-style aliases) of Debezium's ExtractNewRecordState.
+pub const EXTRACT_NEW_RECORD_STATE: &[&str] = &["io.debezium.transforms.ExtractNewRecordState", "ExtractNewRecordState"];
+
+/// Properties of ExtractNewRecordState other than `type`.
+const UNWRAP_PROPERTIES: &[&str] = &[
+    "delete.tombstone.handling.mode",
+    "drop.tombstones",
+    "delete.handling.mode",
+    "add.fields",
+    "add.headers",
+    "add.fields.prefix",
+    "add.headers.prefix",
+    "drop.fields.header.name",
+    "drop.fields.from.key",
+    "drop.fields.keep.schema.compatible",
+    "route.by.field",
+    "replace.null.with.default",
+];
+
+const DELETE_TOMBSTONE_MODES: &[(&str, DeleteTombstoneHandling)] = &[
+    ("drop", DeleteTombstoneHandling::Drop),
+    ("tombstone", DeleteTombstoneHandling::Tombstone),
+    ("rewrite", DeleteTombstoneHandling::Rewrite),
+    ("rewrite-with-tombstone", DeleteTombstoneHandling::RewriteWithTombstone),
+    ("delete-to-tombstone", DeleteTombstoneHandling::DeleteToTombstone),
+];
+
+/// Legacy `delete.handling.mode`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LegacyDeleteHandling {
+    Drop,
+    Rewrite,
+    None,
+}
+
+/// Parses the whole chain, in `transforms` order.
+pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
+    let aliases = p.list("transforms");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut chain = Vec::new();
+    for alias in &aliases {
+        if !seen.insert(alias.clone()) {
+            p.error("transforms", format!("Duplicate alias provided: {alias}"));
+            continue;
+        }
+        let type_key = format!("transforms.{alias}.type");
+        let Some(class) = p.get(&type_key) else {
+            p.error(&type_key, format!("Missing required configuration \"{type_key}\" which has no default value."));
+            continue;
+        };
+        let prefix = format!("transforms.{alias}.");
+        for predicate in ["predicate", "negate"] {
+            let key = format!("{prefix}{predicate}");
+            if p.get(&key).is_some() {
+                p.error(&key, "predicates are not supported by pgcdc; remove the predicate from this transform");
+            }
+        }
+        if EXTRACT_NEW_RECORD_STATE.contains(&class.as_str()) {
+            chain.push(TransformConfig::ExtractNewRecordState(parse_unwrap(p, &prefix)));
+            for key in p.keys_with_prefix(&prefix) {
+                let sub = &key[prefix.len()..];
+                if sub != "type" && !UNWRAP_PROPERTIES.contains(&sub) && sub != "predicate" && sub != "negate" {
+                    p.mark_used(&key);
+                    p.warn(format!("property {key} is not a property of ExtractNewRecordState and is ignored"));
+                }
+            }
+        } else {
+            p.error(
+                &type_key,
+                format!(
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}",
+                    EXTRACT_NEW_RECORD_STATE[0]
+                ),
+            );
+            for key in p.keys_with_prefix(&prefix) {
+                p.mark_used(&key);
+            }
+        }
+    }
+    // `transforms.<alias>.*` for an alias not in the chain: Connect ignores them.
+    for key in p.keys_with_prefix("transforms.") {
+        let alias = key["transforms.".len()..].split('.').next().unwrap_or_default();
+        if !aliases.iter().any(|a| a == alias) {
+            p.mark_used(&key);
+            p.warn(format!("property {key} belongs to transform alias {alias}, which is not listed in transforms; ignored"));
+        }
+    }
+    chain
+}
+
+fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
+    let key = |name: &str| format!("{prefix}{name}");
+    let defaults = UnwrapOptions::default();
+    let mode_key = key("delete.tombstone.handling.mode");
+    let legacy_drop_key = key("drop.tombstones");
+    let legacy_mode_key = key("delete.handling.mode");
+    let has_legacy = p.contains(&legacy_drop_key) || p.contains(&legacy_mode_key);
+    let legacy_drop = p.bool_or(&legacy_drop_key, true);
+    let legacy_mode = p.enum_or(
+        &legacy_mode_key,
+        LegacyDeleteHandling::Drop,
+        &[("drop", LegacyDeleteHandling::Drop), ("rewrite", LegacyDeleteHandling::Rewrite), ("none", LegacyDeleteHandling::None)],
+    );
+    let delete_tombstone_handling = if p.contains(&mode_key) {
+        if has_legacy {
+            p.warn(format!(
+                "{legacy_drop_key} and {legacy_mode_key} are deprecated and ignored because {mode_key} is set"
+            ));
+        }
+        p.enum_or(&mode_key, defaults.delete_tombstone_handling, DELETE_TOMBSTONE_MODES)
+    } else if has_legacy {
+        let mapped = map_legacy(legacy_mode, legacy_drop);
+        let name = DELETE_TOMBSTONE_MODES.iter().find(|(_, m)| *m == mapped).map(|(n, _)| *n).unwrap_or("tombstone");
+        let mut warning = format!(
+            "{legacy_drop_key} and {legacy_mode_key} are deprecated (and no longer read by Debezium 3); \
+             treated as {mode_key}={name}: set that instead"
+        );
+        if legacy_mode == LegacyDeleteHandling::None && !legacy_drop {
+            warning.push_str(" (delete.handling.mode=none with drop.tombstones=false has no exact equivalent: deletes now produce only the tombstone)");
+        }
+        p.warn(warning);
+        mapped
+    } else {
+        p.mark_used(&mode_key);
+        defaults.delete_tombstone_handling
+    };
+    let add_fields = parse_added(p, &key("add.fields"));
+    let add_headers = parse_added(p, &key("add.headers"));
+    UnwrapOptions {
+        delete_tombstone_handling,
+        add_fields,
+        add_headers,
+        add_fields_prefix: p.get_raw(&key("add.fields.prefix")).unwrap_or(defaults.add_fields_prefix),
+        add_headers_prefix: p.get_raw(&key("add.headers.prefix")).unwrap_or(defaults.add_headers_prefix),
+        drop_fields_header_name: p.get(&key("drop.fields.header.name")),
+        drop_fields_from_key: p.bool_or(&key("drop.fields.from.key"), defaults.drop_fields_from_key),
+        drop_fields_keep_schema_compatible: p
+            .bool_or(&key("drop.fields.keep.schema.compatible"), defaults.drop_fields_keep_schema_compatible),
+        route_by_field: p.get(&key("route.by.field")),
+        replace_null_with_default: p.bool_or(&key("replace.null.with.default"), defaults.replace_null_with_default),
+    }
+}
+
+/// The legacy pair → the mode with the same records on the topic:
+///
+/// | delete.handling.mode | drop.tombstones | delete.tombstone.handling.mode |
+/// |---|---|---|
+/// | drop (default) | true (default) | drop |
+/// | drop | false | tombstone |
+/// | rewrite | true | rewrite |
+/// | rewrite | false | rewrite-with-tombstone |
+/// | none | true | delete-to-tombstone |
+/// | none | false | tombstone (closest) |
+fn map_legacy(mode: LegacyDeleteHandling, drop_tombstones: bool) -> DeleteTombstoneHandling {
+    match (mode, drop_tombstones) {
+        (LegacyDeleteHandling::Drop, true) => DeleteTombstoneHandling::Drop,
+        (LegacyDeleteHandling::Drop, false) => DeleteTombstoneHandling::Tombstone,
+        (LegacyDeleteHandling::Rewrite, true) => DeleteTombstoneHandling::Rewrite,
+        (LegacyDeleteHandling::Rewrite, false) => DeleteTombstoneHandling::RewriteWithTombstone,
+        (LegacyDeleteHandling::None, true) => DeleteTombstoneHandling::DeleteToTombstone,
+        (LegacyDeleteHandling::None, false) => DeleteTombstoneHandling::Tombstone,
+    }
+}
+
+/// `field` or `field:newname` entries; `field` may be `struct.field`.
+fn parse_added(p: &mut Props, key: &str) -> Vec<AddedField> {
+    let Some(value) = p.get(key) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in split_list(&value) {
+        let mut parts = entry.split(':');
+        let field = parts.next().unwrap_or_default().trim();
+        let rename = parts.next().map(|r| r.trim().to_owned());
+        if parts.next().is_some() || field.is_empty() || field.split('.').count() > 2 || rename.as_deref() == Some("") {
+            p.error(key, format!("Unexpected field name: {entry} (expected <field>, <struct>.<field> or <field>:<new name>)"));
+            continue;
+        }
+        out.push(AddedField { field: field.to_owned(), rename });
+    }
+    out
+}

@@ -1,0 +1,465 @@
+//! The herder: the registry of connectors and their lifecycle.
+//!
+//! ```text
+//!   REST ──▶ Herder ──persist──▶ state_dir/connectors.json   (before any task is touched)
+//!              │
+//!              └──start/stop──▶ ConnectorRuntime ──▶ TaskHandle (one task per connector)
+//! ```
+//!
+//! Every operation takes the registry lock for its whole duration (stopping a
+//! task included), so operations on connectors are serialized, as in Kafka
+//! Connect's herder. The new state is persisted first; if that fails, nothing
+//! changes in memory and no task is touched.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::config::connector::ConnectorConfig;
+use crate::config::definitions::is_secret;
+use crate::config::worker::WorkerConfig;
+use crate::config::ConfigErrors;
+use crate::connect::runtime::{ConnectorRuntime, TaskHandle, TaskState};
+use crate::connect::store::{Store, StoreError, StoredConnector, TargetState};
+use crate::error::{Classify, ErrorClass};
+
+/// What a secret's value is replaced with in every response (Connect's `Password.HIDDEN`).
+pub const HIDDEN: &str = "[hidden]";
+
+/// Where the herder keeps its state and finds connector files.
+#[derive(Clone, Debug)]
+pub struct HerderOptions {
+    /// Reported as `worker_id` in statuses.
+    pub worker_id: String,
+    pub state_dir: PathBuf,
+    /// `*.json` registrations (`{"name","config"}`) applied at start.
+    pub connectors_dir: Option<PathBuf>,
+}
+
+impl HerderOptions {
+    pub fn from_worker(config: &WorkerConfig) -> HerderOptions {
+        HerderOptions {
+            worker_id: config.worker_id(),
+            state_dir: config.worker.state_dir.clone(),
+            connectors_dir: config.worker.connectors_dir.clone(),
+        }
+    }
+}
+
+/// Why a herder operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HerderError {
+    #[error("Connector {0} not found")]
+    NotFound(String),
+    #[error("Connector {0} already exists")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidConfig(ConfigErrors),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("cannot persist connector state")]
+    Store(#[from] StoreError),
+    #[error("cannot register connector file {path}: {reason}")]
+    ConnectorFile { path: PathBuf, reason: String },
+}
+
+impl Classify for HerderError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            HerderError::Store(_) => ErrorClass::Transient,
+            _ => ErrorClass::Fatal,
+        }
+    }
+}
+
+/// `{"connector": name, "task": 0}`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskId {
+    pub connector: String,
+    pub task: u32,
+}
+
+/// `GET /connectors/{name}`: secrets hidden.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+    pub tasks: Vec<TaskId>,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A connector's or task's state in a status response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateInfo {
+    pub state: String,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub trace: Option<String>,
+}
+
+/// One task's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub id: u32,
+    #[serde(flatten)]
+    pub state: StateInfo,
+}
+
+/// `GET /connectors/{name}/status`
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub connector: StateInfo,
+    pub tasks: Vec<TaskStatus>,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+struct Entry {
+    raw: BTreeMap<String, String>,
+    config: Result<ConnectorConfig, ConfigErrors>,
+    target: TargetState,
+    task: Option<Box<dyn TaskHandle>>,
+}
+
+impl Entry {
+    fn new(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Entry {
+        let config = ConnectorConfig::from_properties(name, &raw).map(|(config, warnings)| {
+            for warning in warnings {
+                tracing::warn!(connector = %name, warning = %warning, "connector configuration");
+            }
+            config
+        });
+        Entry { raw, config, target, task: None }
+    }
+
+    fn stored(&self) -> StoredConnector {
+        StoredConnector { config: self.raw.clone(), target_state: self.target }
+    }
+}
+
+/// The registry of connectors.
+pub struct Herder {
+    opts: HerderOptions,
+    runtime: Arc<dyn ConnectorRuntime>,
+    store: Store,
+    connectors: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl Herder {
+    /// Loads the persisted connectors, applies `connectors_dir`, and starts
+    /// every connector whose target state is started.
+    pub async fn open(opts: HerderOptions, runtime: Arc<dyn ConnectorRuntime>) -> Result<Arc<Herder>, HerderError> {
+        let store = Store::new(&opts.state_dir);
+        let mut connectors = BTreeMap::new();
+        for (name, stored) in store.load()? {
+            let entry = Entry::new(&name, stored.config, stored.target_state);
+            if let Err(errors) = &entry.config {
+                tracing::error!(connector = %name, error = %errors, "persisted connector configuration is invalid");
+            }
+            connectors.insert(name, entry);
+        }
+        let herder = Herder { opts, runtime, store, connectors: Mutex::new(connectors) };
+        if let Some(dir) = herder.opts.connectors_dir.clone() {
+            for (path, name, raw) in read_connector_files(&dir)? {
+                herder.apply_file(&path, &name, raw).await?;
+            }
+        }
+        {
+            let mut map = herder.connectors.lock().await;
+            for (name, entry) in map.iter_mut() {
+                herder.start_task(name, entry);
+            }
+        }
+        Ok(Arc::new(herder))
+    }
+
+    async fn apply_file(&self, path: &Path, name: &str, raw: BTreeMap<String, String>) -> Result<(), HerderError> {
+        let mut map = self.connectors.lock().await;
+        if map.get(name).is_some_and(|e| e.raw == with_name(name, raw.clone())) {
+            return Ok(());
+        }
+        let target = map.get(name).map(|e| e.target).unwrap_or_default();
+        let entry = checked_entry(name, raw, target).map_err(|e| HerderError::ConnectorFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(connector = %name, path = %path.display(), "registering connector from file");
+        self.persist_with(&map, name, Some(&entry))?;
+        map.insert(name.to_owned(), entry);
+        Ok(())
+    }
+
+    /// The worker id statuses report.
+    pub fn worker_id(&self) -> &str {
+        &self.opts.worker_id
+    }
+
+    /// The Kafka cluster id, once the runtime knows it.
+    pub fn kafka_cluster_id(&self) -> Option<String> {
+        self.runtime.kafka_cluster_id()
+    }
+
+    /// Names of all registered connectors, sorted.
+    pub async fn connectors(&self) -> Vec<String> {
+        self.connectors.lock().await.keys().cloned().collect()
+    }
+
+    /// Registers a new connector and starts it; [`HerderError::AlreadyExists`] if the name is taken.
+    pub async fn create(&self, name: &str, raw: BTreeMap<String, String>) -> Result<ConnectorInfo, HerderError> {
+        validate_name(name)?;
+        let mut map = self.connectors.lock().await;
+        if map.contains_key(name) {
+            return Err(HerderError::AlreadyExists(name.to_owned()));
+        }
+        let mut entry = checked_entry(name, raw, TargetState::Started)?;
+        self.persist_with(&map, name, Some(&entry))?;
+        tracing::info!(connector = %name, "connector created");
+        self.start_task(name, &mut entry);
+        let info = self.info_of(name, &entry);
+        map.insert(name.to_owned(), entry);
+        Ok(info)
+    }
+
+    /// Creates or replaces a connector's config; `true` when it was created.
+    /// A secret given as [`HIDDEN`] keeps its current value (so a config read
+    /// from the API can be sent back unchanged).
+    pub async fn put_config(&self, name: &str, mut raw: BTreeMap<String, String>) -> Result<(ConnectorInfo, bool), HerderError> {
+        validate_name(name)?;
+        if let Some(given) = raw.get("name") {
+            if given != name {
+                return Err(HerderError::BadRequest(format!(
+                    "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
+                )));
+            }
+        }
+        let mut map = self.connectors.lock().await;
+        let existing = map.get(name);
+        for (key, value) in raw.iter_mut() {
+            if value == HIDDEN && is_secret(key) {
+                match existing.and_then(|e| e.raw.get(key)) {
+                    Some(old) => value.clone_from(old),
+                    None => {
+                        return Err(HerderError::BadRequest(format!("{key} is {HIDDEN}, but there is no current value to keep")))
+                    }
+                }
+            }
+        }
+        let target = existing.map(|e| e.target).unwrap_or_default();
+        let mut entry = checked_entry(name, raw, target)?;
+        self.persist_with(&map, name, Some(&entry))?;
+        let created = match map.remove(name) {
+            Some(old) => {
+                if let Some(task) = old.task {
+                    task.stop().await;
+                }
+                tracing::info!(connector = %name, "connector reconfigured");
+                false
+            }
+            None => {
+                tracing::info!(connector = %name, "connector created");
+                true
+            }
+        };
+        self.start_task(name, &mut entry);
+        let info = self.info_of(name, &entry);
+        map.insert(name.to_owned(), entry);
+        Ok((info, created))
+    }
+
+    /// `GET /connectors/{name}`
+    pub async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
+        let map = self.connectors.lock().await;
+        let entry = map.get(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        Ok(self.info_of(name, entry))
+    }
+
+    /// `GET /connectors/{name}/status`
+    pub async fn status(&self, name: &str) -> Result<ConnectorStatus, HerderError> {
+        let map = self.connectors.lock().await;
+        let entry = map.get(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        Ok(self.status_of(name, entry))
+    }
+
+    /// Stops and unregisters a connector.
+    pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        let mut map = self.connectors.lock().await;
+        if !map.contains_key(name) {
+            return Err(HerderError::NotFound(name.to_owned()));
+        }
+        self.persist_with(&map, name, None)?;
+        if let Some(task) = map.remove(name).and_then(|e| e.task) {
+            task.stop().await;
+        }
+        tracing::info!(connector = %name, "connector deleted");
+        Ok(())
+    }
+
+    /// Sets the target state, stopping or starting the task to match.
+    pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        let mut map = self.connectors.lock().await;
+        let Some(entry) = map.get(name) else { return Err(HerderError::NotFound(name.to_owned())) };
+        if entry.target == target {
+            return Ok(());
+        }
+        let mut updated = entry.stored();
+        updated.target_state = target;
+        let snapshot: BTreeMap<String, StoredConnector> =
+            map.iter().map(|(n, e)| (n.clone(), if n == name { updated.clone() } else { e.stored() })).collect();
+        self.store.save(&snapshot)?;
+        let Some(entry) = map.get_mut(name) else { return Err(HerderError::NotFound(name.to_owned())) };
+        entry.target = target;
+        if let Some(task) = entry.task.take() {
+            task.stop().await;
+        }
+        self.start_task(name, entry);
+        tracing::info!(connector = %name, target = ?target, "connector target state changed");
+        Ok(())
+    }
+
+    /// Restarts the task (of a started connector); with `only_failed`, only a failed one.
+    /// Returns whether a task was restarted.
+    pub async fn restart(&self, name: &str, only_failed: bool) -> Result<bool, HerderError> {
+        let mut map = self.connectors.lock().await;
+        let entry = map.get_mut(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let failed = entry.task.as_ref().is_some_and(|t| matches!(t.state(), TaskState::Failed { .. }));
+        if entry.target != TargetState::Started || (only_failed && !failed) {
+            return Ok(false);
+        }
+        if let Some(task) = entry.task.take() {
+            task.stop().await;
+        }
+        self.start_task(name, entry);
+        tracing::info!(connector = %name, "connector restarted");
+        Ok(true)
+    }
+
+    /// The task configs of `GET /connectors/{name}/tasks` (secrets hidden).
+    pub async fn tasks(&self, name: &str) -> Result<Vec<(TaskId, BTreeMap<String, String>)>, HerderError> {
+        let info = self.info(name).await?;
+        Ok(info.tasks.into_iter().map(|id| (id, info.config.clone())).collect())
+    }
+
+    /// Stops every task (the connectors stay registered).
+    pub async fn shutdown(&self) {
+        let mut map = self.connectors.lock().await;
+        for (name, entry) in map.iter_mut() {
+            if let Some(task) = entry.task.take() {
+                tracing::info!(connector = %name, "stopping connector task");
+                task.stop().await;
+            }
+        }
+    }
+
+    fn start_task(&self, name: &str, entry: &mut Entry) {
+        if entry.target != TargetState::Started || entry.task.is_some() {
+            return;
+        }
+        if let Ok(config) = &entry.config {
+            tracing::info!(connector = %name, "starting connector task");
+            entry.task = Some(self.runtime.start(config.clone()));
+        }
+    }
+
+    /// Persists `map` with `name` replaced by `entry` (or removed).
+    fn persist_with(&self, map: &BTreeMap<String, Entry>, name: &str, entry: Option<&Entry>) -> Result<(), HerderError> {
+        let mut snapshot: BTreeMap<String, StoredConnector> = map.iter().map(|(n, e)| (n.clone(), e.stored())).collect();
+        match entry {
+            Some(e) => snapshot.insert(name.to_owned(), e.stored()),
+            None => snapshot.remove(name),
+        };
+        self.store.save(&snapshot)?;
+        Ok(())
+    }
+
+    fn info_of(&self, name: &str, entry: &Entry) -> ConnectorInfo {
+        let tasks = match entry.target {
+            TargetState::Stopped => Vec::new(),
+            _ => vec![TaskId { connector: name.to_owned(), task: 0 }],
+        };
+        ConnectorInfo { name: name.to_owned(), config: masked(&entry.raw), tasks, kind: "source".to_owned() }
+    }
+
+    fn status_of(&self, name: &str, entry: &Entry) -> ConnectorStatus {
+        let state = |state: &str, trace: Option<String>| StateInfo {
+            state: state.to_owned(),
+            worker_id: self.opts.worker_id.clone(),
+            trace,
+        };
+        let task = |s: StateInfo| vec![TaskStatus { id: 0, state: s }];
+        let (connector, tasks) = match (&entry.config, entry.target) {
+            (_, TargetState::Stopped) => (state("STOPPED", None), Vec::new()),
+            (Err(errors), _) => (state("FAILED", Some(errors.to_string())), Vec::new()),
+            (Ok(_), TargetState::Paused) => (state("PAUSED", None), task(state("PAUSED", None))),
+            (Ok(_), TargetState::Started) => {
+                let task_state = match entry.task.as_ref().map(|t| t.state()) {
+                    Some(TaskState::Running) => state("RUNNING", None),
+                    Some(TaskState::Failed { trace }) => state("FAILED", Some(trace)),
+                    Some(TaskState::Unassigned) | None => state("UNASSIGNED", None),
+                };
+                (state("RUNNING", None), task(task_state))
+            }
+        };
+        ConnectorStatus { name: name.to_owned(), connector, tasks, kind: "source".to_owned() }
+    }
+}
+
+/// The config with `name` set, as Connect stores it.
+fn with_name(name: &str, mut raw: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    raw.insert("name".to_owned(), name.to_owned());
+    raw
+}
+
+/// A new entry whose config must be valid.
+fn checked_entry(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Result<Entry, HerderError> {
+    let entry = Entry::new(name, with_name(name, raw), target);
+    match entry.config {
+        Err(errors) => Err(HerderError::InvalidConfig(errors)),
+        Ok(_) => Ok(entry),
+    }
+}
+
+/// `config` with every secret's value replaced by [`HIDDEN`].
+pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    config
+        .iter()
+        .map(|(k, v)| (k.clone(), if is_secret(k) { HIDDEN.to_owned() } else { v.clone() }))
+        .collect()
+}
+
+fn validate_name(name: &str) -> Result<(), HerderError> {
+    if name.trim().is_empty() {
+        return Err(HerderError::BadRequest("Connector name cannot be empty".to_owned()));
+    }
+    if name.chars().any(|c| c.is_control() || c == '/') {
+        return Err(HerderError::BadRequest(format!(
+            "Connector name {name:?} is invalid: it may not contain control characters or '/'"
+        )));
+    }
+    Ok(())
+}
+
+/// `(path, name, config)` of every `*.json` in `dir`, sorted by file name.
+/// A connector file: its path, the connector's name and its properties.
+type ConnectorFile = (PathBuf, String, BTreeMap<String, String>);
+
+fn read_connector_files(dir: &Path) -> Result<Vec<ConnectorFile>, HerderError> {
+    let err = |path: &Path, reason: String| HerderError::ConnectorFile { path: path.to_owned(), reason };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| err(dir, e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+        let request = crate::connect::rest::parse_create_request(text.as_bytes()).map_err(|e| err(&path, e))?;
+        out.push((path, request.0, request.1));
+    }
+    Ok(out)
+}

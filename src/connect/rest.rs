@@ -1,0 +1,334 @@
+//! The Kafka Connect-compatible REST API (the shapes of Connect 3.x/4.x).
+//!
+//! Errors are `{"error_code": <http status>, "message": "..."}`. A body that is
+//! not JSON is a 400 naming the problem, a body of another content type a 415;
+//! the API never answers 500 for bad input.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::connect::herder::{Herder, HerderError};
+use crate::connect::store::TargetState;
+use crate::connect::validate;
+
+/// An error response in Connect's shape.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error_code": self.status.as_u16(), "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<HerderError> for ApiError {
+    fn from(e: HerderError) -> ApiError {
+        match &e {
+            HerderError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            HerderError::AlreadyExists(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            HerderError::InvalidConfig(errors) => {
+                let mut message = format!(
+                    "Connector configuration is invalid and contains the following {} error(s):",
+                    errors.issues().len()
+                );
+                for issue in errors.issues() {
+                    message.push_str(&format!("\n{}: {}", issue.property, issue.message));
+                }
+                message.push_str(
+                    "\nYou can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`",
+                );
+                ApiError::bad_request(message)
+            }
+            HerderError::BadRequest(m) => ApiError::bad_request(m.clone()),
+            HerderError::Store(_) | HerderError::ConnectorFile { .. } => {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "herder operation failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The routes of the API over `herder`.
+pub fn router(herder: Arc<Herder>) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/connectors", get(list_connectors).post(create_connector))
+        .route("/connectors/{name}", get(get_connector).delete(delete_connector))
+        .route("/connectors/{name}/config", get(get_config).put(put_config))
+        .route("/connectors/{name}/status", get(get_status))
+        .route("/connectors/{name}/pause", put(pause))
+        .route("/connectors/{name}/resume", put(resume))
+        .route("/connectors/{name}/stop", put(stop))
+        .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/tasks", get(get_tasks))
+        .route("/connectors/{name}/tasks/{task}/status", get(get_task_status))
+        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
+        .route("/connector-plugins", get(list_plugins))
+        .route("/connector-plugins/{plugin}/config", get(plugin_config))
+        .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed") })
+        .with_state(herder)
+}
+
+/// Why the REST server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}")]
+    Bind { addr: SocketAddr, #[source] source: std::io::Error },
+    #[error("rest server failed")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Binds `listen` and serves `router` until `shutdown` resolves.
+pub async fn serve(
+    listen: SocketAddr,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind { addr: listen, source })?;
+    serve_on(listener, router, shutdown).await
+}
+
+/// Serves `router` on an already bound listener until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(listen = %addr, "rest api listening");
+    }
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+}
+
+/// Parses a JSON body; rejects a declared non-JSON content type (415) and malformed JSON (400).
+fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("HTTP 415 Unsupported Media Type: expected application/json, got {essence}"),
+            ));
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
+}
+
+/// A JSON object of config values → string properties (numbers and booleans
+/// are accepted and written as strings, as Connect's JSON mapper does).
+fn config_map(value: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
+    let Value::Object(obj) = value else { return Err(format!("{what} must be a JSON object of string values")) };
+    let mut out = BTreeMap::new();
+    for (k, v) in obj {
+        let s = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => return Err(format!("{what}: the value of {k} must not be null")),
+            _ => return Err(format!("{what}: the value of {k} must be a string")),
+        };
+        out.insert(k.clone(), s);
+    }
+    Ok(out)
+}
+
+/// `{"name": ..., "config": {...}}` (a registration body or a connector file).
+pub fn parse_create_request(body: &[u8]) -> Result<(String, BTreeMap<String, String>), String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
+    create_request(&value)
+}
+
+fn create_request(value: &Value) -> Result<(String, BTreeMap<String, String>), String> {
+    let config = value.get("config").ok_or("request must contain a \"config\" object")?;
+    let config = config_map(config, "config")?;
+    let name = match value.get("name") {
+        Some(Value::String(n)) => n.clone(),
+        Some(_) => return Err("\"name\" must be a string".to_owned()),
+        None => config.get("name").cloned().ok_or("request must contain a \"name\"")?,
+    };
+    if let Some(inner) = config.get("name") {
+        if *inner != name {
+            return Err(format!("Connector name configuration ({inner}) doesn't match connector name ({name})"));
+        }
+    }
+    Ok((name, config))
+}
+
+async fn root(State(h): State<Arc<Herder>>) -> Json<Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": option_env!("PGCDC_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": h.kafka_cluster_id(),
+    }))
+}
+
+async fn list_connectors(State(h): State<Arc<Herder>>, RawQuery(query): RawQuery) -> ApiResult<Json<Value>> {
+    let expand: Vec<String> = query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "expand")
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .collect();
+    let names = h.connectors().await;
+    if expand.is_empty() {
+        return Ok(Json(json!(names)));
+    }
+    let mut out = Map::new();
+    for name in names {
+        let mut item = Map::new();
+        // A connector deleted between listing and reading is left out.
+        if expand.iter().any(|e| e == "status") {
+            let Ok(status) = h.status(&name).await else { continue };
+            item.insert("status".into(), json!(status));
+        }
+        if expand.iter().any(|e| e == "info") {
+            let Ok(info) = h.info(&name).await else { continue };
+            item.insert("info".into(), json!(info));
+        }
+        out.insert(name, Value::Object(item));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+async fn create_connector(State(h): State<Arc<Herder>>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let value = json_body(&headers, &body)?;
+    let (name, config) = create_request(&value).map_err(ApiError::bad_request)?;
+    let info = h.create(&name, config).await?;
+    let location = format!("/connectors/{name}");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
+}
+
+async fn get_connector(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(Json(h.info(&name).await?).into_response())
+}
+
+async fn get_config(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(Json(h.info(&name).await?.config).into_response())
+}
+
+async fn put_config(
+    State(h): State<Arc<Herder>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let value = json_body(&headers, &body)?;
+    let config = config_map(&value, "config").map_err(ApiError::bad_request)?;
+    let (info, created) = h.put_config(&name, config).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(info)).into_response())
+}
+
+async fn get_status(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(Json(h.status(&name).await?).into_response())
+}
+
+async fn delete_connector(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    h.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pause(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    h.set_target(&name, TargetState::Paused).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn resume(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    h.set_target(&name, TargetState::Started).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn stop(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    h.set_target(&name, TargetState::Stopped).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /connectors/{name}/restart[?includeTasks=&onlyFailed=]`: 204 for a plain
+/// restart, 202 with the status when either flag is given (Connect 3.0+).
+async fn restart(State(h): State<Arc<Herder>>, Path(name): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let flag = |flag: &str| {
+        q.as_deref().unwrap_or_default().split('&').any(|kv| kv.eq_ignore_ascii_case(&format!("{flag}=true")))
+    };
+    let (include_tasks, only_failed) = (flag("includeTasks"), flag("onlyFailed"));
+    h.restart(&name, only_failed).await?;
+    if include_tasks || only_failed {
+        Ok((StatusCode::ACCEPTED, Json(h.status(&name).await?)).into_response())
+    } else {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+}
+
+async fn get_tasks(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    let tasks = h.tasks(&name).await?;
+    let body: Vec<Value> = tasks.into_iter().map(|(id, config)| json!({ "id": id, "config": config })).collect();
+    Ok(Json(body).into_response())
+}
+
+fn task_zero(name: &str, task: &str) -> ApiResult<()> {
+    if task == "0" {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, format!("Task {name}-{task} not found")))
+    }
+}
+
+async fn get_task_status(State(h): State<Arc<Herder>>, Path((name, task)): Path<(String, String)>) -> ApiResult<Response> {
+    let status = h.status(&name).await?;
+    task_zero(&name, &task)?;
+    let task = status.tasks.into_iter().next().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("Task {name}-0 not found")))?;
+    Ok(Json(task).into_response())
+}
+
+async fn restart_task(State(h): State<Arc<Herder>>, Path((name, task)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    h.info(&name).await?;
+    task_zero(&name, &task)?;
+    h.restart(&name, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_plugins(RawQuery(q): RawQuery) -> Json<Value> {
+    let all = q.as_deref().unwrap_or_default().split('&').any(|kv| kv.eq_ignore_ascii_case("connectorsOnly=false"));
+    Json(Value::Array(validate::plugins(all)))
+}
+
+async fn plugin_config(Path(plugin): Path<String>) -> ApiResult<Json<Value>> {
+    validate::check_plugin(&plugin).map_err(|m| ApiError::new(StatusCode::NOT_FOUND, m))?;
+    Ok(Json(validate::definitions()))
+}
+
+async fn validate_config(Path(plugin): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+    let value = json_body(&headers, &body)?;
+    let config = config_map(&value, "config").map_err(ApiError::bad_request)?;
+    validate::validate(&plugin, config).map(Json).map_err(ApiError::bad_request)
+}

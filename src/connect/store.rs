@@ -1,0 +1,142 @@
+//! Registered connectors and their target state, kept in
+//! `<state_dir>/connectors.json` so they survive a restart.
+//!
+//! Writes are atomic: the new content goes to a temporary file in the same
+//! directory, is synced, then renamed over the old one; a crash leaves either
+//! the old or the new file, never a torn one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the state file inside `state_dir`.
+pub const STATE_FILE: &str = "connectors.json";
+/// Version of the file's format.
+const FORMAT_VERSION: u32 = 1;
+
+/// What the operator asked a connector to be.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TargetState {
+    /// Running (Connect's `STARTED`).
+    #[default]
+    Started,
+    /// Paused: the task is stopped, the connector stays registered.
+    Paused,
+    /// Stopped (Connect 3.5+): like paused, and no task is reported.
+    Stopped,
+}
+
+/// One persisted connector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredConnector {
+    /// The properties as registered (config provider references unexpanded).
+    pub config: BTreeMap<String, String>,
+    pub target_state: TargetState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    connectors: BTreeMap<String, StoredConnector>,
+}
+
+/// Why the state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read connector state file {path}")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("connector state file {path} is corrupt; fix or remove it")]
+    Corrupt { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("cannot write connector state file {path}")]
+    Write { path: PathBuf, #[source] source: std::io::Error },
+}
+
+/// The state file of one worker.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// The persisted connectors; empty when no file exists yet.
+    pub fn load(&self) -> Result<BTreeMap<String, StoredConnector>, StoreError> {
+        let path = self.path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(source) => return Err(StoreError::Read { path, source }),
+        };
+        let file: StateFile = serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })?;
+        Ok(file.connectors)
+    }
+
+    /// Replaces the persisted connectors atomically.
+    pub fn save(&self, connectors: &BTreeMap<String, StoredConnector>) -> Result<(), StoreError> {
+        let path = self.path();
+        let file = StateFile { version: FORMAT_VERSION, connectors: connectors.clone() };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Write { path: path.clone(), source: e.into() })?;
+        write_atomically(&self.dir, &path, &bytes).map_err(|source| StoreError::Write { path, source })
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        // The file holds connector configs, passwords included when given literally.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("nested"));
+        assert!(store.load().unwrap().is_empty());
+        let mut m = BTreeMap::new();
+        m.insert(
+            "a".to_owned(),
+            StoredConnector { config: [("k".to_owned(), "v".to_owned())].into(), target_state: TargetState::Paused },
+        );
+        store.save(&m).unwrap();
+        assert_eq!(store.load().unwrap(), m);
+        assert!(!dir.path().join("nested").join("connectors.json.tmp").exists());
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), b"{not json").unwrap();
+        let err = Store::new(dir.path()).load().unwrap_err();
+        assert!(err.to_string().contains(STATE_FILE), "{err}");
+    }
+}

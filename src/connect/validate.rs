@@ -1,0 +1,131 @@
+//! `GET /connector-plugins` and `PUT /connector-plugins/{plugin}/config/validate`
+//! in Kafka Connect's shapes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::config::connector::{ConnectorConfig, JSON_CONVERTER_CLASS, POSTGRES_CONNECTOR_ALIASES, POSTGRES_CONNECTOR_CLASS};
+use crate::config::definitions::{self, PropertyDef, PropertyType, GROUPS, PROPERTIES};
+use crate::config::ConfigErrors;
+use crate::connect::herder::HIDDEN;
+
+/// The Debezium release whose connector pgcdc stands in for.
+pub const DEBEZIUM_VERSION: &str = "3.6.3.Final";
+
+/// The plugins list; with `all`, transforms and converters too (`connectorsOnly=false`).
+pub fn plugins(all: bool) -> Vec<Value> {
+    let mut out = vec![json!({ "class": POSTGRES_CONNECTOR_CLASS, "type": "source", "version": DEBEZIUM_VERSION })];
+    if all {
+        out.push(json!({ "class": "io.debezium.transforms.ExtractNewRecordState", "type": "transformation", "version": DEBEZIUM_VERSION }));
+        out.push(json!({ "class": JSON_CONVERTER_CLASS, "type": "converter", "version": env!("CARGO_PKG_VERSION") }));
+    }
+    out
+}
+
+/// Whether `plugin` names the PostgreSQL connector (by class or alias).
+pub fn check_plugin(plugin: &str) -> Result<(), String> {
+    if plugin == POSTGRES_CONNECTOR_CLASS || POSTGRES_CONNECTOR_ALIASES.contains(&plugin) {
+        Ok(())
+    } else {
+        Err(format!("Failed to find any class that implements Connector and which name matches {plugin}; available: {POSTGRES_CONNECTOR_CLASS}"))
+    }
+}
+
+fn definition(d: &PropertyDef, order: usize) -> Value {
+    json!({
+        "name": d.name,
+        "type": d.kind.name(),
+        "required": d.required,
+        "default_value": d.default,
+        "importance": if d.required { "HIGH" } else { "MEDIUM" },
+        "documentation": d.documentation,
+        "group": d.group,
+        "width": "MEDIUM",
+        "display_name": d.name,
+        "dependents": [],
+        "order": order,
+    })
+}
+
+/// `GET /connector-plugins/{plugin}/config`: the definitions.
+pub fn definitions() -> Value {
+    Value::Array(PROPERTIES.iter().enumerate().map(|(i, d)| definition(d, i + 1)).collect())
+}
+
+/// Validates `config` as Connect's validate endpoint does; `Err` for a request
+/// that cannot be validated at all (unknown plugin, mismatched class).
+pub fn validate(plugin: &str, mut config: BTreeMap<String, String>) -> Result<Value, String> {
+    check_plugin(plugin)?;
+    match config.get("connector.class") {
+        None => {
+            config.insert("connector.class".to_owned(), plugin.to_owned());
+        }
+        Some(class) if check_plugin(class).is_err() => {
+            return Err(format!("Included connector type {class} does not match request type {plugin}"));
+        }
+        Some(_) => {}
+    }
+    let name = config.get("name").cloned().unwrap_or_default();
+    let errors = match ConnectorConfig::from_properties(&name, &config) {
+        Ok(_) => ConfigErrors(Vec::new()),
+        Err(e) => e,
+    };
+    let mut issues = errors.0;
+    if name.trim().is_empty() {
+        issues.push(crate::config::ConfigIssue {
+            property: "name".to_owned(),
+            message: "Missing required configuration \"name\" which has no default value.".to_owned(),
+        });
+    }
+    let errors = ConfigErrors(issues);
+    let mut configs = Vec::new();
+    let mut order = 0;
+    let mut entry = |def: Value, name: &str, value: Option<String>| {
+        let secret = definitions::find(name).is_some_and(|d| d.kind == PropertyType::Password) || definitions::is_secret(name);
+        let value = value.map(|v| if secret { HIDDEN.to_owned() } else { v });
+        let errs: Vec<&str> = errors.for_property(name).collect();
+        configs.push(json!({
+            "definition": def,
+            "value": { "name": name, "value": value, "recommended_values": [], "errors": errs, "visible": true },
+        }));
+    };
+    for d in PROPERTIES {
+        order += 1;
+        let value = config.get(d.name).cloned().or_else(|| d.default.map(str::to_owned));
+        entry(definition(d, order), d.name, value);
+    }
+    // Properties outside the table that were given (transforms.<alias>.*, …) or have errors.
+    let mut extra: Vec<String> = config.keys().filter(|k| definitions::find(k).is_none()).cloned().collect();
+    for issue in errors.issues() {
+        if definitions::find(&issue.property).is_none() && !extra.contains(&issue.property) {
+            extra.push(issue.property.clone());
+        }
+    }
+    for name in extra {
+        order += 1;
+        let group = match name.strip_prefix("transforms.").and_then(|r| r.split('.').next()) {
+            Some(alias) => format!("Transforms: {alias}"),
+            None => "Common".to_owned(),
+        };
+        let def = json!({
+            "name": name, "type": "STRING", "required": false, "default_value": null, "importance": "LOW",
+            "documentation": "", "group": group, "width": "NONE", "display_name": name, "dependents": [], "order": order,
+        });
+        entry(def, &name, config.get(&name).cloned());
+    }
+    let mut groups: Vec<String> = GROUPS.iter().map(|g| (*g).to_owned()).collect();
+    for c in &configs {
+        if let Some(g) = c["definition"]["group"].as_str() {
+            if !groups.iter().any(|x| x == g) {
+                groups.push(g.to_owned());
+            }
+        }
+    }
+    Ok(json!({
+        "name": POSTGRES_CONNECTOR_CLASS,
+        "error_count": errors.issues().len(),
+        "groups": groups,
+        "configs": configs,
+    }))
+}
