@@ -92,11 +92,19 @@ pub struct KafkaConfig {
     /// Raw librdkafka options (`[kafka.options]`, e.g. `"security.protocol" = "ssl"`),
     /// applied to every client the worker creates.
     pub options: BTreeMap<String, String>,
+    /// Exactly-once delivery (default true): each batch of whole PostgreSQL
+    /// transactions is one Kafka transaction. `false` uses the idempotent
+    /// producer only (at-least-once), for brokers without transactions.
+    pub exactly_once: bool,
 }
 
 impl Default for KafkaConfig {
     fn default() -> Self {
-        KafkaConfig { bootstrap_servers: DEFAULT_BOOTSTRAP_SERVERS.to_owned(), options: BTreeMap::new() }
+        KafkaConfig {
+            bootstrap_servers: DEFAULT_BOOTSTRAP_SERVERS.to_owned(),
+            options: BTreeMap::new(),
+            exactly_once: true,
+        }
     }
 }
 
