@@ -311,4 +311,4 @@ pub(crate) fn zero_value(s: &Schema) -> Value {
 
 #[cfg(test)]
 #[path = "debezium_tests.rs"]
-mod tests;
+pub(crate) mod tests;

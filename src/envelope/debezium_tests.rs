@@ -205,3 +205,125 @@ fn message_matches_debezium() {
 fn random_run_ids_differ() {
     assert_ne!(super::schemas::fresh_uuid(), super::schemas::fresh_uuid());
 }
+
+/// The `measure` table of the goldens: one column per Connect type.
+pub(crate) fn measure_events() -> Vec<ChangeEvent> {
+    let named = |k, n: &str| Schema::new(k).optional().named(n).with_version(1);
+    let str_opt = Arc::new(Schema::new(SchemaType::String).optional());
+    let table = Arc::new(TableSchema {
+        relation_id: 16390,
+        id: TableId::new("public", "measure"),
+        columns: vec![
+            col("id", Schema::new(SchemaType::Int64), true),
+            col(
+                "price",
+                named(SchemaType::Bytes, crate::encode::json::DECIMAL_SCHEMA_NAME)
+                    .with_parameter("scale", "2")
+                    .with_parameter("connect.decimal.precision", "10"),
+                false,
+            ),
+            col("taken_at", named(SchemaType::Int64, "io.debezium.time.MicroTimestamp"), false),
+            col("taken_tz", named(SchemaType::String, "io.debezium.time.ZonedTimestamp"), false),
+            col("day", named(SchemaType::Int32, "io.debezium.time.Date"), false),
+            col("note", Schema::new(SchemaType::String).optional().with_default(Value::String("n/a".into())), false),
+            col("ratio", Schema::new(SchemaType::Float64).optional(), false),
+            col("weight", Schema::new(SchemaType::Float32).optional(), false),
+            col("flag", Schema::new(SchemaType::Boolean).with_default(Value::Boolean(true)), false),
+            col("small", Schema::new(SchemaType::Int16).optional(), false),
+            col("tiny", Schema::new(SchemaType::Int8).optional(), false),
+            col("data", Schema::new(SchemaType::Bytes).optional(), false),
+            col("tags", Schema::array_of(Arc::clone(&str_opt)).optional(), false),
+            col("attrs", Schema::map_of(Arc::new(Schema::new(SchemaType::String)), str_opt).optional(), false),
+            col(
+                "counts",
+                Schema::map_of(Arc::new(Schema::new(SchemaType::Int32)), Arc::new(Schema::new(SchemaType::Int64)))
+                    .optional(),
+                false,
+            ),
+            col(
+                "vardec",
+                named(SchemaType::Struct, "io.debezium.data.VariableScaleDecimal")
+                    .with_doc("Variable scaled decimal")
+                    .with_field("scale", Arc::new(Schema::new(SchemaType::Int32)))
+                    .with_field("value", Arc::new(Schema::new(SchemaType::Bytes))),
+                false,
+            ),
+        ],
+        replica_identity: ReplicaIdentity::Default,
+        version: 1,
+    });
+    let ratios = [
+        1.0, 0.1, 1e10, 1.0E-5, 123456789.125, -0.0, f64::NAN, f64::INFINITY, 1e7, 9999999.0, 0.001,
+        1.7976931348623157E308, 4.9E-324,
+    ];
+    let weights = [
+        1.5f32, 0.1, 1e10, 3.4028235E38, 1e-5, f32::NAN, 100.0, 1e7, 12345.678, 0.001, 1.0E-45, f32::NEG_INFINITY,
+        2.5e-3,
+    ];
+    let source = SourceInfo {
+        commit_ts_us: COMMIT_US,
+        snapshot: SnapshotMarker::False,
+        tx_id: Some(773),
+        lsn: Some(Lsn(22_003_000)),
+        last_commit_lsn: None,
+        xmin: None,
+    };
+    let opt = |cond: bool, v: Value| if cond { Value::Null } else { v };
+    (0..ratios.len())
+        .map(|n| {
+            let i = n as i64;
+            let price = if n % 3 == 0 {
+                Value::Null
+            } else if n % 2 == 0 {
+                Value::Bytes(num_bigint::BigInt::from(-1_234_567_890i64).to_signed_bytes_be())
+            } else {
+                Value::Bytes(vec![5])
+            };
+            let note = match n {
+                1 => Value::Null,
+                2 => Value::String(
+                    "quote \" backslash \\ tab \t nl \n ctl \u{1} uni \u{e9}\u{4e2d} \u{1F600} </script>".into(),
+                ),
+                _ => Value::String("plain".into()),
+            };
+            let row = vec![
+                Value::Int64(i),
+                price,
+                opt(n == 0, Value::Int64(1_700_000_000_123_456 * if n % 2 == 0 { 1 } else { -1 })),
+                opt(n == 0, Value::String("2023-11-14T22:13:20.123456Z".into())),
+                opt(n == 0, Value::Int32(19675)),
+                note,
+                Value::Float64(ratios[n]),
+                Value::Float32(weights[n]),
+                Value::Boolean(n % 2 == 0),
+                Value::Int16(if n == 3 { -32768 } else { n as i16 }),
+                Value::Int8(if n == 4 { -128 } else { n as i8 }),
+                opt(n == 0, Value::Bytes(vec![0, 0xff, n as u8, 65])),
+                opt(n == 0, Value::Array(vec![Value::String("a".into()), Value::Null, Value::String("c".into())])),
+                opt(n == 0, Value::Map(vec![(Value::String("k".into()), Value::String("v".into()))])),
+                opt(n == 0, Value::Map(vec![(Value::Int32(7), Value::Int64(70))])),
+                opt(n == 0, Value::Struct(vec![Value::Int32(3), Value::Bytes(vec![0x30, 0x39])])),
+            ];
+            ChangeEvent { op: Op::Create, table: Arc::clone(&table), before: None, after: Some(row), source: source.clone() }
+        })
+        .collect()
+}
+
+pub(crate) fn measure_records() -> Vec<Record> {
+    let mut env = Envelope::with_context_headers(test_options(), Some(test_context()));
+    let mut out = Vec::new();
+    for e in measure_events() {
+        env.records(&e, NOW, None, &mut out);
+    }
+    out
+}
+
+#[test]
+fn all_connect_types_match_jsonconverter_with_schemas() {
+    assert_golden("measure_envelope_schemas", &measure_records(), true, false);
+}
+
+#[test]
+fn all_connect_types_match_jsonconverter_numeric_decimals_without_schemas() {
+    assert_golden("measure_envelope_noschemas_numeric", &measure_records(), false, true);
+}
