@@ -6,6 +6,9 @@ mod schemas;
 pub use debezium::{ContextHeaders, Envelope, EventTime, TxBlock, DEBEZIUM_COMPAT_VERSION};
 pub use schemas::sanitize_topic;
 
+#[cfg(test)]
+mod real_golden_tests;
+
 use crate::event::Op;
 
 /// The connector properties that shape the envelope.
