@@ -25,3 +25,462 @@ impl Default for JsonOptions {
         JsonOptions { schemas_enable: true, decimal_format: DecimalFormat::default(), replace_null_with_default: true }
     }
 }
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use crate::error::{Classify, ErrorClass};
+use crate::record::SchemaAndValue;
+use crate::schema::{Schema, SchemaType, Value};
+
+/// Connect's logical name of a Decimal.
+pub const DECIMAL_SCHEMA_NAME: &str = "org.apache.kafka.connect.data.Decimal";
+
+/// Cached schema JSON texts kept before the cache is reset (one per live table schema version).
+const SCHEMA_CACHE_CAPACITY: usize = 4096;
+
+/// A value that does not fit its schema.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// Connect's "Conversion error: null value for field that is required and has no default value".
+    #[error("null value for required field {field:?} that has no default value")]
+    RequiredNull { field: String },
+    /// The value's variant does not match the schema type.
+    #[error("value of field {field:?} does not match its schema type {expected}")]
+    TypeMismatch { field: String, expected: &'static str },
+    /// A struct value has a different number of fields than its schema.
+    #[error("struct value for {field:?} has {actual} fields, its schema {expected}")]
+    StructArity { field: String, expected: usize, actual: usize },
+    /// An array or map schema without its element schema.
+    #[error("schema of field {field:?} lacks its element schema")]
+    IncompleteSchema { field: String },
+    /// A Decimal schema whose `scale` parameter is missing or not an integer.
+    #[error("decimal field {field:?} has no valid scale parameter")]
+    DecimalScale { field: String },
+}
+
+impl Classify for EncodeError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Data
+    }
+}
+
+/// Kafka Connect's `JsonConverter` (`org.apache.kafka.connect.json.JsonConverter`).
+///
+/// With `schemas.enable` the output is `{"schema":…,"payload":…}`; the schema
+/// text is serialized once per schema (cached by `Arc` pointer) so the hot
+/// path only writes the payload.
+#[derive(Debug)]
+pub struct JsonConverter {
+    opts: JsonOptions,
+    cache: HashMap<*const Schema, (Arc<Schema>, Vec<u8>)>,
+}
+
+// The raw pointers are only compared, never dereferenced; the `Arc` next to
+// each one keeps the schema alive.
+unsafe impl Send for JsonConverter {}
+
+impl JsonConverter {
+    pub fn new(opts: JsonOptions) -> Self {
+        JsonConverter { opts, cache: HashMap::new() }
+    }
+
+    pub fn options(&self) -> &JsonOptions {
+        &self.opts
+    }
+
+    /// Serialize `sv` into `buf` (appending). `None` is Kafka's null: nothing is
+    /// written and the caller sends a null key/payload, as
+    /// `JsonConverter.fromConnectData` returns null for a null value.
+    pub fn encode(&mut self, sv: Option<&SchemaAndValue>, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let Some(sv) = sv else { return Ok(()) };
+        let w = Writer { decimal_format: self.opts.decimal_format, replace_null_with_default: self.opts.replace_null_with_default };
+        if !self.opts.schemas_enable {
+            return w.value(&sv.schema, &sv.value, buf, "");
+        }
+        let key = Arc::as_ptr(&sv.schema);
+        if !self.cache.contains_key(&key) {
+            if self.cache.len() >= SCHEMA_CACHE_CAPACITY {
+                self.cache.clear();
+            }
+            let mut text = Vec::with_capacity(256);
+            w.schema(&sv.schema, &mut text)?;
+            self.cache.insert(key, (Arc::clone(&sv.schema), text));
+        }
+        buf.extend_from_slice(b"{\"schema\":");
+        if let Some((_, text)) = self.cache.get(&key) {
+            buf.extend_from_slice(text);
+        }
+        buf.extend_from_slice(b",\"payload\":");
+        w.value(&sv.schema, &sv.value, buf, "")?;
+        buf.push(b'}');
+        Ok(())
+    }
+
+    /// Convenience: serialize into a fresh buffer; `None` for Kafka's null.
+    pub fn to_bytes(&mut self, sv: Option<&SchemaAndValue>) -> Result<Option<Vec<u8>>, EncodeError> {
+        match sv {
+            None => Ok(None),
+            Some(_) => {
+                let mut buf = Vec::with_capacity(512);
+                self.encode(sv, &mut buf)?;
+                Ok(Some(buf))
+            }
+        }
+    }
+}
+
+/// Serializes schemas and values the way JsonConverter + Jackson print them.
+#[derive(Clone, Copy)]
+pub(crate) struct Writer {
+    pub decimal_format: DecimalFormat,
+    pub replace_null_with_default: bool,
+}
+
+impl Writer {
+    /// `JsonConverter.asJsonSchema`: type, fields|items|keys+values, optional,
+    /// name, version, doc, parameters, default.
+    pub fn schema(&self, s: &Schema, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        buf.extend_from_slice(b"{\"type\":\"");
+        buf.extend_from_slice(s.kind.json_name().as_bytes());
+        buf.push(b'"');
+        match s.kind {
+            SchemaType::Struct => {
+                buf.extend_from_slice(b",\"fields\":[");
+                for (i, f) in s.fields.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    self.schema(&f.schema, buf)?;
+                    // Re-open the object to append "field".
+                    buf.pop();
+                    buf.extend_from_slice(b",\"field\":");
+                    write_str(&f.name, buf);
+                    buf.push(b'}');
+                }
+                buf.push(b']');
+            }
+            SchemaType::Array => {
+                let items = s.items.as_ref().ok_or_else(|| incomplete(s))?;
+                buf.extend_from_slice(b",\"items\":");
+                self.schema(items, buf)?;
+            }
+            SchemaType::Map => {
+                let keys = s.keys.as_ref().ok_or_else(|| incomplete(s))?;
+                let values = s.items.as_ref().ok_or_else(|| incomplete(s))?;
+                buf.extend_from_slice(b",\"keys\":");
+                self.schema(keys, buf)?;
+                buf.extend_from_slice(b",\"values\":");
+                self.schema(values, buf)?;
+            }
+            _ => {}
+        }
+        buf.extend_from_slice(if s.optional { b",\"optional\":true" } else { b",\"optional\":false" });
+        if let Some(name) = &s.name {
+            buf.extend_from_slice(b",\"name\":");
+            write_str(name, buf);
+        }
+        if let Some(v) = s.version {
+            buf.extend_from_slice(b",\"version\":");
+            buf.extend_from_slice(v.to_string().as_bytes());
+        }
+        if let Some(doc) = &s.doc {
+            buf.extend_from_slice(b",\"doc\":");
+            write_str(doc, buf);
+        }
+        if !s.parameters.is_empty() {
+            buf.extend_from_slice(b",\"parameters\":{");
+            for (i, (k, v)) in s.parameters.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_str(k, buf);
+                buf.push(b':');
+                write_str(v, buf);
+            }
+            buf.push(b'}');
+        }
+        if let Some(d) = &s.default {
+            buf.extend_from_slice(b",\"default\":");
+            self.value(s, d, buf, s.name.as_deref().unwrap_or(""))?;
+        }
+        buf.push(b'}');
+        Ok(())
+    }
+
+    /// `JsonConverter.convertToJson`.
+    pub fn value(&self, s: &Schema, v: &Value, buf: &mut Vec<u8>, field: &str) -> Result<(), EncodeError> {
+        if v.is_null() {
+            if self.replace_null_with_default {
+                if let Some(d) = &s.default {
+                    if !d.is_null() {
+                        return self.value(s, d, buf, field);
+                    }
+                }
+            }
+            if s.optional {
+                buf.extend_from_slice(b"null");
+                return Ok(());
+            }
+            return Err(EncodeError::RequiredNull { field: field.to_owned() });
+        }
+        let mismatch = || EncodeError::TypeMismatch { field: field.to_owned(), expected: s.kind.json_name() };
+        match (s.kind, v) {
+            (SchemaType::Int8, Value::Int8(x)) => push_display(buf, x),
+            (SchemaType::Int16, Value::Int16(x)) => push_display(buf, x),
+            (SchemaType::Int32, Value::Int32(x)) => push_display(buf, x),
+            (SchemaType::Int64, Value::Int64(x)) => push_display(buf, x),
+            (SchemaType::Float32, Value::Float32(x)) => write_f32(*x, buf),
+            (SchemaType::Float64, Value::Float64(x)) => write_f64(*x, buf),
+            (SchemaType::Boolean, Value::Boolean(b)) => {
+                buf.extend_from_slice(if *b { b"true" } else { b"false" })
+            }
+            (SchemaType::String, Value::String(x)) => write_str(x, buf),
+            (SchemaType::Bytes, Value::Bytes(b)) => {
+                if self.decimal_format == DecimalFormat::Numeric && s.name.as_deref() == Some(DECIMAL_SCHEMA_NAME) {
+                    let scale = s
+                        .parameter("scale")
+                        .and_then(|p| p.parse::<i32>().ok())
+                        .ok_or_else(|| EncodeError::DecimalScale { field: field.to_owned() })?;
+                    buf.extend_from_slice(decimal_plain(b, scale).as_bytes());
+                } else {
+                    write_base64(b, buf);
+                }
+            }
+            (SchemaType::Array, Value::Array(items)) => {
+                let is = s.items.as_ref().ok_or_else(|| incomplete(s))?;
+                buf.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    self.value(is, item, buf, field)?;
+                }
+                buf.push(b']');
+            }
+            (SchemaType::Map, Value::Map(entries)) => {
+                let ks = s.keys.as_ref().ok_or_else(|| incomplete(s))?;
+                let vs = s.items.as_ref().ok_or_else(|| incomplete(s))?;
+                let object = ks.kind == SchemaType::String;
+                buf.push(if object { b'{' } else { b'[' });
+                for (i, (k, val)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    if object {
+                        match k {
+                            Value::String(k) => write_str(k, buf),
+                            _ => return Err(mismatch()),
+                        }
+                        buf.push(b':');
+                        self.value(vs, val, buf, field)?;
+                    } else {
+                        buf.push(b'[');
+                        self.value(ks, k, buf, field)?;
+                        buf.push(b',');
+                        self.value(vs, val, buf, field)?;
+                        buf.push(b']');
+                    }
+                }
+                buf.push(if object { b'}' } else { b']' });
+            }
+            (SchemaType::Struct, Value::Struct(values)) => {
+                if values.len() != s.fields.len() {
+                    return Err(EncodeError::StructArity {
+                        field: field.to_owned(),
+                        expected: s.fields.len(),
+                        actual: values.len(),
+                    });
+                }
+                buf.push(b'{');
+                for (i, (f, val)) in s.fields.iter().zip(values).enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    write_str(&f.name, buf);
+                    buf.push(b':');
+                    self.value(&f.schema, val, buf, &f.name)?;
+                }
+                buf.push(b'}');
+            }
+            _ => return Err(mismatch()),
+        }
+        Ok(())
+    }
+}
+
+fn incomplete(s: &Schema) -> EncodeError {
+    EncodeError::IncompleteSchema { field: s.name.clone().unwrap_or_default() }
+}
+
+fn push_display(buf: &mut Vec<u8>, x: impl std::fmt::Display) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = write!(buf, "{x}");
+}
+
+fn write_base64(b: &[u8], buf: &mut Vec<u8>) {
+    buf.push(b'"');
+    let start = buf.len();
+    buf.resize(start + b.len().div_ceil(3) * 4, 0);
+    // The buffer was sized for the padded output, so encoding cannot fail.
+    let n = BASE64.encode_slice(b, &mut buf[start..]).unwrap_or(0);
+    buf.truncate(start + n);
+    buf.push(b'"');
+}
+
+/// A JSON string as Jackson's UTF-8 generator writes it: `"` `\` and control
+/// characters escaped (short forms for \b \t \n \f \r, else `\u00XX`), other
+/// BMP characters raw, supplementary characters as an escaped surrogate pair.
+pub(crate) fn write_str(s: &str, buf: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc: Option<&[u8]> = match c {
+            '"' => Some(b"\\\""),
+            '\\' => Some(b"\\\\"),
+            '\n' => Some(b"\\n"),
+            '\t' => Some(b"\\t"),
+            '\r' => Some(b"\\r"),
+            '\u{8}' => Some(b"\\b"),
+            '\u{c}' => Some(b"\\f"),
+            _ => None,
+        };
+        if esc.is_none() && (c as u32) >= 0x20 && (c as u32) <= 0xFFFF {
+            continue;
+        }
+        buf.extend_from_slice(&bytes[start..i]);
+        start = i + c.len_utf8();
+        if let Some(e) = esc {
+            buf.extend_from_slice(e);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for u in c.encode_utf16(&mut units) {
+            let u = *u;
+            buf.extend_from_slice(b"\\u");
+            for shift in [12, 8, 4, 0] {
+                buf.push(HEX[usize::from((u >> shift) & 0xF)]);
+            }
+        }
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+/// Java's `Double.toString` as Jackson prints it; NaN and infinities as strings.
+pub(crate) fn write_f64(x: f64, buf: &mut Vec<u8>) {
+    if x.is_nan() {
+        buf.extend_from_slice(b"\"NaN\"");
+    } else if x.is_infinite() {
+        buf.extend_from_slice(if x > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+    } else {
+        let short = format!("{x:e}");
+        let sci = if sig_digits(&short) < 2 { format!("{x:.1e}") } else { short };
+        buf.extend_from_slice(java_layout(&sci, x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0).as_bytes());
+    }
+}
+
+/// Java's `Float.toString` as Jackson prints it.
+pub(crate) fn write_f32(x: f32, buf: &mut Vec<u8>) {
+    if x.is_nan() {
+        buf.extend_from_slice(b"\"NaN\"");
+    } else if x.is_infinite() {
+        buf.extend_from_slice(if x > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+    } else {
+        let short = format!("{x:e}");
+        let sci = if sig_digits(&short) < 2 { format!("{x:.1e}") } else { short };
+        buf.extend_from_slice(java_layout(&sci, x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0).as_bytes());
+    }
+}
+
+/// Significant digits of Rust's `{:e}` text (`-1.25e3` has 3).
+fn sig_digits(sci: &str) -> usize {
+    sci.split('e').next().unwrap_or("").bytes().filter(u8::is_ascii_digit).count()
+}
+
+/// Lays out Rust's `{:e}` text (`d.ddde±n`) as Java does: plain for
+/// 1e-3 <= |x| < 1e7 (at least one fraction digit), else `d.dddE n`.
+fn java_layout(sci: &str, plain: bool) -> String {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = if digits.len() > 1 { digits.trim_end_matches('0').to_owned() } else { digits };
+    let digits = if digits.is_empty() { "0".to_owned() } else { digits };
+    let mut out = String::with_capacity(digits.len() + 8);
+    if neg {
+        out.push('-');
+    }
+    if plain {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+            out.push_str(&digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        if digits.len() > 1 {
+            out.push_str(&digits[1..]);
+        } else {
+            out.push('0');
+        }
+        out.push('E');
+        out.push_str(&exp.to_string());
+    }
+    out
+}
+
+/// `BigDecimal.toPlainString()` of an unscaled big-endian two's complement
+/// integer and a scale.
+pub(crate) fn decimal_plain(unscaled: &[u8], scale: i32) -> String {
+    let n = num_bigint::BigInt::from_signed_bytes_be(unscaled);
+    let (neg, mag) = match n.sign() {
+        num_bigint::Sign::Minus => (true, (-n).to_string()),
+        _ => (false, n.to_string()),
+    };
+    let mut out = String::with_capacity(mag.len() + 4);
+    if neg {
+        out.push('-');
+    }
+    if scale <= 0 {
+        out.push_str(&mag);
+        out.extend(std::iter::repeat_n('0', scale.unsigned_abs() as usize));
+        return out;
+    }
+    let scale = scale as usize;
+    if mag.len() > scale {
+        out.push_str(&mag[..mag.len() - scale]);
+        out.push('.');
+        out.push_str(&mag[mag.len() - scale..]);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - mag.len()));
+        out.push_str(&mag);
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "json_tests.rs"]
+mod tests;

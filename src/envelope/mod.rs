@@ -1,5 +1,14 @@
 //! Debezium's change-event envelope: [`ChangeEvent`](crate::event::ChangeEvent) → [`Record`](crate::record::Record)s.
 
+pub mod debezium;
+mod schemas;
+
+pub use debezium::{ContextHeaders, Envelope, EventTime, TxBlock, DEBEZIUM_COMPAT_VERSION};
+pub use schemas::sanitize_topic;
+
+#[cfg(test)]
+mod real_golden_tests;
+
 use crate::event::Op;
 
 /// The connector properties that shape the envelope.

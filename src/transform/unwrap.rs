@@ -63,3 +63,230 @@ impl Default for UnwrapOptions {
         }
     }
 }
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::record::{Header, Record, SchemaAndValue};
+use crate::schema::{Schema, SchemaType, Value};
+
+/// The field `rewrite` modes add to every record (not affected by `add.fields.prefix`).
+pub const DELETED_FIELD: &str = "__deleted";
+
+/// Where an added field's value lives in the envelope.
+#[derive(Clone, Copy, Debug)]
+enum Loc {
+    /// A top-level envelope field (`op`, `ts_ms`, …).
+    Top(usize),
+    /// A field of a top-level struct (`source.*`, `transaction.*`).
+    Nested(usize, usize),
+}
+
+/// What the transform needs to know about one envelope schema, built once.
+#[derive(Debug)]
+struct Plan {
+    /// Keeps the pointer key of the cache valid.
+    _envelope: Arc<Schema>,
+    before: usize,
+    after: usize,
+    op: usize,
+    /// The `before`/`after` field schema (optional `<…>.Value`).
+    row_schema: Arc<Schema>,
+    /// The output value schema: the row fields, then `__deleted`, then added fields.
+    out_schema: Arc<Schema>,
+    fields: Vec<Loc>,
+    headers: Vec<(String, Loc, Arc<Schema>)>,
+}
+
+/// Debezium's ExtractNewRecordState (3.6.3 semantics).
+#[derive(Debug)]
+pub struct Unwrap {
+    opts: UnwrapOptions,
+    plans: HashMap<*const Schema, Plan>,
+}
+
+// The raw pointers are only compared; each plan holds the `Arc` it points to.
+unsafe impl Send for Unwrap {}
+
+/// Cached plans kept before the cache is reset.
+const PLAN_CACHE_CAPACITY: usize = 4096;
+
+impl Unwrap {
+    pub fn new(opts: UnwrapOptions) -> Self {
+        Unwrap { opts, plans: HashMap::new() }
+    }
+
+    pub fn options(&self) -> &UnwrapOptions {
+        &self.opts
+    }
+
+    /// Transform one record into 0..n records appended to `out`.
+    pub fn apply(&mut self, mut record: Record, out: &mut Vec<Record>) {
+        use DeleteTombstoneHandling as M;
+        let mode = self.opts.delete_tombstone_handling;
+        let Some(value) = record.value.take() else {
+            // Debezium's own tombstones survive only rewrite-with-tombstone.
+            if mode == M::RewriteWithTombstone {
+                out.push(record);
+            }
+            return;
+        };
+        let replace_null = self.opts.replace_null_with_default;
+        let route_by = self.opts.route_by_field.clone();
+        let Some(plan) = self.plan(&value.schema) else {
+            // Not a change-event envelope (messages, heartbeats): unchanged.
+            record.value = Some(value);
+            out.push(record);
+            return;
+        };
+        let Value::Struct(env) = &value.value else {
+            record.value = Some(value);
+            out.push(record);
+            return;
+        };
+        let get = |loc: Loc| -> Value {
+            match loc {
+                Loc::Top(i) => env.get(i).cloned().unwrap_or(Value::Null),
+                Loc::Nested(i, j) => match env.get(i) {
+                    Some(Value::Struct(inner)) => inner.get(j).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                },
+            }
+        };
+        let op = match env.get(plan.op) {
+            Some(Value::String(s)) => s.as_str(),
+            _ => "",
+        };
+        if op == "t" {
+            return;
+        }
+        for (name, loc, schema) in &plan.headers {
+            let v = get(*loc);
+            let value = (!v.is_null()).then(|| SchemaAndValue::new(Arc::clone(schema), v));
+            record.headers.push(Header { key: name.clone(), value });
+        }
+        let deleted = op == "d";
+        let rewrite = matches!(mode, M::Rewrite | M::RewriteWithTombstone);
+        if deleted {
+            match mode {
+                M::Drop => return,
+                M::DeleteToTombstone => {
+                    out.push(record);
+                    return;
+                }
+                M::Tombstone => {
+                    record.value = Some(SchemaAndValue::new(Arc::clone(&plan.row_schema), Value::Null));
+                    out.push(record);
+                    return;
+                }
+                M::Rewrite | M::RewriteWithTombstone => {}
+            }
+        }
+        let row = if deleted { env.get(plan.before) } else { env.get(plan.after) };
+        let Some(Value::Struct(row)) = row else {
+            record.value = Some(SchemaAndValue::new(Arc::clone(&plan.row_schema), Value::Null));
+            out.push(record);
+            return;
+        };
+        let mut fields = Vec::with_capacity(plan.out_schema.fields.len());
+        for (v, f) in row.iter().zip(&plan.row_schema.fields) {
+            match (&f.schema.default, v.is_null() && replace_null) {
+                (Some(d), true) => fields.push(d.clone()),
+                _ => fields.push(v.clone()),
+            }
+        }
+        if rewrite {
+            fields.push(Value::String(if deleted { "true" } else { "false" }.to_owned()));
+        }
+        fields.extend(plan.fields.iter().map(|l| get(*l)));
+        if let Some(route) = &route_by {
+            if let Some(Value::String(topic)) = plan.row_schema.field_index(route).and_then(|i| fields.get(i)) {
+                record.topic = topic.clone();
+            }
+        }
+        record.value = Some(SchemaAndValue::new(Arc::clone(&plan.out_schema), Value::Struct(fields)));
+        out.push(record);
+    }
+
+    fn plan(&mut self, schema: &Arc<Schema>) -> Option<&Plan> {
+        let key = Arc::as_ptr(schema);
+        if !self.plans.contains_key(&key) {
+            let plan = build_plan(&self.opts, schema)?;
+            if self.plans.len() >= PLAN_CACHE_CAPACITY {
+                self.plans.clear();
+            }
+            self.plans.insert(key, plan);
+        }
+        self.plans.get(&key)
+    }
+}
+
+fn build_plan(opts: &UnwrapOptions, env: &Arc<Schema>) -> Option<Plan> {
+    if env.kind != SchemaType::Struct || !env.name.as_deref().is_some_and(|n| n.ends_with(".Envelope")) {
+        return None;
+    }
+    let before = env.field_index("before")?;
+    let after = env.field_index("after")?;
+    let op = env.field_index("op")?;
+    let row_schema = Arc::clone(&env.fields[after].schema);
+    let mut out = (*row_schema).clone();
+    out.optional = false;
+    if matches!(opts.delete_tombstone_handling, DeleteTombstoneHandling::Rewrite | DeleteTombstoneHandling::RewriteWithTombstone) {
+        out = out.with_field(
+            DELETED_FIELD,
+            Arc::new(Schema::new(SchemaType::String).optional()),
+        );
+    }
+    let mut fields = Vec::new();
+    for a in &opts.add_fields {
+        if let Some((loc, schema)) = locate(env, &a.field) {
+            out = out.with_field(added_name(&opts.add_fields_prefix, a), Arc::new(optional_copy(&schema)));
+            fields.push(loc);
+        }
+    }
+    let headers = opts
+        .add_headers
+        .iter()
+        .filter_map(|a| locate(env, &a.field).map(|(loc, s)| (added_name(&opts.add_headers_prefix, a), loc, s)))
+        .collect();
+    Some(Plan { _envelope: Arc::clone(env), before, after, op, row_schema, out_schema: Arc::new(out), fields, headers })
+}
+
+/// `source.x` / `transaction.x` explicitly; a bare name is a top-level
+/// envelope field when one exists (`op`, `ts_ms`), else a `source` field.
+fn locate(env: &Schema, field: &str) -> Option<(Loc, Arc<Schema>)> {
+    let nested = |parent: &str, name: &str| {
+        let i = env.field_index(parent)?;
+        let inner = &env.fields[i].schema;
+        let j = inner.field_index(name)?;
+        Some((Loc::Nested(i, j), Arc::clone(&inner.fields[j].schema)))
+    };
+    if let Some((parent, name)) = field.split_once('.') {
+        return nested(parent, name);
+    }
+    match env.field_index(field) {
+        Some(i) if env.fields[i].schema.kind != SchemaType::Struct => {
+            Some((Loc::Top(i), Arc::clone(&env.fields[i].schema)))
+        }
+        _ => nested("source", field).or_else(|| nested("transaction", field)),
+    }
+}
+
+fn added_name(prefix: &str, a: &AddedField) -> String {
+    match &a.rename {
+        Some(r) => format!("{prefix}{r}"),
+        None => format!("{prefix}{}", a.field.replace('.', "_")),
+    }
+}
+
+/// An added field's schema: the source field's type, name and parameters, optional, no default.
+fn optional_copy(s: &Schema) -> Schema {
+    let mut c = s.clone();
+    c.optional = true;
+    c.default = None;
+    c
+}
+
+#[cfg(test)]
+#[path = "unwrap_tests.rs"]
+mod tests;
