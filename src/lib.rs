@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod convert;
 pub mod delivery;
 pub mod encode;
 pub mod envelope;

@@ -1,0 +1,80 @@
+//! One connector's record path: envelope → transforms → encoder, as Kafka
+//! Connect runs a source record through a connector's SMT chain and
+//! converters. Built once per connector run (the envelope's run id lives as
+//! long as it).
+
+use crate::config::connector::ConnectorConfig;
+use crate::delivery::Convert;
+use crate::encode::{EncodeError, RecordEncoder};
+use crate::envelope::{Envelope, EventTime};
+use crate::event::SourceEvent;
+use crate::record::{EncodedRecord, Record};
+use crate::transform::unwrap::Unwrap;
+use crate::transform::TransformConfig;
+
+/// One configured transform.
+enum Transform {
+    Unwrap(Unwrap),
+}
+
+impl Transform {
+    fn apply(&mut self, record: Record, out: &mut Vec<Record>) {
+        match self {
+            Transform::Unwrap(t) => t.apply(record, out),
+        }
+    }
+}
+
+/// Envelope, transforms and encoder of one connector.
+pub struct Converter {
+    envelope: Envelope,
+    transforms: Vec<Transform>,
+    encoder: RecordEncoder,
+    records: Vec<Record>,
+    scratch: Vec<Record>,
+}
+
+impl Converter {
+    pub fn new(config: &ConnectorConfig) -> Self {
+        let transforms = config
+            .transforms
+            .iter()
+            .map(|t| match t {
+                TransformConfig::ExtractNewRecordState(opts) => Transform::Unwrap(Unwrap::new(opts.clone())),
+            })
+            .collect();
+        Converter {
+            envelope: Envelope::new(config.envelope.clone()),
+            transforms,
+            encoder: RecordEncoder::new(config.key_converter.clone(), config.value_converter.clone()),
+            records: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl Convert for Converter {
+    type Error = EncodeError;
+
+    fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), EncodeError> {
+        let now = EventTime::now();
+        match event {
+            SourceEvent::Change(change) => self.envelope.records(change, now, None, &mut self.records),
+            SourceEvent::Message(message) => {
+                let record = self.envelope.message_record(message, now, None);
+                self.records.push(record);
+            }
+            SourceEvent::Begin(_) | SourceEvent::Commit(_) | SourceEvent::Idle { .. } => return Ok(()),
+        }
+        for transform in &mut self.transforms {
+            for record in self.records.drain(..) {
+                transform.apply(record, &mut self.scratch);
+            }
+            std::mem::swap(&mut self.records, &mut self.scratch);
+        }
+        for record in self.records.drain(..) {
+            out.push(self.encoder.encode(&record)?);
+        }
+        Ok(())
+    }
+}
