@@ -110,7 +110,9 @@ fn cluster() -> &'static Cluster {
             pid = std::process::id(),
             dir = dir.display()
         );
-        Command::new("setsid")
+        // Detached on purpose: it must outlive this process to stop the cluster.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = Command::new("setsid")
             .args(["sh", "-c", &watchdog])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -154,8 +156,14 @@ async fn sql_client(db: &str) -> tokio_postgres::Client {
 /// Creates a database for one test and returns a client connected to it.
 async fn fresh_db(name: &str) -> tokio_postgres::Client {
     let admin = sql_client("postgres").await;
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
     sql_client(name).await
 }
 
@@ -371,7 +379,9 @@ async fn create_slot_exports_snapshot_and_drop_removes_it() {
     );
     let snapshot = slot.snapshot_name.clone().expect("exported snapshot");
     // The snapshot is importable while the creating connection is idle.
-    let import = format!("BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '{snapshot}'; COMMIT");
+    let import = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '{snapshot}'; COMMIT"
+    );
     db.batch_execute(&import).await.unwrap();
     assert!(confirmed_flush(&db, "export_slot").await.is_some());
     let err = repl

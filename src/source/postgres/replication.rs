@@ -240,10 +240,12 @@ pub(crate) enum Backend {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Writes and flushes what the frontend builders put in `write_buf`.
+    ///
+    /// Cancel-safe: `write_all_buf` advances the buffer by what was written,
+    /// so a cancelled write leaves only the unsent tail, sent by the next call.
     async fn flush(&mut self) -> Result<(), ReplicationError> {
-        self.io.write_all(&self.write_buf).await?;
+        self.io.write_all_buf(&mut self.write_buf).await?;
         self.io.flush().await?;
-        self.write_buf.clear();
         Ok(())
     }
 

@@ -90,8 +90,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     ///
     /// Also answers keepalives that request a reply and sends the periodic
     /// status update, so a caller that only loops over `next()` stays alive.
-    /// Cancel-safe: dropping the future loses no message.
+    /// Cancel-safe for data: dropping the future never loses an XLogData
+    /// (a keepalive whose reply was being written may be lost, harmlessly);
+    /// a status update cut short is completed by the next call.
     pub async fn next(&mut self) -> Result<Option<ReplicationMessage>, ReplicationError> {
+        if !self.conn.write_buf.is_empty() {
+            self.conn.flush().await?;
+        }
         loop {
             if self.server_done {
                 return Ok(None);
@@ -291,4 +296,151 @@ fn unix_now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+
+    fn stream(start: Lsn, interval: Duration) -> (ReplicationStream<DuplexStream>, DuplexStream) {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let conn = Conn {
+            io: client,
+            read_buf: BytesMut::new(),
+            write_buf: BytesMut::new(),
+            params: HashMap::new(),
+        };
+        (ReplicationStream::new(conn, start, interval), server)
+    }
+
+    fn copy_data(payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'd'];
+        out.extend_from_slice(&(payload.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn keepalive(wal_end: u64, reply: bool) -> Vec<u8> {
+        let mut p = vec![b'k'];
+        p.extend_from_slice(&wal_end.to_be_bytes());
+        p.extend_from_slice(&0i64.to_be_bytes());
+        p.push(u8::from(reply));
+        copy_data(&p)
+    }
+
+    /// Reads one standby status update: (write, flush, apply, reply).
+    async fn read_status(server: &mut DuplexStream) -> (u64, u64, u64, bool) {
+        let mut frame = [0u8; 1 + 4 + 34];
+        server.read_exact(&mut frame).await.unwrap();
+        assert_eq!(
+            (frame[0], &frame[1..5], frame[5]),
+            (b'd', &38u32.to_be_bytes()[..], b'r')
+        );
+        let at = |i: usize| be_u64(&frame[i..i + 8]);
+        (at(6), at(14), at(22), frame[38] != 0)
+    }
+
+    #[tokio::test]
+    async fn keepalive_requesting_a_reply_is_answered_with_the_flushed_position() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        s.set_flushed(Lsn(0x180));
+        s.set_flushed(Lsn(0x150)); // never backwards
+        server.write_all(&keepalive(0x200, true)).await.unwrap();
+        let msg = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            msg,
+            ReplicationMessage::Keepalive {
+                wal_end: Lsn(0x200),
+                server_time_us: PG_EPOCH_OFFSET_US,
+                reply_requested: true
+            }
+        );
+        assert_eq!(read_status(&mut server).await, (0x200, 0x180, 0x180, false));
+    }
+
+    #[tokio::test]
+    async fn xlog_data_is_split_without_reply() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        let mut p = vec![b'w'];
+        p.extend_from_slice(&0x300u64.to_be_bytes());
+        p.extend_from_slice(&0x300u64.to_be_bytes());
+        p.extend_from_slice(&1_000_000i64.to_be_bytes());
+        p.extend_from_slice(b"E");
+        let mut wire = copy_data(&p);
+        wire.extend_from_slice(&keepalive(0x400, false));
+        wire.extend_from_slice(&[b'c', 0, 0, 0, 4]); // CopyDone
+        server.write_all(&wire).await.unwrap();
+        let msg = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            msg,
+            ReplicationMessage::XLogData {
+                wal_start: Lsn(0x300),
+                wal_end: Lsn(0x300),
+                server_time_us: PG_EPOCH_OFFSET_US + 1_000_000,
+                data: Bytes::from_static(b"E"),
+            }
+        );
+        assert!(matches!(
+            s.next().await.unwrap(),
+            Some(ReplicationMessage::Keepalive {
+                reply_requested: false,
+                ..
+            })
+        ));
+        assert_eq!(s.next().await.unwrap(), None);
+        assert_eq!(s.received(), Lsn(0x400));
+        // Nothing was sent: no reply was requested and the interval is long.
+        drop(s);
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "unexpected bytes {rest:?}");
+    }
+
+    #[tokio::test]
+    async fn status_is_sent_every_interval_while_waiting() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(100));
+        s.set_flushed(Lsn(0x120));
+        let pending = tokio::time::timeout(Duration::from_millis(250), s.next()).await;
+        assert!(pending.is_err(), "no message was sent");
+        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
+        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
+    }
+
+    #[tokio::test]
+    async fn malformed_copy_data_is_a_protocol_error() {
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server.write_all(&copy_data(b"k\0\0")).await.unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server.write_all(&copy_data(b"?")).await.unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server
+            .write_all(&[b'd', 0xff, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+    }
+
+    #[tokio::test]
+    async fn status_is_sent_while_data_keeps_flowing() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(50));
+        let mut p = vec![b'w'];
+        p.extend_from_slice(&[0u8; 24]);
+        for _ in 0..3 {
+            server.write_all(&copy_data(&p)).await.unwrap();
+        }
+        s.set_flushed(Lsn(0x110));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // Every message is already buffered, yet the overdue status goes out first.
+        assert!(matches!(
+            s.next().await.unwrap(),
+            Some(ReplicationMessage::XLogData { .. })
+        ));
+        assert_eq!(read_status(&mut server).await, (0x110, 0x110, 0x110, false));
+    }
 }
