@@ -80,74 +80,20 @@ pub enum OldTuple {
 /// A decoded pgoutput message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PgOutputMessage {
-    Begin {
-        final_lsn: Lsn,
-        commit_ts_us: i64,
-        xid: u32,
-    },
-    Commit {
-        flags: u8,
-        commit_lsn: Lsn,
-        end_lsn: Lsn,
-        commit_ts_us: i64,
-    },
-    Origin {
-        commit_lsn: Lsn,
-        name: String,
-    },
+    Begin { final_lsn: Lsn, commit_ts_us: i64, xid: u32 },
+    Commit { flags: u8, commit_lsn: Lsn, end_lsn: Lsn, commit_ts_us: i64 },
+    Origin { commit_lsn: Lsn, name: String },
     Relation(RelationBody),
-    Type {
-        xid: Option<u32>,
-        type_oid: u32,
-        namespace: String,
-        name: String,
-    },
-    Insert {
-        xid: Option<u32>,
-        relation_id: u32,
-        new: TupleData,
-    },
-    Update {
-        xid: Option<u32>,
-        relation_id: u32,
-        old: Option<OldTuple>,
-        new: TupleData,
-    },
-    Delete {
-        xid: Option<u32>,
-        relation_id: u32,
-        old: OldTuple,
-    },
-    Truncate {
-        xid: Option<u32>,
-        options: u8,
-        relation_ids: Vec<u32>,
-    },
-    Message {
-        xid: Option<u32>,
-        transactional: bool,
-        lsn: Lsn,
-        prefix: String,
-        content: Bytes,
-    },
-    StreamStart {
-        xid: u32,
-        first_segment: bool,
-    },
+    Type { xid: Option<u32>, type_oid: u32, namespace: String, name: String },
+    Insert { xid: Option<u32>, relation_id: u32, new: TupleData },
+    Update { xid: Option<u32>, relation_id: u32, old: Option<OldTuple>, new: TupleData },
+    Delete { xid: Option<u32>, relation_id: u32, old: OldTuple },
+    Truncate { xid: Option<u32>, options: u8, relation_ids: Vec<u32> },
+    Message { xid: Option<u32>, transactional: bool, lsn: Lsn, prefix: String, content: Bytes },
+    StreamStart { xid: u32, first_segment: bool },
     StreamStop,
-    StreamCommit {
-        xid: u32,
-        flags: u8,
-        commit_lsn: Lsn,
-        end_lsn: Lsn,
-        commit_ts_us: i64,
-    },
-    StreamAbort {
-        xid: u32,
-        subxid: u32,
-        abort_lsn: Option<Lsn>,
-        abort_ts_us: Option<i64>,
-    },
+    StreamCommit { xid: u32, flags: u8, commit_lsn: Lsn, end_lsn: Lsn, commit_ts_us: i64 },
+    StreamAbort { xid: u32, subxid: u32, abort_lsn: Option<Lsn>, abort_ts_us: Option<i64> },
 }
 
 /// The payload was not a valid pgoutput message.
@@ -177,21 +123,14 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
     let mut r = Reader { buf, pos: 0 };
     let tag = r.u8()?;
     let msg = match tag {
-        b'B' => PgOutputMessage::Begin {
-            final_lsn: r.lsn()?,
-            commit_ts_us: r.timestamp()?,
-            xid: r.u32()?,
-        },
+        b'B' => PgOutputMessage::Begin { final_lsn: r.lsn()?, commit_ts_us: r.timestamp()?, xid: r.u32()? },
         b'C' => PgOutputMessage::Commit {
             flags: r.u8()?,
             commit_lsn: r.lsn()?,
             end_lsn: r.lsn()?,
             commit_ts_us: r.timestamp()?,
         },
-        b'O' => PgOutputMessage::Origin {
-            commit_lsn: r.lsn()?,
-            name: r.string()?,
-        },
+        b'O' => PgOutputMessage::Origin { commit_lsn: r.lsn()?, name: r.string()? },
         b'R' => {
             let xid = r.stream_xid(in_stream)?;
             let relation_id = r.u32()?;
@@ -209,14 +148,7 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
                     type_modifier: r.i32()?,
                 });
             }
-            PgOutputMessage::Relation(RelationBody {
-                xid,
-                relation_id,
-                namespace,
-                name,
-                replica_identity,
-                columns,
-            })
+            PgOutputMessage::Relation(RelationBody { xid, relation_id, namespace, name, replica_identity, columns })
         }
         b'Y' => PgOutputMessage::Type {
             xid: r.stream_xid(in_stream)?,
@@ -230,11 +162,7 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
             if r.u8()? != b'N' {
                 return Err(DecodeError::Invalid("insert without new tuple"));
             }
-            PgOutputMessage::Insert {
-                xid,
-                relation_id,
-                new: r.tuple()?,
-            }
+            PgOutputMessage::Insert { xid, relation_id, new: r.tuple()? }
         }
         b'U' => {
             let xid = r.stream_xid(in_stream)?;
@@ -250,12 +178,7 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
                 }
                 _ => return Err(DecodeError::Invalid("update tuple marker is not K, O or N")),
             };
-            PgOutputMessage::Update {
-                xid,
-                relation_id,
-                old,
-                new,
-            }
+            PgOutputMessage::Update { xid, relation_id, old, new }
         }
         b'D' => {
             let xid = r.stream_xid(in_stream)?;
@@ -264,19 +187,14 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
                 kind @ (b'K' | b'O') => old_tuple(kind, r.tuple()?),
                 _ => return Err(DecodeError::Invalid("delete tuple marker is not K or O")),
             };
-            PgOutputMessage::Delete {
-                xid,
-                relation_id,
-                old,
-            }
+            PgOutputMessage::Delete { xid, relation_id, old }
         }
         b'T' => {
             let xid = r.stream_xid(in_stream)?;
             let declared = r.u32()?;
             let options = r.u8()?;
             // Each relation id takes 4 bytes: refuse counts the payload cannot hold.
-            let n =
-                usize::try_from(declared).map_err(|_| DecodeError::Invalid("relation count"))?;
+            let n = usize::try_from(declared).map_err(|_| DecodeError::Invalid("relation count"))?;
             if n > r.remaining() / 4 {
                 return Err(r.truncated(n.saturating_mul(4)));
             }
@@ -284,11 +202,7 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
             for _ in 0..n {
                 relation_ids.push(r.u32()?);
             }
-            PgOutputMessage::Truncate {
-                xid,
-                options,
-                relation_ids,
-            }
+            PgOutputMessage::Truncate { xid, options, relation_ids }
         }
         b'M' => {
             let xid = r.stream_xid(in_stream)?;
@@ -296,21 +210,12 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
             let lsn = r.lsn()?;
             let prefix = r.string()?;
             let len = r.len32()?;
-            PgOutputMessage::Message {
-                xid,
-                transactional: flags & 1 == 1,
-                lsn,
-                prefix,
-                content: r.take(len)?,
-            }
+            PgOutputMessage::Message { xid, transactional: flags & 1 == 1, lsn, prefix, content: r.take(len)? }
         }
         b'S' => {
             let xid = r.u32()?;
             let first = r.u8()?;
-            PgOutputMessage::StreamStart {
-                xid,
-                first_segment: first == 1,
-            }
+            PgOutputMessage::StreamStart { xid, first_segment: first == 1 }
         }
         b'E' => PgOutputMessage::StreamStop,
         b'c' => PgOutputMessage::StreamCommit {
@@ -323,17 +228,9 @@ pub fn decode_bytes(buf: &Bytes, in_stream: bool) -> Result<PgOutputMessage, Dec
         b'A' => {
             let xid = r.u32()?;
             let subxid = r.u32()?;
-            let (abort_lsn, abort_ts_us) = if r.remaining() == 0 {
-                (None, None)
-            } else {
-                (Some(r.lsn()?), Some(r.timestamp()?))
-            };
-            PgOutputMessage::StreamAbort {
-                xid,
-                subxid,
-                abort_lsn,
-                abort_ts_us,
-            }
+            let (abort_lsn, abort_ts_us) =
+                if r.remaining() == 0 { (None, None) } else { (Some(r.lsn()?), Some(r.timestamp()?)) };
+            PgOutputMessage::StreamAbort { xid, subxid, abort_lsn, abort_ts_us }
         }
         other => return Err(DecodeError::UnknownTag(other)),
     };
@@ -368,18 +265,11 @@ impl Reader<'_> {
     }
 
     fn truncated(&self, needed: usize) -> DecodeError {
-        DecodeError::Truncated {
-            offset: self.pos,
-            needed: needed.saturating_sub(self.remaining()),
-        }
+        DecodeError::Truncated { offset: self.pos, needed: needed.saturating_sub(self.remaining()) }
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(N)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| self.truncated(N))?;
+        let end = self.pos.checked_add(N).filter(|&e| e <= self.buf.len()).ok_or_else(|| self.truncated(N))?;
         let mut out = [0u8; N];
         out.copy_from_slice(&self.buf[self.pos..end]);
         self.pos = end;
@@ -408,9 +298,7 @@ impl Reader<'_> {
 
     /// A PostgreSQL-epoch timestamp, returned in Unix-epoch microseconds.
     fn timestamp(&mut self) -> Result<i64, DecodeError> {
-        self.i64()?
-            .checked_add(PG_EPOCH_OFFSET_US)
-            .ok_or(DecodeError::Invalid("timestamp out of range"))
+        self.i64()?.checked_add(PG_EPOCH_OFFSET_US).ok_or(DecodeError::Invalid("timestamp out of range"))
     }
 
     fn stream_xid(&mut self, in_stream: bool) -> Result<Option<u32>, DecodeError> {
@@ -438,11 +326,7 @@ impl Reader<'_> {
     }
 
     fn take(&mut self, len: usize) -> Result<Bytes, DecodeError> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| self.truncated(len))?;
+        let end = self.pos.checked_add(len).filter(|&e| e <= self.buf.len()).ok_or_else(|| self.truncated(len))?;
         let out = self.buf.slice(self.pos..end);
         self.pos = end;
         Ok(out)
@@ -451,13 +335,8 @@ impl Reader<'_> {
     /// A NUL-terminated UTF-8 string.
     fn string(&mut self) -> Result<String, DecodeError> {
         let rest = &self.buf[self.pos..];
-        let nul = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| self.truncated(rest.len() + 1))?;
-        let s = std::str::from_utf8(&rest[..nul])
-            .map_err(|_| DecodeError::BadString)?
-            .to_owned();
+        let nul = rest.iter().position(|&b| b == 0).ok_or_else(|| self.truncated(rest.len() + 1))?;
+        let s = std::str::from_utf8(&rest[..nul]).map_err(|_| DecodeError::BadString)?.to_owned();
         self.pos += nul + 1;
         Ok(s)
     }
@@ -490,27 +369,15 @@ impl Reader<'_> {
 /// For tests, fuzzing and tools. `in_stream` must match what the decoder
 /// will be told; a missing xid inside a stream is written as 0.
 pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
-    let mut w = Writer {
-        out: Vec::new(),
-        in_stream,
-    };
+    let mut w = Writer { out: Vec::new(), in_stream };
     match msg {
-        PgOutputMessage::Begin {
-            final_lsn,
-            commit_ts_us,
-            xid,
-        } => {
+        PgOutputMessage::Begin { final_lsn, commit_ts_us, xid } => {
             w.u8(b'B');
             w.lsn(*final_lsn);
             w.ts(*commit_ts_us);
             w.u32(*xid);
         }
-        PgOutputMessage::Commit {
-            flags,
-            commit_lsn,
-            end_lsn,
-            commit_ts_us,
-        } => {
+        PgOutputMessage::Commit { flags, commit_lsn, end_lsn, commit_ts_us } => {
             w.u8(b'C');
             w.u8(*flags);
             w.lsn(*commit_lsn);
@@ -537,35 +404,21 @@ pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
                 w.out.extend_from_slice(&c.type_modifier.to_be_bytes());
             }
         }
-        PgOutputMessage::Type {
-            xid,
-            type_oid,
-            namespace,
-            name,
-        } => {
+        PgOutputMessage::Type { xid, type_oid, namespace, name } => {
             w.u8(b'Y');
             w.xid(*xid);
             w.u32(*type_oid);
             w.string(namespace);
             w.string(name);
         }
-        PgOutputMessage::Insert {
-            xid,
-            relation_id,
-            new,
-        } => {
+        PgOutputMessage::Insert { xid, relation_id, new } => {
             w.u8(b'I');
             w.xid(*xid);
             w.u32(*relation_id);
             w.u8(b'N');
             w.tuple(new);
         }
-        PgOutputMessage::Update {
-            xid,
-            relation_id,
-            old,
-            new,
-        } => {
+        PgOutputMessage::Update { xid, relation_id, old, new } => {
             w.u8(b'U');
             w.xid(*xid);
             w.u32(*relation_id);
@@ -575,21 +428,13 @@ pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
             w.u8(b'N');
             w.tuple(new);
         }
-        PgOutputMessage::Delete {
-            xid,
-            relation_id,
-            old,
-        } => {
+        PgOutputMessage::Delete { xid, relation_id, old } => {
             w.u8(b'D');
             w.xid(*xid);
             w.u32(*relation_id);
             w.old(old);
         }
-        PgOutputMessage::Truncate {
-            xid,
-            options,
-            relation_ids,
-        } => {
+        PgOutputMessage::Truncate { xid, options, relation_ids } => {
             w.u8(b'T');
             w.xid(*xid);
             w.u32(u32::try_from(relation_ids.len()).unwrap_or(u32::MAX));
@@ -598,13 +443,7 @@ pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
                 w.u32(*id);
             }
         }
-        PgOutputMessage::Message {
-            xid,
-            transactional,
-            lsn,
-            prefix,
-            content,
-        } => {
+        PgOutputMessage::Message { xid, transactional, lsn, prefix, content } => {
             w.u8(b'M');
             w.xid(*xid);
             w.u8(u8::from(*transactional));
@@ -618,13 +457,7 @@ pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
             w.u8(u8::from(*first_segment));
         }
         PgOutputMessage::StreamStop => w.u8(b'E'),
-        PgOutputMessage::StreamCommit {
-            xid,
-            flags,
-            commit_lsn,
-            end_lsn,
-            commit_ts_us,
-        } => {
+        PgOutputMessage::StreamCommit { xid, flags, commit_lsn, end_lsn, commit_ts_us } => {
             w.u8(b'c');
             w.u32(*xid);
             w.u8(*flags);
@@ -632,12 +465,7 @@ pub fn encode(msg: &PgOutputMessage, in_stream: bool) -> Vec<u8> {
             w.lsn(*end_lsn);
             w.ts(*commit_ts_us);
         }
-        PgOutputMessage::StreamAbort {
-            xid,
-            subxid,
-            abort_lsn,
-            abort_ts_us,
-        } => {
+        PgOutputMessage::StreamAbort { xid, subxid, abort_lsn, abort_ts_us } => {
             w.u8(b'A');
             w.u32(*xid);
             w.u32(*subxid);
@@ -663,15 +491,13 @@ impl Writer {
         self.out.extend_from_slice(&v.to_be_bytes());
     }
     fn u16_len(&mut self, n: usize) {
-        self.out
-            .extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
+        self.out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
     }
     fn lsn(&mut self, v: Lsn) {
         self.out.extend_from_slice(&v.0.to_be_bytes());
     }
     fn ts(&mut self, unix_us: i64) {
-        self.out
-            .extend_from_slice(&unix_us.wrapping_sub(PG_EPOCH_OFFSET_US).to_be_bytes());
+        self.out.extend_from_slice(&unix_us.wrapping_sub(PG_EPOCH_OFFSET_US).to_be_bytes());
     }
     fn xid(&mut self, xid: Option<u32>) {
         if self.in_stream {
@@ -683,8 +509,7 @@ impl Writer {
         self.out.push(0);
     }
     fn bytes(&mut self, b: &[u8]) {
-        self.out
-            .extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
+        self.out.extend_from_slice(&i32::try_from(b.len()).unwrap_or(i32::MAX).to_be_bytes());
         self.out.extend_from_slice(b);
     }
     fn old(&mut self, old: &OldTuple) {

@@ -102,12 +102,7 @@ pub struct ReplicationConfig {
 
 impl ReplicationConfig {
     /// A configuration with default timeouts and `application_name = pgcdc`.
-    pub fn new(
-        host: impl Into<String>,
-        port: u16,
-        user: impl Into<String>,
-        dbname: impl Into<String>,
-    ) -> Self {
+    pub fn new(host: impl Into<String>, port: u16, user: impl Into<String>, dbname: impl Into<String>) -> Self {
         ReplicationConfig {
             host: host.into(),
             port,
@@ -189,22 +184,12 @@ pub struct StartOptions {
 impl StartOptions {
     /// Protocol 1, no messages, no streaming, text values.
     pub fn new(publication_names: Vec<String>) -> Self {
-        StartOptions {
-            proto_version: 1,
-            publication_names,
-            messages: false,
-            streaming: Streaming::Off,
-            binary: false,
-        }
+        StartOptions { proto_version: 1, publication_names, messages: false, streaming: Streaming::Off, binary: false }
     }
 
     /// The parenthesized option list of the command.
     fn render(&self) -> String {
-        let pubs: Vec<String> = self
-            .publication_names
-            .iter()
-            .map(|p| quote_ident(p))
-            .collect();
+        let pubs: Vec<String> = self.publication_names.iter().map(|p| quote_ident(p)).collect();
         let mut opts = vec![
             format!("proto_version '{}'", self.proto_version),
             format!("publication_names {}", quote_literal(&pubs.join(","))),
@@ -257,9 +242,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let tag = header[0];
         let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
         if !(4..=MAX_BACKEND_MESSAGE_LEN).contains(&len) {
-            return Err(ReplicationError::Protocol(
-                "backend message length out of range",
-            ));
+            return Err(ReplicationError::Protocol("backend message length out of range"));
         }
         if self.read_buf.len() < len + 1 {
             self.read_buf.reserve(len + 1 - self.read_buf.len());
@@ -272,9 +255,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         match Message::parse(&mut self.read_buf).map_err(ReplicationError::Malformed)? {
             Some(message) => Ok(Some(Backend::Message(message))),
-            None => Err(ReplicationError::Protocol(
-                "complete backend message did not parse",
-            )),
+            None => Err(ReplicationError::Protocol("complete backend message did not parse")),
         }
     }
 
@@ -291,9 +272,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Reads more bytes; the end of the stream is an error here.
     async fn fill(&mut self) -> Result<(), ReplicationError> {
         if self.io.read_buf(&mut self.read_buf).await? == 0 {
-            return Err(ReplicationError::Io(
-                std::io::ErrorKind::UnexpectedEof.into(),
-            ));
+            return Err(ReplicationError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
         Ok(())
     }
@@ -309,15 +288,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Ok(None)
             }
             Message::NoticeResponse(body) => {
-                let notice =
-                    ServerError::from_fields(body.fields()).map_err(ReplicationError::Malformed)?;
+                let notice = ServerError::from_fields(body.fields()).map_err(ReplicationError::Malformed)?;
                 tracing::info!(code = %notice.code, message = %notice.message, "postgres notice");
                 Ok(None)
             }
             Message::NotificationResponse(_) => Ok(None),
-            Message::ErrorResponse(body) => Err(ServerError::from_fields(body.fields())
-                .map_err(ReplicationError::Malformed)?
-                .into()),
+            Message::ErrorResponse(body) => {
+                Err(ServerError::from_fields(body.fields()).map_err(ReplicationError::Malformed)?.into())
+            }
             other => Ok(Some(other)),
         }
     }
@@ -338,31 +316,22 @@ impl ReplicationClient<BoxTransport> {
             tcp.set_nodelay(true)?;
             Self::startup(Box::new(tcp) as BoxTransport, config).await
         };
-        tokio::time::timeout(config.connect_timeout, work)
-            .await
-            .map_err(|_| ReplicationError::ConnectTimeout)?
+        tokio::time::timeout(config.connect_timeout, work).await.map_err(|_| ReplicationError::ConnectTimeout)?
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
     /// Starts up and authenticates over an already open stream (e.g. TLS),
     /// within `config.connect_timeout`.
-    pub async fn connect_with_stream(
-        io: S,
-        config: &ReplicationConfig,
-    ) -> Result<Self, ReplicationError> {
+    pub async fn connect_with_stream(io: S, config: &ReplicationConfig) -> Result<Self, ReplicationError> {
         tokio::time::timeout(config.connect_timeout, Self::startup(io, config))
             .await
             .map_err(|_| ReplicationError::ConnectTimeout)?
     }
 
     async fn startup(io: S, config: &ReplicationConfig) -> Result<Self, ReplicationError> {
-        let mut conn = Conn {
-            io,
-            read_buf: BytesMut::with_capacity(8192),
-            write_buf: BytesMut::new(),
-            params: HashMap::new(),
-        };
+        let mut conn =
+            Conn { io, read_buf: BytesMut::with_capacity(8192), write_buf: BytesMut::new(), params: HashMap::new() };
         let params = [
             ("user", config.user.as_str()),
             ("database", config.dbname.as_str()),
@@ -375,34 +344,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         authenticate(&mut conn, config).await?;
         loop {
             let Backend::Message(message) = conn.read_backend().await? else {
-                return Err(ReplicationError::Protocol(
-                    "CopyBothResponse during startup",
-                ));
+                return Err(ReplicationError::Protocol("CopyBothResponse during startup"));
             };
             match conn.handle_async(message)? {
                 None | Some(Message::BackendKeyData(_)) => {}
                 Some(Message::ReadyForQuery(_)) => break,
-                Some(_) => {
-                    return Err(ReplicationError::Protocol(
-                        "unexpected message during startup",
-                    ))
-                }
+                Some(_) => return Err(ReplicationError::Protocol("unexpected message during startup")),
             }
         }
         tracing::debug!(host = %config.host, port = config.port, server_version = ?conn.params.get("server_version"), "replication connection ready");
-        Ok(ReplicationClient {
-            conn,
-            status_interval: config.status_interval,
-        })
+        Ok(ReplicationClient { conn, status_interval: config.status_interval })
     }
 
     /// The server's version as `server_version_num` (e.g. 150008 for 15.8),
     /// from the `server_version` ParameterStatus; 0 if it was not reported.
     pub fn server_version(&self) -> u32 {
-        self.conn
-            .params
-            .get("server_version")
-            .map_or(0, |v| parse_server_version(v))
+        self.conn.params.get("server_version").map_or(0, |v| parse_server_version(v))
     }
 
     /// A ParameterStatus value the server reported (`server_version`, `TimeZone`, ...).
@@ -411,10 +368,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
     }
 
     /// Runs a simple query and returns the text rows of all its result sets.
-    pub async fn simple_query(
-        &mut self,
-        sql: &str,
-    ) -> Result<Vec<Vec<Option<String>>>, ReplicationError> {
+    pub async fn simple_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, ReplicationError> {
         frontend::query(sql, &mut self.conn.write_buf)?;
         self.conn.flush().await?;
         let mut rows = Vec::new();
@@ -422,9 +376,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         loop {
             let Backend::Message(message) = self.conn.read_backend().await? else {
                 // Only START_REPLICATION enters CopyBoth; nothing here can leave it.
-                return Err(ReplicationError::Protocol(
-                    "CopyBothResponse to a simple query",
-                ));
+                return Err(ReplicationError::Protocol("CopyBothResponse to a simple query"));
             };
             let message = match self.conn.handle_async(message) {
                 Ok(Some(m)) => m,
@@ -438,20 +390,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
             };
             match message {
                 Message::DataRow(body) => rows.push(data_row(&body)?),
-                Message::RowDescription(_)
-                | Message::CommandComplete(_)
-                | Message::EmptyQueryResponse => {}
+                Message::RowDescription(_) | Message::CommandComplete(_) | Message::EmptyQueryResponse => {}
                 Message::ReadyForQuery(_) => break,
                 Message::CopyOutResponse(_) | Message::CopyInResponse(_) => {
-                    return Err(ReplicationError::Protocol(
-                        "COPY is not supported by simple_query",
-                    ))
+                    return Err(ReplicationError::Protocol("COPY is not supported by simple_query"))
                 }
-                _ => {
-                    return Err(ReplicationError::Protocol(
-                        "unexpected message in simple query response",
-                    ))
-                }
+                _ => return Err(ReplicationError::Protocol("unexpected message in simple query response")),
             }
         }
         match failure {
@@ -464,19 +408,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
     pub async fn identify_system(&mut self) -> Result<IdentifySystem, ReplicationError> {
         let rows = self.simple_query("IDENTIFY_SYSTEM").await?;
         let row = single_row(&rows, 4)?;
-        let text = |i: usize| {
-            row[i]
-                .clone()
-                .ok_or(ReplicationError::Protocol("null column in IDENTIFY_SYSTEM"))
-        };
+        let text = |i: usize| row[i].clone().ok_or(ReplicationError::Protocol("null column in IDENTIFY_SYSTEM"));
         Ok(IdentifySystem {
             systemid: text(0)?,
-            timeline: text(1)?
-                .parse()
-                .map_err(|_| ReplicationError::Protocol("IDENTIFY_SYSTEM timeline"))?,
-            xlogpos: text(2)?
-                .parse()
-                .map_err(|_| ReplicationError::Protocol("IDENTIFY_SYSTEM xlogpos"))?,
+            timeline: text(1)?.parse().map_err(|_| ReplicationError::Protocol("IDENTIFY_SYSTEM timeline"))?,
+            xlogpos: text(2)?.parse().map_err(|_| ReplicationError::Protocol("IDENTIFY_SYSTEM xlogpos"))?,
             dbname: row[3].clone(),
         })
     }
@@ -507,9 +443,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
             .parse()
             .map_err(|_| ReplicationError::Protocol("CREATE_REPLICATION_SLOT consistent_point"))?;
         Ok(CreatedSlot {
-            slot_name: row[0]
-                .clone()
-                .ok_or(ReplicationError::Protocol("null slot_name"))?,
+            slot_name: row[0].clone().ok_or(ReplicationError::Protocol("null slot_name"))?,
             consistent_point,
             snapshot_name: row[2].clone(),
         })
@@ -519,9 +453,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
     pub async fn drop_slot(&mut self, name: &str, wait: bool) -> Result<(), ReplicationError> {
         check_slot_name(name)?;
         let wait = if wait { " WAIT" } else { "" };
-        self.simple_query(&format!("DROP_REPLICATION_SLOT {name}{wait}"))
-            .await
-            .map(drop)
+        self.simple_query(&format!("DROP_REPLICATION_SLOT {name}{wait}")).await.map(drop)
     }
 
     /// `START_REPLICATION SLOT slot LOGICAL start (options)`: enters CopyBoth.
@@ -535,43 +467,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         options: &StartOptions,
     ) -> Result<ReplicationStream<S>, ReplicationError> {
         check_slot_name(slot)?;
-        let sql = format!(
-            "START_REPLICATION SLOT {slot} LOGICAL {start} ({})",
-            options.render()
-        );
+        let sql = format!("START_REPLICATION SLOT {slot} LOGICAL {start} ({})", options.render());
         frontend::query(&sql, &mut self.conn.write_buf)?;
         self.conn.flush().await?;
         let mut failure = None;
         loop {
             let message = match self.conn.read_backend().await? {
                 Backend::CopyBothResponse if failure.is_none() => break,
-                Backend::CopyBothResponse => {
-                    return Err(ReplicationError::Protocol("CopyBothResponse after error"))
-                }
+                Backend::CopyBothResponse => return Err(ReplicationError::Protocol("CopyBothResponse after error")),
                 Backend::Message(m) => m,
             };
             match self.conn.handle_async(message) {
                 Ok(None) => {}
                 Ok(Some(Message::ReadyForQuery(_))) => {
-                    return Err(failure.unwrap_or(ReplicationError::Protocol(
-                        "START_REPLICATION returned no stream",
-                    )))
+                    return Err(failure.unwrap_or(ReplicationError::Protocol("START_REPLICATION returned no stream")))
                 }
-                Ok(Some(_)) => {
-                    return Err(ReplicationError::Protocol(
-                        "unexpected reply to START_REPLICATION",
-                    ))
-                }
+                Ok(Some(_)) => return Err(ReplicationError::Protocol("unexpected reply to START_REPLICATION")),
                 Err(e @ ReplicationError::Server(_)) => failure = Some(e),
                 Err(e) => return Err(e),
             }
         }
         tracing::info!(slot, start = %start, "replication started");
-        Ok(ReplicationStream::new(
-            self.conn,
-            start,
-            self.status_interval,
-        ))
+        Ok(ReplicationStream::new(self.conn, start, self.status_interval))
     }
 
     /// Sends Terminate and closes the connection.
@@ -589,25 +506,16 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     config: &ReplicationConfig,
 ) -> Result<(), ReplicationError> {
     let password = || {
-        config
-            .password
-            .as_ref()
-            .map(|p| p.expose().as_bytes())
-            .ok_or(ReplicationError::Auth {
-                reason: "the server asks for a password but none is configured",
-                source: None,
-            })
+        config.password.as_ref().map(|p| p.expose().as_bytes()).ok_or(ReplicationError::Auth {
+            reason: "the server asks for a password but none is configured",
+            source: None,
+        })
     };
-    let scram_err = |source| ReplicationError::Auth {
-        reason: "SCRAM-SHA-256 exchange failed",
-        source: Some(source),
-    };
+    let scram_err = |source| ReplicationError::Auth { reason: "SCRAM-SHA-256 exchange failed", source: Some(source) };
     let mut scram: Option<ScramSha256> = None;
     loop {
         let Backend::Message(message) = conn.read_backend().await? else {
-            return Err(ReplicationError::Protocol(
-                "CopyBothResponse during authentication",
-            ));
+            return Err(ReplicationError::Protocol("CopyBothResponse during authentication"));
         };
         let Some(message) = conn.handle_async(message)? else {
             continue;
@@ -635,24 +543,16 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 // No TLS yet, hence no channel binding.
                 let client = ScramSha256::new(password()?, ChannelBinding::unsupported());
-                frontend::sasl_initial_response(
-                    SCRAM_SHA_256,
-                    client.message(),
-                    &mut conn.write_buf,
-                )?;
+                frontend::sasl_initial_response(SCRAM_SHA_256, client.message(), &mut conn.write_buf)?;
                 scram = Some(client);
             }
             Message::AuthenticationSaslContinue(body) => {
-                let client = scram.as_mut().ok_or(ReplicationError::Protocol(
-                    "SASL continue without SASL start",
-                ))?;
+                let client = scram.as_mut().ok_or(ReplicationError::Protocol("SASL continue without SASL start"))?;
                 client.update(body.data()).map_err(scram_err)?;
                 frontend::sasl_response(client.message(), &mut conn.write_buf)?;
             }
             Message::AuthenticationSaslFinal(body) => {
-                let client = scram
-                    .as_mut()
-                    .ok_or(ReplicationError::Protocol("SASL final without SASL start"))?;
+                let client = scram.as_mut().ok_or(ReplicationError::Protocol("SASL final without SASL start"))?;
                 client.finish(body.data()).map_err(scram_err)?;
                 continue;
             }
@@ -666,19 +566,13 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                     source: None,
                 })
             }
-            _ => {
-                return Err(ReplicationError::Protocol(
-                    "unexpected message during authentication",
-                ))
-            }
+            _ => return Err(ReplicationError::Protocol("unexpected message during authentication")),
         }
         conn.flush().await?;
     }
 }
 
-fn data_row(
-    body: &postgres_protocol::message::backend::DataRowBody,
-) -> Result<Vec<Option<String>>, ReplicationError> {
+fn data_row(body: &postgres_protocol::message::backend::DataRowBody) -> Result<Vec<Option<String>>, ReplicationError> {
     let buf = body.buffer();
     let mut ranges = body.ranges();
     let mut row = Vec::new();
@@ -695,15 +589,10 @@ fn data_row(
     Ok(row)
 }
 
-fn single_row(
-    rows: &[Vec<Option<String>>],
-    min_columns: usize,
-) -> Result<&Vec<Option<String>>, ReplicationError> {
+fn single_row(rows: &[Vec<Option<String>>], min_columns: usize) -> Result<&Vec<Option<String>>, ReplicationError> {
     match rows {
         [row] if row.len() >= min_columns => Ok(row),
-        _ => Err(ReplicationError::Protocol(
-            "expected one row with the documented columns",
-        )),
+        _ => Err(ReplicationError::Protocol("expected one row with the documented columns")),
     }
 }
 
@@ -711,9 +600,7 @@ fn single_row(
 fn check_slot_name(name: &str) -> Result<(), ReplicationError> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -737,10 +624,7 @@ fn quote_literal(s: &str) -> String {
 
 /// `15.8 (Debian 15.8-1)` → 150008, `9.6.24` → 90624, `16beta2` → 160000.
 fn parse_server_version(v: &str) -> u32 {
-    let numeric: String = v
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
+    let numeric: String = v.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     let mut parts = numeric.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);
     let second = parts.next().unwrap_or(0);
@@ -748,10 +632,7 @@ fn parse_server_version(v: &str) -> u32 {
         major.saturating_mul(10_000).saturating_add(second)
     } else {
         let third = parts.next().unwrap_or(0);
-        major
-            .saturating_mul(10_000)
-            .saturating_add(second.saturating_mul(100))
-            .saturating_add(third)
+        major.saturating_mul(10_000).saturating_add(second.saturating_mul(100)).saturating_add(third)
     }
 }
 
@@ -771,10 +652,7 @@ mod tests {
     #[test]
     fn start_options_render_quoted() {
         let mut o = StartOptions::new(vec!["pub".into(), "we\"ird'one".into()]);
-        assert_eq!(
-            o.render(),
-            r#"proto_version '1', publication_names '"pub","we""ird''one"'"#
-        );
+        assert_eq!(o.render(), r#"proto_version '1', publication_names '"pub","we""ird''one"'"#);
         o.proto_version = 2;
         o.messages = true;
         o.streaming = Streaming::On;

@@ -32,17 +32,7 @@ fn goldens() -> Vec<Golden> {
     let a = LSN_A.to_be_bytes();
     let b = LSN_B.to_be_bytes();
     // TupleData with 4 columns: 't' "42", 'n', 'u', 'b' [0xde 0xad].
-    let tuple4 = cat(&[
-        &[0, 4],
-        b"t",
-        &[0, 0, 0, 2],
-        b"42",
-        b"n",
-        b"u",
-        b"b",
-        &[0, 0, 0, 2],
-        &[0xde, 0xad],
-    ]);
+    let tuple4 = cat(&[&[0, 4], b"t", &[0, 0, 0, 2], b"42", b"n", b"u", b"b", &[0, 0, 0, 2], &[0xde, 0xad]]);
     let tuple4_value = vec![
         text("42"),
         TupleValue::Null,
@@ -59,11 +49,7 @@ fn goldens() -> Vec<Golden> {
             name: "begin",
             bytes: cat(&[b"B", &b, &ts, &[0, 0, 0x02, 0xdf]]),
             in_stream: false,
-            expected: PgOutputMessage::Begin {
-                final_lsn: Lsn(LSN_B),
-                commit_ts_us: UNIX_TS,
-                xid: 735,
-            },
+            expected: PgOutputMessage::Begin { final_lsn: Lsn(LSN_B), commit_ts_us: UNIX_TS, xid: 735 },
         },
         Golden {
             name: "commit",
@@ -80,10 +66,7 @@ fn goldens() -> Vec<Golden> {
             name: "origin",
             bytes: cat(&[b"O", &a, b"node1\0"]),
             in_stream: false,
-            expected: PgOutputMessage::Origin {
-                commit_lsn: Lsn(LSN_A),
-                name: "node1".into(),
-            },
+            expected: PgOutputMessage::Origin { commit_lsn: Lsn(LSN_A), name: "node1".into() },
         },
         Golden {
             name: "relation",
@@ -111,32 +94,14 @@ fn goldens() -> Vec<Golden> {
                 name: "orders".into(),
                 replica_identity: b'd',
                 columns: vec![
-                    RelationColumn {
-                        is_key: true,
-                        name: "id".into(),
-                        type_oid: 23,
-                        type_modifier: -1,
-                    },
-                    RelationColumn {
-                        is_key: false,
-                        name: "note".into(),
-                        type_oid: 1043,
-                        type_modifier: 14,
-                    },
+                    RelationColumn { is_key: true, name: "id".into(), type_oid: 23, type_modifier: -1 },
+                    RelationColumn { is_key: false, name: "note".into(), type_oid: 1043, type_modifier: 14 },
                 ],
             }),
         },
         Golden {
             name: "relation_streamed_no_columns",
-            bytes: cat(&[
-                b"R",
-                &[0, 0, 0, 9],
-                &[0, 0, 0x40, 0x01],
-                b"s\0",
-                b"t\0",
-                b"f",
-                &[0, 0],
-            ]),
+            bytes: cat(&[b"R", &[0, 0, 0, 9], &[0, 0, 0x40, 0x01], b"s\0", b"t\0", b"f", &[0, 0]]),
             in_stream: true,
             expected: PgOutputMessage::Relation(RelationBody {
                 xid: Some(9),
@@ -160,13 +125,7 @@ fn goldens() -> Vec<Golden> {
         },
         Golden {
             name: "type_streamed",
-            bytes: cat(&[
-                b"Y",
-                &[0, 0, 0, 5],
-                &[0, 0, 0x60, 0x00],
-                b"public\0",
-                b"mood\0",
-            ]),
+            bytes: cat(&[b"Y", &[0, 0, 0, 5], &[0, 0, 0x60, 0x00], b"public\0", b"mood\0"]),
             in_stream: true,
             expected: PgOutputMessage::Type {
                 xid: Some(5),
@@ -179,21 +138,11 @@ fn goldens() -> Vec<Golden> {
             name: "insert_null_toast_binary",
             bytes: cat(&[b"I", &[0, 0, 0x40, 0x00], b"N", &tuple4]),
             in_stream: false,
-            expected: PgOutputMessage::Insert {
-                xid: None,
-                relation_id: 0x4000,
-                new: tuple4_value.clone(),
-            },
+            expected: PgOutputMessage::Insert { xid: None, relation_id: 0x4000, new: tuple4_value.clone() },
         },
         Golden {
             name: "insert_streamed_empty_text",
-            bytes: cat(&[
-                b"I",
-                &[0, 0, 0, 9],
-                &[0, 0, 0x40, 0x00],
-                b"N",
-                &empty_text_tuple,
-            ]),
+            bytes: cat(&[b"I", &[0, 0, 0, 9], &[0, 0, 0x40, 0x00], b"N", &empty_text_tuple]),
             in_stream: true,
             expected: PgOutputMessage::Insert {
                 xid: Some(9),
@@ -205,12 +154,7 @@ fn goldens() -> Vec<Golden> {
             name: "update_new_only",
             bytes: cat(&[b"U", &[0, 0, 0x40, 0x00], b"N", &tuple4]),
             in_stream: false,
-            expected: PgOutputMessage::Update {
-                xid: None,
-                relation_id: 0x4000,
-                old: None,
-                new: tuple4_value.clone(),
-            },
+            expected: PgOutputMessage::Update { xid: None, relation_id: 0x4000, old: None, new: tuple4_value.clone() },
         },
         Golden {
             name: "update_key",
@@ -225,15 +169,7 @@ fn goldens() -> Vec<Golden> {
         },
         Golden {
             name: "update_full_streamed",
-            bytes: cat(&[
-                b"U",
-                &[0, 0, 0, 3],
-                &[0, 0, 0x40, 0x00],
-                b"O",
-                &tuple4,
-                b"N",
-                &tuple1,
-            ]),
+            bytes: cat(&[b"U", &[0, 0, 0, 3], &[0, 0, 0x40, 0x00], b"O", &tuple4, b"N", &tuple1]),
             in_stream: true,
             expected: PgOutputMessage::Update {
                 xid: Some(3),
@@ -264,35 +200,15 @@ fn goldens() -> Vec<Golden> {
         },
         Golden {
             name: "truncate",
-            bytes: cat(&[
-                b"T",
-                &[0, 0, 0, 2],
-                &[3],
-                &[0, 0, 0x40, 0x00],
-                &[0, 0, 0x40, 0x01],
-            ]),
+            bytes: cat(&[b"T", &[0, 0, 0, 2], &[3], &[0, 0, 0x40, 0x00], &[0, 0, 0x40, 0x01]]),
             in_stream: false,
-            expected: PgOutputMessage::Truncate {
-                xid: None,
-                options: 3,
-                relation_ids: vec![0x4000, 0x4001],
-            },
+            expected: PgOutputMessage::Truncate { xid: None, options: 3, relation_ids: vec![0x4000, 0x4001] },
         },
         Golden {
             name: "truncate_streamed",
-            bytes: cat(&[
-                b"T",
-                &[0, 0, 0, 8],
-                &[0, 0, 0, 1],
-                &[0],
-                &[0, 0, 0x40, 0x00],
-            ]),
+            bytes: cat(&[b"T", &[0, 0, 0, 8], &[0, 0, 0, 1], &[0], &[0, 0, 0x40, 0x00]]),
             in_stream: true,
-            expected: PgOutputMessage::Truncate {
-                xid: Some(8),
-                options: 0,
-                relation_ids: vec![0x4000],
-            },
+            expected: PgOutputMessage::Truncate { xid: Some(8), options: 0, relation_ids: vec![0x4000] },
         },
         Golden {
             name: "message_transactional",
@@ -322,26 +238,15 @@ fn goldens() -> Vec<Golden> {
             name: "stream_start",
             bytes: cat(&[b"S", &[0, 0, 0x10, 0x00], &[1]]),
             in_stream: false,
-            expected: PgOutputMessage::StreamStart {
-                xid: 0x1000,
-                first_segment: true,
-            },
+            expected: PgOutputMessage::StreamStart { xid: 0x1000, first_segment: true },
         },
         Golden {
             name: "stream_start_later_segment",
             bytes: cat(&[b"S", &[0, 0, 0x10, 0x00], &[0]]),
             in_stream: false,
-            expected: PgOutputMessage::StreamStart {
-                xid: 0x1000,
-                first_segment: false,
-            },
+            expected: PgOutputMessage::StreamStart { xid: 0x1000, first_segment: false },
         },
-        Golden {
-            name: "stream_stop",
-            bytes: b"E".to_vec(),
-            in_stream: true,
-            expected: PgOutputMessage::StreamStop,
-        },
+        Golden { name: "stream_stop", bytes: b"E".to_vec(), in_stream: true, expected: PgOutputMessage::StreamStop },
         Golden {
             name: "stream_commit",
             bytes: cat(&[b"c", &[0, 0, 0x10, 0x00], &[0], &a, &b, &ts]),
@@ -358,12 +263,7 @@ fn goldens() -> Vec<Golden> {
             name: "stream_abort_v2",
             bytes: cat(&[b"A", &[0, 0, 0x10, 0x00], &[0, 0, 0x10, 0x01]]),
             in_stream: false,
-            expected: PgOutputMessage::StreamAbort {
-                xid: 0x1000,
-                subxid: 0x1001,
-                abort_lsn: None,
-                abort_ts_us: None,
-            },
+            expected: PgOutputMessage::StreamAbort { xid: 0x1000, subxid: 0x1001, abort_lsn: None, abort_ts_us: None },
         },
         Golden {
             name: "stream_abort_v4_parallel",
@@ -382,30 +282,15 @@ fn goldens() -> Vec<Golden> {
 #[test]
 fn golden_messages_decode() {
     for g in goldens() {
-        assert_eq!(
-            decode(&g.bytes, g.in_stream),
-            Ok(g.expected.clone()),
-            "golden {}",
-            g.name
-        );
-        assert_eq!(
-            decode_bytes(&Bytes::from(g.bytes.clone()), g.in_stream),
-            Ok(g.expected),
-            "golden {}",
-            g.name
-        );
+        assert_eq!(decode(&g.bytes, g.in_stream), Ok(g.expected.clone()), "golden {}", g.name);
+        assert_eq!(decode_bytes(&Bytes::from(g.bytes.clone()), g.in_stream), Ok(g.expected), "golden {}", g.name);
     }
 }
 
 #[test]
 fn encoder_reproduces_golden_bytes() {
     for g in goldens() {
-        assert_eq!(
-            encode(&g.expected, g.in_stream),
-            g.bytes,
-            "golden {}",
-            g.name
-        );
+        assert_eq!(encode(&g.expected, g.in_stream), g.bytes, "golden {}", g.name);
     }
 }
 
@@ -419,22 +304,12 @@ fn golden_kinds_cover_every_tag() {
 
 #[test]
 fn text_values_share_the_input_buffer() {
-    let g = goldens()
-        .into_iter()
-        .find(|g| g.name == "insert_null_toast_binary")
-        .unwrap();
+    let g = goldens().into_iter().find(|g| g.name == "insert_null_toast_binary").unwrap();
     let buf = Bytes::from(g.bytes);
     let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
-    let PgOutputMessage::Insert { new, .. } = decode_bytes(&buf, false).unwrap() else {
-        panic!("not an insert")
-    };
-    let TupleValue::Text(t) = &new[0] else {
-        panic!("not text")
-    };
-    assert!(
-        range.contains(&(t.as_ptr() as usize)),
-        "text value was copied"
-    );
+    let PgOutputMessage::Insert { new, .. } = decode_bytes(&buf, false).unwrap() else { panic!("not an insert") };
+    let TupleValue::Text(t) = &new[0] else { panic!("not text") };
+    assert!(range.contains(&(t.as_ptr() as usize)), "text value was copied");
 }
 
 #[test]
@@ -447,11 +322,7 @@ fn every_strict_prefix_of_a_golden_message_is_an_error() {
                 assert!(result.is_ok(), "golden {} prefix {len}", g.name);
                 continue;
             }
-            assert!(
-                result.is_err(),
-                "golden {} prefix {len} decoded as {result:?}",
-                g.name
-            );
+            assert!(result.is_err(), "golden {} prefix {len} decoded as {result:?}", g.name);
         }
     }
 }
@@ -459,110 +330,50 @@ fn every_strict_prefix_of_a_golden_message_is_an_error() {
 #[test]
 fn stream_flag_changes_the_layout() {
     // A non-streamed insert read as streamed misreads the relation id as xid and fails.
-    let g = goldens()
-        .into_iter()
-        .find(|g| g.name == "delete_key")
-        .unwrap();
+    let g = goldens().into_iter().find(|g| g.name == "delete_key").unwrap();
     assert!(decode(&g.bytes, true).is_err());
 }
 
 #[test]
 fn malformed_inputs_are_classified() {
-    assert_eq!(
-        decode(b"", false),
-        Err(DecodeError::Truncated {
-            offset: 0,
-            needed: 1
-        })
-    );
+    assert_eq!(decode(b"", false), Err(DecodeError::Truncated { offset: 0, needed: 1 }));
     assert_eq!(decode(b"Z", false), Err(DecodeError::UnknownTag(b'Z')));
     // Two-phase messages are not requested and therefore unknown.
     assert_eq!(decode(b"P", false), Err(DecodeError::UnknownTag(b'P')));
-    assert_eq!(
-        decode(b"EE", false),
-        Err(DecodeError::Invalid("trailing bytes after message"))
-    );
+    assert_eq!(decode(b"EE", false), Err(DecodeError::Invalid("trailing bytes after message")));
     // Unknown tuple kind.
     let bad_kind = cat(&[b"I", &[0, 0, 0, 1], b"N", &[0, 1], b"x"]);
-    assert_eq!(
-        decode(&bad_kind, false),
-        Err(DecodeError::UnknownTupleKind(b'x'))
-    );
+    assert_eq!(decode(&bad_kind, false), Err(DecodeError::UnknownTupleKind(b'x')));
     // Negative value length.
-    let negative = cat(&[
-        b"I",
-        &[0, 0, 0, 1],
-        b"N",
-        &[0, 1],
-        b"t",
-        &[0xff, 0xff, 0xff, 0xfe],
-    ]);
-    assert_eq!(
-        decode(&negative, false),
-        Err(DecodeError::Invalid("negative length"))
-    );
+    let negative = cat(&[b"I", &[0, 0, 0, 1], b"N", &[0, 1], b"t", &[0xff, 0xff, 0xff, 0xfe]]);
+    assert_eq!(decode(&negative, false), Err(DecodeError::Invalid("negative length")));
     // A value length beyond the payload.
-    let long = cat(&[
-        b"I",
-        &[0, 0, 0, 1],
-        b"N",
-        &[0, 1],
-        b"t",
-        &[0x7f, 0xff, 0xff, 0xff],
-        b"ab",
-    ]);
-    assert!(matches!(
-        decode(&long, false),
-        Err(DecodeError::Truncated { .. })
-    ));
+    let long = cat(&[b"I", &[0, 0, 0, 1], b"N", &[0, 1], b"t", &[0x7f, 0xff, 0xff, 0xff], b"ab"]);
+    assert!(matches!(decode(&long, false), Err(DecodeError::Truncated { .. })));
     // Insert without 'N'.
     let no_new = cat(&[b"I", &[0, 0, 0, 1], b"K", &[0, 0]]);
-    assert_eq!(
-        decode(&no_new, false),
-        Err(DecodeError::Invalid("insert without new tuple"))
-    );
+    assert_eq!(decode(&no_new, false), Err(DecodeError::Invalid("insert without new tuple")));
     // Delete with 'N'.
     let delete_new = cat(&[b"D", &[0, 0, 0, 1], b"N", &[0, 0]]);
-    assert_eq!(
-        decode(&delete_new, false),
-        Err(DecodeError::Invalid("delete tuple marker is not K or O"))
-    );
+    assert_eq!(decode(&delete_new, false), Err(DecodeError::Invalid("delete tuple marker is not K or O")));
     // Invalid UTF-8 and a missing NUL terminator.
-    assert_eq!(
-        decode(&cat(&[b"O", &[0; 8], &[0xff, 0]]), false),
-        Err(DecodeError::BadString)
-    );
-    assert!(matches!(
-        decode(&cat(&[b"O", &[0; 8], b"abc"]), false),
-        Err(DecodeError::Truncated { .. })
-    ));
+    assert_eq!(decode(&cat(&[b"O", &[0; 8], &[0xff, 0]]), false), Err(DecodeError::BadString));
+    assert!(matches!(decode(&cat(&[b"O", &[0; 8], b"abc"]), false), Err(DecodeError::Truncated { .. })));
     // A timestamp that overflows when moved to the Unix epoch.
     let far = cat(&[b"B", &[0; 8], &i64::MAX.to_be_bytes(), &[0; 4]]);
-    assert_eq!(
-        decode(&far, false),
-        Err(DecodeError::Invalid("timestamp out of range"))
-    );
+    assert_eq!(decode(&far, false), Err(DecodeError::Invalid("timestamp out of range")));
 }
 
 #[test]
 fn huge_counts_are_refused_before_allocating() {
     // 65535 columns announced, none present.
     let rel = cat(&[b"R", &[0, 0, 0, 1], b"s\0", b"t\0", b"d", &[0xff, 0xff]]);
-    assert!(matches!(
-        decode(&rel, false),
-        Err(DecodeError::Truncated { .. })
-    ));
+    assert!(matches!(decode(&rel, false), Err(DecodeError::Truncated { .. })));
     let tuple = cat(&[b"I", &[0, 0, 0, 1], b"N", &[0xff, 0xff]]);
-    assert!(matches!(
-        decode(&tuple, false),
-        Err(DecodeError::Truncated { .. })
-    ));
+    assert!(matches!(decode(&tuple, false), Err(DecodeError::Truncated { .. })));
     // 4 billion relations announced in a truncate.
     let trunc = cat(&[b"T", &[0xff, 0xff, 0xff, 0xff], &[0], &[0, 0, 0, 1]]);
-    assert!(matches!(
-        decode(&trunc, false),
-        Err(DecodeError::Truncated { .. })
-    ));
+    assert!(matches!(decode(&trunc, false), Err(DecodeError::Truncated { .. })));
 }
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -585,15 +396,11 @@ impl Rng {
         self.next() & 1 == 1
     }
     fn bytes(&mut self, max: u64) -> Vec<u8> {
-        (0..self.below(max + 1))
-            .map(|_| self.next() as u8)
-            .collect()
+        (0..self.below(max + 1)).map(|_| self.next() as u8).collect()
     }
     fn string(&mut self) -> String {
         const ALPHABET: &[char] = &['a', 'Z', '_', '9', 'é', '日', ' ', '"'];
-        (0..self.below(8))
-            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize])
-            .collect()
+        (0..self.below(8)).map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize]).collect()
     }
     /// A timestamp whose PG-epoch form fits an i64.
     fn ts(&mut self) -> i64 {
@@ -622,21 +429,14 @@ impl Rng {
         let in_stream = self.bool();
         let xid = if in_stream { Some(self.u32()) } else { None };
         let msg = match self.below(14) {
-            0 => PgOutputMessage::Begin {
-                final_lsn: Lsn(self.next()),
-                commit_ts_us: self.ts(),
-                xid: self.u32(),
-            },
+            0 => PgOutputMessage::Begin { final_lsn: Lsn(self.next()), commit_ts_us: self.ts(), xid: self.u32() },
             1 => PgOutputMessage::Commit {
                 flags: self.next() as u8,
                 commit_lsn: Lsn(self.next()),
                 end_lsn: Lsn(self.next()),
                 commit_ts_us: self.ts(),
             },
-            2 => PgOutputMessage::Origin {
-                commit_lsn: Lsn(self.next()),
-                name: self.string(),
-            },
+            2 => PgOutputMessage::Origin { commit_lsn: Lsn(self.next()), name: self.string() },
             3 => PgOutputMessage::Relation(RelationBody {
                 xid,
                 relation_id: self.u32(),
@@ -652,28 +452,15 @@ impl Rng {
                     })
                     .collect(),
             }),
-            4 => PgOutputMessage::Type {
-                xid,
-                type_oid: self.u32(),
-                namespace: self.string(),
-                name: self.string(),
-            },
-            5 => PgOutputMessage::Insert {
-                xid,
-                relation_id: self.u32(),
-                new: self.tuple(),
-            },
+            4 => PgOutputMessage::Type { xid, type_oid: self.u32(), namespace: self.string(), name: self.string() },
+            5 => PgOutputMessage::Insert { xid, relation_id: self.u32(), new: self.tuple() },
             6 => PgOutputMessage::Update {
                 xid,
                 relation_id: self.u32(),
                 old: if self.bool() { Some(self.old()) } else { None },
                 new: self.tuple(),
             },
-            7 => PgOutputMessage::Delete {
-                xid,
-                relation_id: self.u32(),
-                old: self.old(),
-            },
+            7 => PgOutputMessage::Delete { xid, relation_id: self.u32(), old: self.old() },
             8 => PgOutputMessage::Truncate {
                 xid,
                 options: self.below(4) as u8,
@@ -686,10 +473,7 @@ impl Rng {
                 prefix: self.string(),
                 content: Bytes::from(self.bytes(20)),
             },
-            10 => PgOutputMessage::StreamStart {
-                xid: self.u32(),
-                first_segment: self.bool(),
-            },
+            10 => PgOutputMessage::StreamStart { xid: self.u32(), first_segment: self.bool() },
             11 => PgOutputMessage::StreamStop,
             12 => PgOutputMessage::StreamCommit {
                 xid: self.u32(),
@@ -718,11 +502,7 @@ fn random_messages_round_trip_through_the_encoder() {
     for i in 0..20_000 {
         let (msg, in_stream) = rng.message();
         let bytes = encode(&msg, in_stream);
-        assert_eq!(
-            decode(&bytes, in_stream).as_ref(),
-            Ok(&msg),
-            "case {i}: {bytes:02x?}"
-        );
+        assert_eq!(decode(&bytes, in_stream).as_ref(), Ok(&msg), "case {i}: {bytes:02x?}");
     }
 }
 

@@ -38,11 +38,7 @@ pub enum ReplicationError {
     Malformed(#[source] std::io::Error),
     /// A caller-supplied name cannot be used in a replication command.
     #[error("invalid {what} {value:?}: {constraint}")]
-    InvalidArgument {
-        what: &'static str,
-        value: String,
-        constraint: &'static str,
-    },
+    InvalidArgument { what: &'static str, value: String, constraint: &'static str },
 }
 
 impl ReplicationError {
@@ -58,9 +54,7 @@ impl ReplicationError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             ReplicationError::Server(e) => e.user_hint(),
-            ReplicationError::Auth { .. } => {
-                Some("check database.user, database.password and pg_hba.conf")
-            }
+            ReplicationError::Auth { .. } => Some("check database.user, database.password and pg_hba.conf"),
             _ => None,
         }
     }
@@ -149,10 +143,7 @@ impl ServerError {
         }
         if code.starts_with("08")
             || code.starts_with("53")
-            || matches!(
-                code,
-                sqlstate::ADMIN_SHUTDOWN | sqlstate::CRASH_SHUTDOWN | sqlstate::CANNOT_CONNECT_NOW
-            )
+            || matches!(code, sqlstate::ADMIN_SHUTDOWN | sqlstate::CRASH_SHUTDOWN | sqlstate::CANNOT_CONNECT_NOW)
         {
             ErrorClass::Transient
         } else {
@@ -186,11 +177,7 @@ impl ServerError {
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "postgres {} {}: {}",
-            self.severity, self.code, self.message
-        )?;
+        write!(f, "postgres {} {}: {}", self.severity, self.code, self.message)?;
         if let Some(detail) = &self.detail {
             write!(f, " (detail: {detail})")?;
         }
@@ -206,22 +193,15 @@ mod tests {
     use super::*;
 
     fn server(code: &str) -> ReplicationError {
-        ReplicationError::Server(ServerError {
-            code: code.into(),
-            ..ServerError::default()
-        })
+        ReplicationError::Server(ServerError { code: code.into(), ..ServerError::default() })
     }
 
     #[test]
     fn classifies_by_sqlstate() {
-        for code in [
-            "08006", "08P01", "57P01", "57P02", "57P03", "53300", "53200",
-        ] {
+        for code in ["08006", "08P01", "57P01", "57P02", "57P03", "53300", "53200"] {
             assert_eq!(server(code).class(), ErrorClass::Transient, "{code}");
         }
-        for code in [
-            "42704", "55006", "28P01", "28000", "42501", "53400", "42601", "XX000",
-        ] {
+        for code in ["42704", "55006", "28P01", "28000", "42501", "53400", "42601", "XX000"] {
             assert_eq!(server(code).class(), ErrorClass::Fatal, "{code}");
         }
         let io = ReplicationError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
@@ -247,6 +227,9 @@ mod tests {
             detail: Some("d".into()),
             hint: Some("h".into()),
         };
-        assert_eq!(e.to_string(), "postgres ERROR 55006: replication slot \"s\" is active for PID 7 (detail: d) (hint: h)");
+        assert_eq!(
+            e.to_string(),
+            "postgres ERROR 55006: replication slot \"s\" is active for PID 7 (detail: d) (hint: h)"
+        );
     }
 }

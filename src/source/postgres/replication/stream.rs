@@ -29,19 +29,10 @@ const KEEPALIVE_LEN: usize = 1 + 8 + 8 + 1;
 pub enum ReplicationMessage {
     /// A pgoutput message (decode `data` with
     /// [`pgoutput::decode_bytes`](crate::source::postgres::pgoutput::decode_bytes)).
-    XLogData {
-        wal_start: Lsn,
-        wal_end: Lsn,
-        server_time_us: i64,
-        data: Bytes,
-    },
+    XLogData { wal_start: Lsn, wal_end: Lsn, server_time_us: i64, data: Bytes },
     /// The server's heartbeat; `wal_end` is its current end of WAL.
     /// A reply, if requested, has already been sent.
-    Keepalive {
-        wal_end: Lsn,
-        server_time_us: i64,
-        reply_requested: bool,
-    },
+    Keepalive { wal_end: Lsn, server_time_us: i64, reply_requested: bool },
 }
 
 /// A replication connection streaming changes.
@@ -119,14 +110,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         }
     }
 
-    async fn on_backend(
-        &mut self,
-        backend: Backend,
-    ) -> Result<Option<ReplicationMessage>, ReplicationError> {
+    async fn on_backend(&mut self, backend: Backend) -> Result<Option<ReplicationMessage>, ReplicationError> {
         let Backend::Message(message) = backend else {
-            return Err(ReplicationError::Protocol(
-                "CopyBothResponse while streaming",
-            ));
+            return Err(ReplicationError::Protocol("CopyBothResponse while streaming"));
         };
         match self.conn.handle_async(message)? {
             None => Ok(None),
@@ -136,9 +122,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
                 self.server_done = true;
                 Ok(None)
             }
-            Some(_) => Err(ReplicationError::Protocol(
-                "unexpected message while streaming",
-            )),
+            Some(_) => Err(ReplicationError::Protocol("unexpected message while streaming")),
         }
     }
 
@@ -164,16 +148,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
                 if reply_requested {
                     self.send_feedback(false).await?;
                 }
-                Ok(ReplicationMessage::Keepalive {
-                    wal_end,
-                    server_time_us,
-                    reply_requested,
-                })
+                Ok(ReplicationMessage::Keepalive { wal_end, server_time_us, reply_requested })
             }
             Some(b'w' | b'k') => Err(ReplicationError::Protocol("short XLogData or keepalive")),
-            _ => Err(ReplicationError::Protocol(
-                "unknown CopyData message in replication stream",
-            )),
+            _ => Err(ReplicationError::Protocol("unknown CopyData message in replication stream")),
         }
     }
 
@@ -183,8 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     pub async fn send_feedback(&mut self, reply_requested: bool) -> Result<(), ReplicationError> {
         let flush = self.flushed;
         let write = self.received.max(flush);
-        self.write_status(write, flush, flush, reply_requested)
-            .await
+        self.write_status(write, flush, flush, reply_requested).await
     }
 
     /// Sends a status update with explicit positions. `flush` counts as a
@@ -199,17 +176,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     ) -> Result<(), ReplicationError> {
         self.set_flushed(flush);
         let flush = self.flushed;
-        self.write_status(write.max(flush), flush, apply.min(flush), reply_requested)
-            .await
+        self.write_status(write.max(flush), flush, apply.min(flush), reply_requested).await
     }
 
-    async fn write_status(
-        &mut self,
-        write: Lsn,
-        flush: Lsn,
-        apply: Lsn,
-        reply: bool,
-    ) -> Result<(), ReplicationError> {
+    async fn write_status(&mut self, write: Lsn, flush: Lsn, apply: Lsn, reply: bool) -> Result<(), ReplicationError> {
         let mut body = BytesMut::with_capacity(34);
         body.put_u8(b'r');
         body.put_u64(write.0);
@@ -228,10 +198,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     /// for the server to finish. Returns the connection in its command phase.
     pub async fn finish(mut self) -> Result<ReplicationClient<S>, ReplicationError> {
         self.end_copy().await?;
-        Ok(ReplicationClient {
-            conn: self.conn,
-            status_interval: self.status_interval,
-        })
+        Ok(ReplicationClient { conn: self.conn, status_interval: self.status_interval })
     }
 
     /// Clean shutdown: [`finish`](Self::finish), then Terminate. Terminate is
@@ -242,10 +209,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         if let Err(ReplicationError::Io(_)) = ended {
             return ended;
         }
-        let client = ReplicationClient {
-            conn: self.conn,
-            status_interval: self.status_interval,
-        };
+        let client = ReplicationClient { conn: self.conn, status_interval: self.status_interval };
         let closed = client.close().await;
         ended.and(closed)
     }
@@ -258,9 +222,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         let drain = async {
             loop {
                 let Backend::Message(message) = conn.read_backend().await? else {
-                    return Err(ReplicationError::Protocol(
-                        "CopyBothResponse while finishing",
-                    ));
+                    return Err(ReplicationError::Protocol("CopyBothResponse while finishing"));
                 };
                 // In-flight data, the server's CopyDone and CommandComplete are skipped.
                 if let Some(Message::ReadyForQuery(_)) = conn.handle_async(message)? {
@@ -293,9 +255,7 @@ fn pg_to_unix(pg_us: u64) -> i64 {
 }
 
 fn unix_now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -308,12 +268,7 @@ mod tests {
 
     fn stream(start: Lsn, interval: Duration) -> (ReplicationStream<DuplexStream>, DuplexStream) {
         let (client, server) = tokio::io::duplex(1 << 16);
-        let conn = Conn {
-            io: client,
-            read_buf: BytesMut::new(),
-            write_buf: BytesMut::new(),
-            params: HashMap::new(),
-        };
+        let conn = Conn { io: client, read_buf: BytesMut::new(), write_buf: BytesMut::new(), params: HashMap::new() };
         (ReplicationStream::new(conn, start, interval), server)
     }
 
@@ -336,10 +291,7 @@ mod tests {
     async fn read_status(server: &mut DuplexStream) -> (u64, u64, u64, bool) {
         let mut frame = [0u8; 1 + 4 + 34];
         server.read_exact(&mut frame).await.unwrap();
-        assert_eq!(
-            (frame[0], &frame[1..5], frame[5]),
-            (b'd', &38u32.to_be_bytes()[..], b'r')
-        );
+        assert_eq!((frame[0], &frame[1..5], frame[5]), (b'd', &38u32.to_be_bytes()[..], b'r'));
         let at = |i: usize| be_u64(&frame[i..i + 8]);
         (at(6), at(14), at(22), frame[38] != 0)
     }
@@ -384,13 +336,7 @@ mod tests {
                 data: Bytes::from_static(b"E"),
             }
         );
-        assert!(matches!(
-            s.next().await.unwrap(),
-            Some(ReplicationMessage::Keepalive {
-                reply_requested: false,
-                ..
-            })
-        ));
+        assert!(matches!(s.next().await.unwrap(), Some(ReplicationMessage::Keepalive { reply_requested: false, .. })));
         assert_eq!(s.next().await.unwrap(), None);
         assert_eq!(s.received(), Lsn(0x400));
         // Nothing was sent: no reply was requested and the interval is long.
@@ -419,10 +365,7 @@ mod tests {
         server.write_all(&copy_data(b"?")).await.unwrap();
         assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
         let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
-        server
-            .write_all(&[b'd', 0xff, 0xff, 0xff, 0xff])
-            .await
-            .unwrap();
+        server.write_all(&[b'd', 0xff, 0xff, 0xff, 0xff]).await.unwrap();
         assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
     }
 
@@ -437,10 +380,7 @@ mod tests {
         s.set_flushed(Lsn(0x110));
         tokio::time::sleep(Duration::from_millis(80)).await;
         // Every message is already buffered, yet the overdue status goes out first.
-        assert!(matches!(
-            s.next().await.unwrap(),
-            Some(ReplicationMessage::XLogData { .. })
-        ));
+        assert!(matches!(s.next().await.unwrap(), Some(ReplicationMessage::XLogData { .. })));
         assert_eq!(read_status(&mut server).await, (0x110, 0x110, 0x110, false));
     }
 }
