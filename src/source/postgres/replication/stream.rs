@@ -1,0 +1,386 @@
+//! The CopyBoth phase: XLogData and keepalives in, standby status updates out.
+//!
+//! The feedback rules this file implements are the ones written down in the
+//! parent module's docs; in short: flush never passes what the caller called
+//! durable, a keepalive asking for a reply is answered before it is returned,
+//! and a status goes out at least every `status_interval`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::frontend;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::{Backend, Conn, ReplicationClient, ReplicationError};
+use crate::lsn::Lsn;
+use crate::source::postgres::pgoutput::PG_EPOCH_OFFSET_US;
+
+/// How long a clean shutdown waits for the server to finish the copy.
+const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// `w` + start LSN + end LSN + send time.
+const XLOG_DATA_HEADER_LEN: usize = 1 + 8 + 8 + 8;
+/// `k` + end LSN + send time + reply flag.
+const KEEPALIVE_LEN: usize = 1 + 8 + 8 + 1;
+
+/// One message of the replication stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicationMessage {
+    /// A pgoutput message (decode `data` with
+    /// [`pgoutput::decode_bytes`](crate::source::postgres::pgoutput::decode_bytes)).
+    XLogData { wal_start: Lsn, wal_end: Lsn, server_time_us: i64, data: Bytes },
+    /// The server's heartbeat; `wal_end` is its current end of WAL.
+    /// A reply, if requested, has already been sent.
+    Keepalive { wal_end: Lsn, server_time_us: i64, reply_requested: bool },
+}
+
+/// A replication connection streaming changes.
+pub struct ReplicationStream<S> {
+    conn: Conn<S>,
+    status_interval: Duration,
+    /// Highest `wal_end` received: the reported write position.
+    received: Lsn,
+    /// What the caller declared durable: the reported flush and apply position.
+    flushed: Lsn,
+    next_status: Instant,
+    /// The server sent CopyDone.
+    server_done: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
+    pub(super) fn new(conn: Conn<S>, start: Lsn, status_interval: Duration) -> Self {
+        ReplicationStream {
+            conn,
+            status_interval,
+            received: start,
+            flushed: start,
+            next_status: Instant::now() + status_interval,
+            server_done: false,
+        }
+    }
+
+    /// Records that everything up to `lsn` is durable downstream. Only moves
+    /// forward. Reported with the next status update (periodic, on request,
+    /// or [`send_feedback`](Self::send_feedback)).
+    pub fn set_flushed(&mut self, lsn: Lsn) {
+        self.flushed = self.flushed.max(lsn);
+    }
+
+    /// The flush position reported to the server.
+    pub fn flushed(&self) -> Lsn {
+        self.flushed
+    }
+
+    /// The highest WAL end position received.
+    pub fn received(&self) -> Lsn {
+        self.received
+    }
+
+    /// The next message; `None` once the server ended the copy (CopyDone).
+    ///
+    /// Also answers keepalives that request a reply and sends the periodic
+    /// status update, so a caller that only loops over `next()` stays alive.
+    /// Cancel-safe for data: dropping the future never loses an XLogData
+    /// (a keepalive whose reply was being written may be lost, harmlessly);
+    /// a status update cut short is completed by the next call.
+    pub async fn next(&mut self) -> Result<Option<ReplicationMessage>, ReplicationError> {
+        if !self.conn.write_buf.is_empty() {
+            self.conn.flush().await?;
+        }
+        loop {
+            if self.server_done {
+                return Ok(None);
+            }
+            if Instant::now() >= self.next_status {
+                self.send_feedback(false).await?;
+            }
+            if let Some(backend) = self.conn.parse_buffered()? {
+                if let Some(message) = self.on_backend(backend).await? {
+                    return Ok(Some(message));
+                }
+                continue;
+            }
+            let deadline = self.next_status;
+            tokio::select! {
+                biased;
+                read = self.conn.fill() => read?,
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    async fn on_backend(&mut self, backend: Backend) -> Result<Option<ReplicationMessage>, ReplicationError> {
+        let Backend::Message(message) = backend else {
+            return Err(ReplicationError::Protocol("CopyBothResponse while streaming"));
+        };
+        match self.conn.handle_async(message)? {
+            None => Ok(None),
+            Some(Message::CopyData(body)) => self.on_copy_data(body.into_bytes()).await.map(Some),
+            Some(Message::CopyDone) => {
+                tracing::info!(received = %self.received, "server ended the replication stream");
+                self.server_done = true;
+                Ok(None)
+            }
+            Some(_) => Err(ReplicationError::Protocol("unexpected message while streaming")),
+        }
+    }
+
+    async fn on_copy_data(&mut self, data: Bytes) -> Result<ReplicationMessage, ReplicationError> {
+        match data.first() {
+            Some(b'w') if data.len() >= XLOG_DATA_HEADER_LEN => {
+                let wal_start = Lsn(be_u64(&data[1..9]));
+                let wal_end = Lsn(be_u64(&data[9..17]));
+                let server_time_us = pg_to_unix(be_u64(&data[17..25]));
+                self.received = self.received.max(wal_end);
+                Ok(ReplicationMessage::XLogData {
+                    wal_start,
+                    wal_end,
+                    server_time_us,
+                    data: data.slice(XLOG_DATA_HEADER_LEN..),
+                })
+            }
+            Some(b'k') if data.len() == KEEPALIVE_LEN => {
+                let wal_end = Lsn(be_u64(&data[1..9]));
+                let server_time_us = pg_to_unix(be_u64(&data[9..17]));
+                let reply_requested = data[17] != 0;
+                self.received = self.received.max(wal_end);
+                if reply_requested {
+                    self.send_feedback(false).await?;
+                }
+                Ok(ReplicationMessage::Keepalive { wal_end, server_time_us, reply_requested })
+            }
+            Some(b'w' | b'k') => Err(ReplicationError::Protocol("short XLogData or keepalive")),
+            _ => Err(ReplicationError::Protocol("unknown CopyData message in replication stream")),
+        }
+    }
+
+    /// Sends a status update with the recorded positions: write = highest
+    /// received (at least flush), flush = apply = what the caller declared
+    /// durable.
+    pub async fn send_feedback(&mut self, reply_requested: bool) -> Result<(), ReplicationError> {
+        let flush = self.flushed;
+        let write = self.received.max(flush);
+        self.write_status(write, flush, flush, reply_requested).await
+    }
+
+    /// Sends a status update with explicit positions. `flush` counts as a
+    /// declaration of durability (as [`set_flushed`](Self::set_flushed));
+    /// positions below what was already reported are raised to it.
+    pub async fn send_status(
+        &mut self,
+        write: Lsn,
+        flush: Lsn,
+        apply: Lsn,
+        reply_requested: bool,
+    ) -> Result<(), ReplicationError> {
+        self.set_flushed(flush);
+        let flush = self.flushed;
+        self.write_status(write.max(flush), flush, apply.min(flush), reply_requested).await
+    }
+
+    async fn write_status(&mut self, write: Lsn, flush: Lsn, apply: Lsn, reply: bool) -> Result<(), ReplicationError> {
+        let mut body = BytesMut::with_capacity(34);
+        body.put_u8(b'r');
+        body.put_u64(write.0);
+        body.put_u64(flush.0);
+        body.put_u64(apply.0);
+        body.put_i64(unix_now_us() - PG_EPOCH_OFFSET_US);
+        body.put_u8(u8::from(reply));
+        frontend::CopyData::new(body.freeze())?.write(&mut self.conn.write_buf);
+        self.conn.flush().await?;
+        tracing::debug!(write = %write, flush = %flush, "sent standby status update");
+        self.next_status = Instant::now() + self.status_interval;
+        Ok(())
+    }
+
+    /// Ends the copy: a final status update, CopyDone, then waits (bounded)
+    /// for the server to finish. Returns the connection in its command phase.
+    pub async fn finish(mut self) -> Result<ReplicationClient<S>, ReplicationError> {
+        self.end_copy().await?;
+        Ok(ReplicationClient { conn: self.conn, status_interval: self.status_interval })
+    }
+
+    /// Clean shutdown: [`finish`](Self::finish), then Terminate. Terminate is
+    /// sent even if the server does not end the copy cleanly; that error is
+    /// returned afterwards.
+    pub async fn shutdown(mut self) -> Result<(), ReplicationError> {
+        let ended = self.end_copy().await;
+        if let Err(ReplicationError::Io(_)) = ended {
+            return ended;
+        }
+        let client = ReplicationClient { conn: self.conn, status_interval: self.status_interval };
+        let closed = client.close().await;
+        ended.and(closed)
+    }
+
+    async fn end_copy(&mut self) -> Result<(), ReplicationError> {
+        self.send_feedback(false).await?;
+        frontend::copy_done(&mut self.conn.write_buf);
+        self.conn.flush().await?;
+        let conn = &mut self.conn;
+        let drain = async {
+            loop {
+                let Backend::Message(message) = conn.read_backend().await? else {
+                    return Err(ReplicationError::Protocol("CopyBothResponse while finishing"));
+                };
+                // In-flight data, the server's CopyDone and CommandComplete are skipped.
+                if let Some(Message::ReadyForQuery(_)) = conn.handle_async(message)? {
+                    return Ok(());
+                }
+            }
+        };
+        tokio::time::timeout(SHUTDOWN_DRAIN_TIMEOUT, drain)
+            .await
+            .map_err(|_| ReplicationError::Protocol("server did not finish the copy in time"))?
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
+    /// Drops the connection without the CopyDone handshake (for fault tests
+    /// and for a connection already known to be broken).
+    pub async fn abort(mut self) {
+        let _ = self.conn.io.shutdown().await;
+    }
+}
+
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+fn pg_to_unix(pg_us: u64) -> i64 {
+    (pg_us as i64).saturating_add(PG_EPOCH_OFFSET_US)
+}
+
+fn unix_now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use tokio::io::{AsyncReadExt, DuplexStream};
+
+    use super::*;
+
+    fn stream(start: Lsn, interval: Duration) -> (ReplicationStream<DuplexStream>, DuplexStream) {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let conn = Conn { io: client, read_buf: BytesMut::new(), write_buf: BytesMut::new(), params: HashMap::new() };
+        (ReplicationStream::new(conn, start, interval), server)
+    }
+
+    fn copy_data(payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'd'];
+        out.extend_from_slice(&(payload.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn keepalive(wal_end: u64, reply: bool) -> Vec<u8> {
+        let mut p = vec![b'k'];
+        p.extend_from_slice(&wal_end.to_be_bytes());
+        p.extend_from_slice(&0i64.to_be_bytes());
+        p.push(u8::from(reply));
+        copy_data(&p)
+    }
+
+    /// Reads one standby status update: (write, flush, apply, reply).
+    async fn read_status(server: &mut DuplexStream) -> (u64, u64, u64, bool) {
+        let mut frame = [0u8; 1 + 4 + 34];
+        server.read_exact(&mut frame).await.unwrap();
+        assert_eq!((frame[0], &frame[1..5], frame[5]), (b'd', &38u32.to_be_bytes()[..], b'r'));
+        let at = |i: usize| be_u64(&frame[i..i + 8]);
+        (at(6), at(14), at(22), frame[38] != 0)
+    }
+
+    #[tokio::test]
+    async fn keepalive_requesting_a_reply_is_answered_with_the_flushed_position() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        s.set_flushed(Lsn(0x180));
+        s.set_flushed(Lsn(0x150)); // never backwards
+        server.write_all(&keepalive(0x200, true)).await.unwrap();
+        let msg = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            msg,
+            ReplicationMessage::Keepalive {
+                wal_end: Lsn(0x200),
+                server_time_us: PG_EPOCH_OFFSET_US,
+                reply_requested: true
+            }
+        );
+        assert_eq!(read_status(&mut server).await, (0x200, 0x180, 0x180, false));
+    }
+
+    #[tokio::test]
+    async fn xlog_data_is_split_without_reply() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        let mut p = vec![b'w'];
+        p.extend_from_slice(&0x300u64.to_be_bytes());
+        p.extend_from_slice(&0x300u64.to_be_bytes());
+        p.extend_from_slice(&1_000_000i64.to_be_bytes());
+        p.extend_from_slice(b"E");
+        let mut wire = copy_data(&p);
+        wire.extend_from_slice(&keepalive(0x400, false));
+        wire.extend_from_slice(&[b'c', 0, 0, 0, 4]); // CopyDone
+        server.write_all(&wire).await.unwrap();
+        let msg = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            msg,
+            ReplicationMessage::XLogData {
+                wal_start: Lsn(0x300),
+                wal_end: Lsn(0x300),
+                server_time_us: PG_EPOCH_OFFSET_US + 1_000_000,
+                data: Bytes::from_static(b"E"),
+            }
+        );
+        assert!(matches!(s.next().await.unwrap(), Some(ReplicationMessage::Keepalive { reply_requested: false, .. })));
+        assert_eq!(s.next().await.unwrap(), None);
+        assert_eq!(s.received(), Lsn(0x400));
+        // Nothing was sent: no reply was requested and the interval is long.
+        drop(s);
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "unexpected bytes {rest:?}");
+    }
+
+    #[tokio::test]
+    async fn status_is_sent_every_interval_while_waiting() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(100));
+        s.set_flushed(Lsn(0x120));
+        let pending = tokio::time::timeout(Duration::from_millis(250), s.next()).await;
+        assert!(pending.is_err(), "no message was sent");
+        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
+        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
+    }
+
+    #[tokio::test]
+    async fn malformed_copy_data_is_a_protocol_error() {
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server.write_all(&copy_data(b"k\0\0")).await.unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server.write_all(&copy_data(b"?")).await.unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+        let (mut s, mut server) = stream(Lsn(0), Duration::from_secs(600));
+        server.write_all(&[b'd', 0xff, 0xff, 0xff, 0xff]).await.unwrap();
+        assert!(matches!(s.next().await, Err(ReplicationError::Protocol(_))));
+    }
+
+    #[tokio::test]
+    async fn status_is_sent_while_data_keeps_flowing() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(50));
+        let mut p = vec![b'w'];
+        p.extend_from_slice(&[0u8; 24]);
+        for _ in 0..3 {
+            server.write_all(&copy_data(&p)).await.unwrap();
+        }
+        s.set_flushed(Lsn(0x110));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        // Every message is already buffered, yet the overdue status goes out first.
+        assert!(matches!(s.next().await.unwrap(), Some(ReplicationMessage::XLogData { .. })));
+        assert_eq!(read_status(&mut server).await, (0x110, 0x110, 0x110, false));
+    }
+}
