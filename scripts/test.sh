@@ -26,7 +26,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 declare -a names=() results=() durations=()
-failed=0
+step_failed=0
 
 run_step() {
     local name="$1"; shift
@@ -39,18 +39,35 @@ run_step() {
     set -e
     end="$(date +%s)"
     names+=("$name"); durations+=("$((end - start))s")
-    if [ "$rc" -eq 0 ]; then results+=("ok"); else results+=("FAILED (exit $rc)"); failed=1; fi
+    if [ "$rc" -eq 0 ]; then results+=("ok"); else results+=("FAILED (exit $rc)"); step_failed=1; fi
 }
 
-run_step "cargo test" cargo test --all-targets -- "$@"
+test_log="$(mktemp)"
+trap 'rm -f "$env_file" "$test_log"' EXIT
+cargo_test() { cargo test --all-targets --no-fail-fast -- "$@" 2>&1 | tee "$test_log"; }
+run_step "cargo test" cargo_test "$@"
 run_step "testcontainers check" cargo check --tests --features testcontainers
+
+# Totals over every test binary's `test result:` line.
+read -r passed tests_failed ignored < <(awk '/^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) g += $(i-1)
+        }
+    } END { printf "%d %d %d\n", p, f, g }' "$test_log")
 
 log "summary"
 for i in "${!names[@]}"; do
     printf '  %-24s %-18s %s\n' "${names[$i]}" "${results[$i]}" "${durations[$i]}"
 done
-if [ "$failed" -ne 0 ]; then
+status=0
+if [ "$step_failed" -ne 0 ] || [ "$tests_failed" -ne 0 ]; then
     echo "[test] FAILED"
-    exit 1
+    status=1
+elif [ "$passed" -eq 0 ]; then
+    echo "[test] FAILED: no test ran"
+    status=1
+else
+    echo "[test] all steps passed"
 fi
-echo "[test] all steps passed"
+echo "tests: $passed passed, $tests_failed failed, $ignored skipped"
+exit "$status"

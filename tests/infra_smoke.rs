@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 use crate::support::{unique_name, Broker, PgServer, MD5_PASSWORD, MD5_USER, SCRAM_PASSWORD, SCRAM_USER};
 
@@ -164,6 +164,49 @@ async fn broker_round_trips_keyed_records_with_headers() {
     let tomb = got.iter().find(|r| r.partition == 1 && r.offset == tombstone_offset).expect("tombstone");
     assert_eq!(tomb.value, None);
     assert_eq!(tomb.value_json(), serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn committed_transactions_are_read_back_across_topics() {
+    let broker = Broker::shared();
+    let (t1, t2) = (unique_name("smoke_txn_a"), unique_name("smoke_txn_b"));
+    broker.create_topic(&t1, 1).await;
+    broker.create_topic(&t2, 2).await;
+    // GIVEN a transactional producer
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("transactional.id", unique_name("smoke_txn"))
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(10);
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        p.init_transactions(timeout)?;
+        p.begin_transaction()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    // WHEN it writes to two topics and commits
+    for (topic, key) in [(&t1, "a"), (&t2, "b"), (&t2, "c")] {
+        producer
+            .send(FutureRecord::to(topic).key(key).payload("{}"), timeout)
+            .await
+            .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+    }
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || p.commit_transaction(timeout)).await.unwrap().unwrap();
+    // THEN read_committed consumers see every record (and nothing else)
+    let a = broker.consume(&t1, 2, Duration::from_secs(3)).await;
+    let b = broker.consume(&t2, 3, Duration::from_secs(3)).await;
+    let keys = |rs: &[crate::support::Consumed]| {
+        let mut k: Vec<String> = rs.iter().map(|r| String::from_utf8(r.key.clone().unwrap()).unwrap()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&a), ["a"]);
+    assert_eq!(keys(&b), ["b", "c"]);
 }
 
 #[tokio::test]

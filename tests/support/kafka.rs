@@ -239,6 +239,12 @@ fn wait_listening(child: &mut Child, port: u16) -> Result<(), String> {
             return Err(format!("tansu exited with {status}"));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Something listens; make sure it is our child and not a process that took the
+            // port first (tansu exits at once when it cannot bind).
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("tansu exited with {status} (port {port} taken?)"));
+            }
             return Ok(());
         }
         if Instant::now() > deadline {
