@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Run pgcdc's whole test suite: install/check the test dependencies, then
+#   1. cargo test --all-targets            (unit tests + the end-to-end binary tests/main.rs)
+#   2. cargo check --tests --features testcontainers   (the Docker backend compiles)
+# Prints a summary and exits non-zero if any step failed.
+#
+# Extra arguments are passed to `cargo test` after `--` (e.g. a test-name filter).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '\n[test] %s\n' "$*"; }
+
+env_file="$(mktemp)"
+trap 'rm -f "$env_file"' EXIT
+
+log "installing/checking dependencies"
+scripts/install-deps.sh --env-file "$env_file" >/dev/null
+# shellcheck disable=SC1090
+. "$env_file"
+export PGCDC_PG_BIN PGCDC_TANSU_BIN PGCDC_TOOLS_DIR
+echo "PGCDC_PG_BIN=$PGCDC_PG_BIN"
+echo "PGCDC_TANSU_BIN=$PGCDC_TANSU_BIN"
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+
+declare -a names=() results=() durations=()
+step_failed=0
+
+run_step() {
+    local name="$1"; shift
+    local start end rc
+    log "$name: $*"
+    start="$(date +%s)"
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    end="$(date +%s)"
+    names+=("$name"); durations+=("$((end - start))s")
+    if [ "$rc" -eq 0 ]; then results+=("ok"); else results+=("FAILED (exit $rc)"); step_failed=1; fi
+}
+
+test_log="$(mktemp)"
+trap 'rm -f "$env_file" "$test_log"' EXIT
+cargo_test() { cargo test --all-targets --no-fail-fast -- "$@" 2>&1 | tee "$test_log"; }
+run_step "cargo test" cargo_test "$@"
+run_step "testcontainers check" cargo check --tests --features testcontainers
+
+# Totals over every test binary's `test result:` line.
+read -r passed tests_failed ignored < <(awk '/^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) g += $(i-1)
+        }
+    } END { printf "%d %d %d\n", p, f, g }' "$test_log")
+
+log "summary"
+for i in "${!names[@]}"; do
+    printf '  %-24s %-18s %s\n' "${names[$i]}" "${results[$i]}" "${durations[$i]}"
+done
+status=0
+if [ "$step_failed" -ne 0 ] || [ "$tests_failed" -ne 0 ]; then
+    echo "[test] FAILED"
+    status=1
+elif [ "$passed" -eq 0 ]; then
+    echo "[test] FAILED: no test ran"
+    status=1
+else
+    echo "[test] all steps passed"
+fi
+echo "tests: $passed passed, $tests_failed failed, $ignored skipped"
+exit "$status"

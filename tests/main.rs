@@ -1,0 +1,7 @@
+//! pgcdc's end-to-end tests: one test binary against a real PostgreSQL and a real
+//! Kafka-compatible broker (see `support`). Run with `scripts/test.sh`, or
+//! `eval "$(scripts/install-deps.sh)" && cargo test --test main`.
+
+mod support;
+
+mod infra_smoke;
