@@ -1,6 +1,7 @@
 //! The PostgreSQL source: replication connection, pgoutput decoding, relation
 //! cache, type mapping, slot and publication management.
 
+pub mod catalog;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;
