@@ -165,7 +165,8 @@ pub async fn load_table(client: &Client, relation_id: u32) -> Result<CatalogTabl
     let rows = client
         .query(
             "SELECT a.attname::text, a.attnum, a.atttypid, a.atttypmod, a.attnotnull, \
-                    pg_get_expr(d.adbin, d.adrelid), array_position(i.indkey::int2[], a.attnum) \
+                    pg_get_expr(d.adbin, d.adrelid), \
+                    array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) \
              FROM pg_attribute a \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
@@ -183,7 +184,8 @@ pub async fn load_table(client: &Client, relation_id: u32) -> Result<CatalogTabl
             column_type: load_type(client, row.get(2), row.get(3)).await?,
             not_null: row.get(4),
             default_expr: row.get(5),
-            primary_key_position: pk_pos.and_then(|p| usize::try_from(p - 1).ok()),
+            // int2vector subscripts start at 0; the query yields a 0-based position.
+            primary_key_position: pk_pos.and_then(|p| usize::try_from(p).ok()),
         });
     }
     let mut pk: Vec<(usize, String)> =

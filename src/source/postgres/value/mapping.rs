@@ -59,8 +59,6 @@ pub enum ValueError {
     Parse { type_name: String, text: String, expected: &'static str },
     #[error("column type {type_name} (oid {oid}) has no Debezium mapping: set include.unknown.datatypes=true to capture it as bytes")]
     UnsupportedType { type_name: String, oid: u32 },
-    #[error("{type_name} value {text:?} is a special value that decimal.handling.mode=precise cannot encode: set decimal.handling.mode=string or double")]
-    SpecialDecimal { type_name: String, text: String },
     #[error("{type_name} value {text:?} has more than {scale} fractional digits")]
     Scale { type_name: String, text: String, scale: i32 },
     #[error("binary tuple values are not supported ({type_name}): do not enable pgoutput's binary option")]
@@ -399,25 +397,6 @@ fn round_half_up(d: &BigDec, scale: i32) -> BigDec {
     BigDec { unscaled: q, scale }
 }
 
-/// Java's `Double.toString(double)` (shortest digits, Java's layout).
-fn java_double_string(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    let abs = v.abs();
-    if v == 0.0 || (1e-3..1e7).contains(&abs) {
-        let s = format!("{v:?}");
-        return if s.contains('.') { s } else { format!("{s}.0") };
-    }
-    let s = format!("{v:e}"); // e.g. 1.2345e7, 1e-5
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let mantissa = if mantissa.contains('.') { mantissa.to_owned() } else { format!("{mantissa}.0") };
-    format!("{mantissa}E{exp}")
-}
-
 /// Orders hstore pairs as Java's `HashMap` iterates them (pgjdbc's
 /// `HStoreConverter.fromString` returns one; Debezium serializes it as is).
 fn java_hashmap_order(pairs: Vec<(String, Option<String>)>) -> Vec<(String, Option<String>)> {
@@ -485,7 +464,8 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
                 }
                 (DecimalHandlingMode::Precise, Some(_)) => Value::Bytes(d.unscaled_bytes()),
                 (DecimalHandlingMode::Double, _) => Value::Float64(d.to_f64()),
-                (DecimalHandlingMode::String, _) => Value::String(d.to_java_string()),
+                // Observed from Debezium 3.6.3: plain notation, never `1E-21`.
+                (DecimalHandlingMode::String, _) => Value::String(d.to_plain_string()),
             }
         }
         Kind::Money => {
@@ -495,7 +475,7 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
                     Value::Bytes(round_half_up(&d, i32::from(opts.money_fraction_digits)).unscaled_bytes())
                 }
                 DecimalHandlingMode::Double => Value::Float64(d.to_f64()),
-                DecimalHandlingMode::String => Value::String(java_double_string(d.to_f64())),
+                DecimalHandlingMode::String => Value::String(d.to_plain_string()),
             }
         }
         Kind::Date => {
@@ -579,8 +559,10 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
 
 fn special_decimal(col: &ColumnType, text: &str, special: Special, opts: &ValueOptions) -> Result<Value, ValueError> {
     match opts.decimal_handling_mode {
+        // Debezium 3.6.3 logs a warning and emits null (observed against PG 15).
         DecimalHandlingMode::Precise => {
-            Err(ValueError::SpecialDecimal { type_name: col.type_name.clone(), text: truncated(text) })
+            tracing::warn!(type_name = %col.type_name, "special numeric value cannot be encoded in precise mode; emitting null");
+            Ok(Value::Null)
         }
         DecimalHandlingMode::Double => Ok(Value::Float64(special.as_f64())),
         DecimalHandlingMode::String => Ok(Value::String(special.java_name().to_owned())),
