@@ -61,6 +61,7 @@ fn start_pg() -> Pg {
         data = data.display(),
         dir = dir.display()
     );
+    #[allow(clippy::zombie_processes)] // the watchdog must outlive this process
     Command::new("setsid").args(["sh", "-c", &watchdog]).spawn().unwrap();
     Pg { port, _dir: dir }
 }

@@ -557,7 +557,7 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
     })
 }
 
-fn special_decimal(col: &ColumnType, text: &str, special: Special, opts: &ValueOptions) -> Result<Value, ValueError> {
+fn special_decimal(col: &ColumnType, _text: &str, special: Special, opts: &ValueOptions) -> Result<Value, ValueError> {
     match opts.decimal_handling_mode {
         // Debezium 3.6.3 logs a warning and emits null (observed against PG 15).
         DecimalHandlingMode::Precise => {

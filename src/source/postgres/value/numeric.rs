@@ -136,21 +136,6 @@ impl BigDec {
         }
     }
 
-    /// `BigDecimal.toString()`: plain unless the scale is negative or the
-    /// adjusted exponent is below -6, then scientific (`1.23E+5`, `1E-7`).
-    pub fn to_java_string(&self) -> String {
-        let (neg, digits) = self.sign_and_digits();
-        let adjusted = -(i64::from(self.scale)) + (digits.len() as i64 - 1);
-        if self.scale >= 0 && adjusted >= -6 {
-            return self.to_plain_string();
-        }
-        let sign = if neg { "-" } else { "" };
-        let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() { first.to_owned() } else { format!("{first}.{rest}") };
-        let exp = if adjusted >= 0 { format!("+{adjusted}") } else { adjusted.to_string() };
-        format!("{sign}{mantissa}E{exp}")
-    }
-
     fn sign_and_digits(&self) -> (bool, String) {
         let (sign, mag) = self.unscaled.clone().into_parts();
         (sign == Sign::Minus, mag.to_str_radix(10))
@@ -207,14 +192,10 @@ mod tests {
     }
 
     #[test]
-    fn java_to_string() {
-        assert_eq!(dec("123.45").to_java_string(), "123.45");
-        assert_eq!(dec("-0.000001").to_java_string(), "-0.000001");
-        assert_eq!(dec("0.0000001").to_java_string(), "1E-7");
-        assert_eq!(dec("0.00000012").to_java_string(), "1.2E-7");
-        assert_eq!(dec("1e3").to_java_string(), "1E+3");
-        assert_eq!(dec("0.00").to_java_string(), "0.00");
-        assert_eq!(dec("0.0000000").to_java_string(), "0E-7");
+    fn plain_string() {
+        assert_eq!(dec("123.45").to_plain_string(), "123.45");
+        assert_eq!(dec("-0.0000001").to_plain_string(), "-0.0000001");
+        assert_eq!(dec("0.00").to_plain_string(), "0.00");
         assert_eq!(dec("1e3").to_plain_string(), "1000");
     }
 }
