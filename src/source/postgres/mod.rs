@@ -1,6 +1,8 @@
 //! The PostgreSQL source: replication connection, pgoutput decoding, relation
 //! cache, type mapping, slot and publication management.
 
+pub mod capture;
+pub mod catalog;
 pub mod decoder;
 pub mod pgoutput;
 pub mod relation;

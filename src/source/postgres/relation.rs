@@ -1,1 +1,300 @@
 //! The relation cache: pgoutput Relation messages + catalog facts → [`TableSchema`].
+//!
+//! pgoutput sends a Relation message before the first change of a table in a
+//! session and again whenever its shape changes. It carries column names,
+//! type OIDs and type modifiers, but not NOT NULL, the primary key or type
+//! details; those come from the catalog ([`CatalogTable`]) and are matched by
+//! column *name* — dropped columns are absent from pgoutput but their attnums
+//! leave holes, so positions cannot be used.
+//!
+//! ```text
+//!   Relation(id) ──┐
+//!                  ├─▶ apply ─▶ CachedRelation{ TableSchema (versioned), tuple position → column, types }
+//!   load_table(id)─┘
+//!   TupleData ─────────▶ decode_row ─▶ Row (one Connect value per TableSchema column)
+//! ```
+//!
+//! Columns Debezium cannot map (unknown types without
+//! `include.unknown.datatypes`) are left out of the schema and skipped in rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::catalog::CatalogTable;
+use super::pgoutput::{RelationBody, TupleData, TupleValue};
+use super::value::{self, ColumnType, ValueError, ValueOptions};
+use crate::error::{Classify, ErrorClass};
+use crate::event::{ColumnSchema, ReplicaIdentity, Row, TableId, TableSchema};
+use crate::schema::Value;
+
+/// A relation or row could not be turned into the change model.
+#[derive(Debug, thiserror::Error)]
+pub enum RelationError {
+    #[error("change for relation {0} arrived before its Relation message")]
+    UnknownRelation(u32),
+    #[error("relation {relation_id} has unknown replica identity {identity:#04x}")]
+    BadReplicaIdentity { relation_id: u32, identity: u8 },
+    #[error("tuple for {table} has {got} values but its Relation message had {expected} columns")]
+    TupleLength { table: TableId, expected: usize, got: usize },
+    #[error("column {table}.{column}: {source}")]
+    Value {
+        table: TableId,
+        column: String,
+        #[source]
+        source: ValueError,
+    },
+    #[error("column {table}.{column} holds text that is not UTF-8")]
+    NotUtf8 { table: TableId, column: String },
+}
+
+impl Classify for RelationError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            RelationError::UnknownRelation(_) | RelationError::BadReplicaIdentity { .. } => ErrorClass::Fatal,
+            _ => ErrorClass::Data,
+        }
+    }
+}
+
+/// One table's current shape plus what row decoding needs.
+#[derive(Clone, Debug)]
+pub struct CachedRelation {
+    pub table: Arc<TableSchema>,
+    /// For each pgoutput tuple position, the index into `table.columns`
+    /// (`None`: a column Debezium leaves out).
+    positions: Vec<Option<usize>>,
+    /// Resolved type per `table.columns` entry.
+    types: Vec<ColumnType>,
+}
+
+impl CachedRelation {
+    /// Resolved type of the `i`-th column of `table`.
+    pub fn column_type(&self, i: usize) -> Option<&ColumnType> {
+        self.types.get(i)
+    }
+
+    /// Decodes one tuple (see [`decode_row`]).
+    pub fn decode_row(&self, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
+        decode_row(self, tuple, opts)
+    }
+}
+
+/// Relations by OID.
+#[derive(Debug, Default)]
+pub struct RelationCache {
+    entries: HashMap<u32, CachedRelation>,
+}
+
+impl RelationCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds (or rebuilds) a relation's schema. The returned `Arc` is the old
+    /// one when nothing changed; otherwise a new one with `version + 1`.
+    pub fn apply(
+        &mut self,
+        rel: &RelationBody,
+        catalog: &CatalogTable,
+        opts: &ValueOptions,
+    ) -> Result<Arc<TableSchema>, RelationError> {
+        let id = TableId::new(rel.namespace.clone(), rel.name.clone());
+        let replica_identity = ReplicaIdentity::from_byte(rel.replica_identity).ok_or(
+            RelationError::BadReplicaIdentity { relation_id: rel.relation_id, identity: rel.replica_identity },
+        )?;
+        let mut columns = Vec::with_capacity(rel.columns.len());
+        let mut types = Vec::with_capacity(rel.columns.len());
+        let mut positions = Vec::with_capacity(rel.columns.len());
+        for rc in &rel.columns {
+            let cat = catalog.column(&rc.name);
+            let column_type = match cat {
+                Some(c) if c.column_type.oid == rc.type_oid => {
+                    ColumnType { type_modifier: rc.type_modifier, ..c.column_type.clone() }
+                }
+                other => {
+                    tracing::warn!(table = %id, column = %rc.name, type_oid = rc.type_oid,
+                        "catalog does not match the relation message; mapping the column by oid only");
+                    let name = other.map(|c| c.column_type.type_name.clone()).unwrap_or_default();
+                    ColumnType::new(rc.type_oid, rc.type_modifier, name)
+                }
+            };
+            // Debezium treats a column it cannot find in the catalog as optional.
+            let nullable = cat.is_none_or(|c| !c.not_null);
+            let schema = match value::column_schema(&column_type, nullable, opts) {
+                Ok(s) => s,
+                Err(ValueError::UnsupportedType { type_name, oid }) => {
+                    tracing::warn!(table = %id, column = %rc.name, type_name = %type_name, oid,
+                        "column type has no mapping; leaving the column out");
+                    positions.push(None);
+                    continue;
+                }
+                Err(source) => return Err(RelationError::Value { table: id, column: rc.name.clone(), source }),
+            };
+            positions.push(Some(columns.len()));
+            columns.push(ColumnSchema {
+                name: rc.name.clone(),
+                type_oid: rc.type_oid,
+                type_modifier: rc.type_modifier,
+                type_name: column_type.type_name.clone(),
+                nullable,
+                is_key: cat.is_some_and(|c| c.primary_key_position.is_some()),
+                schema,
+            });
+            types.push(column_type);
+        }
+        let previous = self.entries.get(&rel.relation_id).map(|e| e.table.clone());
+        let unchanged = previous.as_ref().filter(|p| {
+            p.id == id && p.columns == columns && p.replica_identity == replica_identity
+        });
+        let table = match unchanged {
+            Some(p) => p.clone(),
+            None => Arc::new(TableSchema {
+                relation_id: rel.relation_id,
+                id,
+                columns,
+                replica_identity,
+                version: previous.map_or(1, |p| p.version + 1),
+            }),
+        };
+        self.entries.insert(rel.relation_id, CachedRelation { table: table.clone(), positions, types });
+        Ok(table)
+    }
+
+    pub fn get(&self, relation_id: u32) -> Option<&CachedRelation> {
+        self.entries.get(&relation_id)
+    }
+
+    /// Like [`get`](Self::get), as an error when absent.
+    pub fn require(&self, relation_id: u32) -> Result<&CachedRelation, RelationError> {
+        self.get(relation_id).ok_or(RelationError::UnknownRelation(relation_id))
+    }
+
+    pub fn remove(&mut self, relation_id: u32) -> Option<CachedRelation> {
+        self.entries.remove(&relation_id)
+    }
+}
+
+/// Maps a pgoutput tuple to a row: `Null` → null, unchanged TOAST → the
+/// placeholder, text → [`value::parse_text`], binary → error.
+pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
+    let table = &rel.table;
+    if tuple.len() != rel.positions.len() {
+        return Err(RelationError::TupleLength { table: table.id.clone(), expected: rel.positions.len(), got: tuple.len() });
+    }
+    let mut row = vec![Value::Null; table.columns.len()];
+    for (value_in, pos) in tuple.iter().zip(&rel.positions) {
+        let Some(i) = *pos else { continue };
+        let column = &table.columns[i];
+        let ty = &rel.types[i];
+        let err = |source| RelationError::Value { table: table.id.clone(), column: column.name.clone(), source };
+        row[i] = match value_in {
+            TupleValue::Null => Value::Null,
+            TupleValue::UnchangedToast => value::unavailable_placeholder_for(ty, &column.schema, opts),
+            TupleValue::Text(bytes) => {
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| RelationError::NotUtf8 { table: table.id.clone(), column: column.name.clone() })?;
+                value::parse_text(ty, &column.schema, text, opts).map_err(err)?
+            }
+            TupleValue::Binary(_) => return Err(err(ValueError::Binary { type_name: ty.type_name.clone() })),
+        };
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::source::postgres::catalog::CatalogColumn;
+    use crate::source::postgres::pgoutput::RelationColumn;
+    use crate::source::postgres::value::oid;
+
+    fn rel_col(name: &str, type_oid: u32, typmod: i32) -> RelationColumn {
+        RelationColumn { is_key: false, name: name.into(), type_oid, type_modifier: typmod }
+    }
+
+    fn cat_col(name: &str, attnum: i16, ty: ColumnType, not_null: bool, pk: Option<usize>) -> CatalogColumn {
+        CatalogColumn { name: name.into(), attnum, column_type: ty, not_null, default_expr: None, primary_key_position: pk }
+    }
+
+    fn fixture() -> (RelationBody, CatalogTable) {
+        let rel = RelationBody {
+            xid: None,
+            relation_id: 42,
+            namespace: "public".into(),
+            name: "t".into(),
+            replica_identity: b'd',
+            columns: vec![rel_col("id", oid::INT4, -1), rel_col("lsn", 3220, -1), rel_col("body", oid::TEXT, -1)],
+        };
+        let cat = CatalogTable {
+            relation_id: 42,
+            id: TableId::new("public", "t"),
+            replica_identity: ReplicaIdentity::Default,
+            // `body` has attnum 4: a dropped column left a hole at 3.
+            columns: vec![
+                cat_col("id", 1, ColumnType::new(oid::INT4, -1, "int4"), true, Some(0)),
+                cat_col("lsn", 2, ColumnType::new(3220, -1, "pg_lsn"), false, None),
+                cat_col("body", 4, ColumnType::new(oid::TEXT, -1, "text"), false, None),
+            ],
+            primary_key: vec!["id".into()],
+        };
+        (rel, cat)
+    }
+
+    #[test]
+    fn builds_schema_skipping_unmapped_columns() {
+        let (rel, cat) = fixture();
+        let mut cache = RelationCache::new();
+        let table = cache.apply(&rel, &cat, &ValueOptions::default()).unwrap();
+        assert_eq!(table.version, 1);
+        let names: Vec<_> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "body"]);
+        assert!(table.columns[0].is_key && !table.columns[0].nullable && !table.columns[0].schema.optional);
+        assert!(!table.columns[1].is_key && table.columns[1].schema.optional);
+
+        let row = cache
+            .get(42)
+            .unwrap()
+            .decode_row(
+                &vec![TupleValue::Text(Bytes::from_static(b"7")), TupleValue::Text(Bytes::from_static(b"0/1")), TupleValue::UnchangedToast],
+                &ValueOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(row, vec![Value::Int32(7), Value::String("__debezium_unavailable_value".into())]);
+    }
+
+    #[test]
+    fn version_bumps_only_on_shape_change() {
+        let (mut rel, mut cat) = fixture();
+        let mut cache = RelationCache::new();
+        let o = ValueOptions::default();
+        let v1 = cache.apply(&rel, &cat, &o).unwrap();
+        let again = cache.apply(&rel, &cat, &o).unwrap();
+        assert!(Arc::ptr_eq(&v1, &again));
+        rel.columns.push(rel_col("extra", oid::INT8, -1));
+        cat.columns.push(cat_col("extra", 5, ColumnType::new(oid::INT8, -1, "int8"), false, None));
+        let v2 = cache.apply(&rel, &cat, &o).unwrap();
+        assert_eq!(v2.version, 2);
+        assert_eq!(v2.columns.len(), 3);
+    }
+
+    #[test]
+    fn row_errors_name_the_column() {
+        let (rel, cat) = fixture();
+        let mut cache = RelationCache::new();
+        let o = ValueOptions::default();
+        cache.apply(&rel, &cat, &o).unwrap();
+        let cached = cache.require(42).unwrap();
+        let bad = vec![TupleValue::Text(Bytes::from_static(b"x")), TupleValue::Null, TupleValue::Null];
+        let err = cached.decode_row(&bad, &o).unwrap_err();
+        assert!(err.to_string().contains("public.t.id"), "{err}");
+        assert_eq!(err.class(), ErrorClass::Data);
+        let bin = vec![TupleValue::Binary(Bytes::from_static(b"\0")), TupleValue::Null, TupleValue::Null];
+        assert!(cached.decode_row(&bin, &o).unwrap_err().to_string().contains("binary"));
+        assert!(matches!(cached.decode_row(&vec![TupleValue::Null], &o), Err(RelationError::TupleLength { .. })));
+        assert!(matches!(cache.require(7), Err(RelationError::UnknownRelation(7))));
+        let nulls = cached.decode_row(&vec![TupleValue::Null; 3], &o).unwrap();
+        assert_eq!(nulls, vec![Value::Null, Value::Null]);
+    }
+}
