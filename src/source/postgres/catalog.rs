@@ -51,7 +51,7 @@ impl Classify for CatalogError {
 
 /// Connection loss and server shutdown are transient; everything else (bad
 /// privileges, missing objects, syntax) needs a human.
-fn classify_pg(err: &tokio_postgres::Error) -> ErrorClass {
+pub fn classify_pg(err: &tokio_postgres::Error) -> ErrorClass {
     let Some(code) = err.code() else {
         // No SQLSTATE: I/O error or closed connection.
         return ErrorClass::Transient;

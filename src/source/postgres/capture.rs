@@ -1,0 +1,305 @@
+//! The source task: publication, slot, replication stream, decoding.
+//!
+//! ```text
+//!   catalog client ──▶ tables, publication, slot state, Relation lookups
+//!   replication    ──▶ XLogData ──pgoutput::decode──▶ ChangeDecoder ──▶ mpsc<SourceEvent>
+//!                  ◀── flush = durable LSN (watch from the sink), never beyond it
+//! ```
+//!
+//! - The slot is the resume point until offsets live in Kafka: the server
+//!   resends every transaction whose commit is past `confirmed_flush_lsn`, and
+//!   the flush position reported is only ever what the sink made durable.
+//! - While the downstream channel is full the task still answers the server
+//!   (standby status every status interval), so a slow or stopped broker does
+//!   not trip `wal_sender_timeout`.
+//! - A keepalive outside a transaction becomes `Idle { lsn: wal_end }`: the
+//!   server has sent every commit before `wal_end`, so once they are durable
+//!   the slot may advance there even when no captured table changed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::NoTls;
+
+use crate::config::connector::{ConnectorConfig, SslMode, TableFilter};
+use crate::error::{Classify, ErrorClass};
+use crate::event::{Row, SourceEvent, TableId, TableSchema};
+use crate::lsn::Lsn;
+
+use super::catalog::{self, classify_pg, CatalogError};
+use super::decoder::{ChangeDecoder, DecoderError, RelationLookup};
+use super::pgoutput::{self, DecodeError, RelationBody, TupleData};
+use super::relation::{RelationCache, RelationError};
+use super::replication::{
+    BoxTransport, ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream,
+    SlotSnapshot, StartOptions, DEFAULT_STATUS_INTERVAL,
+};
+use super::value::ValueOptions;
+
+/// Errors of the PostgreSQL source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot connect to PostgreSQL at {host}:{port} for catalog queries")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("database.sslmode={0:?} needs TLS, which this build does not support yet: set database.sslmode=disable or prefer")]
+    TlsUnsupported(SslMode),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error("cannot decode a pgoutput message")]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Decoder(#[from] DecoderError<LookupError>),
+    #[error("slot {slot:?} belongs to database {found:?} or plugin {plugin:?}, not {expected:?} with pgoutput: use another slot.name")]
+    ForeignSlot { slot: String, expected: String, found: String, plugin: String },
+    #[error("the replication stream ended")]
+    StreamEnded,
+}
+
+impl Classify for SourceError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SourceError::Connect { source, .. } => classify_pg(source),
+            SourceError::TlsUnsupported(_) | SourceError::ForeignSlot { .. } => ErrorClass::Fatal,
+            SourceError::Catalog(e) => e.class(),
+            SourceError::Replication(e) => e.class(),
+            SourceError::Decode(_) => ErrorClass::Fatal,
+            SourceError::Decoder(DecoderError::Lookup(e)) => e.class(),
+            SourceError::Decoder(_) => ErrorClass::Fatal,
+            SourceError::StreamEnded => ErrorClass::Transient,
+        }
+    }
+}
+
+/// Errors of relation lookups (catalog + cache).
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Relation(#[from] RelationError),
+}
+
+impl Classify for LookupError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            LookupError::Catalog(e) => e.class(),
+            LookupError::Relation(e) => e.class(),
+        }
+    }
+}
+
+/// The relation cache, filled from the catalog on Relation messages.
+struct CatalogLookup {
+    client: tokio_postgres::Client,
+    cache: RelationCache,
+    values: ValueOptions,
+}
+
+impl RelationLookup for CatalogLookup {
+    type Error = LookupError;
+
+    async fn relation(&mut self, body: &RelationBody) -> Result<Arc<TableSchema>, LookupError> {
+        let table = catalog::load_table(&self.client, body.relation_id).await?;
+        Ok(self.cache.apply(body, &table, &self.values)?)
+    }
+
+    fn table(&self, relation_id: u32) -> Option<Arc<TableSchema>> {
+        self.cache.get(relation_id).map(|c| c.table.clone())
+    }
+
+    fn row(&self, table: &TableSchema, tuple: &TupleData) -> Result<Row, LookupError> {
+        Ok(self.cache.require(table.relation_id)?.decode_row(tuple, &self.values)?)
+    }
+}
+
+/// A connected source, streaming from its slot.
+pub struct PostgresSource {
+    stream: ReplicationStream<BoxTransport>,
+    decoder: ChangeDecoder,
+    lookup: CatalogLookup,
+    start_lsn: Lsn,
+    status_interval: Duration,
+}
+
+impl PostgresSource {
+    /// Connect, make sure publication and slot exist, and start streaming
+    /// after the slot's confirmed position.
+    pub async fn connect(config: &ConnectorConfig) -> Result<Self, SourceError> {
+        let conn = &config.connection;
+        if matches!(conn.sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
+            return Err(SourceError::TlsUnsupported(conn.sslmode));
+        }
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(&conn.host)
+            .port(conn.port)
+            .user(&conn.user)
+            .dbname(&conn.dbname)
+            .application_name("pgcdc")
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(p) = &conn.password {
+            pg.password(p.expose());
+        }
+        let (client, connection) = pg.connect(NoTls).await.map_err(|source| SourceError::Connect {
+            host: conn.host.clone(),
+            port: conn.port,
+            source,
+        })?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "catalog connection ended");
+            }
+        });
+
+        let filter: TableFilter = config.table_filter();
+        let tables = catalog::list_tables(&client, &|t: &TableId| filter.matches(t)).await?;
+        tracing::info!(tables = tables.len(), "captured tables found");
+        catalog::ensure_publication(&client, &config.publication_name, config.publication_autocreate_mode, &tables)
+            .await?;
+
+        let mut repl_config = ReplicationConfig::new(&conn.host, conn.port, &conn.user, &conn.dbname);
+        repl_config.password = conn.password.clone();
+        repl_config.application_name = format!("pgcdc-{}", config.name);
+        let status_interval = repl_config.status_interval;
+        let mut repl = ReplicationClient::connect(&repl_config).await?;
+
+        let start_lsn = match catalog::slot_info(&client, &config.slot_name).await? {
+            Some(slot) => {
+                let plugin = slot.plugin.clone().unwrap_or_default();
+                let database = slot.database.clone().unwrap_or_default();
+                if plugin != "pgoutput" || database != conn.dbname {
+                    return Err(SourceError::ForeignSlot {
+                        slot: config.slot_name.clone(),
+                        expected: conn.dbname.clone(),
+                        found: database,
+                        plugin,
+                    });
+                }
+                slot.confirmed_flush_lsn.unwrap_or(Lsn::ZERO)
+            }
+            None => {
+                let created = repl.create_logical_slot(&config.slot_name, false, SlotSnapshot::NoExport).await?;
+                tracing::info!(slot = %config.slot_name, lsn = %created.consistent_point, "created replication slot");
+                created.consistent_point
+            }
+        };
+
+        let mut options = StartOptions::new(vec![config.publication_name.clone()]);
+        options.messages = true;
+        let stream = repl.start_replication(&config.slot_name, start_lsn, &options).await?;
+        tracing::info!(slot = %config.slot_name, lsn = %start_lsn, "streaming started");
+
+        let include = Box::new(move |t: &TableId| filter.matches(t));
+        Ok(PostgresSource {
+            stream,
+            decoder: ChangeDecoder::new(include, None),
+            lookup: CatalogLookup { client, cache: RelationCache::new(), values: config.values.clone() },
+            start_lsn,
+            status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
+        })
+    }
+
+    /// The position streaming started from (everything before it is durable).
+    pub fn start_lsn(&self) -> Lsn {
+        self.start_lsn
+    }
+
+    /// Stream until `shutdown` or an error. `durable` carries the position
+    /// the sink made durable; it is reported to the server as flushed.
+    pub async fn run(
+        mut self,
+        events: mpsc::Sender<SourceEvent>,
+        mut durable: watch::Receiver<Lsn>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
+        let mut out = Vec::new();
+        let result = loop {
+            let message = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break Ok(()),
+                changed = durable.changed() => {
+                    if changed.is_ok() {
+                        let lsn = *durable.borrow_and_update();
+                        self.stream.set_flushed(lsn);
+                    }
+                    continue;
+                }
+                message = self.stream.next() => message,
+            };
+            let message = match message {
+                Ok(Some(m)) => m,
+                Ok(None) => break Err(SourceError::StreamEnded),
+                Err(e) => break Err(e.into()),
+            };
+            if let Err(e) = self.handle(message, &mut out).await {
+                break Err(e);
+            }
+            for event in out.drain(..) {
+                if !self.forward(&events, event, &mut durable, &mut shutdown).await? {
+                    return Ok(());
+                }
+            }
+        };
+        match &result {
+            Ok(()) => {
+                self.stream.set_flushed(*durable.borrow());
+                if let Err(err) = self.stream.shutdown().await {
+                    tracing::debug!(error = %err, "replication shutdown");
+                }
+            }
+            Err(_) => self.stream.abort().await,
+        }
+        result
+    }
+
+    async fn handle(&mut self, message: ReplicationMessage, out: &mut Vec<SourceEvent>) -> Result<(), SourceError> {
+        match message {
+            ReplicationMessage::XLogData { wal_start, data, .. } => {
+                let message = pgoutput::decode_bytes(&data, false)?;
+                self.decoder.on_message(wal_start, message, &mut self.lookup, out).await?;
+            }
+            ReplicationMessage::Keepalive { wal_end, .. } => {
+                if !self.decoder.in_transaction() {
+                    out.push(SourceEvent::Idle { lsn: wal_end });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hand one event downstream, answering the server while waiting.
+    /// Returns false when shut down while waiting.
+    async fn forward(
+        &mut self,
+        events: &mpsc::Sender<SourceEvent>,
+        event: SourceEvent,
+        durable: &mut watch::Receiver<Lsn>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<bool, SourceError> {
+        let reserve = events.reserve();
+        tokio::pin!(reserve);
+        loop {
+            tokio::select! {
+                permit = &mut reserve => {
+                    return match permit {
+                        Ok(p) => { p.send(event); Ok(true) }
+                        // The delivery side is gone: it reports its own error.
+                        Err(_) => Ok(false),
+                    };
+                }
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(false),
+                _ = tokio::time::sleep(self.status_interval) => {
+                    self.stream.set_flushed(*durable.borrow_and_update());
+                    self.stream.send_feedback(false).await?;
+                }
+            }
+        }
+    }
+}
