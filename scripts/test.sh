@@ -14,16 +14,26 @@ log() { printf '\n[test] %s\n' "$*"; }
 env_file="$(mktemp)"
 trap 'rm -f "$env_file"' EXIT
 
+deps_args=(--env-file "$env_file")
+# PGCDC_WITH_DEBEZIUM=1 also installs the Debezium jars (for the format-oracle tests).
+[ "${PGCDC_WITH_DEBEZIUM:-0}" = "0" ] || deps_args+=(--debezium)
+
 log "installing/checking dependencies"
-scripts/install-deps.sh --env-file "$env_file" >/dev/null
+scripts/install-deps.sh "${deps_args[@]}" >/dev/null
 # shellcheck disable=SC1090
 . "$env_file"
 export PGCDC_PG_BIN PGCDC_TANSU_BIN PGCDC_TOOLS_DIR
 echo "PGCDC_PG_BIN=$PGCDC_PG_BIN"
 echo "PGCDC_TANSU_BIN=$PGCDC_TANSU_BIN"
+if [ -n "${PGCDC_DEBEZIUM_LIBS:-}" ]; then
+    export PGCDC_DEBEZIUM_LIBS
+    echo "PGCDC_DEBEZIUM_LIBS=$PGCDC_DEBEZIUM_LIBS"
+fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# The end-to-end tests mostly wait on servers: run more of them at once than there are cores.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-6}"
 
 declare -a names=() results=() durations=()
 step_failed=0

@@ -38,7 +38,8 @@ pub fn run(cmd: &mut Command) -> Result<Output, String> {
 
 /// Sends `signal` (e.g. "STOP", "CONT", "KILL") to `pid`; panics if `kill` fails.
 pub fn signal(pid: u32, signal: &str) {
-    if let Err(e) = run(Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string())) {
+    // The shell's builtin `kill`: a minimal image may have no kill binary (procps).
+    if let Err(e) = run(Command::new("sh").arg("-c").arg(format!("kill -{signal} {pid}"))) {
         panic!("sending SIG{signal} to {pid}: {e}");
     }
 }
