@@ -4,4 +4,5 @@
 
 mod support;
 
+mod e2e_skeleton;
 mod infra_smoke;

@@ -23,11 +23,13 @@
 pub mod kafka;
 pub mod postgres;
 mod process;
+pub mod worker;
 
 #[cfg(feature = "testcontainers")]
 pub mod containers;
 
 pub use kafka::{unique_name, Broker, Consumed};
+pub use worker::{connector_config, Worker};
 pub use postgres::{PgServer, TestDatabase, MD5_PASSWORD, MD5_USER, SCRAM_PASSWORD, SCRAM_USER};
 
 /// Which backend runs the servers of this test process.

@@ -1,0 +1,243 @@
+//! The walking skeleton, end to end: a connector registered over REST, row
+//! changes in PostgreSQL, and what a Kafka consumer reads — compared with what
+//! Debezium 3.6.3 itself produced for the same SQL (tests/debezium/golden).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{connector_config, unique_name, Broker, Consumed, PgServer, Worker};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn debezium_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/debezium")
+}
+
+/// Debezium's records of one variant, grouped by topic, in emission order.
+fn golden(scenario: &str, variant: &str) -> BTreeMap<String, Vec<Value>> {
+    let path = debezium_dir().join(format!("golden/{scenario}/{variant}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).expect("golden line is JSON");
+        by_topic.entry(v["topic"].as_str().unwrap_or_default().to_owned()).or_default().push(v);
+    }
+    by_topic
+}
+
+/// Blank out what legitimately differs between two runs: times, versions,
+/// positions (LSN, txId) and the database/prefix names.
+fn normalize(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                match k.as_str() {
+                    "ts_ms" | "ts_us" | "ts_ns" | "__ts_ms" if !x.is_object() => *x = Value::from("<ts>"),
+                    "version" if x.is_string() => *x = Value::from("<version>"),
+                    "lsn" | "txId" | "sequence" if !x.is_object() && !x.is_null() => *x = Value::from("<pos>"),
+                    "db" if x.is_string() => *x = Value::from("<db>"),
+                    "__debezium.context.runId" => *x = Value::from("<run>"),
+                    _ => normalize(x),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+/// One consumed record in the golden files' shape, with our prefix renamed.
+fn as_golden(r: &Consumed, prefix: &str, golden_prefix: &str) -> Value {
+    let headers: serde_json::Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, |b| Value::from(String::from_utf8_lossy(b)))))
+        .collect();
+    let v = serde_json::json!({
+        "topic": r.topic, "key": r.key_json(), "value": r.value_json(), "headers": headers,
+    });
+    let text = v
+        .to_string()
+        .replace(&format!("\"{prefix}."), &format!("\"{golden_prefix}."))
+        .replace(&format!("\"{prefix}\""), &format!("\"{golden_prefix}\""));
+    serde_json::from_str(&text).expect("renamed JSON")
+}
+
+/// GIVEN the skeleton schema and a pgcdc connector with `extra` properties,
+/// WHEN the scenario's changes run, THEN every topic holds exactly Debezium's
+/// records for `variant`, after normalizing times, positions and names.
+async fn matches_debezium(variant: &str, extra: &[(&str, &str)]) {
+    let db = PgServer::shared().create_database("skeleton").await;
+    let broker = Broker::shared();
+    let dir = debezium_dir().join("scenarios/skeleton");
+    db.execute(&std::fs::read_to_string(dir.join("setup.sql")).expect("setup.sql")).await;
+
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("skel");
+    let config = connector_config(&db, &prefix, &unique_name("slot"), extra);
+    let (code, body) = worker.register("skeleton", config).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("skeleton", "RUNNING", TIMEOUT).await;
+
+    db.execute(&std::fs::read_to_string(dir.join("changes.sql")).expect("changes.sql")).await;
+
+    let expected = golden("skeleton", variant);
+    let mut mismatches = Vec::new();
+    for (topic, want) in &expected {
+        let ours_topic = topic.replacen("skeleton.", &format!("{prefix}."), 1);
+        // Ask for one more than expected so an extra record shows up.
+        let got = broker.consume(&ours_topic, want.len() + 1, Duration::from_secs(20)).await;
+        let mut got: Vec<Value> = got.iter().map(|r| as_golden(r, &prefix, "skeleton")).collect();
+        let mut want = want.clone();
+        got.iter_mut().for_each(normalize);
+        want.iter_mut().for_each(normalize);
+        if got.len() != want.len() {
+            mismatches.push(format!("{topic}: {} records, Debezium wrote {}", got.len(), want.len()));
+        }
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            if g != w {
+                mismatches.push(format!("{topic} record {i}:\n  pgcdc:    {g}\n  debezium: {w}"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{} differences from Debezium 3.6.3:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelope_matches_debezium() {
+    matches_debezium("envelope", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unwrap_with_added_op_and_ts_matches_debezium() {
+    matches_debezium(
+        "unwrap",
+        &[
+            ("transforms", "unwrap"),
+            ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+            ("transforms.unwrap.add.fields", "op,ts_ms"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_disabled_matches_debezium() {
+    matches_debezium(
+        "schemaless",
+        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")],
+    )
+    .await;
+}
+
+/// GIVEN the user's own registration request (no topic.prefix), changed only
+/// in host, port and database, WHEN rows change, THEN the events land on
+/// `<dbname>.public.<table>`, unwrapped with `__op` and `__ts_ms`, keyed by
+/// the primary key, and a delete leaves a tombstone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_registration_verbatim_uses_dbname_as_prefix() {
+    let db = PgServer::shared().create_database("ecommerce").await;
+    db.execute(
+        "CREATE TABLE product (id serial PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE stock (id serial PRIMARY KEY, product_id int NOT NULL, quantity int NOT NULL, reserved_quantity int DEFAULT 0);
+         CREATE TABLE sale (id serial PRIMARY KEY, product_id int NOT NULL);",
+    )
+    .await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("connectors/postgres-source-connector.json"))
+        .expect("example connector");
+    let mut body: Value = serde_json::from_str(&text).expect("example connector is JSON");
+    body["config"]["database.hostname"] = Value::from(db.host.clone());
+    body["config"]["database.port"] = Value::from(db.port.to_string());
+    body["config"]["database.dbname"] = Value::from(db.name.clone());
+    // Each test owns its slot on the shared cluster.
+    body["config"]["slot.name"] = Value::from(unique_name("slot"));
+    let (code, resp) = worker.call(reqwest::Method::POST, "/connectors", Some(&body)).await;
+    assert_eq!(code, 201, "{resp}");
+    assert_eq!(resp["name"], "postgres-source-connector");
+    assert_eq!(resp["type"], "source");
+    assert_eq!(resp["tasks"][0]["task"], 0);
+    worker.wait_task_state("postgres-source-connector", "RUNNING", TIMEOUT).await;
+
+    db.execute(
+        "INSERT INTO stock (product_id, quantity) VALUES (7, 10);
+         UPDATE stock SET quantity = 9, reserved_quantity = 1 WHERE id = 1;
+         DELETE FROM stock WHERE id = 1;",
+    )
+    .await;
+    let topic = format!("{}.public.stock", db.name);
+    let got = broker.consume(&topic, 4, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 3, "create, update, delete (Debezium's tombstone dropped by the transform), no extra: {got:#?}");
+    let ops: Vec<Value> = got.iter().map(|r| r.value_json()["payload"]["__op"].clone()).collect();
+    assert_eq!(ops[..2], [Value::from("c"), Value::from("u")]);
+    let after = &got[1].value_json()["payload"];
+    assert_eq!(after["quantity"], 9);
+    assert_eq!(after["reserved_quantity"], 1);
+    assert!(after["__ts_ms"].is_i64());
+    for r in &got {
+        assert_eq!(r.key_json()["payload"]["id"], 1, "keyed by the primary key");
+    }
+    // ExtractNewRecordState's default (delete.tombstone.handling.mode=tombstone):
+    // the delete becomes a null-payload record, Debezium's own tombstone is dropped...
+    assert_eq!(got[2].value_json()["payload"], Value::Null);
+    assert_eq!(got[2].key_json()["payload"]["id"], 1);
+    let (code, _) = worker.call(reqwest::Method::DELETE, "/connectors/postgres-source-connector", None).await;
+    assert_eq!(code, 204);
+    let (code, _) = worker.call(reqwest::Method::GET, "/connectors/postgres-source-connector", None).await;
+    assert_eq!(code, 404);
+}
+
+/// GIVEN a connector whose database does not exist, WHEN it starts, THEN its
+/// status is FAILED with a trace that names the problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_database_fails_with_a_trace() {
+    let pg = PgServer::shared();
+    let db = pg.create_database("exists").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let mut config = connector_config(&db, &unique_name("nodb"), &unique_name("slot"), &[]);
+    config["database.dbname"] = Value::from("no_such_database");
+    let (code, body) = worker.register("broken", config).await;
+    assert_eq!(code, 201, "{body}");
+    let status = worker.wait_task_state("broken", "FAILED", TIMEOUT).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
+    assert!(trace.contains("no_such_database"), "trace names the database: {trace}");
+    let (code, list) = worker.call(reqwest::Method::GET, "/connectors", None).await;
+    assert_eq!(code, 200);
+    assert_eq!(list, serde_json::json!(["broken"]));
+}
+
+/// GIVEN a 3-partition topic created before the connector, WHEN rows with
+/// many keys change, THEN each key is on the partition Kafka's Java producer
+/// picks: murmur2(key bytes) mod 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_partitioned_like_the_java_producer() {
+    let db = PgServer::shared().create_database("parts").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)").await;
+    let broker = Broker::shared();
+    let prefix = unique_name("parts");
+    let topic = format!("{prefix}.public.t");
+    broker.create_topic(&topic, 3).await;
+    let worker = Worker::start(broker).await;
+    let config = connector_config(&db, &prefix, &unique_name("slot"), &[]);
+    assert_eq!(worker.register("parts", config).await.0, 201);
+    worker.wait_task_state("parts", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 60) g").await;
+    let got = broker.consume(&topic, 60, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 60);
+    let used: std::collections::BTreeSet<i32> = got.iter().map(|r| r.partition).collect();
+    assert_eq!(used.len(), 3, "60 keys spread over all partitions");
+    for r in &got {
+        let key = r.key.as_deref().expect("keyed");
+        assert_eq!(
+            r.partition,
+            pgcdc::sink::kafka::partitioner::partition_for_key(key, 3),
+            "key {}",
+            String::from_utf8_lossy(key)
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! A pgcdc worker process (`pgcdc run`) for end-to-end tests, driven over
+//! its REST API exactly as a user would.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Broker;
+
+/// A running `pgcdc run`; killed when dropped.
+pub struct Worker {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub rest: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+impl Worker {
+    /// Start a worker with its own state directory against `broker`.
+    pub async fn start(broker: &Broker) -> Worker {
+        Self::start_with(broker, &[]).await
+    }
+
+    /// Start with extra environment (`PGCDC_…` overrides).
+    pub async fn start_with(broker: &Broker, env: &[(&str, &str)]) -> Worker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("worker.log")).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+        cmd.arg("run")
+            .env("PGCDC_REST__LISTEN", format!("127.0.0.1:{port}"))
+            .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", &broker.bootstrap)
+            .env("PGCDC_WORKER__STATE_DIR", dir.path().join("state"))
+            .env("RUST_LOG", "pgcdc=debug,info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start pgcdc");
+        let worker = Worker { child, rest: format!("http://127.0.0.1:{port}"), dir, http: reqwest::Client::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if worker.http.get(&worker.rest).send().await.is_ok() {
+                return worker;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("pgcdc worker did not answer on {} within 30 s:\n{}", worker.rest, worker.log());
+    }
+
+    /// The worker's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("worker.log")
+    }
+
+    /// `METHOD path` with an optional JSON body → (status, JSON body or Null).
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.rest, path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("REST call");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `POST /connectors` → (status, body).
+    pub async fn register(&self, name: &str, config: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, "/connectors", Some(&serde_json::json!({"name": name, "config": config})))
+            .await
+    }
+
+    /// `GET /connectors/{name}/status` body.
+    pub async fn status(&self, name: &str) -> Value {
+        self.call(reqwest::Method::GET, &format!("/connectors/{name}/status"), None).await.1
+    }
+
+    /// Wait until the connector's task reports `state` (RUNNING, FAILED, …);
+    /// panics with the worker log if it does not within `timeout`.
+    pub async fn wait_task_state(&self, name: &str, state: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status(name).await;
+            if status["tasks"][0]["state"] == state {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("connector {name} not {state} after {timeout:?}: {status}\n--- worker log ---\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stop with SIGTERM (graceful) and wait for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait for pgcdc")
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connector properties for a test database, as a user would POST them.
+pub fn connector_config(db: &super::TestDatabase, prefix: &str, slot: &str, extra: &[(&str, &str)]) -> Value {
+    let mut config = serde_json::json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": db.host,
+        "database.port": db.port.to_string(),
+        "database.user": "postgres",
+        "database.password": "postgres",
+        "database.dbname": db.name,
+        "topic.prefix": prefix,
+        "slot.name": slot,
+        "plugin.name": "pgoutput",
+    });
+    for (k, v) in extra {
+        config[*k] = Value::String((*v).to_owned());
+    }
+    config
+}
