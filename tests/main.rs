@@ -5,3 +5,5 @@
 mod support;
 
 mod infra_smoke;
+mod replication_protocol;
+mod catalog_types;
