@@ -1,15 +1,12 @@
-//! Catalog queries and the type mapping against a real PostgreSQL 15.
+//! Catalog queries and the type mapping against a real PostgreSQL.
 //!
-//! GIVEN a throwaway cluster with a table of (almost) every mapped type,
+//! GIVEN a database on the shared cluster with a table of (almost) every mapped type,
 //! WHEN its metadata is loaded and each value's text output (`col::text`) is
-//! parsed, THEN the metadata is right and the Connect values are Debezium's.
-//! When Debezium 3.6.3 goldens are present (`PGCDC_GOLDEN_DIR`, default
-//! /work/golden-debezium) every schema and value of the `types` scenario is
-//! compared with them too.
+//! parsed, THEN the metadata is right and the Connect values are Debezium's: every schema
+//! and value of the `types` scenario is compared with the Debezium 3.6.3 goldens committed
+//! in `tests/debezium/golden/types/`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -22,56 +19,11 @@ use pgcdc::source::postgres::value::{
 };
 use serde_json::{json, Value as Json};
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+use crate::support::{unique_name, PgServer};
 
-/// A throwaway cluster, stopped by a watchdog when this test process exits.
-struct Pg {
-    port: u16,
-    _dir: PathBuf,
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn start_pg() -> Pg {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = PathBuf::from(format!("/tmp/pgcdc-catalog-types-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    run(Command::new("chown").arg("postgres:postgres").arg(&dir));
-    let data = dir.join("data");
-    run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(format!("{PG_BIN}/initdb")).arg("-D").arg(&data).args([
-        "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-    ]));
-    let conf = format!(
-        "listen_addresses='127.0.0.1'\nport={port}\nunix_socket_directories='{}'\nwal_level=logical\n\
-         max_replication_slots=10\nmax_wal_senders=10\nfsync=off\nsynchronous_commit=off\nfull_page_writes=off\n",
-        dir.display()
-    );
-    let conf_path = data.join("postgresql.conf");
-    let mut existing = std::fs::read_to_string(&conf_path).unwrap();
-    existing.push_str(&conf);
-    std::fs::write(&conf_path, existing).unwrap();
-    run(Command::new("runuser").args(["-u", "postgres", "--"]).arg(format!("{PG_BIN}/pg_ctl")).arg("-D").arg(&data).arg("-l").arg(dir.join("server.log")).args(["-w", "start"]));
-    // Detached watchdog: stop the cluster once this process is gone.
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; runuser -u postgres -- {PG_BIN}/pg_ctl -D {data} stop -m immediate; rm -rf {dir}",
-        pid = std::process::id(),
-        data = data.display(),
-        dir = dir.display()
-    );
-    #[allow(clippy::zombie_processes)] // the watchdog must outlive this process
-    Command::new("setsid").args(["sh", "-c", &watchdog]).spawn().unwrap();
-    Pg { port, _dir: dir }
-}
-
-async fn connect(pg: &Pg) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user=postgres dbname=postgres", pg.port), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
+/// The committed Debezium 3.6.3 captures of the `types` scenario.
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/debezium/golden/types")
 }
 
 const SETUP: &str = r#"
@@ -237,15 +189,16 @@ async fn convert_table(
 }
 
 #[tokio::test]
-async fn catalog_metadata_and_type_values() {
-    let pg = start_pg();
-    let client = connect(&pg).await;
+async fn catalog_metadata_and_every_type_value_match_debezium() {
+    // GIVEN the `types` scenario's tables and rows in a fresh database
+    let db = PgServer::shared().create_database("catalog_types").await;
+    let client = db.client().await;
     client.batch_execute(SETUP).await.unwrap();
     client.batch_execute(ROWS).await.unwrap();
     // A non-UTC session zone: timestamptz/timetz text carries +05:30 offsets.
     client.batch_execute("SET TimeZone = 'Asia/Kolkata'").await.unwrap();
 
-    // GIVEN/WHEN: metadata of the extras table THEN names, types, keys, defaults.
+    // WHEN the metadata of the extras table is loaded THEN names, types, keys, defaults are right
     let extras = catalog::load_table(&client, relation_id(&client, "public.extras").await).await.unwrap();
     assert_eq!(extras.id, TableId::new("public", "extras"));
     assert_eq!(extras.replica_identity, ReplicaIdentity::Full);
@@ -269,7 +222,7 @@ async fn catalog_metadata_and_type_values() {
     let arr = &all.column("c_text_arr").unwrap().column_type;
     assert_eq!(arr.element.as_ref().unwrap().type_name, "text");
 
-    // Extension types and the domain, through real text output.
+    // WHEN extension types and the domain are converted from real text output THEN Debezium's values
     client
         .batch_execute(r#"INSERT INTO extras VALUES (1, 'x', 12.5, '"k"=>"v", "n"=>NULL', 'MiXed', 'a.b.c', '0/1', 2)"#)
         .await
@@ -281,7 +234,7 @@ async fn catalog_metadata_and_type_values() {
     assert_eq!(rows[0]["c_ltree"], json!("a.b.c"));
     assert!(!rows[0].contains_key("c_lsn"));
 
-    // Values independent of the goldens.
+    // WHEN every row of all_types is converted THEN values checked independently of the goldens
     let (_, rows) = convert_table(&client, "public.all_types", &o).await;
     assert_eq!(rows[0]["c_timestamptz"], json!("2024-02-29T11:45:30.123456Z"));
     assert_eq!(rows[0]["c_timetz"], json!("11:45:30.5Z"));
@@ -290,16 +243,14 @@ async fn catalog_metadata_and_type_values() {
     assert_eq!(rows[3]["c_time"], json!(86_400_000_000i64));
     assert_eq!(rows[4]["c_numeric_10_2"], Json::Null);
 
+    // AND every schema and value equals what Debezium 3.6.3 emitted for the same rows
     compare_with_goldens(&client).await;
 }
 
 /// Compares every `after` schema field and value with Debezium's output.
 async fn compare_with_goldens(client: &tokio_postgres::Client) {
-    let dir = PathBuf::from(std::env::var("PGCDC_GOLDEN_DIR").unwrap_or_else(|_| "/work/golden-debezium".into())).join("types");
-    if !dir.exists() {
-        eprintln!("goldens not found at {}; skipping the Debezium comparison", dir.display());
-        return;
-    }
+    let dir = golden_dir();
+    assert!(dir.is_dir(), "Debezium goldens missing: {} (tests/debezium/golden is committed)", dir.display());
     let variants: Vec<(&str, ValueOptions)> = vec![
         ("envelope", ValueOptions::default()),
         ("decimal_string", ValueOptions { decimal_handling_mode: DecimalHandlingMode::String, ..Default::default() }),
@@ -345,26 +296,32 @@ async fn compare_with_goldens(client: &tokio_postgres::Client) {
     assert!(diffs.is_empty(), "{} differences from Debezium:\n{}", diffs.len(), diffs.join("\n"));
 }
 
+/// The non-empty lines of a golden file; panics if it is missing or empty.
 fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading golden {}: {e}", path.display()));
+    let lines: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+    assert!(!lines.is_empty(), "golden {} has no records", path.display());
+    lines
 }
 
 #[tokio::test]
-async fn publications_and_slots() {
-    let pg = start_pg();
-    let client = connect(&pg).await;
+async fn table_listing_publication_autocreate_modes_and_slot_info() {
+    // GIVEN tables in two schemas, one with a name that needs quoting
+    let db = PgServer::shared().create_database("catalog_pubs").await;
+    let client = db.client().await;
     client.batch_execute("CREATE TABLE a (id int primary key); CREATE TABLE \"B q\" (id int primary key); CREATE SCHEMA s2; CREATE TABLE s2.c (x int)").await.unwrap();
 
+    // WHEN tables are listed with and without a filter THEN sorted, filtered, quoted names kept
     let all = catalog::list_tables(&client, &|_| true).await.unwrap();
     assert_eq!(all, vec![TableId::new("public", "B q"), TableId::new("public", "a"), TableId::new("s2", "c")]);
     let only_public = catalog::list_tables(&client, &|t| t.schema == "public").await.unwrap();
     assert_eq!(only_public.len(), 2);
 
-    // disabled + missing → error naming the property
+    // WHEN the publication is missing and autocreate is disabled THEN an error naming the property
     let err = catalog::ensure_publication(&client, "p1", PublicationAutocreateMode::Disabled, &[]).await.unwrap_err();
     assert!(matches!(err, CatalogError::PublicationMissing { .. }) && err.to_string().contains("publication.autocreate.mode"));
 
-    // filtered: create, then alter to a different set
+    // WHEN filtered mode runs twice with different tables THEN it creates, then alters the set
     catalog::ensure_publication(&client, "p1", PublicationAutocreateMode::Filtered, &only_public).await.unwrap();
     let published = |name: &'static str| {
         let client = &client;
@@ -376,18 +333,25 @@ async fn publications_and_slots() {
     assert_eq!(published("p1").await, ["public.B q", "public.a"]);
     catalog::ensure_publication(&client, "p1", PublicationAutocreateMode::Filtered, &[TableId::new("s2", "c")]).await.unwrap();
     assert_eq!(published("p1").await, ["s2.c"]);
+    // AND disabled mode accepts an existing publication
     catalog::ensure_publication(&client, "p1", PublicationAutocreateMode::Disabled, &[]).await.unwrap();
 
+    // WHEN all_tables mode runs (a name that needs quoting) THEN a FOR ALL TABLES publication
     catalog::ensure_publication(&client, "p all", PublicationAutocreateMode::AllTables, &[]).await.unwrap();
     let all_tables: bool = client.query_one("SELECT puballtables FROM pg_publication WHERE pubname = 'p all'", &[]).await.unwrap().get(0);
     assert!(all_tables);
 
-    assert_eq!(catalog::slot_info(&client, "nope").await.unwrap(), None);
-    client.batch_execute("SELECT pg_create_logical_replication_slot('s1', 'pgoutput')").await.unwrap();
-    let slot = catalog::slot_info(&client, "s1").await.unwrap().unwrap();
+    // WHEN slot info is asked for a missing slot THEN none; for a fresh pgoutput slot THEN
+    // its plugin, database, inactive, and positions
+    assert_eq!(catalog::slot_info(&client, &unique_name("nope")).await.unwrap(), None);
+    let slot_name = unique_name("catalog_slot");
+    client.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", &[&slot_name]).await.unwrap();
+    let slot = catalog::slot_info(&client, &slot_name).await.unwrap().unwrap();
     assert_eq!(slot.plugin.as_deref(), Some("pgoutput"));
-    assert_eq!(slot.database.as_deref(), Some("postgres"));
+    assert_eq!(slot.database.as_deref(), Some(db.name.as_str()));
     assert!(!slot.active);
     assert!(slot.confirmed_flush_lsn.is_some_and(|l| l.0 > 0));
     assert!(slot.restart_lsn.is_some());
+    // Slots are cluster-wide: free this one for the other tests on the shared cluster.
+    client.execute("SELECT pg_drop_replication_slot($1)", &[&slot_name]).await.unwrap();
 }

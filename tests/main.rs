@@ -6,3 +6,5 @@ mod support;
 
 mod e2e_skeleton;
 mod infra_smoke;
+mod replication_protocol;
+mod catalog_types;

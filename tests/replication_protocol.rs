@@ -1,15 +1,13 @@
-//! The replication connection against a real PostgreSQL 15: authentication,
-//! replication commands, decoding of the stream, feedback and streaming of
-//! large transactions.
+//! The replication connection against a real PostgreSQL: authentication, replication
+//! commands, decoding of the stream, feedback and streaming of large transactions.
 //!
-//! One throwaway cluster per test process (shared through a `OnceLock`);
-//! each test has its own database, slot and publication, so they run in
-//! parallel. A detached watchdog stops the cluster when the process exits.
+//! Runs on the shared cluster (`support::PgServer::shared`): each test has its own database,
+//! slot and publication, so they run in parallel. The two server settings these tests depend
+//! on are set per database (`ALTER DATABASE ... SET`, read by the walsender at connection
+//! start), so other tests on the shared cluster keep the defaults:
+//! - `wal_sender_timeout = 4s`: the server asks for a reply after 2 s without one;
+//! - `logical_decoding_work_mem = 64kB`: a few hundred kB of changes are streamed in blocks.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,134 +19,58 @@ use pgcdc::source::postgres::replication::{
     ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream, SlotSnapshot,
     StartOptions, Streaming,
 };
-use tokio_postgres::NoTls;
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+use crate::support::postgres::{PLAIN_PASSWORD, PLAIN_USER, SUPERUSER};
+use crate::support::{unique_name, PgServer, TestDatabase, MD5_PASSWORD, MD5_USER, SCRAM_PASSWORD, SCRAM_USER};
+
 /// The server asks for a reply after half of this without one.
 const WAL_SENDER_TIMEOUT_S: u64 = 4;
 const WAIT: Duration = Duration::from_secs(30);
 
 type BoxStream = ReplicationStream<pgcdc::source::postgres::replication::BoxTransport>;
 
-struct Cluster {
-    port: u16,
+/// A fresh database on the shared cluster with this module's walsender settings.
+async fn fresh_db(prefix: &str) -> TestDatabase {
+    let db = PgServer::shared().create_database(prefix).await;
+    db.execute(&format!(
+        "ALTER DATABASE \"{name}\" SET wal_sender_timeout = '{WAL_SENDER_TIMEOUT_S}s'; \
+         ALTER DATABASE \"{name}\" SET logical_decoding_work_mem = '64kB';",
+        name = db.name
+    ))
+    .await;
+    db
 }
 
-static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn as_postgres(args: &[&str]) {
-    run(Command::new("runuser").args(["-u", "postgres", "--"]).args(args));
-}
-
-/// Starts PostgreSQL 15 on a free port, with users for every auth method.
-fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(|| {
-        let dir = PathBuf::from(format!("/tmp/pgcdc-repl-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        run(Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]));
-        let data = dir.join("data");
-        let data_s = data.to_str().unwrap().to_owned();
-        as_postgres(&[
-            &format!("{PG_BIN}/initdb"),
-            "-D",
-            &data_s,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--no-sync",
-        ]);
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "listen_addresses='127.0.0.1'\nport={port}\nunix_socket_directories='{data_s}'\n\
-             wal_level=logical\nmax_replication_slots=40\nmax_wal_senders=40\nmax_connections=200\n\
-             fsync=off\nsynchronous_commit=off\nfull_page_writes=off\n\
-             logical_decoding_work_mem=64kB\nwal_sender_timeout={WAL_SENDER_TIMEOUT_S}s\n"
-        );
-        append(&data.join("postgresql.conf"), &conf);
-        let hba = "local all all trust\n\
-                   host all md5user 127.0.0.1/32 md5\n\
-                   host replication md5user 127.0.0.1/32 md5\n\
-                   host all scramuser 127.0.0.1/32 scram-sha-256\n\
-                   host replication scramuser 127.0.0.1/32 scram-sha-256\n\
-                   host all pwuser 127.0.0.1/32 password\n\
-                   host replication pwuser 127.0.0.1/32 password\n\
-                   host all postgres 127.0.0.1/32 trust\n\
-                   host replication postgres 127.0.0.1/32 trust\n";
-        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
-        as_postgres(&[
-            &format!("{PG_BIN}/pg_ctl"),
-            "-D",
-            &data_s,
-            "-l",
-            &format!("{data_s}/server.log"),
-            "-w",
-            "start",
-        ]);
-        // Stop the cluster and remove it once this test process is gone.
-        let watchdog = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-             runuser -u postgres -- {PG_BIN}/pg_ctl -D {data_s} stop -m immediate; rm -rf {dir}",
-            pid = std::process::id(),
-            dir = dir.display()
-        );
-        // Detached on purpose: it must outlive this process to stop the cluster.
-        #[allow(clippy::zombie_processes)]
-        let _watchdog = Command::new("setsid")
-            .args(["sh", "-c", &watchdog])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let sql = "CREATE ROLE scramuser LOGIN REPLICATION PASSWORD 'scram-pw'; \
-                   SET password_encryption = 'md5'; \
-                   CREATE ROLE md5user LOGIN REPLICATION PASSWORD 'md5-pw'; \
-                   CREATE ROLE pwuser LOGIN REPLICATION PASSWORD 'plain-pw';";
-        as_postgres(&[&format!("{PG_BIN}/psql"), "-h", &data_s, "-p", &port.to_string(), "-c", sql]);
-        Cluster { port }
-    })
-}
-
-fn append(path: &std::path::Path, text: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-}
-
-/// A regular (non-replication) client as the superuser.
-async fn sql_client(db: &str) -> tokio_postgres::Client {
-    let conn_str = format!("host=127.0.0.1 port={} user=postgres dbname={db}", cluster().port);
-    let (client, conn) = tokio_postgres::connect(&conn_str, NoTls).await.unwrap();
-    tokio::spawn(conn);
-    client
-}
-
-/// Creates a database for one test and returns a client connected to it.
-async fn fresh_db(name: &str) -> tokio_postgres::Client {
-    let admin = sql_client("postgres").await;
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    sql_client(name).await
-}
-
-fn config(user: &str, password: Option<&str>, db: &str) -> ReplicationConfig {
-    let mut c = ReplicationConfig::new("127.0.0.1", cluster().port, user, db);
+fn config(db: &TestDatabase, user: &str, password: Option<&str>) -> ReplicationConfig {
+    let mut c = ReplicationConfig::new(&db.host, db.port, user, &db.name);
     c.password = password.map(Secret::new);
-    c.application_name = format!("test_{db}");
+    c.application_name = format!("test_{}", db.name);
     c
 }
 
-async fn connect(db: &str) -> ReplicationClient {
-    ReplicationClient::connect(&config("postgres", None, db)).await.unwrap()
+async fn connect(db: &TestDatabase) -> ReplicationClient {
+    ReplicationClient::connect(&config(db, SUPERUSER, None)).await.unwrap()
+}
+
+/// Drops `slot` once its walsender has let go of it (slots are cluster-wide: free them for
+/// the other tests on the shared cluster).
+async fn drop_slot_when_released(db: &tokio_postgres::Client, slot: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let dropped = db
+            .execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = $1 AND NOT active",
+                &[&slot],
+            )
+            .await
+            .unwrap();
+        if dropped == 1 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "slot {slot} still active");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The next pgoutput message, skipping keepalives; tracks stream blocks.
@@ -198,35 +120,46 @@ async fn confirmed_flush(db: &tokio_postgres::Client, slot: &str) -> Option<Lsn>
     row.get::<_, Option<String>>(0).map(|s| s.parse().unwrap())
 }
 
-/// Creates table `t`, publication `pub_all` and a slot; starts streaming.
-async fn setup_stream(
-    db_name: &str,
-    slot: &str,
-    options: StartOptions,
-    status: Duration,
-) -> (tokio_postgres::Client, BoxStream) {
-    let db = fresh_db(db_name).await;
-    let mut repl =
-        ReplicationClient::connect(&ReplicationConfig { status_interval: status, ..config("postgres", None, db_name) })
-            .await
-            .unwrap();
-    repl.create_logical_slot(slot, false, SlotSnapshot::NoExport).await.unwrap();
-    db.batch_execute(
-        "CREATE TABLE t (id int PRIMARY KEY, note text, n numeric); CREATE PUBLICATION pub_all FOR TABLE t;",
-    )
-    .await
-    .unwrap();
-    let stream = repl.start_replication(slot, Lsn::ZERO, &options).await.unwrap();
-    (db, stream)
+
+/// One test's replication setup: its database (table `t`, publication `pub_all`), a
+/// superuser client on it, the slot's name and the started stream.
+struct StreamSetup {
+    db: TestDatabase,
+    client: tokio_postgres::Client,
+    slot: String,
+    stream: BoxStream,
+}
+
+/// Creates a database with table `t`, publication `pub_all` and a slot named
+/// `<slot_prefix>_<n>`; starts streaming from it.
+async fn setup_stream(db_prefix: &str, slot_prefix: &str, options: StartOptions, status: Duration) -> StreamSetup {
+    let db = fresh_db(db_prefix).await;
+    let client = db.client().await;
+    let slot = unique_name(slot_prefix);
+    let mut repl = ReplicationClient::connect(&ReplicationConfig { status_interval: status, ..config(&db, SUPERUSER, None) })
+        .await
+        .unwrap();
+    repl.create_logical_slot(&slot, false, SlotSnapshot::NoExport).await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE t (id int PRIMARY KEY, note text, n numeric); CREATE PUBLICATION pub_all FOR TABLE t;",
+        )
+        .await
+        .unwrap();
+    let stream = repl.start_replication(&slot, Lsn::ZERO, &options).await.unwrap();
+    StreamSetup { db, client, slot, stream }
 }
 
 #[tokio::test]
-async fn trust_auth_and_identify_system() {
-    let _db = fresh_db("repl_identify").await;
-    let mut repl = connect("repl_identify").await;
+async fn trust_auth_connects_and_identify_system_reports_the_database() {
+    // GIVEN a database and a trusted superuser
+    let db = fresh_db("repl_identify").await;
+    // WHEN a replication connection is opened and IDENTIFY_SYSTEM is sent
+    let mut repl = connect(&db).await;
     assert!(repl.server_version() >= 150_000, "server_version {}", repl.server_version());
     let id = repl.identify_system().await.unwrap();
-    assert_eq!(id.dbname.as_deref(), Some("repl_identify"));
+    // THEN it names our database, timeline 1, a WAL position and a numeric system id
+    assert_eq!(id.dbname.as_deref(), Some(db.name.as_str()));
     assert_eq!(id.timeline, 1);
     assert!(id.xlogpos > Lsn::ZERO);
     assert!(id.systemid.parse::<u64>().is_ok(), "systemid {:?}", id.systemid);
@@ -234,69 +167,95 @@ async fn trust_auth_and_identify_system() {
 }
 
 #[tokio::test]
-async fn password_auth_methods() {
-    let _db = fresh_db("repl_auth").await;
-    for (user, pw) in [("md5user", "md5-pw"), ("scramuser", "scram-pw"), ("pwuser", "plain-pw")] {
-        let mut repl = ReplicationClient::connect(&config(user, Some(pw), "repl_auth"))
-            .await
-            .unwrap_or_else(|e| panic!("{user}: {e}"));
-        assert_eq!(repl.identify_system().await.unwrap().dbname.as_deref(), Some("repl_auth"));
+async fn md5_scram_and_cleartext_password_auth_open_replication_connections() {
+    // GIVEN a database and the md5, SCRAM and cleartext-password roles (LOGIN REPLICATION,
+    // not superusers) allowed to connect to it
+    let db = fresh_db("repl_auth").await;
+    db.execute(&format!(
+        "REVOKE CONNECT ON DATABASE \"{name}\" FROM PUBLIC; \
+         GRANT CONNECT ON DATABASE \"{name}\" TO {MD5_USER}, {SCRAM_USER}, {PLAIN_USER};",
+        name = db.name
+    ))
+    .await;
+    for (user, pw) in [(MD5_USER, MD5_PASSWORD), (SCRAM_USER, SCRAM_PASSWORD), (PLAIN_USER, PLAIN_PASSWORD)] {
+        // WHEN each connects for replication with its password
+        let mut repl =
+            ReplicationClient::connect(&config(&db, user, Some(pw))).await.unwrap_or_else(|e| panic!("{user}: {e}"));
+        // THEN the connection works and is bound to the database
+        assert_eq!(repl.identify_system().await.unwrap().dbname.as_deref(), Some(db.name.as_str()), "{user}");
         repl.close().await.unwrap();
     }
 }
 
 #[tokio::test]
 async fn wrong_or_missing_password_is_a_fatal_auth_error() {
-    let _db = fresh_db("repl_badauth").await;
-    for user in ["scramuser", "md5user"] {
-        let err = ReplicationClient::connect(&config(user, Some("wrong"), "repl_badauth")).await.err().unwrap();
+    // GIVEN the md5 and SCRAM roles
+    let db = fresh_db("repl_badauth").await;
+    for user in [SCRAM_USER, MD5_USER] {
+        // WHEN one connects with a wrong password
+        let err = ReplicationClient::connect(&config(&db, user, Some("wrong"))).await.err().unwrap();
+        // THEN the server's 28P01 comes back as a fatal error with a hint about the password
         let ReplicationError::Server(server) = &err else { panic!("{user}: {err:?}") };
         assert_eq!(server.code, "28P01", "{user}: {server}");
         assert_eq!(err.class(), ErrorClass::Fatal);
         assert!(err.hint().unwrap().contains("password"));
     }
-    let err = ReplicationClient::connect(&config("scramuser", None, "repl_badauth")).await.err().unwrap();
+    // WHEN the server asks for a password and none is configured THEN it is an auth error
+    let err = ReplicationClient::connect(&config(&db, SCRAM_USER, None)).await.err().unwrap();
     assert!(matches!(err, ReplicationError::Auth { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn missing_slot_and_slot_in_use_are_classified() {
+    // GIVEN a publication and no slot
     let db = fresh_db("repl_slot_errors").await;
-    db.batch_execute("CREATE PUBLICATION p FOR ALL TABLES").await.unwrap();
+    let client = db.client().await;
+    client.batch_execute("CREATE PUBLICATION p FOR ALL TABLES").await.unwrap();
     let options = StartOptions::new(vec!["p".into()]);
-    let err =
-        connect("repl_slot_errors").await.start_replication("no_such_slot", Lsn::ZERO, &options).await.err().unwrap();
+    // WHEN streaming from a slot that does not exist THEN 42704, fatal
+    let missing = unique_name("no_such_slot");
+    let err = connect(&db).await.start_replication(&missing, Lsn::ZERO, &options).await.err().unwrap();
     assert_eq!(err.sqlstate(), Some("42704"), "{err:?}");
     assert_eq!(err.class(), ErrorClass::Fatal);
 
-    let mut repl = connect("repl_slot_errors").await;
-    repl.create_logical_slot("busy_slot", false, SlotSnapshot::NoExport).await.unwrap();
-    let first = repl.start_replication("busy_slot", Lsn::ZERO, &options).await.unwrap();
-    let err =
-        connect("repl_slot_errors").await.start_replication("busy_slot", Lsn::ZERO, &options).await.err().unwrap();
+    // GIVEN a slot streamed by one connection
+    let busy = unique_name("busy_slot");
+    let mut repl = connect(&db).await;
+    repl.create_logical_slot(&busy, false, SlotSnapshot::NoExport).await.unwrap();
+    let first = repl.start_replication(&busy, Lsn::ZERO, &options).await.unwrap();
+    // WHEN a second connection starts streaming from it THEN 55006 with an "in use" hint
+    let err = connect(&db).await.start_replication(&busy, Lsn::ZERO, &options).await.err().unwrap();
     assert_eq!(err.sqlstate(), Some("55006"), "{err:?}");
     assert!(err.hint().unwrap().contains("in use"));
     first.shutdown().await.unwrap();
+    drop_slot_when_released(&client, &busy).await;
 }
 
 #[tokio::test]
-async fn create_slot_exports_snapshot_and_drop_removes_it() {
+async fn created_slot_exports_an_importable_snapshot_and_drop_removes_it() {
+    // GIVEN a database and the current WAL position
     let db = fresh_db("repl_create_slot").await;
-    let mut repl = connect("repl_create_slot").await;
+    let client = db.client().await;
+    let mut repl = connect(&db).await;
     let before = repl.identify_system().await.unwrap().xlogpos;
-    let slot = repl.create_logical_slot("export_slot", false, SlotSnapshot::Export).await.unwrap();
-    assert_eq!(slot.slot_name, "export_slot");
+    // WHEN a slot is created with an exported snapshot
+    let name = unique_name("export_slot");
+    let slot = repl.create_logical_slot(&name, false, SlotSnapshot::Export).await.unwrap();
+    // THEN it is consistent at or after that position and the snapshot is importable while
+    // the creating connection is idle
+    assert_eq!(slot.slot_name, name);
     assert!(slot.consistent_point >= before, "{} < {before}", slot.consistent_point);
     let snapshot = slot.snapshot_name.clone().expect("exported snapshot");
-    // The snapshot is importable while the creating connection is idle.
     let import = format!("BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT '{snapshot}'; COMMIT");
-    db.batch_execute(&import).await.unwrap();
-    assert!(confirmed_flush(&db, "export_slot").await.is_some());
-    let err = repl.create_logical_slot("export_slot", false, SlotSnapshot::NoExport).await.err().unwrap();
+    client.batch_execute(&import).await.unwrap();
+    assert!(confirmed_flush(&client, &name).await.is_some());
+    // AND creating it again fails with 42710
+    let err = repl.create_logical_slot(&name, false, SlotSnapshot::NoExport).await.err().unwrap();
     assert_eq!(err.sqlstate(), Some("42710"));
-    repl.drop_slot("export_slot", true).await.unwrap();
-    let n: i64 = db
-        .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'export_slot'", &[])
+    // WHEN it is dropped THEN it is gone
+    repl.drop_slot(&name, true).await.unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", &[&name])
         .await
         .unwrap()
         .get(0);
@@ -304,9 +263,11 @@ async fn create_slot_exports_snapshot_and_drop_removes_it() {
 }
 
 #[tokio::test]
-async fn insert_update_delete_decode_in_order() {
-    let (db, mut stream) =
+async fn insert_update_delete_decode_in_commit_order() {
+    // GIVEN a stream on table `t`
+    let StreamSetup { client: db, slot, mut stream, .. } =
         setup_stream("repl_dml", "dml_slot", StartOptions::new(vec!["pub_all".into()]), Duration::from_secs(10)).await;
+    // WHEN a lone insert and then an insert/update/delete transaction commit
     db.batch_execute("INSERT INTO t VALUES (1, 'a', NULL)").await.unwrap();
     let replies = db
         .simple_query(
@@ -323,7 +284,7 @@ async fn insert_update_delete_decode_in_order() {
         })
         .unwrap();
 
-    // The first transaction: a lone insert with a NULL.
+    // THEN the first transaction is Begin, Relation, the insert with a NULL, Commit
     let first = next_transaction(&mut stream).await;
     assert!(matches!(first[0], PgOutputMessage::Begin { .. }), "{first:?}");
     let PgOutputMessage::Relation(rel) = &first[1] else { panic!("{first:?}") };
@@ -340,7 +301,7 @@ async fn insert_update_delete_decode_in_order() {
     );
     assert_eq!(first.len(), 4);
 
-    // The second: insert, update, delete (key only) in one transaction.
+    // AND the second is insert, update, delete (key only) between a Begin and a Commit that agree
     let second = next_transaction(&mut stream).await;
     let PgOutputMessage::Begin { final_lsn, xid, commit_ts_us } = second[0] else { panic!("{second:?}") };
     let rel_id = rel.relation_id;
@@ -372,22 +333,24 @@ async fn insert_update_delete_decode_in_order() {
     let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
     assert!((now_us - commit_ts).abs() < 60_000_000, "commit ts {commit_ts} vs now {now_us}");
     stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }
 
 #[tokio::test]
-async fn keepalive_reply_confirms_the_flushed_position() {
-    // A long status interval: only replies to the server's requests go out.
-    let (db, mut stream) =
+async fn keepalive_reply_confirms_exactly_the_flushed_position() {
+    // GIVEN a stream with a long status interval: only replies to the server's requests go out
+    let StreamSetup { client: db, slot, mut stream, .. } =
         setup_stream("repl_keepalive", "ka_slot", StartOptions::new(vec!["pub_all".into()]), Duration::from_secs(600))
             .await;
     db.batch_execute("INSERT INTO t VALUES (1, 'x', 1)").await.unwrap();
     let txn = next_transaction(&mut stream).await;
     let Some(PgOutputMessage::Commit { end_lsn, .. }) = txn.last().cloned() else { panic!("{txn:?}") };
-    let initial = confirmed_flush(&db, "ka_slot").await.unwrap();
+    let initial = confirmed_flush(&db, &slot).await.unwrap();
     assert!(initial < end_lsn);
 
+    // WHEN the commit is declared durable and the server asks for a reply (after
+    // wal_sender_timeout / 2 without one)
     stream.set_flushed(end_lsn);
-    // Wait for the server to ask (after wal_sender_timeout / 2 without a reply).
     let deadline = Instant::now() + WAIT;
     loop {
         assert!(Instant::now() < deadline, "no keepalive requesting a reply");
@@ -397,10 +360,10 @@ async fn keepalive_reply_confirms_the_flushed_position() {
             break;
         }
     }
-    // The reply went out at once with exactly what was declared durable.
+    // THEN the reply went out at once with exactly what was declared durable
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let confirmed = confirmed_flush(&db, "ka_slot").await.unwrap();
+        let confirmed = confirmed_flush(&db, &slot).await.unwrap();
         if confirmed == end_lsn {
             break;
         }
@@ -408,7 +371,7 @@ async fn keepalive_reply_confirms_the_flushed_position() {
         assert!(Instant::now() < deadline, "confirmed_flush_lsn stayed at {confirmed}, expected {end_lsn}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Answering every request keeps the connection past wal_sender_timeout.
+    // AND answering every request keeps the connection past wal_sender_timeout
     let until = Instant::now() + Duration::from_secs(WAL_SENDER_TIMEOUT_S * 2);
     while Instant::now() < until {
         match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
@@ -417,11 +380,13 @@ async fn keepalive_reply_confirms_the_flushed_position() {
         }
     }
     stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }
 
 #[tokio::test]
-async fn periodic_status_advances_the_slot_without_requests() {
-    let (db, mut stream) = setup_stream(
+async fn periodic_status_advances_the_slot_without_server_requests() {
+    // GIVEN a stream sending status every 300 ms
+    let StreamSetup { client: db, slot, mut stream, .. } = setup_stream(
         "repl_periodic",
         "periodic_slot",
         StartOptions::new(vec!["pub_all".into()]),
@@ -431,28 +396,35 @@ async fn periodic_status_advances_the_slot_without_requests() {
     db.batch_execute("INSERT INTO t VALUES (1, 'x', 1)").await.unwrap();
     let txn = next_transaction(&mut stream).await;
     let Some(PgOutputMessage::Commit { end_lsn, .. }) = txn.last().cloned() else { panic!("{txn:?}") };
+    // WHEN the commit is declared durable and we only loop over next() for wal_sender_timeout
     stream.set_flushed(end_lsn);
-    // Loop over next() only; the server never has to ask for a reply.
     let until = Instant::now() + Duration::from_secs(WAL_SENDER_TIMEOUT_S);
     while Instant::now() < until {
         if let Ok(r) = tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
+            // THEN the server never has to ask for a reply
             if let Some(ReplicationMessage::Keepalive { reply_requested, .. }) = r.unwrap() {
                 assert!(!reply_requested, "server had to ask despite periodic status updates");
             }
         }
     }
-    assert_eq!(confirmed_flush(&db, "periodic_slot").await, Some(end_lsn));
+    // AND the slot confirmed the flushed position
+    assert_eq!(confirmed_flush(&db, &slot).await, Some(end_lsn));
     stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }
 
 #[tokio::test]
-async fn logical_messages_arrive_as_message() {
+async fn logical_decoding_messages_arrive_as_message() {
+    // GIVEN a stream with messages enabled
     let mut options = StartOptions::new(vec!["pub_all".into()]);
     options.messages = true;
-    let (db, mut stream) = setup_stream("repl_messages", "msg_slot", options, Duration::from_secs(10)).await;
+    let StreamSetup { client: db, slot, mut stream, .. } =
+        setup_stream("repl_messages", "msg_slot", options, Duration::from_secs(10)).await;
+    // WHEN a transactional and a non-transactional message are emitted
     db.batch_execute("BEGIN; SELECT pg_logical_emit_message(true, 'pfx', 'hello'); COMMIT;").await.unwrap();
     db.batch_execute("SELECT pg_logical_emit_message(false, 'now', '\\x00ff'::bytea)").await.unwrap();
 
+    // THEN the first comes inside Begin/Commit, the second on its own, with prefix and content
     let txn = next_transaction(&mut stream).await;
     assert_eq!(txn.len(), 3, "{txn:?}");
     let PgOutputMessage::Message { xid, transactional, prefix, content, lsn } = &txn[1] else { panic!("{txn:?}") };
@@ -463,20 +435,25 @@ async fn logical_messages_arrive_as_message() {
     let PgOutputMessage::Message { transactional, prefix, content, .. } = lone else { panic!("{lone:?}") };
     assert_eq!((transactional, prefix.as_str(), &content[..]), (false, "now", &[0x00, 0xff][..]));
     stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }
 
 #[tokio::test]
-async fn big_transaction_is_streamed_in_blocks() {
+async fn transaction_larger_than_decoding_memory_is_streamed_in_blocks() {
+    // GIVEN a protocol-v2 stream with streaming on and logical_decoding_work_mem = 64kB
     let mut options = StartOptions::new(vec!["pub_all".into()]);
     options.proto_version = 2;
     options.streaming = Streaming::On;
-    let (db, mut stream) = setup_stream("repl_streaming", "stream_slot", options, Duration::from_secs(10)).await;
+    let StreamSetup { client: db, slot, mut stream, .. } =
+        setup_stream("repl_streaming", "stream_slot", options, Duration::from_secs(10)).await;
+    // WHEN one transaction writes ~3000 × 200 bytes, far above that
     const ROWS: i32 = 3000;
-    // ~3000 × 200 bytes is far above logical_decoding_work_mem = 64kB.
     db.batch_execute(&format!("INSERT INTO t SELECT g, repeat('x', 200), g FROM generate_series(1, {ROWS}) g"))
         .await
         .unwrap();
 
+    // THEN it arrives in several Stream Start/Stop blocks, every change carrying the xid,
+    // and ends with a Stream Commit of that xid
     let msgs = next_transaction(&mut stream).await;
     let PgOutputMessage::StreamStart { xid, first_segment: true } = msgs[0] else { panic!("{:?}", &msgs[..2]) };
     let starts = msgs.iter().filter(|m| matches!(m, PgOutputMessage::StreamStart { .. })).count();
@@ -494,21 +471,24 @@ async fn big_transaction_is_streamed_in_blocks() {
     assert_eq!(*commit_xid, xid);
     assert!(*end_lsn > Lsn::ZERO);
     stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }
 
 #[tokio::test]
-async fn shutdown_releases_the_slot_and_finish_allows_commands() {
-    let (db, stream) =
+async fn shutdown_releases_the_slot_and_finish_returns_to_commands() {
+    // GIVEN a running stream
+    let StreamSetup { db: test_db, client: db, slot, stream } =
         setup_stream("repl_shutdown", "shut_slot", StartOptions::new(vec!["pub_all".into()]), Duration::from_secs(10))
             .await;
+    // WHEN it is finished THEN the same connection is back in the command phase
     let mut client = stream.finish().await.unwrap();
-    // Back in the command phase on the same connection.
     assert!(client.identify_system().await.is_ok());
     client.close().await.unwrap();
+    // AND the slot becomes inactive
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let active: bool = db
-            .query_one("SELECT active FROM pg_replication_slots WHERE slot_name = 'shut_slot'", &[])
+            .query_one("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
             .await
             .unwrap()
             .get(0);
@@ -518,11 +498,12 @@ async fn shutdown_releases_the_slot_and_finish_allows_commands() {
         assert!(Instant::now() < deadline, "slot still active after shutdown");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The slot is free again: a new stream can take it.
-    let again = connect("repl_shutdown")
+    // AND a new stream can take it
+    let again = connect(&test_db)
         .await
-        .start_replication("shut_slot", Lsn::ZERO, &StartOptions::new(vec!["pub_all".into()]))
+        .start_replication(&slot, Lsn::ZERO, &StartOptions::new(vec!["pub_all".into()]))
         .await
         .unwrap();
     again.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
 }

@@ -2,7 +2,7 @@
 //! of the local binaries, selected by [`super::backend`] when a Docker engine is reachable.
 //!
 //! The servers are configured like the local ones: `wal_level=logical`, 50 slots and senders,
-//! durability off, the md5 and SCRAM roles with their `pg_hba.conf` lines. Host ports are fixed
+//! durability off, the md5, SCRAM and cleartext-password roles with their `pg_hba.conf` lines. Host ports are fixed
 //! at start (mapped to a free host port) so `stop`/`start` keep the address the tests hold.
 //! Each container runs its own tokio runtime (the tests' runtimes come and go per test), and a
 //! watchdog removes it with `docker rm -f` when the test process exits.
@@ -16,7 +16,7 @@ use testcontainers::{ContainerAsync, ImageExt};
 use testcontainers_modules::kafka::apache;
 use testcontainers_modules::postgres::Postgres;
 
-use super::postgres::{MD5_PASSWORD, MD5_USER, SCRAM_PASSWORD, SCRAM_USER};
+use super::postgres::{MD5_PASSWORD, MD5_USER, PLAIN_PASSWORD, PLAIN_USER, SCRAM_PASSWORD, SCRAM_USER};
 use super::process::{free_port, spawn_watchdog};
 
 /// PostgreSQL image tag (a major in the 14–17 range the daemon supports).
@@ -66,9 +66,11 @@ fn init_script() -> String {
          CREATE ROLE {MD5_USER} LOGIN REPLICATION PASSWORD '{MD5_PASSWORD}';\n\
          SET password_encryption = 'scram-sha-256';\n\
          CREATE ROLE {SCRAM_USER} LOGIN REPLICATION PASSWORD '{SCRAM_PASSWORD}';\n\
+         CREATE ROLE {PLAIN_USER} LOGIN REPLICATION PASSWORD '{PLAIN_PASSWORD}';\n\
          SQL\n\
          {{ printf 'host all {MD5_USER} all md5\\nhost replication {MD5_USER} all md5\\n'; \
             printf 'host all {SCRAM_USER} all scram-sha-256\\nhost replication {SCRAM_USER} all scram-sha-256\\n'; \
+            printf 'host all {PLAIN_USER} all password\\nhost replication {PLAIN_USER} all password\\n'; \
             printf 'local all all trust\\nlocal replication all trust\\n'; \
             printf 'host all all all trust\\nhost replication all all trust\\n'; }} > \"$PGDATA/pg_hba.conf\"\n"
     )

@@ -8,7 +8,8 @@
 //!   positions, since `synchronous_commit=off` lets the flush position lag;
 //! - listens on 127.0.0.1 on a free port, its unix socket inside the data directory;
 //! - `pg_hba.conf`: [`MD5_USER`] must authenticate with md5, [`SCRAM_USER`] with
-//!   scram-sha-256 (for normal and replication connections); every other role is trusted.
+//!   scram-sha-256, [`PLAIN_USER`] with a cleartext password (for normal and replication
+//!   connections); every other role is trusted.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,11 @@ pub const MD5_PASSWORD: &str = "md5-Secret!1";
 pub const SCRAM_USER: &str = "pgcdc_scram";
 /// Password of [`SCRAM_USER`] (stored as a SCRAM verifier).
 pub const SCRAM_PASSWORD: &str = "scram-Secret!2";
+
+/// Role that logs in with cleartext `password` authentication (`LOGIN REPLICATION`).
+pub const PLAIN_USER: &str = "pgcdc_plain";
+/// Password of [`PLAIN_USER`].
+pub const PLAIN_PASSWORD: &str = "plain-Secret!3";
 
 /// Superuser of the cluster; trusted (no password) from 127.0.0.1.
 pub const SUPERUSER: &str = "postgres";
@@ -254,6 +260,8 @@ impl LocalCluster {
              host replication {MD5_USER}   127.0.0.1/32 md5\n\
              host all         {SCRAM_USER} 127.0.0.1/32 scram-sha-256\n\
              host replication {SCRAM_USER} 127.0.0.1/32 scram-sha-256\n\
+             host all         {PLAIN_USER} 127.0.0.1/32 password\n\
+             host replication {PLAIN_USER} 127.0.0.1/32 password\n\
              local all         all trust\n\
              local replication all trust\n\
              host  all         all 127.0.0.1/32 trust\n\
@@ -292,7 +300,8 @@ impl LocalCluster {
             "SET password_encryption = 'md5';\n\
              CREATE ROLE {MD5_USER} LOGIN REPLICATION PASSWORD '{MD5_PASSWORD}';\n\
              SET password_encryption = 'scram-sha-256';\n\
-             CREATE ROLE {SCRAM_USER} LOGIN REPLICATION PASSWORD '{SCRAM_PASSWORD}';\n"
+             CREATE ROLE {SCRAM_USER} LOGIN REPLICATION PASSWORD '{SCRAM_PASSWORD}';\n\
+             CREATE ROLE {PLAIN_USER} LOGIN REPLICATION PASSWORD '{PLAIN_PASSWORD}';\n"
         );
         let result = run(Command::new(self.bin.join("psql"))
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", "postgres"])
