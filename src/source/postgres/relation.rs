@@ -315,3 +315,7 @@ mod tests {
         assert_eq!(nulls, vec![Value::Null, Value::Null]);
     }
 }
+
+#[cfg(test)]
+#[path = "relation_golden_tests.rs"]
+mod golden_tests;
