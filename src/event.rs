@@ -117,7 +117,12 @@ pub struct ColumnSchema {
     pub nullable: bool,
     /// Part of the primary key, which Debezium uses as the record key.
     pub is_key: bool,
-    /// The Connect schema of this column's values (optional = nullable).
+    /// 0-based position within the primary key (`pg_index.indkey` order),
+    /// `Some` exactly when `is_key`. Debezium orders the record key's fields
+    /// by it, not by column order: `PRIMARY KEY (b, a)` gives a key `{b, a}`.
+    pub key_position: Option<u16>,
+    /// The Connect schema of this column's values (optional = nullable;
+    /// `default` = the column default as Debezium parses it, if any).
     pub schema: Arc<Schema>,
 }
 
@@ -135,8 +140,13 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// The primary-key columns with their index in `columns`, in key order
+    /// (the record key's field order). Ties, and key columns without a
+    /// position, keep column order.
     pub fn key_columns(&self) -> impl Iterator<Item = (usize, &ColumnSchema)> {
-        self.columns.iter().enumerate().filter(|(_, c)| c.is_key)
+        let mut keys: Vec<(usize, &ColumnSchema)> = self.columns.iter().enumerate().filter(|(_, c)| c.is_key).collect();
+        keys.sort_by_key(|(i, c)| (c.key_position.unwrap_or(u16::MAX), *i));
+        keys.into_iter()
     }
 
     pub fn has_key(&self) -> bool {
@@ -236,4 +246,41 @@ pub enum SourceEvent {
     Commit(TxCommit),
     /// Nothing more before `lsn` (a keepalive with no pending transaction).
     Idle { lsn: Lsn },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::SchemaType;
+
+    fn col(name: &str, key_position: Option<u16>) -> ColumnSchema {
+        ColumnSchema {
+            name: name.into(),
+            type_oid: 23,
+            type_modifier: -1,
+            type_name: "int4".into(),
+            nullable: key_position.is_none(),
+            is_key: key_position.is_some(),
+            key_position,
+            schema: Arc::new(Schema::new(SchemaType::Int32)),
+        }
+    }
+
+    #[test]
+    fn key_columns_follow_primary_key_order() {
+        // CREATE TABLE t (a int, b int, c int, d int, PRIMARY KEY (c, a))
+        let t = TableSchema {
+            relation_id: 1,
+            id: TableId::new("public", "t"),
+            columns: vec![col("a", Some(1)), col("b", None), col("c", Some(0)), col("d", None)],
+            replica_identity: ReplicaIdentity::Default,
+            version: 1,
+        };
+        let keys: Vec<_> = t.key_columns().map(|(i, c)| (i, c.name.as_str())).collect();
+        assert_eq!(keys, [(2, "c"), (0, "a")]);
+        assert!(t.has_key());
+        let none = TableSchema { columns: vec![col("b", None)], ..t };
+        assert_eq!(none.key_columns().count(), 0);
+        assert!(!none.has_key());
+    }
 }

@@ -21,6 +21,8 @@ pub(crate) fn col(name: &str, schema: Schema, is_key: bool) -> ColumnSchema {
         type_name: String::new(),
         nullable: schema.optional,
         is_key,
+        // Single-column keys here; ties keep column order anyway.
+        key_position: is_key.then_some(0),
         schema: Arc::new(schema),
     }
 }

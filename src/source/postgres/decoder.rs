@@ -259,6 +259,7 @@ mod tests {
                     type_name: "text".into(),
                     nullable: !c.is_key,
                     is_key: c.is_key,
+                    key_position: c.is_key.then_some(0),
                     schema: Arc::new(Schema::new(SchemaType::String).with_optional(!c.is_key)),
                 })
                 .collect();

@@ -16,6 +16,10 @@
 //!
 //! Columns Debezium cannot map (unknown types without
 //! `include.unknown.datatypes`) are left out of the schema and skipped in rows.
+//!
+//! Each column schema carries the column default as Debezium parses it
+//! ([`value::parse_default`]), and each primary-key column its position in
+//! the key, which orders the record key's fields.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -107,8 +111,10 @@ impl RelationCache {
         let mut positions = Vec::with_capacity(rel.columns.len());
         for rc in &rel.columns {
             let cat = catalog.column(&rc.name);
+            // The catalog's facts (default, key) only count when it describes the same column type.
+            let matched = cat.filter(|c| c.column_type.oid == rc.type_oid);
             let column_type = match cat {
-                Some(c) if c.column_type.oid == rc.type_oid => {
+                Some(c) if matched.is_some() => {
                     ColumnType { type_modifier: rc.type_modifier, ..c.column_type.clone() }
                 }
                 other => {
@@ -120,7 +126,7 @@ impl RelationCache {
             };
             // Debezium treats a column it cannot find in the catalog as optional.
             let nullable = cat.is_none_or(|c| !c.not_null);
-            let schema = match value::column_schema(&column_type, nullable, opts) {
+            let mut schema = match value::column_schema(&column_type, nullable, opts) {
                 Ok(s) => s,
                 Err(ValueError::UnsupportedType { type_name, oid }) => {
                     tracing::warn!(table = %id, column = %rc.name, type_name = %type_name, oid,
@@ -130,6 +136,16 @@ impl RelationCache {
                 }
                 Err(source) => return Err(RelationError::Value { table: id, column: rc.name.clone(), source }),
             };
+            if let Some(expr) = matched.and_then(|c| c.default_expr.as_deref()) {
+                match value::parse_default(&column_type, &schema, expr, opts) {
+                    Ok(Some(default)) => Arc::make_mut(&mut schema).default = Some(default),
+                    Ok(None) => {}
+                    // Debezium warns and leaves the field without a default.
+                    Err(err) => tracing::warn!(table = %id, column = %rc.name, error = %err,
+                        "column default not representable; leaving it out of the schema"),
+                }
+            }
+            let key_position = cat.and_then(|c| c.primary_key_position).map(|p| u16::try_from(p).unwrap_or(u16::MAX));
             positions.push(Some(columns.len()));
             columns.push(ColumnSchema {
                 name: rc.name.clone(),
@@ -137,7 +153,8 @@ impl RelationCache {
                 type_modifier: rc.type_modifier,
                 type_name: column_type.type_name.clone(),
                 nullable,
-                is_key: cat.is_some_and(|c| c.primary_key_position.is_some()),
+                is_key: key_position.is_some(),
+                key_position,
                 schema,
             });
             types.push(column_type);
@@ -298,3 +315,7 @@ mod tests {
         assert_eq!(nulls, vec![Value::Null, Value::Null]);
     }
 }
+
+#[cfg(test)]
+#[path = "relation_golden_tests.rs"]
+mod golden_tests;

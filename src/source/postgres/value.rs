@@ -8,6 +8,7 @@
 //! ```text
 //!   ColumnType ──column_schema──▶ Connect Schema      (once per Relation message)
 //!   text       ──parse_text────▶ Connect Value       (once per tuple value)
+//!   default    ──parse_default─▶ Connect default     (once per Relation message)
 //! ```
 //!
 //! Type parameters come from the type modifier the way pgjdbc's `TypeInfoCache`
@@ -16,10 +17,12 @@
 //! (so `timestamp[]` elements are millisecond `Timestamp`s, as in Debezium).
 
 mod composite;
+mod defaults;
 mod numeric;
 mod temporal;
 mod mapping;
 
+pub use defaults::{parse_default, DefaultValueError};
 pub use mapping::{column_schema, parse_text, unavailable_placeholder, unavailable_placeholder_for, ColumnType, ValueError};
 
 /// Well-known built-in type OIDs (`pg_type.oid`), stable across versions.
