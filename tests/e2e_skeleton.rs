@@ -88,8 +88,11 @@ async fn matches_debezium(variant: &str, extra: &[(&str, &str)]) {
     let mut mismatches = Vec::new();
     for (topic, want) in &expected {
         let ours_topic = topic.replacen("skeleton.", &format!("{prefix}."), 1);
-        // Ask for one more than expected so an extra record shows up.
-        let got = broker.consume(&ours_topic, want.len() + 1, Duration::from_secs(20)).await;
+        let mut got = broker.consume(&ours_topic, want.len(), Duration::from_secs(30)).await;
+        if got.len() == want.len() {
+            // Ask for one more than expected so an extra record shows up.
+            got = broker.consume(&ours_topic, want.len() + 1, Duration::from_secs(3)).await;
+        }
         let mut got: Vec<Value> = got.iter().map(|r| as_golden(r, &prefix, "skeleton")).collect();
         let mut want = want.clone();
         got.iter_mut().for_each(normalize);
