@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod lsn;
+pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod record;
