@@ -293,12 +293,9 @@ async fn resume_skips_transactions_already_in_kafka() {
     let slot = unique_name("slot");
     let backup = unique_name("slot_backup");
     let publication = unique_name("pub");
-    db.execute(&format!(
-        "CREATE PUBLICATION {publication} FOR ALL TABLES;
-         SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput');
-         SELECT pg_copy_logical_replication_slot('{slot}', '{backup}');"
-    ))
-    .await;
+    db.execute(&format!("CREATE PUBLICATION {publication} FOR ALL TABLES")).await;
+    db.execute(&format!("SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')")).await;
+    db.execute(&format!("SELECT pg_copy_logical_replication_slot('{slot}', '{backup}')")).await;
     let mut worker = Worker::start(broker).await;
     let config = connector_config(&db, &prefix, &slot, &[("publication.name", &publication)]);
     assert_eq!(worker.register("resume", config).await.0, 201);
@@ -311,10 +308,8 @@ async fn resume_skips_transactions_already_in_kafka() {
     worker.terminate();
 
     // Rewind: the slot now confirms only what it had before the five.
-    db.execute(&format!(
-        "SELECT pg_drop_replication_slot('{slot}'); SELECT pg_copy_logical_replication_slot('{backup}', '{slot}');"
-    ))
-    .await;
+    db.execute(&format!("SELECT pg_drop_replication_slot('{slot}')")).await;
+    db.execute(&format!("SELECT pg_copy_logical_replication_slot('{backup}', '{slot}')")).await;
     let client = db.client().await;
     let row = client
         .query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
