@@ -15,11 +15,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::connector::ConnectorConfig;
 use crate::config::worker::KafkaConfig;
+use crate::config::worker::WorkerConfig;
 use crate::convert::Converter;
 use crate::delivery::{self, DeliveryError};
 use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
-use crate::config::worker::WorkerConfig;
 use crate::lsn::Lsn;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
 use crate::sink::kafka::{

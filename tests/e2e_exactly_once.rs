@@ -53,10 +53,16 @@ async fn table(db: &TestDatabase) {
 
 /// Commits random transactions of inserts, updates and deletes until `stop`;
 /// records each committed change per key.
-fn spawn_writer(db: &TestDatabase, expected: Expected, stop: Arc<AtomicBool>, seed: u64) -> tokio::task::JoinHandle<usize> {
+fn spawn_writer(
+    db: &TestDatabase,
+    expected: Expected,
+    stop: Arc<AtomicBool>,
+    seed: u64,
+) -> tokio::task::JoinHandle<usize> {
     let conn = db.conn_str();
     tokio::spawn(async move {
-        let (mut client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.expect("writer connects");
+        let (mut client, connection) =
+            tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.expect("writer connects");
         tokio::spawn(connection);
         let mut rng = Rng(seed | 1);
         let mut state: BTreeMap<i64, i64> = BTreeMap::new();
@@ -71,7 +77,9 @@ fn spawn_writer(db: &TestDatabase, expected: Expected, stop: Arc<AtomicBool>, se
                 version += 1;
                 match local.get(&id).copied() {
                     None => {
-                        tx.execute("INSERT INTO t VALUES ($1, $2, repeat('x', 20))", &[&id, &version]).await.expect("insert");
+                        tx.execute("INSERT INTO t VALUES ($1, $2, repeat('x', 20))", &[&id, &version])
+                            .await
+                            .expect("insert");
                         local.insert(id, version);
                         ops.push((id, ("c".into(), version)));
                     }
@@ -167,7 +175,11 @@ async fn kill_9_during_mixed_load_loses_and_duplicates_nothing() {
             v.out_of_order,
             v.unexpected
         );
-        assert!(v.duplicated == 0 && v.out_of_order == 0 && v.unexpected == 0, "cycle {cycle}: {v:?}\n{}", worker.log());
+        assert!(
+            v.duplicated == 0 && v.out_of_order == 0 && v.unexpected == 0,
+            "cycle {cycle}: {v:?}\n{}",
+            worker.log()
+        );
         worker.restart().await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -214,11 +226,8 @@ async fn offset_from_aborted_transaction_never_moves_resume_point() {
 
     // GIVEN an offset record past all of it, in an aborted transaction.
     let bogus = SourceOffset::after_commit(pgcdc::lsn::Lsn(committed.resume_lsn().unwrap().0 + (1 << 32)), 1, 0);
-    let producer: BaseProducer = broker
-        .client_config()
-        .set("transactional.id", unique_name("rogue"))
-        .create()
-        .expect("rogue producer");
+    let producer: BaseProducer =
+        broker.client_config().set("transactional.id", unique_name("rogue")).create().expect("rogue producer");
     producer.init_transactions(Duration::from_secs(30)).expect("init");
     producer.begin_transaction().expect("begin");
     let key = offset_key(name, &prefix);
@@ -229,6 +238,11 @@ async fn offset_from_aborted_transaction_never_moves_resume_point() {
         .expect("send");
     producer.flush(Duration::from_secs(30)).expect("flush");
     producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+    // What a plain read_committed consumer shows (tansu: the aborted record too).
+    let plain = broker.consume(DEFAULT_OFFSET_STORAGE_TOPIC, usize::MAX, Duration::from_secs(3)).await;
+    let shown =
+        plain.iter().any(|r| r.key.as_deref() == Some(key.as_slice()) && r.value.as_deref() == Some(value.as_slice()));
+    println!("a plain read_committed consumer {} the aborted offset record", if shown { "shows" } else { "hides" });
     let after_abort = store.read_latest(name, &prefix).await.expect("read offset");
     assert_eq!(after_abort.as_ref(), Some(&committed), "the aborted offset record is not visible to the store");
 
@@ -272,7 +286,11 @@ async fn second_instance_is_fenced() {
     writer.await.expect("writer");
     let expected = expected.lock().unwrap().clone();
     let v = settle(broker, &topic, &expected, Duration::from_secs(45)).await;
-    println!("fencing: {} changes committed, {} in kafka, {v:?}", expected.values().map(Vec::len).sum::<usize>(), v.observed);
+    println!(
+        "fencing: {} changes committed, {} in kafka, {v:?}",
+        expected.values().map(Vec::len).sum::<usize>(),
+        v.observed
+    );
     assert!(v.is_exact(), "{v:?}\n--- second worker log ---\n{}", second.log());
     // The fenced instance keeps failing rather than retrying forever.
     tokio::time::sleep(Duration::from_secs(1)).await;

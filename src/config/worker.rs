@@ -201,11 +201,17 @@ impl WorkerConfig {
             return invalid("kafka.bootstrap_servers", "must be a comma-separated list of host:port");
         }
         if let Some(key) = self.kafka.options.keys().find(|k| MANAGED_KAFKA_OPTIONS.contains(&k.as_str())) {
-            return invalid(&format!("kafka.options.\"{key}\""), "is set by the worker itself and cannot be overridden");
+            return invalid(
+                &format!("kafka.options.\"{key}\""),
+                "is set by the worker itself and cannot be overridden",
+            );
         }
         let group = &self.worker.group_id;
         if group.is_empty() || !group.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return invalid("worker.group_id", "must be non-empty and contain only ASCII alphanumerics, '.', '_' and '-'");
+            return invalid(
+                "worker.group_id",
+                "must be non-empty and contain only ASCII alphanumerics, '.', '_' and '-'",
+            );
         }
         if self.worker.state_dir.as_os_str().is_empty() {
             return invalid("worker.state_dir", "must not be empty");

@@ -110,9 +110,9 @@ impl Classify for LogReaderError {
             | LogReaderError::NoLeader { .. }
             | LogReaderError::NoProgress { .. }
             | LogReaderError::Broker { .. } => ErrorClass::Transient,
-            LogReaderError::Encode { .. } | LogReaderError::Decode { .. } | LogReaderError::UnsupportedVersion { .. } => {
-                ErrorClass::Fatal
-            }
+            LogReaderError::Encode { .. }
+            | LogReaderError::Decode { .. }
+            | LogReaderError::UnsupportedVersion { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -270,9 +270,10 @@ impl Connection {
         let exchange = async {
             self.stream.write_all(&buf).await?;
             let len = self.stream.read_i32().await?;
-            let len = usize::try_from(len).ok().filter(|l| *l <= MAX_RESPONSE_BYTES).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "response size out of range")
-            })?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l <= MAX_RESPONSE_BYTES)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "response size out of range"))?;
             let mut resp = vec![0u8; len];
             self.stream.read_exact(&mut resp).await?;
             Ok::<_, std::io::Error>(Bytes::from(resp))
@@ -312,10 +313,11 @@ pub async fn read_partitions(
     let mut out = HashMap::new();
     let mut leaders: HashMap<i32, Connection> = HashMap::new();
     for (partition, leader) in &meta.partitions {
-        let addr = meta.brokers.get(leader).cloned().ok_or_else(|| LogReaderError::NoLeader {
-            topic: topic.to_owned(),
-            partition: *partition,
-        })?;
+        let addr = meta
+            .brokers
+            .get(leader)
+            .cloned()
+            .ok_or_else(|| LogReaderError::NoLeader { topic: topic.to_owned(), partition: *partition })?;
         let conn = match leaders.remove(leader) {
             Some(c) => c,
             None => Connection::open(&addr).await?,
@@ -395,11 +397,8 @@ async fn fetch_all(conn: &mut Connection, topic: &str, partition: i32) -> Result
         if response.error_code != 0 {
             return Err(LogReaderError::Broker { api: "Fetch", code: response.error_code, topic: topic.to_owned() });
         }
-        let Some(data) = response
-            .responses
-            .iter()
-            .flat_map(|t| t.partitions.iter())
-            .find(|p| p.partition_index == partition)
+        let Some(data) =
+            response.responses.iter().flat_map(|t| t.partitions.iter()).find(|p| p.partition_index == partition)
         else {
             return Err(LogReaderError::NoProgress { topic: topic.to_owned(), offset });
         };

@@ -190,7 +190,10 @@ mod tests {
 
     #[test]
     fn key_is_kafka_connects_layout() {
-        assert_eq!(String::from_utf8(offset_key("inventory", "dbserver1")).unwrap(), r#"["inventory",{"server":"dbserver1"}]"#);
+        assert_eq!(
+            String::from_utf8(offset_key("inventory", "dbserver1")).unwrap(),
+            r#"["inventory",{"server":"dbserver1"}]"#
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ use pgcdc::offsets::log_reader::{read_partitions, LogRecord};
 
 /// Every committed record of `topic`, all partitions (order kept within a partition).
 pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<LogRecord> {
-    let (_, by_partition) = read_partitions(bootstrap, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
+    let (_, by_partition) =
+        read_partitions(bootstrap, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
     let mut partitions: Vec<_> = by_partition.into_iter().collect();
     partitions.sort_by_key(|(p, _)| *p);
     partitions.into_iter().flat_map(|(_, r)| r).collect()
@@ -60,7 +61,8 @@ where
         by_key.entry(k.clone()).or_default().push(v.clone());
     }
     let empty = Vec::new();
-    let keys: Vec<K> = expected.keys().chain(by_key.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let keys: Vec<K> =
+        expected.keys().chain(by_key.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     for key in keys {
         let want = expected.get(&key).unwrap_or(&empty);
         let got = by_key.get(&key).unwrap_or(&empty);

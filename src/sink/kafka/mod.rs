@@ -340,9 +340,7 @@ impl KafkaSink {
         self.topics.ensure(&record.topic).await?;
         if !self.batch.in_txn {
             if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
-                self.producer
-                    .begin_transaction()
-                    .map_err(|source| SinkError::Transaction { step: "begin", source })?;
+                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
             }
             self.batch.in_txn = true;
         }
@@ -474,7 +472,8 @@ impl KafkaSink {
     fn send_offset(&mut self) -> Result<(), SinkError> {
         let (Some(target), Some(commit)) = (&self.offsets, &self.batch.last_commit) else { return Ok(()) };
         let value = SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us).to_json();
-        let fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());
+        let fr: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());
         let future = self
             .producer
             .send_result(fr)

@@ -37,12 +37,9 @@ impl TopicManager {
         if self.known.contains(topic) {
             return Ok(());
         }
-        let new_topic = NewTopic::new(
-            topic,
-            partitions,
-            TopicReplication::Fixed(i32::from(self.settings.replication_factor)),
-        )
-        .set("cleanup.policy", "compact");
+        let new_topic =
+            NewTopic::new(topic, partitions, TopicReplication::Fixed(i32::from(self.settings.replication_factor)))
+                .set("cleanup.policy", "compact");
         self.create(&new_topic).await
     }
 
@@ -76,10 +73,7 @@ impl TopicManager {
                 Ok(_) => tracing::info!(topic, partitions = new_topic.num_partitions, "created topic"),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((_, code)) => {
-                    return Err(SinkError::TopicCreation {
-                        topic: topic.to_owned(),
-                        source: KafkaError::AdminOp(code),
-                    })
+                    return Err(SinkError::TopicCreation { topic: topic.to_owned(), source: KafkaError::AdminOp(code) })
                 }
             }
         }

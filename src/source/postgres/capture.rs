@@ -218,7 +218,9 @@ impl PostgresSource {
         let stream = loop {
             match repl.start_replication(&config.slot_name, start_lsn, &options).await {
                 Ok(stream) => break stream,
-                Err(ReplicationError::Server(e)) if e.code == OBJECT_IN_USE && waited_since.elapsed() < SLOT_BUSY_WAIT => {
+                Err(ReplicationError::Server(e))
+                    if e.code == OBJECT_IN_USE && waited_since.elapsed() < SLOT_BUSY_WAIT =>
+                {
                     tracing::info!(slot = %config.slot_name, "slot still in use by another process; waiting");
                     tokio::time::sleep(SLOT_BUSY_RETRY).await;
                     repl = ReplicationClient::connect(&repl_config).await?;

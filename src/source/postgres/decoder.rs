@@ -26,8 +26,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::event::{
-    ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin,
-    TxCommit,
+    ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin, TxCommit,
 };
 use crate::lsn::Lsn;
 
@@ -78,7 +77,14 @@ pub struct ChangeDecoder {
 
 impl ChangeDecoder {
     pub fn new(include: Box<dyn Fn(&TableId) -> bool + Send + Sync>, last_commit_lsn: Option<Lsn>) -> Self {
-        ChangeDecoder { include, excluded: HashSet::new(), tx: None, last_commit_lsn, skip_before: None, skipping: false }
+        ChangeDecoder {
+            include,
+            excluded: HashSet::new(),
+            tx: None,
+            last_commit_lsn,
+            skip_before: None,
+            skipping: false,
+        }
     }
 
     /// Resume after a stored offset: drop every transaction that ended at or
@@ -381,10 +387,7 @@ mod tests {
                     old: OldTuple::Key(vec![text("1"), TupleValue::Null]),
                 },
             ),
-            (
-                Lsn(310),
-                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 },
-            ),
+            (Lsn(310), PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 }),
             (Lsn(400), PgOutputMessage::Begin { final_lsn: Lsn(500), commit_ts_us: 43, xid: 8 }),
             (Lsn(410), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
         ];
@@ -415,9 +418,14 @@ mod tests {
             .await
             .unwrap();
         d.on_message(Lsn(1), relation(2, "ignored"), &mut l, &mut out).await.unwrap();
-        d.on_message(Lsn(2), PgOutputMessage::Insert { xid: None, relation_id: 2, new: vec![text("1")] }, &mut l, &mut out)
-            .await
-            .unwrap();
+        d.on_message(
+            Lsn(2),
+            PgOutputMessage::Insert { xid: None, relation_id: 2, new: vec![text("1")] },
+            &mut l,
+            &mut out,
+        )
+        .await
+        .unwrap();
         assert_eq!(out.len(), 1, "only the Begin: {out:?}");
         assert!(l.tables.is_empty(), "no catalog lookup for an excluded table");
     }
