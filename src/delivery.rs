@@ -96,7 +96,7 @@ async fn handle<C: Convert>(
                 sink.send(record).await?;
             }
         }
-        SourceEvent::Commit(commit) => sink.end_transaction(commit.end_lsn).await?,
+        SourceEvent::Commit(commit) => sink.end_transaction(commit).await?,
         SourceEvent::Idle { lsn } => sink.idle(*lsn).await?,
     }
     Ok(())

@@ -92,7 +92,7 @@ fn run(config: Option<PathBuf>) -> ExitCode {
 }
 
 async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
-    let worker = WorkerSettings { kafka: config.kafka.clone(), group_id: config.worker.group_id.clone() };
+    let worker = WorkerSettings::from_config(&config);
     let runtime = Arc::new(PipelineRuntime::new(worker));
     let herder = Herder::open(HerderOptions::from_worker(&config), runtime)
         .await

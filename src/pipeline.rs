@@ -5,17 +5,26 @@
 //!        ▲                                                     │
 //!        └──────────── watch<Lsn>: durable position ◀──────────┘
 //! ```
+//!
+//! Start order matters for exactly-once: the sink first (its
+//! `init_transactions` fences an older instance and settles its open
+//! transaction), then the stored offset is read, then the source starts
+//! after it.
 
 use tokio::sync::{mpsc, watch};
 
 use crate::config::connector::ConnectorConfig;
 use crate::config::worker::KafkaConfig;
+use crate::config::worker::WorkerConfig;
 use crate::convert::Converter;
 use crate::delivery::{self, DeliveryError};
 use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
 use crate::lsn::Lsn;
-use crate::sink::kafka::{BatchPolicy, DeliveryGuarantee, KafkaSink, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT};
+use crate::offsets::{offset_key, OffsetError, OffsetStore};
+use crate::sink::kafka::{
+    BatchPolicy, DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT,
+};
 use crate::source::postgres::capture::{PostgresSource, SourceError};
 
 /// Source events buffered between the source and the delivery loop.
@@ -27,6 +36,27 @@ pub struct WorkerSettings {
     pub kafka: KafkaConfig,
     /// Prefixes the transactional id: `<group_id>-<connector>`.
     pub group_id: String,
+    /// The compacted offsets topic.
+    pub offset_storage_topic: String,
+    /// Its partition count when created.
+    pub offset_storage_partitions: i32,
+}
+
+impl WorkerSettings {
+    /// The settings of a loaded worker configuration.
+    pub fn from_config(config: &WorkerConfig) -> Self {
+        WorkerSettings {
+            kafka: config.kafka.clone(),
+            group_id: config.worker.group_id.clone(),
+            offset_storage_topic: config.worker.offset_storage_topic.clone(),
+            offset_storage_partitions: config.worker.offset_storage_partitions,
+        }
+    }
+
+    /// The worker's offset store.
+    pub fn offset_store(&self) -> OffsetStore {
+        OffsetStore::new(self.kafka.bootstrap_servers.clone(), self.offset_storage_topic.clone())
+    }
 }
 
 /// Errors of a connector's pipeline.
@@ -38,6 +68,8 @@ pub enum PipelineError {
     Sink(#[from] SinkError),
     #[error(transparent)]
     Delivery(#[from] DeliveryError<EncodeError>),
+    #[error(transparent)]
+    Offsets(#[from] OffsetError),
     #[error("the source task panicked or was cancelled")]
     SourceTask(#[source] tokio::task::JoinError),
 }
@@ -48,6 +80,7 @@ impl Classify for PipelineError {
             PipelineError::Source(e) => e.class(),
             PipelineError::Sink(e) => e.class(),
             PipelineError::Delivery(e) => e.class(),
+            PipelineError::Offsets(e) => e.class(),
             PipelineError::SourceTask(_) => ErrorClass::Fatal,
         }
     }
@@ -71,6 +104,11 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
         batch: BatchPolicy::default(),
         max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         topic_creation: config.topic_creation.clone(),
+        offsets: Some(OffsetTarget {
+            topic: worker.offset_storage_topic.clone(),
+            partitions: worker.offset_storage_partitions,
+            key: offset_key(&config.name, config.topic_prefix()),
+        }),
     }
 }
 
@@ -84,7 +122,13 @@ pub async fn run(
 ) -> Result<(), PipelineError> {
     let (durable_tx, durable_rx) = watch::channel(Lsn::ZERO);
     let mut sink = KafkaSink::connect(sink_config(config, worker), durable_tx).await?;
-    let source = PostgresSource::connect(config).await?;
+    let stored = worker.offset_store().read_latest(&config.name, config.topic_prefix()).await?;
+    let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());
+    tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), "stored offset read");
+    if let Some(lsn) = stored_lsn {
+        sink.set_durable_floor(lsn);
+    }
+    let source = PostgresSource::connect_resuming(config, stored_lsn).await?;
     running();
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);

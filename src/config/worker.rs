@@ -24,6 +24,10 @@ pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "127.0.0.1:9092";
 pub const DEFAULT_GROUP_ID: &str = "pgcdc";
 /// Default of `worker.state_dir`.
 pub const DEFAULT_STATE_DIR: &str = ".pgcdc/state";
+/// Default of `worker.offset_storage_topic`.
+pub const DEFAULT_OFFSET_STORAGE_TOPIC: &str = crate::offsets::DEFAULT_OFFSET_STORAGE_TOPIC;
+/// Default of `worker.offset_storage_partitions`.
+pub const DEFAULT_OFFSET_STORAGE_PARTITIONS: i32 = crate::offsets::DEFAULT_OFFSET_STORAGE_PARTITIONS;
 /// Default of `log.level`.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Prefix of the environment variables read.
@@ -93,8 +97,18 @@ pub struct KafkaConfig {
     /// applied to every client the worker creates.
     pub options: BTreeMap<String, String>,
     /// Exactly-once delivery (default true): each batch of whole PostgreSQL
-    /// transactions is one Kafka transaction. `false` uses the idempotent
-    /// producer only (at-least-once), for brokers without transactions.
+    /// transactions, plus the connector's offset record, is one Kafka
+    /// transaction with `transactional.id = <group_id>-<connector>`; a second
+    /// instance of the connector fences the first.
+    ///
+    /// `false` is at-least-once, for brokers without transactions: the
+    /// idempotent producer (no duplicates from producer retries), the offset
+    /// record written after the batch's records without a transaction. After
+    /// a crash, the batches not yet acknowledged (at most the last one, plus
+    /// its offset record) are sent again, so a consumer may see a change
+    /// twice — always in order per key — and must tolerate it (upserts by key,
+    /// or dedupe on `source.lsn`). Read_committed consumers see nothing
+    /// different in this mode.
     pub exactly_once: bool,
 }
 
@@ -119,11 +133,23 @@ pub struct WorkerSection {
     pub state_dir: PathBuf,
     /// If set, every `*.json` file (`{"name", "config"}`) in it is registered at start.
     pub connectors_dir: Option<PathBuf>,
+    /// The compacted topic that holds connector offsets (Kafka Connect's
+    /// `offset.storage.topic`; default `pgcdc-offsets`). Created with
+    /// `cleanup.policy=compact` when missing.
+    pub offset_storage_topic: String,
+    /// Partitions of the offsets topic when the worker creates it (default 1).
+    pub offset_storage_partitions: i32,
 }
 
 impl Default for WorkerSection {
     fn default() -> Self {
-        WorkerSection { group_id: DEFAULT_GROUP_ID.to_owned(), state_dir: PathBuf::from(DEFAULT_STATE_DIR), connectors_dir: None }
+        WorkerSection {
+            group_id: DEFAULT_GROUP_ID.to_owned(),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            connectors_dir: None,
+            offset_storage_topic: DEFAULT_OFFSET_STORAGE_TOPIC.to_owned(),
+            offset_storage_partitions: DEFAULT_OFFSET_STORAGE_PARTITIONS,
+        }
     }
 }
 
@@ -175,14 +201,33 @@ impl WorkerConfig {
             return invalid("kafka.bootstrap_servers", "must be a comma-separated list of host:port");
         }
         if let Some(key) = self.kafka.options.keys().find(|k| MANAGED_KAFKA_OPTIONS.contains(&k.as_str())) {
-            return invalid(&format!("kafka.options.\"{key}\""), "is set by the worker itself and cannot be overridden");
+            return invalid(
+                &format!("kafka.options.\"{key}\""),
+                "is set by the worker itself and cannot be overridden",
+            );
         }
         let group = &self.worker.group_id;
         if group.is_empty() || !group.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return invalid("worker.group_id", "must be non-empty and contain only ASCII alphanumerics, '.', '_' and '-'");
+            return invalid(
+                "worker.group_id",
+                "must be non-empty and contain only ASCII alphanumerics, '.', '_' and '-'",
+            );
         }
         if self.worker.state_dir.as_os_str().is_empty() {
             return invalid("worker.state_dir", "must not be empty");
+        }
+        let topic = &self.worker.offset_storage_topic;
+        if topic.is_empty()
+            || topic.len() > 249
+            || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return invalid(
+                "worker.offset_storage_topic",
+                "must be a Kafka topic name: 1 to 249 ASCII alphanumerics, '.', '_' and '-'",
+            );
+        }
+        if self.worker.offset_storage_partitions < 1 {
+            return invalid("worker.offset_storage_partitions", "must be at least 1");
         }
         if self.worker.connectors_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return invalid("worker.connectors_dir", "must not be empty when set");
@@ -233,6 +278,8 @@ mod tests {
             assert_eq!(c.kafka.bootstrap_servers, DEFAULT_BOOTSTRAP_SERVERS);
             assert_eq!(c.worker.group_id, DEFAULT_GROUP_ID);
             assert_eq!(c.worker.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+            assert_eq!(c.worker.offset_storage_topic, "pgcdc-offsets");
+            assert_eq!(c.worker.offset_storage_partitions, 1);
             assert_eq!(c.log.format, LogFormat::Text);
             Ok(())
         });
@@ -309,6 +356,12 @@ mod tests {
         let mut c = WorkerConfig::default();
         c.kafka.bootstrap_servers = "nohostport".into();
         assert!(c.validate().unwrap_err().to_string().contains("kafka.bootstrap_servers"));
+        let mut c = WorkerConfig::default();
+        c.worker.offset_storage_topic = "bad topic".into();
+        assert!(c.validate().unwrap_err().to_string().contains("worker.offset_storage_topic"));
+        let mut c = WorkerConfig::default();
+        c.worker.offset_storage_partitions = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("worker.offset_storage_partitions"));
         let mut c = WorkerConfig::default();
         c.log.level = "info,[".into();
         assert!(c.validate().unwrap_err().to_string().contains("log.level"));

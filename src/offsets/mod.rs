@@ -1,1 +1,227 @@
-//! offsets
+//! Where a connector's resume position lives: a compacted Kafka topic, laid
+//! out as Kafka Connect lays out source offsets, with the value Debezium's
+//! PostgreSQL connector writes.
+//!
+//! ```text
+//!   key   ["<connector>",{"server":"<topic.prefix>"}]
+//!   value {"lsn_proc":N,"lsn_commit":N,"lsn":N,"txId":N,"ts_usec":N,"messageType":"COMMIT"}
+//!
+//!   sink batch (one Kafka transaction):  data records …  + offset record(last end_lsn)  ── commit
+//!   start:  read_latest() ─ read_committed(offsets topic) ─▶ last value of our key ─▶ resume LSN
+//! ```
+//!
+//! - The offset record is written by the sink inside the Kafka transaction of
+//!   its batch, so it is visible exactly when the batch's records are.
+//! - Reading applies the transaction markers itself ([`log_reader`]): an
+//!   offset record of an aborted or fenced transaction never moves the resume
+//!   point, even on a broker that shows aborted records to read_committed
+//!   consumers.
+//! - The resume LSN is `lsn_commit` (Debezium's lastCommitLsn, falling back to
+//!   `lsn_proc` as Debezium's loader does): every transaction whose end LSN
+//!   is at or below it is already in Kafka.
+
+pub mod log_reader;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Classify, ErrorClass};
+use crate::lsn::Lsn;
+use crate::sink::kafka::partitioner::partition_for_key;
+
+use log_reader::LogReaderError;
+
+/// Default name of the offsets topic (`[worker] offset_storage_topic`).
+pub const DEFAULT_OFFSET_STORAGE_TOPIC: &str = "pgcdc-offsets";
+/// Default partition count of the offsets topic when the worker creates it.
+pub const DEFAULT_OFFSET_STORAGE_PARTITIONS: i32 = 1;
+/// `messageType` of an offset written after a transaction's commit.
+pub const MESSAGE_TYPE_COMMIT: &str = "COMMIT";
+
+/// Debezium's `snapshot` offset entry: a boolean in old versions, the
+/// snapshot kind (e.g. `"INITIAL"`) in 3.x.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SnapshotFlag {
+    Bool(bool),
+    Kind(String),
+}
+
+/// The value of an offset record, as Debezium's `PostgresOffsetContext`
+/// writes it (absent entries are left out, as Debezium does). LSNs are the
+/// 64-bit WAL positions as plain numbers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceOffset {
+    /// Commit time of the last transaction, µs since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts_usec: Option<i64>,
+    /// Transaction id of the last transaction.
+    #[serde(rename = "txId", skip_serializing_if = "Option::is_none")]
+    pub tx_id: Option<i64>,
+    /// Position of the last event (`source.lsn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xmin: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_snapshot_record: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_completed: Option<bool>,
+    /// Last completely processed LSN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsn_proc: Option<u64>,
+    /// End LSN of the last committed transaction (Debezium's lastCommitLsn).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lsn_commit: Option<u64>,
+    /// Kind of the last message (`COMMIT` after a whole transaction).
+    #[serde(rename = "messageType", skip_serializing_if = "Option::is_none")]
+    pub message_type: Option<String>,
+    /// Open transaction of `provide.transaction.metadata`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+}
+
+impl SourceOffset {
+    /// The offset after the transaction `xid` committed, ending at `end_lsn`.
+    pub fn after_commit(end_lsn: Lsn, xid: u32, commit_ts_us: i64) -> Self {
+        SourceOffset {
+            ts_usec: Some(commit_ts_us),
+            tx_id: Some(i64::from(xid)),
+            lsn: Some(end_lsn.as_u64()),
+            lsn_proc: Some(end_lsn.as_u64()),
+            lsn_commit: Some(end_lsn.as_u64()),
+            message_type: Some(MESSAGE_TYPE_COMMIT.to_owned()),
+            ..SourceOffset::default()
+        }
+    }
+
+    /// Everything at or below this LSN is in Kafka.
+    pub fn resume_lsn(&self) -> Option<Lsn> {
+        self.lsn_commit.or(self.lsn_proc).map(Lsn)
+    }
+
+    /// The JSON value bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain integers, strings and booleans cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// The key of a connector's offset record: `["<connector>",{"server":"<prefix>"}]`.
+pub fn offset_key(connector: &str, server: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!([connector, { "server": server }])).unwrap_or_default()
+}
+
+/// Errors of the offset store.
+#[derive(Debug, thiserror::Error)]
+pub enum OffsetError {
+    #[error("cannot read the offsets topic {topic}")]
+    Read {
+        topic: String,
+        #[source]
+        source: LogReaderError,
+    },
+    #[error("the offset stored for connector {connector} in {topic} at offset {offset} is not Debezium offset JSON: fix or delete it")]
+    Malformed {
+        topic: String,
+        connector: String,
+        offset: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Classify for OffsetError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            OffsetError::Read { source, .. } => source.class(),
+            OffsetError::Malformed { .. } => ErrorClass::Fatal,
+        }
+    }
+}
+
+/// The offsets topic of a worker.
+#[derive(Clone, Debug)]
+pub struct OffsetStore {
+    pub bootstrap_servers: String,
+    pub topic: String,
+}
+
+impl OffsetStore {
+    pub fn new(bootstrap_servers: impl Into<String>, topic: impl Into<String>) -> Self {
+        OffsetStore { bootstrap_servers: bootstrap_servers.into(), topic: topic.into() }
+    }
+
+    /// The last committed offset of `connector` for `server` (its topic
+    /// prefix), or `None` when there is none (or it was deleted with a
+    /// tombstone). The key's partition is chosen as the Java producer does.
+    pub async fn read_latest(&self, connector: &str, server: &str) -> Result<Option<SourceOffset>, OffsetError> {
+        let read_err = |source| OffsetError::Read { topic: self.topic.clone(), source };
+        let key = offset_key(connector, server);
+        let partitions = log_reader::partition_count(&self.bootstrap_servers, &self.topic).await.map_err(read_err)?;
+        let Ok(count) = i32::try_from(partitions) else { return Ok(None) };
+        if count == 0 {
+            return Ok(None);
+        }
+        let partition = partition_for_key(&key, count);
+        let records =
+            log_reader::read_committed(&self.bootstrap_servers, &self.topic, partition).await.map_err(read_err)?;
+        let Some(last) = records.iter().rev().find(|r| r.key.as_deref() == Some(key.as_slice())) else {
+            return Ok(None);
+        };
+        let Some(value) = last.value.as_deref() else { return Ok(None) };
+        SourceOffset::from_json(value).map(Some).map_err(|source| OffsetError::Malformed {
+            topic: self.topic.clone(),
+            connector: connector.to_owned(),
+            offset: last.offset,
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_kafka_connects_layout() {
+        assert_eq!(
+            String::from_utf8(offset_key("inventory", "dbserver1")).unwrap(),
+            r#"["inventory",{"server":"dbserver1"}]"#
+        );
+    }
+
+    #[test]
+    fn value_after_commit_has_debeziums_names_and_types() {
+        let o = SourceOffset::after_commit(Lsn(0x1_0000_0010), 755, 1_700_000_000_123_456);
+        let v: serde_json::Value = serde_json::from_slice(&o.to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "ts_usec": 1_700_000_000_123_456_i64, "txId": 755, "lsn": 0x1_0000_0010_u64,
+                "lsn_proc": 0x1_0000_0010_u64, "lsn_commit": 0x1_0000_0010_u64, "messageType": "COMMIT"
+            })
+        );
+        assert_eq!(o.resume_lsn(), Some(Lsn(0x1_0000_0010)));
+    }
+
+    #[test]
+    fn reads_what_debezium_wrote() {
+        // As Debezium 3.6.3 stores it (HashMap order, transaction metadata on).
+        let text = r#"{"transaction_id":null,"lsn_proc":37094192,"messageType":"UPDATE","lsn":37094192,"txId":749,"ts_usec":1687355432826478}"#;
+        let o = SourceOffset::from_json(text.as_bytes()).unwrap();
+        assert_eq!(o.lsn_commit, None);
+        assert_eq!(o.resume_lsn(), Some(Lsn(37094192)), "falls back to lsn_proc like Debezium's loader");
+        assert_eq!(o.tx_id, Some(749));
+        let snap = r#"{"lsn":1,"snapshot":"INITIAL","last_snapshot_record":false,"snapshot_completed":false}"#;
+        let o = SourceOffset::from_json(snap.as_bytes()).unwrap();
+        assert_eq!(o.snapshot, Some(SnapshotFlag::Kind("INITIAL".into())));
+        let old = r#"{"lsn":1,"snapshot":true,"last_snapshot_record":true}"#;
+        assert_eq!(SourceOffset::from_json(old.as_bytes()).unwrap().snapshot, Some(SnapshotFlag::Bool(true)));
+    }
+}

@@ -23,6 +23,7 @@
 pub mod kafka;
 pub mod postgres;
 mod process;
+pub mod txlog;
 pub mod worker;
 
 #[cfg(feature = "testcontainers")]

@@ -16,13 +16,16 @@ pub struct Worker {
     pub rest: String,
     dir: tempfile::TempDir,
     http: reqwest::Client,
+    port: u16,
+    bootstrap: String,
+    env: Vec<(String, String)>,
+    /// `[worker] group_id`: unique per worker unless given, so transactional
+    /// ids of workers in parallel tests never collide.
+    pub group_id: String,
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
 }
 
 impl Worker {
@@ -35,29 +38,61 @@ impl Worker {
     pub async fn start_with(broker: &Broker, env: &[(&str, &str)]) -> Worker {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("worker.log")).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
-        cmd.arg("run")
-            .env("PGCDC_REST__LISTEN", format!("127.0.0.1:{port}"))
-            .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", &broker.bootstrap)
-            .env("PGCDC_WORKER__STATE_DIR", dir.path().join("state"))
-            .env("RUST_LOG", "pgcdc=debug,info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start pgcdc");
-        let worker = Worker { child, rest: format!("http://127.0.0.1:{port}"), dir, http: reqwest::Client::new() };
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let group_id = match env.iter().find(|(k, _)| k == "PGCDC_WORKER__GROUP_ID") {
+            Some((_, g)) => g.clone(),
+            None => {
+                let g = super::unique_name("pgcdc_test");
+                env.push(("PGCDC_WORKER__GROUP_ID".to_owned(), g.clone()));
+                g
+            }
+        };
+        let child = spawn(port, &broker.bootstrap, dir.path(), &env);
+        let mut worker = Worker {
+            child,
+            rest: format!("http://127.0.0.1:{port}"),
+            dir,
+            http: reqwest::Client::new(),
+            port,
+            bootstrap: broker.bootstrap.clone(),
+            env,
+            group_id,
+        };
+        worker.wait_rest().await;
+        worker
+    }
+
+    /// Start a second worker of the same group (same transactional ids).
+    pub async fn start_in_group(broker: &Broker, group_id: &str) -> Worker {
+        Self::start_with(broker, &[("PGCDC_WORKER__GROUP_ID", group_id)]).await
+    }
+
+    async fn wait_rest(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if worker.http.get(&worker.rest).send().await.is_ok() {
-                return worker;
+            if self.http.get(&self.rest).send().await.is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("pgcdc worker exited with {status}:\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("pgcdc worker did not answer on {} within 30 s:\n{}", worker.rest, worker.log());
+        panic!("pgcdc worker did not answer on {} within 30 s:\n{}", self.rest, self.log());
+    }
+
+    /// Kill the process with SIGKILL (no shutdown of any kind) and reap it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start the process again on the same port, state directory (so the
+    /// registered connectors come back) and environment; the log is appended.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        self.child = spawn(self.port, &self.bootstrap, self.dir.path(), &self.env);
+        self.wait_rest().await;
     }
 
     /// The worker's log so far.
@@ -113,6 +148,23 @@ impl Worker {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().expect("wait for pgcdc")
     }
+}
+
+fn spawn(port: u16, bootstrap: &str, dir: &std::path::Path, env: &[(String, String)]) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("worker.log")).expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+    cmd.arg("run")
+        .env("PGCDC_REST__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", bootstrap)
+        .env("PGCDC_WORKER__STATE_DIR", dir.join("state"))
+        .env("RUST_LOG", "pgcdc=debug,info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("start pgcdc")
 }
 
 impl Drop for Worker {

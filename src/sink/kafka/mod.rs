@@ -15,6 +15,15 @@
 //!   The replication stream reports it as the slot's flush position.
 //! - Backpressure: at most `max_in_flight` records are unacknowledged; the
 //!   next `send` waits for the oldest, which slows the source reading.
+//! - Offsets: when configured, each batch ends with one more record, the
+//!   connector's offset (Debezium's layout, see [`crate::offsets`]) carrying
+//!   the last commit of the batch, written to the offsets topic inside the
+//!   same Kafka transaction: the batch and its offset become visible together
+//!   or not at all. At-least-once writes it without a transaction, after the
+//!   batch's records; a crash before it is acknowledged resends the batch.
+//! - Fencing: a second producer with the same `transactional.id` fences this
+//!   one; the next produce or commit fails and the sink reports
+//!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
 
 pub mod partitioner;
 pub mod topics;
@@ -32,7 +41,9 @@ use tokio::time::Instant;
 
 use crate::config::connector::TopicCreation;
 use crate::error::{Classify, ErrorClass};
+use crate::event::TxCommit;
 use crate::lsn::Lsn;
+use crate::offsets::SourceOffset;
 use crate::record::EncodedRecord;
 
 use topics::TopicManager;
@@ -90,6 +101,19 @@ pub struct SinkConfig {
     pub batch: BatchPolicy,
     pub max_in_flight: usize,
     pub topic_creation: TopicCreation,
+    /// Where each batch's offset record goes; `None` writes no offsets.
+    pub offsets: Option<OffsetTarget>,
+}
+
+/// The connector's offset record: topic and key.
+#[derive(Clone, Debug)]
+pub struct OffsetTarget {
+    /// The offsets topic (created compacted if missing).
+    pub topic: String,
+    /// Partitions of the offsets topic when the sink creates it.
+    pub partitions: i32,
+    /// `["<connector>",{"server":"<prefix>"}]`
+    pub key: Vec<u8>,
 }
 
 /// Errors of the Kafka sink.
@@ -123,6 +147,12 @@ pub enum SinkError {
     },
     #[error("the producer went away before reporting a delivery")]
     Canceled,
+    #[error("this producer was fenced: another instance started with transactional.id {transactional_id:?} and owns the connector now; stop this instance (its open batch was aborted)")]
+    Fenced {
+        transactional_id: String,
+        #[source]
+        source: KafkaError,
+    },
 }
 
 /// Kafka error codes that no retry can fix.
@@ -177,6 +207,7 @@ impl Classify for SinkError {
             | SinkError::Delivery { source: e, .. }
             | SinkError::Transaction { source: e, .. } => classify_kafka(e),
             SinkError::Canceled => ErrorClass::Transient,
+            SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -189,6 +220,8 @@ struct Batch {
     opened_at: Option<Instant>,
     /// `end_lsn` of the last complete PostgreSQL transaction in the batch.
     last_end_lsn: Option<Lsn>,
+    /// The last complete PostgreSQL transaction that put records in the batch.
+    last_commit: Option<TxCommit>,
     /// An idle position to confirm once the batch is durable.
     idle_lsn: Option<Lsn>,
     /// The Kafka transaction is open.
@@ -208,6 +241,7 @@ pub struct KafkaSink {
     in_flight: VecDeque<(DeliveryFuture, String)>,
     batch: Batch,
     durable: watch::Sender<Lsn>,
+    offsets: Option<OffsetTarget>,
 }
 
 impl KafkaSink {
@@ -243,7 +277,10 @@ impl KafkaSink {
                 .await
                 .map_err(|source| SinkError::Transaction { step: "init", source })?;
         }
-        let topics = TopicManager::new(&admin_cc, config.topic_creation.clone())?;
+        let mut topics = TopicManager::new(&admin_cc, config.topic_creation.clone())?;
+        if let Some(target) = &config.offsets {
+            topics.ensure_compacted(&target.topic, target.partitions).await?;
+        }
         Ok(KafkaSink {
             producer,
             topics,
@@ -253,17 +290,57 @@ impl KafkaSink {
             in_flight: VecDeque::new(),
             batch: Batch::default(),
             durable,
+            offsets: config.offsets,
         })
+    }
+
+    /// Everything at or below `lsn` is known to be durable already (the
+    /// stored offset at start): publish it as the starting durable position.
+    pub fn set_durable_floor(&self, lsn: Lsn) {
+        self.publish(lsn);
+    }
+
+    /// The error to report: [`SinkError::Fenced`] when the producer was
+    /// fenced, whatever step noticed it first.
+    fn fenced_or(&self, err: SinkError) -> SinkError {
+        let DeliveryGuarantee::ExactlyOnce { transactional_id } = &self.delivery else { return err };
+        let fatal = self.producer.client().fatal_error();
+        let code = match (&fatal, &err) {
+            (Some((code, _)), _) => Some(*code),
+            (
+                None,
+                SinkError::Transaction { source, .. }
+                | SinkError::Delivery { source, .. }
+                | SinkError::Enqueue { source, .. },
+            ) => source.rdkafka_error_code(),
+            _ => None,
+        };
+        if matches!(
+            code,
+            Some(RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::Fenced | RDKafkaErrorCode::InvalidProducerEpoch)
+        ) {
+            let source = match err {
+                SinkError::Transaction { source, .. }
+                | SinkError::Delivery { source, .. }
+                | SinkError::Enqueue { source, .. } => source,
+                _ => KafkaError::Global(RDKafkaErrorCode::ProducerFenced),
+            };
+            return SinkError::Fenced { transactional_id: transactional_id.clone(), source };
+        }
+        err
     }
 
     /// Accept one record into the open batch.
     pub async fn send(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+        let result = self.send_inner(record).await;
+        result.map_err(|e| self.fenced_or(e))
+    }
+
+    async fn send_inner(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
         if !self.batch.in_txn {
             if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
-                self.producer
-                    .begin_transaction()
-                    .map_err(|source| SinkError::Transaction { step: "begin", source })?;
+                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
             }
             self.batch.in_txn = true;
         }
@@ -299,9 +376,13 @@ impl KafkaSink {
         Ok(())
     }
 
-    /// A PostgreSQL transaction ended at `end_lsn`; close the batch if it is full.
-    pub async fn end_transaction(&mut self, end_lsn: Lsn) -> Result<(), SinkError> {
+    /// A PostgreSQL transaction ended (at `commit.end_lsn`); close the batch if it is full.
+    pub async fn end_transaction(&mut self, commit: &TxCommit) -> Result<(), SinkError> {
+        let end_lsn = commit.end_lsn;
         self.batch.last_end_lsn = Some(end_lsn);
+        if self.batch.partial {
+            self.batch.last_commit = Some(commit.clone());
+        }
         self.batch.partial = false;
         if self.batch.records == 0 {
             // Nothing of this transaction was captured: it is durable already
@@ -345,9 +426,15 @@ impl KafkaSink {
     /// ends inside a PostgreSQL transaction is left open: only whole
     /// transactions are ever committed (the caller aborts on shutdown).
     pub async fn flush(&mut self) -> Result<(), SinkError> {
+        let result = self.flush_inner().await;
+        result.map_err(|e| self.fenced_or(e))
+    }
+
+    async fn flush_inner(&mut self) -> Result<(), SinkError> {
         if !self.batch.in_txn || self.batch.partial {
             return Ok(());
         }
+        self.send_offset()?;
         while !self.in_flight.is_empty() {
             self.await_oldest().await?;
         }
@@ -379,6 +466,20 @@ impl KafkaSink {
             }
         }
         self.batch = Batch::default();
+    }
+
+    /// Add the batch's offset record (its last commit) to the batch.
+    fn send_offset(&mut self) -> Result<(), SinkError> {
+        let (Some(target), Some(commit)) = (&self.offsets, &self.batch.last_commit) else { return Ok(()) };
+        let value = SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us).to_json();
+        let fr: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());
+        let future = self
+            .producer
+            .send_result(fr)
+            .map_err(|(source, _)| SinkError::Enqueue { topic: target.topic.clone(), source })?;
+        self.in_flight.push_back((future, target.topic.clone()));
+        Ok(())
     }
 
     async fn await_oldest(&mut self) -> Result<(), SinkError> {

@@ -6,9 +6,14 @@
 //!                  ◀── flush = durable LSN (watch from the sink), never beyond it
 //! ```
 //!
-//! - The slot is the resume point until offsets live in Kafka: the server
-//!   resends every transaction whose commit is past `confirmed_flush_lsn`, and
-//!   the flush position reported is only ever what the sink made durable.
+//! - Resume point: the later of the stored offset (the last transaction in
+//!   Kafka, see `crate::offsets`) and the slot's `confirmed_flush_lsn`.
+//!   START_REPLICATION starts there and the decoder drops every transaction
+//!   that ended at or before the stored offset — the slot lags Kafka when the
+//!   process died between a Kafka commit and the next standby status.
+//! - The flush position reported is only ever what the sink made durable.
+//! - A slot still held by a previous instance (killed, or being fenced) is
+//!   waited for up to [`SLOT_BUSY_WAIT`] before giving up.
 //! - While the downstream channel is full the task still answers the server
 //!   (standby status every status interval), so a slow or stopped broker does
 //!   not trip `wal_sender_timeout`.
@@ -36,6 +41,13 @@ use super::replication::{
     SlotSnapshot, StartOptions, DEFAULT_STATUS_INTERVAL,
 };
 use super::value::ValueOptions;
+
+/// How long to wait for a slot another process still holds.
+pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(30);
+/// Pause between two attempts to start streaming from a busy slot.
+const SLOT_BUSY_RETRY: Duration = Duration::from_millis(500);
+/// SQLSTATE object_in_use: the slot is active for another process.
+const OBJECT_IN_USE: &str = "55006";
 
 /// Errors of the PostgreSQL source.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +145,13 @@ impl PostgresSource {
     /// Connect, make sure publication and slot exist, and start streaming
     /// after the slot's confirmed position.
     pub async fn connect(config: &ConnectorConfig) -> Result<Self, SourceError> {
+        Self::connect_resuming(config, None).await
+    }
+
+    /// Connect and start streaming after `stored` (the end LSN of the last
+    /// transaction already in Kafka) or the slot's confirmed position,
+    /// whichever is later; transactions ending at or before `stored` are dropped.
+    pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<Lsn>) -> Result<Self, SourceError> {
         let conn = &config.connection;
         if matches!(conn.sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
             return Err(SourceError::TlsUnsupported(conn.sslmode));
@@ -191,15 +210,34 @@ impl PostgresSource {
             }
         };
 
+        let slot_lsn = start_lsn;
+        let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
         options.messages = true;
-        let stream = repl.start_replication(&config.slot_name, start_lsn, &options).await?;
-        tracing::info!(slot = %config.slot_name, lsn = %start_lsn, "streaming started");
+        let waited_since = tokio::time::Instant::now();
+        let stream = loop {
+            match repl.start_replication(&config.slot_name, start_lsn, &options).await {
+                Ok(stream) => break stream,
+                Err(ReplicationError::Server(e))
+                    if e.code == OBJECT_IN_USE && waited_since.elapsed() < SLOT_BUSY_WAIT =>
+                {
+                    tracing::info!(slot = %config.slot_name, "slot still in use by another process; waiting");
+                    tokio::time::sleep(SLOT_BUSY_RETRY).await;
+                    repl = ReplicationClient::connect(&repl_config).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        tracing::info!(slot = %config.slot_name, lsn = %start_lsn, slot_lsn = %slot_lsn, stored = ?stored.map(|l| l.to_string()), "streaming started");
 
         let include = Box::new(move |t: &TableId| filter.matches(t));
+        let mut decoder = ChangeDecoder::new(include, stored);
+        if let Some(stored) = stored {
+            decoder = decoder.resume_after(stored);
+        }
         Ok(PostgresSource {
             stream,
-            decoder: ChangeDecoder::new(include, None),
+            decoder,
             lookup: CatalogLookup { client, cache: RelationCache::new(), values: config.values.clone() },
             start_lsn,
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },

@@ -12,6 +12,12 @@
 //! - the XLogData `wal_start` of a change is that change's LSN, and of a
 //!   Commit message the commit's end LSN (what Debezium calls lastCommitLsn).
 //!
+//! Resume: a transaction whose commit LSN (Begin's `final_lsn`) is below the
+//! stored offset's end LSN committed at or before the stored one, so its end
+//! LSN is at or below it too: it is already in Kafka. Its Begin, changes and
+//! Commit are dropped (Debezium skips by `lsn_commit` the same way); its
+//! Relation messages are still applied, so the cache stays current.
+//!
 //! Catalog facts pgoutput does not carry (nullability, primary key, type
 //! names) are looked up when a Relation message arrives; the caller supplies
 //! them through [`RelationLookup`].
@@ -20,8 +26,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::event::{
-    ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin,
-    TxCommit,
+    ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin, TxCommit,
 };
 use crate::lsn::Lsn;
 
@@ -64,11 +69,34 @@ pub struct ChangeDecoder {
     excluded: HashSet<u32>,
     tx: Option<TxBegin>,
     last_commit_lsn: Option<Lsn>,
+    /// Transactions committed before this LSN are already delivered.
+    skip_before: Option<Lsn>,
+    /// The current transaction is being skipped.
+    skipping: bool,
 }
 
 impl ChangeDecoder {
     pub fn new(include: Box<dyn Fn(&TableId) -> bool + Send + Sync>, last_commit_lsn: Option<Lsn>) -> Self {
-        ChangeDecoder { include, excluded: HashSet::new(), tx: None, last_commit_lsn }
+        ChangeDecoder {
+            include,
+            excluded: HashSet::new(),
+            tx: None,
+            last_commit_lsn,
+            skip_before: None,
+            skipping: false,
+        }
+    }
+
+    /// Resume after a stored offset: drop every transaction that ended at or
+    /// before `stored_end_lsn`.
+    pub fn resume_after(mut self, stored_end_lsn: Lsn) -> Self {
+        self.skip_before = Some(stored_end_lsn);
+        self
+    }
+
+    /// Whether the current transaction is dropped as already delivered.
+    pub fn skipping(&self) -> bool {
+        self.skipping
     }
 
     /// Inside a transaction (between Begin and Commit).
@@ -84,10 +112,38 @@ impl ChangeDecoder {
         lookup: &mut L,
         out: &mut Vec<SourceEvent>,
     ) -> Result<(), DecoderError<L::Error>> {
+        if self.skipping {
+            // Only the relation cache cares about a skipped transaction.
+            let mut dropped = Vec::new();
+            return match message {
+                PgOutputMessage::Commit { .. } => {
+                    self.tx.take().ok_or(DecoderError::OutsideTransaction("Commit"))?;
+                    self.skipping = false;
+                    Ok(())
+                }
+                m @ PgOutputMessage::Relation(_) => self.decode(wal_start, m, lookup, &mut dropped).await,
+                _ => Ok(()),
+            };
+        }
+        self.decode(wal_start, message, lookup, out).await
+    }
+
+    async fn decode<L: RelationLookup>(
+        &mut self,
+        wal_start: Lsn,
+        message: PgOutputMessage,
+        lookup: &mut L,
+        out: &mut Vec<SourceEvent>,
+    ) -> Result<(), DecoderError<L::Error>> {
         match message {
             PgOutputMessage::Begin { final_lsn, commit_ts_us, xid } => {
                 let begin = TxBegin { xid, final_lsn, commit_ts_us };
                 self.tx = Some(begin.clone());
+                if self.skip_before.is_some_and(|stored| final_lsn < stored) {
+                    tracing::debug!(xid, lsn = %final_lsn, "skipping a transaction already delivered");
+                    self.skipping = true;
+                    return Ok(());
+                }
                 out.push(SourceEvent::Begin(begin));
             }
             PgOutputMessage::Commit { commit_lsn, end_lsn, commit_ts_us, .. } => {
@@ -165,6 +221,9 @@ impl ChangeDecoder {
                 }
             }
             PgOutputMessage::Message { transactional, lsn, prefix, content, .. } => {
+                if !transactional && self.skip_before.is_some_and(|stored| lsn < stored) {
+                    return Ok(());
+                }
                 let source = match &self.tx {
                     Some(_) => self.source_info(lsn, "Message")?,
                     None => SourceInfo {
@@ -328,10 +387,7 @@ mod tests {
                     old: OldTuple::Key(vec![text("1"), TupleValue::Null]),
                 },
             ),
-            (
-                Lsn(310),
-                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 },
-            ),
+            (Lsn(310), PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 }),
             (Lsn(400), PgOutputMessage::Begin { final_lsn: Lsn(500), commit_ts_us: 43, xid: 8 }),
             (Lsn(410), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
         ];
@@ -362,9 +418,14 @@ mod tests {
             .await
             .unwrap();
         d.on_message(Lsn(1), relation(2, "ignored"), &mut l, &mut out).await.unwrap();
-        d.on_message(Lsn(2), PgOutputMessage::Insert { xid: None, relation_id: 2, new: vec![text("1")] }, &mut l, &mut out)
-            .await
-            .unwrap();
+        d.on_message(
+            Lsn(2),
+            PgOutputMessage::Insert { xid: None, relation_id: 2, new: vec![text("1")] },
+            &mut l,
+            &mut out,
+        )
+        .await
+        .unwrap();
         assert_eq!(out.len(), 1, "only the Begin: {out:?}");
         assert!(l.tables.is_empty(), "no catalog lookup for an excluded table");
     }
@@ -382,6 +443,41 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, DecoderError::UnknownRelation(5)));
+    }
+
+    fn begin(final_lsn: u64, xid: u32) -> PgOutputMessage {
+        PgOutputMessage::Begin { final_lsn: Lsn(final_lsn), commit_ts_us: 0, xid }
+    }
+
+    fn commit(commit_lsn: u64, end_lsn: u64) -> PgOutputMessage {
+        PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(commit_lsn), end_lsn: Lsn(end_lsn), commit_ts_us: 0 }
+    }
+
+    #[tokio::test]
+    async fn resume_drops_transactions_ending_at_or_before_the_stored_offset() {
+        // Stored offset: the transaction committed at 200, ending at 210.
+        let mut d = ChangeDecoder::new(Box::new(|_: &TableId| true), Some(Lsn(210))).resume_after(Lsn(210));
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let msgs = vec![
+            (Lsn(100), begin(200, 1)),
+            (Lsn(100), relation(1, "t")),
+            (Lsn(110), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("1"), text("a")] }),
+            (Lsn(210), commit(200, 210)),
+            (Lsn(220), begin(300, 2)),
+            (Lsn(230), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
+            (Lsn(310), commit(300, 310)),
+        ];
+        for (lsn, m) in msgs {
+            d.on_message(lsn, m, &mut l, &mut out).await.unwrap();
+        }
+        assert!(l.tables.contains_key(&1), "the skipped transaction's Relation still fills the cache");
+        assert_eq!(out.len(), 3, "only the second transaction: {out:?}");
+        assert!(matches!(out[0], SourceEvent::Begin(TxBegin { xid: 2, .. })));
+        let SourceEvent::Change(c) = &out[1] else { panic!("{:?}", out[1]) };
+        assert_eq!(c.source.last_commit_lsn, Some(Lsn(210)), "sequence starts from the stored lsn_commit");
+        assert!(matches!(out[2], SourceEvent::Commit(TxCommit { end_lsn: Lsn(310), .. })));
+        assert!(!d.skipping() && !d.in_transaction());
     }
 
     #[tokio::test]
