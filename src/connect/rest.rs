@@ -72,8 +72,10 @@ impl From<HerderError> for ApiError {
                 ApiError::bad_request(message)
             }
             HerderError::BadRequest(m) => ApiError::bad_request(m.clone()),
-            HerderError::NotStopped(_) | HerderError::Runtime(RuntimeError::Invalid(_)) => ApiError::bad_request(e.to_string()),
-            HerderError::Runtime(RuntimeError::Unsupported(_)) => ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string()),
+            // As Connect, which answers 400 for a connector that does not support altering its offsets.
+            HerderError::NotStopped(_)
+            | HerderError::Runtime(RuntimeError::Invalid(_))
+            | HerderError::Runtime(RuntimeError::Unsupported(_)) => ApiError::bad_request(e.to_string()),
             HerderError::Runtime(RuntimeError::Failed { .. }) => {
                 tracing::error!(error = %crate::error::chain(&e), "connector runtime operation failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, crate::error::chain(&e))

@@ -24,7 +24,8 @@ pub enum TaskState {
 /// Why a runtime operation other than `start` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// This runtime cannot do it at all (HTTP 501 is not Connect's shape: the REST API answers 400).
+    /// This runtime cannot do it at all (HTTP 400, as Connect answers for a
+    /// connector that does not support altering its offsets).
     #[error("{0} is not supported by this runtime")]
     Unsupported(&'static str),
     /// The request is wrong (HTTP 400), e.g. a malformed offset.

@@ -169,11 +169,27 @@ async fn supervise(
         let st = state.clone();
         let ran = Arc::new(AtomicBool::new(false));
         let ran_flag = ran.clone();
-        let result = pipeline::run(&config, &worker, stop.clone(), move || {
+        let run = pipeline::run(&config, &worker, stop.clone(), move || {
             ran_flag.store(true, Ordering::SeqCst);
             set(&st, TaskState::Running)
-        })
-        .await;
+        });
+        tokio::pin!(run);
+        let mut stop_wait = stop.clone();
+        let early = tokio::select! {
+            r = &mut run => Some(r),
+            _ = crate::shutdown::stopped(&mut stop_wait) => None,
+        };
+        let result = match early {
+            Some(r) => r,
+            // Still connecting (nothing accepted yet, e.g. a broker that does not
+            // answer): abandon the attempt instead of making `stop` wait for it.
+            None if !ran.load(Ordering::SeqCst) => {
+                tracing::info!("connector stopped while starting");
+                return;
+            }
+            // Streaming: the pipeline finishes its batch and stops by itself.
+            None => run.await,
+        };
         if *stop.borrow() {
             tracing::info!("connector stopped");
             return;

@@ -530,8 +530,10 @@ async fn offsets_unsupported_by_default() {
     let app = router(herder);
     call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": config(), "initial_state": "STOPPED"}))).await;
     let (s, v) = call(&app, "DELETE", "/connectors/c/offsets", None).await;
-    assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(v["message"].as_str().unwrap().contains("not supported"), "{v}");
+    let (s, _) = call(&app, "GET", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -16,6 +16,11 @@ pub struct Worker {
     pub rest: String,
     dir: tempfile::TempDir,
     http: reqwest::Client,
+    port: u16,
+    bootstrap: String,
+    env: Vec<(String, String)>,
+    /// `Authorization` header value sent with every [`Worker::call`], if set.
+    pub authorization: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -35,29 +40,45 @@ impl Worker {
     pub async fn start_with(broker: &Broker, env: &[(&str, &str)]) -> Worker {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("worker.log")).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
-        cmd.arg("run")
-            .env("PGCDC_REST__LISTEN", format!("127.0.0.1:{port}"))
-            .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", &broker.bootstrap)
-            .env("PGCDC_WORKER__STATE_DIR", dir.path().join("state"))
-            .env("RUST_LOG", "pgcdc=debug,info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start pgcdc");
-        let worker = Worker { child, rest: format!("http://127.0.0.1:{port}"), dir, http: reqwest::Client::new() };
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let child = spawn(dir.path(), port, &broker.bootstrap, &env);
+        let worker = Worker {
+            child,
+            rest: format!("http://127.0.0.1:{port}"),
+            dir,
+            http: reqwest::Client::new(),
+            port,
+            bootstrap: broker.bootstrap.clone(),
+            env,
+            authorization: None,
+        };
+        worker.wait_ready().await;
+        worker
+    }
+
+    /// Stop the worker gracefully (SIGTERM) and start it again on the same
+    /// port with the same state directory, as an operator restarting it would.
+    pub async fn restart(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "worker exited with {status} on SIGTERM:\n{}", self.log());
+        self.start_again().await;
+    }
+
+    /// Start the worker again after [`Worker::terminate`] (same port, same state directory).
+    pub async fn start_again(&mut self) {
+        self.child = spawn(self.dir.path(), self.port, &self.bootstrap, &self.env);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if worker.http.get(&worker.rest).send().await.is_ok() {
-                return worker;
+            if self.http.get(&self.rest).send().await.is_ok() {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("pgcdc worker did not answer on {} within 30 s:\n{}", worker.rest, worker.log());
+        panic!("pgcdc worker did not answer on {} within 30 s:\n{}", self.rest, self.log());
     }
 
     /// The worker's log so far.
@@ -72,6 +93,9 @@ impl Worker {
     /// `METHOD path` with an optional JSON body → (status, JSON body or Null).
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{}", self.rest, path));
+        if let Some(a) = &self.authorization {
+            req = req.header("authorization", a);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -113,6 +137,28 @@ impl Worker {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().expect("wait for pgcdc")
     }
+}
+
+/// Starts `pgcdc run` with its state under `dir` (the log is appended to, across restarts).
+fn spawn(dir: &std::path::Path, port: u16, bootstrap: &str, env: &[(String, String)]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("worker.log"))
+        .expect("log file");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+    cmd.arg("run")
+        .env("PGCDC_REST__LISTEN", format!("127.0.0.1:{port}"))
+        .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", bootstrap)
+        .env("PGCDC_WORKER__STATE_DIR", dir.join("state"))
+        .env("RUST_LOG", "pgcdc=debug,info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("start pgcdc")
 }
 
 impl Drop for Worker {
