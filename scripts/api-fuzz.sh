@@ -10,8 +10,8 @@
 #   PGCDC_TOOLS_DIR        where scripts/install-deps.sh --api-fuzz put the venv with schemathesis
 #   PGCDC_FUZZ_BOOTSTRAP   Kafka bootstrap servers for the worker (default: none reachable,
 #                          127.0.0.1:1 — the API must answer either way)
-#   PGCDC_FUZZ_EXAMPLES    examples per operation (default 30)
-#   PGCDC_FUZZ_MAX_TIME    time budget in seconds for schemathesis (default 100)
+#   PGCDC_FUZZ_EXAMPLES    examples per operation (default 100; ~1 min on 2 cores)
+#   PGCDC_FUZZ_MAX_TIME    optional time budget in seconds (schemathesis then keeps fuzzing until it is spent)
 #   PGCDC_FUZZ_SEED        seed (default: random; printed, so a failure can be replayed)
 set -euo pipefail
 
@@ -38,7 +38,9 @@ cleanup() {
     if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
         kill -TERM "$worker_pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.1; done
+        # A worker whose connectors wait on an unreachable broker may not exit in time.
         kill -KILL "$worker_pid" 2>/dev/null || true
+        wait "$worker_pid" 2>/dev/null || true
     fi
     rm -rf "$work"
 }
@@ -69,7 +71,7 @@ set +e
     --url "$url" \
     --checks not_a_server_error \
     --phases examples,coverage,fuzzing \
-    --max-examples "${PGCDC_FUZZ_EXAMPLES:-30}" \
+    --max-examples "${PGCDC_FUZZ_EXAMPLES:-100}" \
     ${PGCDC_FUZZ_MAX_TIME:+--max-time "$PGCDC_FUZZ_MAX_TIME"} \
     --request-timeout 30 \
     --workers 2 \
