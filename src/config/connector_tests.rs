@@ -244,3 +244,33 @@ fn password_comes_from_env_provider_and_is_never_printed() {
     let errs = errors_of(&with(&[("database.password", "${env:PGCDC_TEST_UNSET_PW_VAR}")]));
     assert_eq!(errs.issues()[0].property, "database.password");
 }
+
+#[test]
+fn lifecycle_properties_parse_with_debezium_defaults() {
+    let (c, warnings) = ConnectorConfig::from_properties("c", &base()).unwrap();
+    assert!(!c.slot_drop_on_stop);
+    assert_eq!(c.retry, RetryPolicy::default());
+    assert_eq!(c.retry.max_retries, None, "errors.max.retries defaults to -1, no limit");
+    let (c, warnings2) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("slot.drop.on.stop", "true"),
+            ("errors.max.retries", "3"),
+            ("errors.retry.delay.initial.ms", "50"),
+            ("errors.retry.delay.max.ms", "400"),
+            ("retriable.restart.connector.wait.ms", "2000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(warnings, warnings2, "no unknown-property warning for the lifecycle properties");
+    assert!(c.slot_drop_on_stop);
+    assert_eq!(c.retry.max_retries, Some(3));
+    assert_eq!(c.retry.delay_initial, std::time::Duration::from_millis(50));
+    assert_eq!(c.retry.delay_max, std::time::Duration::from_millis(400));
+    assert_eq!(c.retry.restart_wait, std::time::Duration::from_secs(2));
+    let e = errors_of(&with(&[("errors.max.retries", "-2"), ("slot.drop.on.stop", "yes")]));
+    assert_eq!(e.for_property("errors.max.retries").count(), 1, "{e}");
+    assert_eq!(e.for_property("slot.drop.on.stop").count(), 1, "{e}");
+    let e = errors_of(&with(&[("errors.retry.delay.initial.ms", "500"), ("errors.retry.delay.max.ms", "100")]));
+    assert_eq!(e.for_property("errors.retry.delay.max.ms").count(), 1, "{e}");
+}
