@@ -8,3 +8,4 @@ mod e2e_skeleton;
 mod infra_smoke;
 mod replication_protocol;
 mod catalog_types;
+mod e2e_tls;
