@@ -10,3 +10,4 @@ mod infra_smoke;
 mod replication_protocol;
 mod catalog_types;
 mod e2e_exactly_once;
+mod e2e_tls;

@@ -2,6 +2,7 @@
 //! accepted by their own names, parsed into typed options for each stage.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
@@ -33,6 +34,14 @@ pub struct PgConnection {
     pub password: Option<Secret>,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// `database.sslrootcert`: PEM file of the CA certificate(s) that must
+    /// have signed the server's certificate. With it, `require` verifies
+    /// the chain as `verify-ca` does (libpq's rule).
+    pub sslrootcert: Option<PathBuf>,
+    /// `database.sslcert`: PEM client certificate chain for mutual TLS.
+    pub sslcert: Option<PathBuf>,
+    /// `database.sslkey`: PEM private key (unencrypted) of `sslcert`.
+    pub sslkey: Option<PathBuf>,
 }
 
 /// `publication.autocreate.mode`
@@ -292,6 +301,16 @@ fn parse_connection(p: &mut Props) -> PgConnection {
     if p.get("database.sslmode").is_some_and(|m| m.eq_ignore_ascii_case("allow")) {
         p.warn("database.sslmode=allow is treated as prefer");
     }
+    let sslcert = path(p, "database.sslcert");
+    let sslkey = path(p, "database.sslkey");
+    match (&sslcert, &sslkey) {
+        (Some(_), None) => p.error("database.sslkey", "database.sslcert is set: set database.sslkey to its private key file too"),
+        (None, Some(_)) => p.error("database.sslcert", "database.sslkey is set: set database.sslcert to its certificate file too"),
+        _ => {}
+    }
+    if p.get_raw("database.sslpassword").is_some_and(|v| !v.is_empty()) {
+        p.warn("database.sslpassword is ignored: encrypted client keys are not supported; give database.sslkey an unencrypted key (openssl pkey -in KEY -out KEY.plain)");
+    }
     PgConnection {
         host: p.required("database.hostname"),
         port: p.int_or("database.port", DEFAULT_PORT, 1, i64::from(u16::MAX)),
@@ -299,7 +318,15 @@ fn parse_connection(p: &mut Props) -> PgConnection {
         password: p.get_raw("database.password").map(Secret::new),
         dbname: p.required("database.dbname"),
         sslmode,
+        sslrootcert: path(p, "database.sslrootcert"),
+        sslcert,
+        sslkey,
     }
+}
+
+/// A file path property; empty counts as unset (Debezium's default is empty).
+fn path(p: &mut Props, key: &str) -> Option<PathBuf> {
+    p.get(key).map(PathBuf::from)
 }
 
 /// `topic.prefix`, else `database.server.name`, else `database.dbname`.

@@ -274,3 +274,38 @@ fn lifecycle_properties_parse_with_debezium_defaults() {
     let e = errors_of(&with(&[("errors.retry.delay.initial.ms", "500"), ("errors.retry.delay.max.ms", "100")]));
     assert_eq!(e.for_property("errors.retry.delay.max.ms").count(), 1, "{e}");
 }
+
+#[test]
+fn tls_files_are_parsed_and_paired() {
+    let (cfg, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("database.sslmode", "verify-full"),
+            ("database.sslrootcert", " /etc/pg/root.crt "),
+            ("database.sslcert", "/etc/pg/client.crt"),
+            ("database.sslkey", "/etc/pg/client.key"),
+        ]),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cfg.connection.sslmode, SslMode::VerifyFull);
+    assert_eq!(cfg.connection.sslrootcert.as_deref(), Some(std::path::Path::new("/etc/pg/root.crt")));
+    assert_eq!(cfg.connection.sslcert.as_deref(), Some(std::path::Path::new("/etc/pg/client.crt")));
+    assert_eq!(cfg.connection.sslkey.as_deref(), Some(std::path::Path::new("/etc/pg/client.key")));
+
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("database.sslrootcert", "")])).unwrap();
+    assert_eq!(cfg.connection.sslrootcert, None, "empty means unset");
+
+    let errors = errors_of(&with(&[("database.sslcert", "/c.crt")]));
+    assert_eq!(errors.for_property("database.sslkey").count(), 1, "{errors}");
+    let errors = errors_of(&with(&[("database.sslkey", "/c.key")]));
+    assert_eq!(errors.for_property("database.sslcert").count(), 1, "{errors}");
+}
+
+#[test]
+fn tls_password_is_accepted_with_a_warning() {
+    let (_, warnings) = ConnectorConfig::from_properties("c", &with(&[("database.sslpassword", "pw")])).unwrap();
+    assert!(warnings.iter().any(|w| w.contains("database.sslpassword") && !w.contains("unknown")), "{warnings:?}");
+    assert!(definitions::is_secret("database.sslpassword"));
+    assert!(definitions::find("database.sslrootcert").is_some());
+}
