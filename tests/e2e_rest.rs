@@ -385,3 +385,51 @@ fn base64_encode(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// GIVEN a connector that delivered row 1 and was stopped, WHEN rows 2 and 3
+/// are committed, its offset is PATCHed to the WAL position between the two
+/// commits and it is resumed, THEN only row 3 arrives: the resume point
+/// moved. DELETE then removes the stored offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_patch_moves_the_resume_point_and_delete_resets_it() {
+    let db = PgServer::shared().create_database("offsets").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let (prefix, slot) = (unique_name("offs"), unique_name("slot"));
+    assert_eq!(worker.register("o", connector_config(&db, &prefix, &slot, &[])).await.0, 201);
+    worker.wait_task_state("o", "RUNNING", TIMEOUT).await;
+    let topic = format!("{prefix}.public.t");
+    db.execute("INSERT INTO t VALUES (1)").await;
+    assert_eq!(ids(&broker.consume(&topic, 1, TIMEOUT).await), [1]);
+
+    let (code, body) = worker.call(Method::GET, "/connectors/o/offsets", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["offsets"][0]["partition"], json!({ "server": prefix }));
+    let delivered = body["offsets"][0]["offset"]["lsn"].as_u64().expect("stored lsn");
+
+    assert_eq!(worker.call(Method::PUT, "/connectors/o/stop", None).await.0, 204);
+    wait_slot(&db, &slot, Some(false)).await;
+    db.execute("INSERT INTO t VALUES (2)").await;
+    let between: pgcdc::lsn::Lsn = db.current_wal_lsn().await.parse().expect("an LSN");
+    db.execute("INSERT INTO t VALUES (3)").await;
+    assert!(between.as_u64() > delivered);
+
+    let patch = json!({"offsets": [{"partition": {"server": prefix}, "offset": {"lsn": between.as_u64()}}]});
+    let (code, body) = worker.call(Method::PATCH, "/connectors/o/offsets", Some(&patch)).await;
+    assert_eq!(code, 200, "{body}");
+    let (_, body) = worker.call(Method::GET, "/connectors/o/offsets", None).await;
+    assert_eq!(body["offsets"][0]["offset"]["lsn_commit"], between.as_u64(), "{body}");
+
+    assert_eq!(worker.call(Method::PUT, "/connectors/o/resume", None).await.0, 202);
+    worker.wait_task_state("o", "RUNNING", TIMEOUT).await;
+    let got = broker.consume(&topic, 2, TIMEOUT).await;
+    assert_eq!(ids(&got), [1, 3], "row 2 committed before the altered offset is skipped");
+    assert_eq!(ids(&broker.consume(&topic, 3, Duration::from_secs(3)).await), [1, 3]);
+
+    assert_eq!(worker.call(Method::PUT, "/connectors/o/stop", None).await.0, 204);
+    let (code, body) = worker.call(Method::DELETE, "/connectors/o/offsets", None).await;
+    assert_eq!(code, 200, "{body}");
+    let (_, body) = worker.call(Method::GET, "/connectors/o/offsets", None).await;
+    assert_eq!(body, json!({ "offsets": [] }));
+}

@@ -26,11 +26,11 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_postgres::NoTls;
 use tracing::Instrument;
 
 use crate::config::connector::{ConnectorConfig, RetryPolicy};
 use crate::error::{chain, Classify, ErrorClass};
+use crate::offsets::SourceOffset;
 use crate::pipeline::{self, WorkerSettings};
 
 use super::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
@@ -67,6 +67,94 @@ impl ConnectorRuntime for PipelineRuntime {
     fn drop_slot(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), RuntimeError>> {
         drop_slot(config.clone()).boxed()
     }
+
+    fn offsets(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<serde_json::Value, RuntimeError>> {
+        let store = self.worker.offset_store();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move {
+            let stored = store.read_latest(&name, &server).await.map_err(|e| RuntimeError::Failed {
+                what: format!("cannot read the offsets of connector {name}"),
+                source: Box::new(e),
+            })?;
+            let offsets: Vec<serde_json::Value> = stored
+                .map(|o| {
+                    let offset = serde_json::from_slice::<serde_json::Value>(&o.to_json()).unwrap_or_default();
+                    serde_json::json!({"partition": {"server": server}, "offset": offset})
+                })
+                .into_iter()
+                .collect();
+            Ok(serde_json::json!({ "offsets": offsets }))
+        }
+        .boxed()
+    }
+
+    fn alter_offsets(
+        &self,
+        config: &ConnectorConfig,
+        offsets: serde_json::Value,
+    ) -> BoxFuture<'static, Result<(), RuntimeError>> {
+        let worker = self.worker.clone();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move {
+            let offset = parse_altered_offset(&offsets, &server)?;
+            write_offset(&worker, &name, &server, offset.as_ref()).await
+        }
+        .boxed()
+    }
+
+    fn reset_offsets(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), RuntimeError>> {
+        let worker = self.worker.clone();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move { write_offset(&worker, &name, &server, None).await }.boxed()
+    }
+}
+
+/// The one offset of a `PATCH …/offsets` body: `[{"partition": {"server":
+/// "<topic.prefix>"}, "offset": {"lsn": N, …} | null}]`. An offset with only
+/// `lsn` resumes from it (as Debezium's loader falls back to it).
+fn parse_altered_offset(offsets: &serde_json::Value, server: &str) -> Result<Option<SourceOffset>, RuntimeError> {
+    let invalid = |m: String| RuntimeError::Invalid(m);
+    let items = offsets.as_array().ok_or_else(|| invalid("\"offsets\" must be an array".into()))?;
+    let [item] = items.as_slice() else {
+        return Err(invalid(format!(
+            "a PostgreSQL connector has exactly one source partition ({{\"server\": \"{server}\"}}); {} given",
+            items.len()
+        )));
+    };
+    let partition = &item["partition"];
+    if partition != &serde_json::json!({ "server": server }) {
+        return Err(invalid(format!(
+            "unknown source partition {partition}: this connector's partition is {{\"server\": \"{server}\"}}"
+        )));
+    }
+    let offset = &item["offset"];
+    if offset.is_null() {
+        return Ok(None);
+    }
+    let mut parsed: SourceOffset = serde_json::from_value(offset.clone())
+        .map_err(|e| invalid(format!("offset {offset} is not a Debezium PostgreSQL offset: {e}")))?;
+    if parsed.lsn_commit.is_none() && parsed.lsn_proc.is_none() {
+        parsed.lsn_proc = parsed.lsn;
+        parsed.lsn_commit = parsed.lsn;
+    }
+    if parsed.resume_lsn().is_none() {
+        return Err(invalid(format!("offset {offset} has no \"lsn\": give the LSN (a number) to resume after")));
+    }
+    Ok(Some(parsed))
+}
+
+async fn write_offset(
+    worker: &WorkerSettings,
+    name: &str,
+    server: &str,
+    offset: Option<&SourceOffset>,
+) -> Result<(), RuntimeError> {
+    let options: Vec<(String, String)> = worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    worker.offset_store().write(name, server, offset, worker.offset_storage_partitions, &options).await.map_err(|e| {
+        RuntimeError::Failed { what: format!("cannot write the offsets of connector {name}"), source: Box::new(e) }
+    })?;
+    tracing::info!(connector = name, lsn = ?offset.and_then(SourceOffset::resume_lsn).map(|l| l.to_string()), "offsets altered");
+    Ok(())
 }
 
 /// Drops `config`'s slot with `pg_drop_replication_slot`, retrying while the
@@ -77,20 +165,12 @@ async fn drop_slot(config: ConnectorConfig) -> Result<(), RuntimeError> {
         what: format!("cannot drop replication slot {}: {what}", config.slot_name),
         source: Box::new(e),
     };
-    let mut pg = tokio_postgres::Config::new();
-    pg.host(&conn.host)
-        .port(conn.port)
-        .user(&conn.user)
-        .dbname(&conn.dbname)
-        .application_name("pgcdc")
-        .connect_timeout(Duration::from_secs(10));
-    if let Some(p) = &conn.password {
-        pg.password(p.expose());
-    }
-    let (client, connection) = pg.connect(NoTls).await.map_err(|e| failed("cannot connect", e))?;
-    let conn_task = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let (client, _tls) = crate::source::postgres::capture::catalog_client(conn).await.map_err(|e| {
+        RuntimeError::Failed {
+            what: format!("cannot drop replication slot {}: cannot connect", config.slot_name),
+            source: Box::new(e),
+        }
+    })?;
     let deadline = Instant::now() + DROP_SLOT_TIMEOUT;
     let result = loop {
         let r = client
@@ -114,7 +194,6 @@ async fn drop_slot(config: ConnectorConfig) -> Result<(), RuntimeError> {
         }
     };
     drop(client);
-    conn_task.abort();
     result
 }
 

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 
-use crate::config::connector::{ConnectorConfig, TableFilter};
+use crate::config::connector::{ConnectorConfig, PgConnection, TableFilter};
 use crate::error::{Classify, ErrorClass};
 use crate::event::{Row, SourceEvent, TableId, TableSchema};
 use crate::lsn::Lsn;
@@ -134,6 +134,35 @@ impl RelationLookup for CatalogLookup {
     }
 }
 
+/// A regular (catalog) connection to the connector's database, with TLS as
+/// `database.sslmode` says; also returns the TLS settings for the
+/// replication connection. The connection task runs in the background.
+pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Client, PgTls), SourceError> {
+    // TLS is negotiated by `tls` for both connections; tokio-postgres gets
+    // the ready stream (its own TLS handling stays off).
+    let tls = PgTls::new(&TlsOptions::from_connection(conn))?;
+    let mut pg = tokio_postgres::Config::new();
+    pg.user(&conn.user)
+        .dbname(&conn.dbname)
+        .application_name("pgcdc")
+        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+    if let Some(p) = &conn.password {
+        pg.password(p.expose());
+    }
+    let io = tls::connect(&conn.host, conn.port, &tls, Duration::from_secs(10)).await?;
+    let (client, connection) = pg.connect_raw(io, NoTls).await.map_err(|source| SourceError::Connect {
+        host: conn.host.clone(),
+        port: conn.port,
+        source,
+    })?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(error = %err, "catalog connection ended");
+        }
+    });
+    Ok((client, tls))
+}
+
 /// A connected source, streaming from its slot.
 pub struct PostgresSource {
     stream: ReplicationStream<BoxTransport>,
@@ -155,28 +184,7 @@ impl PostgresSource {
     /// whichever is later; transactions ending at or before `stored` are dropped.
     pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<Lsn>) -> Result<Self, SourceError> {
         let conn = &config.connection;
-        // TLS is negotiated by `tls` for both connections; tokio-postgres gets
-        // the ready stream (its own TLS handling stays off).
-        let tls = PgTls::new(&TlsOptions::from_connection(conn))?;
-        let mut pg = tokio_postgres::Config::new();
-        pg.user(&conn.user)
-            .dbname(&conn.dbname)
-            .application_name("pgcdc")
-            .ssl_mode(tokio_postgres::config::SslMode::Disable);
-        if let Some(p) = &conn.password {
-            pg.password(p.expose());
-        }
-        let io = tls::connect(&conn.host, conn.port, &tls, Duration::from_secs(10)).await?;
-        let (client, connection) = pg.connect_raw(io, NoTls).await.map_err(|source| SourceError::Connect {
-            host: conn.host.clone(),
-            port: conn.port,
-            source,
-        })?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "catalog connection ended");
-            }
-        });
+        let (client, tls) = catalog_client(conn).await?;
 
         let filter: TableFilter = config.table_filter();
         let tables = catalog::list_tables(&client, &|t: &TableId| filter.matches(t)).await?;
