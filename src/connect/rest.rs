@@ -93,12 +93,39 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The OpenAPI document of this API (`docs/openapi.yaml`).
 pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
 
+/// `GET /health`: 200 while the worker serves requests (liveness), with each
+/// connector's state; `status` is `DEGRADED` when a connector task FAILED.
+async fn health(State(h): State<Arc<Herder>>) -> Response {
+    let mut connectors = serde_json::Map::new();
+    let mut degraded = false;
+    for name in h.connectors().await {
+        if let Ok(status) = h.status(&name).await {
+            let state = status.tasks.first().map_or(status.connector.state.clone(), |t| t.state.state.clone());
+            degraded |= state == "FAILED" || status.connector.state == "FAILED";
+            connectors.insert(name, Value::String(state));
+        }
+    }
+    let status = if degraded { "DEGRADED" } else { "UP" };
+    Json(serde_json::json!({ "status": status, "connectors": connectors })).into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        crate::metrics::Registry::global().render(),
+    )
+        .into_response()
+}
+
 /// The routes of the API over `herder`, behind the herder's `[rest.auth]` if set.
 pub fn router(herder: Arc<Herder>) -> Router {
     let auth = herder.rest_auth().cloned();
     Router::new()
         .route("/", get(root))
         .route("/openapi.yaml", get(openapi))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/connectors", get(list_connectors).post(create_connector))
         .route("/connectors/{name}", get(get_connector).delete(delete_connector))
         .route("/connectors/{name}/config", get(get_config).put(put_config).patch(patch_config))
@@ -123,11 +150,12 @@ pub fn router(herder: Arc<Herder>) -> Router {
         .with_state(herder)
 }
 
-/// Lets a request through when `auth` is unset, when it is the `GET /`
-/// health check, or when it carries the configured credentials.
+/// Lets a request through when `auth` is unset, when it is one of the
+/// probes (`GET /`, `/health`, `/metrics`: no secrets there), or when it
+/// carries the configured credentials.
 async fn authenticate(auth: Option<&RestAuth>, req: Request, next: Next) -> Response {
     let Some(auth) = auth else { return next.run(req).await };
-    if req.uri().path() == "/" && req.method() == Method::GET {
+    if matches!(req.uri().path(), "/" | "/health" | "/metrics") && req.method() == Method::GET {
         return next.run(req).await;
     }
     let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -579,3 +579,38 @@ async fn openapi_document_is_served_verbatim() {
     assert!(!file.is_empty());
     assert_eq!(bytes.as_ref(), file.as_slice());
 }
+
+#[tokio::test]
+async fn health_reports_connector_states_and_degrades_on_failure() {
+    let (_d, rt, _h, app) = setup().await;
+    assert_eq!(call(&app, "GET", "/health", None).await, (StatusCode::OK, json!({"status": "UP", "connectors": {}})));
+    let (s, _) = call(&app, "POST", "/connectors", Some(json!({"name": "c1", "config": config()}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        call(&app, "GET", "/health", None).await,
+        (StatusCode::OK, json!({"status": "UP", "connectors": {"c1": "RUNNING"}}))
+    );
+    *rt.state.lock().unwrap() = Some(TaskState::Failed { trace: "boom".into() });
+    assert_eq!(
+        call(&app, "GET", "/health", None).await,
+        (StatusCode::OK, json!({"status": "DEGRADED", "connectors": {"c1": "FAILED"}}))
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_without_credentials() {
+    use crate::config::worker::RestAuth;
+    use crate::config::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.rest_auth = Some(RestAuth::Bearer { token: Secret::new("t") });
+    let app = router(Herder::open(o, Arc::new(FakeRuntime::default())).await.unwrap());
+    crate::metrics::Registry::global().connector("metrics-test");
+    let resp = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("# TYPE pgcdc_sink_records_total counter"), "{text}");
+    assert!(text.contains("pgcdc_durable_lsn{connector=\"metrics-test\"}"), "{text}");
+}
