@@ -30,7 +30,7 @@ fi
 
 log "building the worker"
 cargo build --quiet --bin pgcdc
-BIN="target/debug/pgcdc"
+BIN="${CARGO_TARGET_DIR:-target}/debug/pgcdc"
 
 work="$(mktemp -d)"
 worker_pid=""

@@ -15,7 +15,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 eval "$(scripts/install-deps.sh)"
 log "building pgcdc"
 cargo build --quiet --bin pgcdc
-PGCDC="$ROOT/target/debug/pgcdc"
+PGCDC="${CARGO_TARGET_DIR:-$ROOT/target}/debug/pgcdc"
 
 WORK=$(mktemp -d /tmp/pgcdc-demo.XXXXXX)
 chmod 755 "$WORK"
