@@ -55,7 +55,7 @@ pub async fn run<C: Convert>(
         let deadline = sink.deadline();
         let event = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|stop| *stop) => break Ok(()),
+            _ = crate::shutdown::stopped(&mut shutdown) => break Ok(()),
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if let Err(e) = sink.flush().await {
                     break Err(e.into());

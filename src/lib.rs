@@ -19,6 +19,7 @@ pub mod offsets;
 pub mod pipeline;
 pub mod record;
 pub mod schema;
+pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod tail;

@@ -4,7 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
+use pgcdc::config::worker::{LogConfig, LogFormat, WorkerConfig};
+use pgcdc::connect::task::PipelineRuntime;
+use pgcdc::connect::{Herder, HerderOptions};
+use pgcdc::pipeline::WorkerSettings;
 
 #[derive(Parser)]
 #[command(name = "pgcdc", version, about = "Change data capture from PostgreSQL to Kafka, Debezium-compatible")]
@@ -60,19 +66,82 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Option<PathBuf>) -> ExitCode {
-    let _ = config;
-    eprintln!("pgcdc run: not wired yet");
-    ExitCode::FAILURE
+    let config = match WorkerConfig::load(config.as_deref()).and_then(|c| c.validate().map(|()| c)) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("pgcdc: {}", error_chain(&err));
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("pgcdc: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "worker failed");
+            eprintln!("pgcdc: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
+    let worker = WorkerSettings { kafka: config.kafka.clone(), group_id: config.worker.group_id.clone() };
+    let runtime = Arc::new(PipelineRuntime::new(worker));
+    let herder = Herder::open(HerderOptions::from_worker(&config), runtime)
+        .await
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    tracing::info!(listen = %config.rest.listen, version = env!("CARGO_PKG_VERSION"), "pgcdc worker started");
+    pgcdc::connect::serve(config.rest.listen, pgcdc::connect::router(herder.clone()), shutdown_signal())
+        .await
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    tracing::info!("shutting down: stopping connectors");
+    herder.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn init_tracing(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
 }
 
 /// An error and its causes on one line.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut s = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        s.push_str(": ");
-        s.push_str(&e.to_string());
-        cur = e.source();
-    }
-    s
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    pgcdc::error::chain(err)
 }

@@ -30,10 +30,30 @@ pub enum TailError {
     Io(#[from] std::io::Error),
 }
 
-/// Read the topics from the beginning and print each record as one JSON
-/// object: `{"topic","partition","offset","key","value","headers"}`, with key
-/// and value parsed as JSON where they are JSON.
+/// Read the topics from the beginning, one after the other, and print each
+/// record as one JSON object: `{"topic","partition","offset","key","value",
+/// "headers"}`, with key and value parsed as JSON where they are JSON.
+///
+/// Topics are read one at a time: on the tansu broker a consumer assigned
+/// to several topics at once was seen to miss the first topic's records.
 pub fn tail(opts: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError> {
+    let mut seen = 0usize;
+    for topic in &opts.topics {
+        let remaining = opts.max_records.map(|m| m.saturating_sub(seen));
+        if remaining == Some(0) {
+            break;
+        }
+        seen += tail_topic(opts, topic, remaining, out)?;
+    }
+    Ok(seen)
+}
+
+fn tail_topic(
+    opts: &TailOptions,
+    topic: &str,
+    max_records: Option<usize>,
+    out: &mut dyn Write,
+) -> Result<usize, TailError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &opts.bootstrap_servers)
         .set("group.id", "pgcdc-tail")
@@ -41,18 +61,16 @@ pub fn tail(opts: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError>
         .set("isolation.level", "read_committed")
         .create()?;
     let mut tpl = TopicPartitionList::new();
-    for topic in &opts.topics {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        for t in md.topics() {
-            for p in t.partitions() {
-                tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
-            }
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    for t in md.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(t.name(), p.id(), Offset::Beginning)?;
         }
     }
     consumer.assign(&tpl)?;
     let mut seen = 0usize;
     let mut last = std::time::Instant::now();
-    while opts.max_records.is_none_or(|m| seen < m) && last.elapsed() < opts.idle_timeout {
+    while max_records.is_none_or(|m| seen < m) && last.elapsed() < opts.idle_timeout {
         let Some(msg) = consumer.poll(Duration::from_millis(200)) else { continue };
         let msg = msg?;
         last = std::time::Instant::now();

@@ -6,6 +6,7 @@ pub mod herder;
 pub mod rest;
 pub mod runtime;
 pub mod store;
+pub mod task;
 pub mod validate;
 
 pub use herder::{Herder, HerderError, HerderOptions};

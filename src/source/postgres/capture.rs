@@ -223,7 +223,7 @@ impl PostgresSource {
         let result = loop {
             let message = tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|stop| *stop) => break Ok(()),
+                _ = crate::shutdown::stopped(&mut shutdown) => break Ok(()),
                 changed = durable.changed() => {
                     if changed.is_ok() {
                         let lsn = *durable.borrow_and_update();
@@ -294,7 +294,7 @@ impl PostgresSource {
                         Err(_) => Ok(false),
                     };
                 }
-                _ = shutdown.wait_for(|stop| *stop) => return Ok(false),
+                _ = crate::shutdown::stopped(shutdown) => return Ok(false),
                 _ = tokio::time::sleep(self.status_interval) => {
                     self.stream.set_flushed(*durable.borrow_and_update());
                     self.stream.send_feedback(false).await?;
