@@ -41,6 +41,8 @@ pub struct Counter {
     bytes: Arc<AtomicU64>,
     /// Nanoseconds since `base` at the latest record.
     last_ns: Arc<AtomicU64>,
+    /// Nanoseconds since `base` at the first record (0: none yet).
+    first_ns: Arc<AtomicU64>,
     base: Instant,
     stop: Arc<AtomicBool>,
     /// (seq, receive time µs) of every record carrying `"seq":N` when `track_seq` is on.
@@ -67,9 +69,11 @@ impl Counter {
         let count = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
         let last_ns = Arc::new(AtomicU64::new(0));
+        let first_ns = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let seqs = Arc::new(Mutex::new(Vec::new()));
         let (c, b, l, s, q) = (count.clone(), bytes.clone(), last_ns.clone(), stop.clone(), seqs.clone());
+        let f = first_ns.clone();
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match consumer.poll(Duration::from_millis(50)) {
@@ -83,14 +87,16 @@ impl Counter {
                             }
                         }
                         b.fetch_add(size as u64, Ordering::Relaxed);
-                        l.store(base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        let now = (base.elapsed().as_nanos() as u64).max(1);
+                        l.store(now, Ordering::Relaxed);
+                        let _ = f.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
                         c.fetch_add(1, Ordering::Release);
                     }
                     Some(Err(KafkaError::PartitionEOF(_))) | Some(Err(_)) | None => {}
                 }
             }
         });
-        Ok(Counter { count, bytes, last_ns, base, stop, seqs, handle: Some(handle) })
+        Ok(Counter { count, bytes, last_ns, first_ns, base, stop, seqs, handle: Some(handle) })
     }
 
     pub fn count(&self) -> u64 {
@@ -107,20 +113,51 @@ impl Counter {
         }
     }
 
+    /// When the first record arrived.
+    pub fn first(&self) -> Option<Instant> {
+        match self.first_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(self.base + Duration::from_nanos(ns)),
+        }
+    }
+
+    /// "N events/s from the first to the last event" for `events` ending at `last`.
+    pub fn steady_note(&self, events: u64, last: Instant) -> String {
+        match self.first() {
+            Some(f) if last > f && events > 1 => {
+                let secs = last.duration_since(f).as_secs_f64();
+                format!("{:.0} events/s first → last event", (events - 1) as f64 / secs)
+            }
+            _ => String::new(),
+        }
+    }
+
     /// Waits until at least `n` records arrived; returns when the latest one did, or `None` after
     /// `timeout` (or when `abort` says the producer side is gone).
     pub fn wait_for(&self, n: u64, timeout: Duration, abort: &mut dyn FnMut() -> bool) -> Option<Instant> {
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeout;
         let mut i = 0u64;
+        let mut aborted = false;
+        let mut progress = (self.count(), Instant::now());
         loop {
-            if self.count() >= n {
+            let count = self.count();
+            if count >= n {
                 return Some(self.base + Duration::from_nanos(self.last_ns.load(Ordering::Relaxed)));
+            }
+            if count != progress.0 {
+                progress = (count, Instant::now());
             }
             if Instant::now() > deadline {
                 return None;
             }
             i += 1;
-            if i % 200 == 0 && abort() {
+            if !aborted && i % 200 == 0 && abort() {
+                // The producer side is gone, but what it produced may still be on its way to the
+                // consumer: keep reading while records keep coming.
+                aborted = true;
+                deadline = deadline.min(Instant::now() + Duration::from_secs(120));
+            }
+            if aborted && progress.1.elapsed() > Duration::from_secs(5) {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(1));

@@ -180,7 +180,7 @@ async fn main() -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
     eprintln!("[bench] wrote {}", path.display());
     drop(ctx);
-    let _ = std::fs::remove_dir_all(&work_dir);
+    eprintln!("[bench] logs and configs of this run: {}", work_dir.display());
     Ok(())
 }
 
