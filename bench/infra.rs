@@ -265,7 +265,7 @@ pub fn proc_stats(pid: u32) -> Option<ProcStats> {
 
 fn clk_tck() -> f64 {
     static TCK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TCK.get_or_init(|| run(&mut Command::new("getconf").arg("CLK_TCK")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(100.0))
+    *TCK.get_or_init(|| run(Command::new("getconf").arg("CLK_TCK")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(100.0))
 }
 
 /// Samples a process every 100 ms, keeping the last values (the process may exit before the end).
