@@ -32,7 +32,10 @@ impl ConnectorSpec<'_> {
     /// Debezium connector properties (also used for the Debezium comparison).
     pub fn properties(&self) -> Vec<(String, String)> {
         [
-            ("connector.class", "io.debezium.connector.postgresql.PostgresConnector".to_owned()),
+            (
+                "connector.class",
+                "io.debezium.connector.postgresql.PostgresConnector".to_owned(),
+            ),
             ("database.hostname", "127.0.0.1".to_owned()),
             ("database.port", self.pg_port.to_string()),
             ("database.user", "postgres".to_owned()),
@@ -60,7 +63,12 @@ impl ConnectorSpec<'_> {
 
 impl Daemon {
     /// Starts `bin run` against `bootstrap` and waits until its REST API listens.
-    pub fn start(bin: &Path, bootstrap: &str, exactly_once: bool, state_dir: &Path) -> Result<Daemon> {
+    pub fn start(
+        bin: &Path,
+        bootstrap: &str,
+        exactly_once: bool,
+        state_dir: &Path,
+    ) -> Result<Daemon> {
         std::fs::create_dir_all(state_dir)?;
         let rest_port = free_port()?;
         let config = state_dir.with_extension("toml");
@@ -73,7 +81,10 @@ impl Daemon {
         );
         std::fs::write(&config, toml)?;
         let log = state_dir.with_extension("log");
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let mut child = Command::new(bin)
             .arg("run")
             .arg("--config")
@@ -91,7 +102,12 @@ impl Daemon {
             bail!("pgcdc run did not serve its REST API ({e}): {tail}");
         }
         let sampler = Sampler::start(child.id());
-        Ok(Daemon { child, rest_port, sampler, log })
+        Ok(Daemon {
+            child,
+            rest_port,
+            sampler,
+            log,
+        })
     }
 
     /// Registers the connector (POST /connectors) unless the worker already has it.
@@ -100,8 +116,11 @@ impl Daemon {
         if status == 200 && body.contains(&format!("\"{}\"", spec.name)) {
             return Ok(());
         }
-        let config: serde_json::Map<String, serde_json::Value> =
-            spec.properties().into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        let config: serde_json::Map<String, serde_json::Value> = spec
+            .properties()
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
         let body = serde_json::json!({ "name": spec.name, "config": config }).to_string();
         let (status, resp) = http(self.rest_port, "POST", "/connectors", Some(&body))?;
         if !(200..300).contains(&status) {

@@ -24,7 +24,10 @@ pub fn free_port() -> Result<u16> {
 /// Runs `cmd`, failing with its output when it does not succeed.
 pub fn run(cmd: &mut Command) -> Result<String> {
     let line = format!("{cmd:?}");
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("running {line}"))?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {line}"))?;
     if !out.status.success() {
         bail!(
             "{line} failed ({}): {}{}",
@@ -38,7 +41,10 @@ pub fn run(cmd: &mut Command) -> Result<String> {
 
 /// Starts a detached shell that runs `cleanup` once this process is gone (however it ends).
 fn spawn_watchdog(cleanup: &str) {
-    let script = format!("while kill -0 {} 2>/dev/null; do sleep 1; done; {cleanup}", std::process::id());
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; {cleanup}",
+        std::process::id()
+    );
     let _ = Command::new("setsid")
         .args(["sh", "-c", &script])
         .stdin(Stdio::null())
@@ -49,7 +55,9 @@ fn spawn_watchdog(cleanup: &str) {
 
 fn is_root() -> bool {
     std::env::var("USER").map(|u| u == "root").unwrap_or(false)
-        || run(Command::new("id").arg("-u")).map(|s| s.trim() == "0").unwrap_or(false)
+        || run(Command::new("id").arg("-u"))
+            .map(|s| s.trim() == "0")
+            .unwrap_or(false)
 }
 
 /// `$PGCDC_PG_BIN`, else the highest `/usr/lib/postgresql/<major>/bin` with `initdb`.
@@ -68,7 +76,10 @@ pub fn pg_bin_dir() -> Result<PathBuf> {
         })
         .collect();
     majors.sort();
-    majors.pop().map(|(_, b)| b).ok_or_else(|| anyhow!("no PostgreSQL binaries: run scripts/install-deps.sh"))
+    majors
+        .pop()
+        .map(|(_, b)| b)
+        .ok_or_else(|| anyhow!("no PostgreSQL binaries: run scripts/install-deps.sh"))
 }
 
 /// A throwaway PostgreSQL cluster, stopped and removed on drop.
@@ -95,10 +106,23 @@ impl Postgres {
             "pid=$(head -n1 {d}/data/postmaster.pid 2>/dev/null) && kill -QUIT \"$pid\" 2>/dev/null; sleep 2; rm -rf {d}"
         ));
         let port = free_port()?;
-        let pg = Postgres { bin, port, dir, as_postgres };
+        let pg = Postgres {
+            bin,
+            port,
+            dir,
+            as_postgres,
+        };
         let data = pg.dir.join("data");
         pg.run_pg("initdb", |c| {
-            c.arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
+            c.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]);
         })?;
         let conf = format!(
             "\nlisten_addresses='127.0.0.1'\nport={port}\nunix_socket_directories='{d}'\nwal_level=logical\n\
@@ -106,10 +130,17 @@ impl Postgres {
              full_page_writes=off\nshared_buffers=256MB\nmax_wal_size=16GB\ncheckpoint_timeout=30min\n"
         );
         append(&data.join("postgresql.conf"), &conf)?;
-        append(&data.join("pg_hba.conf"), "\nhost replication all 127.0.0.1/32 trust\n")?;
+        append(
+            &data.join("pg_hba.conf"),
+            "\nhost replication all 127.0.0.1/32 trust\n",
+        )?;
         let log = pg.dir.join("server.log");
         pg.run_pg("pg_ctl", |c| {
-            c.arg("-D").arg(&data).arg("-l").arg(&log).args(["-w", "start"]);
+            c.arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "start"]);
         })?;
         Ok(pg)
     }
@@ -129,12 +160,16 @@ impl Postgres {
 
     /// libpq connection string to `db` as the (trusted) superuser.
     pub fn conn_str(&self, db: &str) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname={db}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        )
     }
 
     /// A new connection whose task runs on the current runtime.
     pub async fn client(&self, db: &str) -> Result<tokio_postgres::Client> {
-        let (client, conn) = tokio_postgres::connect(&self.conn_str(db), tokio_postgres::NoTls).await?;
+        let (client, conn) =
+            tokio_postgres::connect(&self.conn_str(db), tokio_postgres::NoTls).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -143,7 +178,9 @@ impl Postgres {
 
     /// `postgres --version`.
     pub fn version(&self) -> String {
-        run(Command::new(self.bin.join("postgres")).arg("--version")).map(|s| s.trim().to_owned()).unwrap_or_default()
+        run(Command::new(self.bin.join("postgres")).arg("--version"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -172,12 +209,19 @@ pub struct Broker {
 impl Broker {
     /// Starts `$PGCDC_TANSU_BIN` on a free port and waits until it listens.
     pub fn start() -> Result<Broker> {
-        let bin = std::env::var("PGCDC_TANSU_BIN")
-            .map_err(|_| anyhow!("PGCDC_TANSU_BIN is not set: eval \"$(scripts/install-deps.sh)\""))?;
+        let bin = std::env::var("PGCDC_TANSU_BIN").map_err(|_| {
+            anyhow!("PGCDC_TANSU_BIN is not set: eval \"$(scripts/install-deps.sh)\"")
+        })?;
         let port = free_port()?;
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -232,8 +276,15 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<(
     )?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
-    let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| anyhow!("bad HTTP response"))?;
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| anyhow!("bad HTTP response"))?;
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -260,12 +311,20 @@ pub fn proc_stats(pid: u32) -> Option<ProcStats> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    Some(ProcStats { cpu_secs: ticks as f64 / clk_tck(), peak_rss: hwm_kb * 1024 })
+    Some(ProcStats {
+        cpu_secs: ticks as f64 / clk_tck(),
+        peak_rss: hwm_kb * 1024,
+    })
 }
 
 fn clk_tck() -> f64 {
     static TCK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TCK.get_or_init(|| run(Command::new("getconf").arg("CLK_TCK")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(100.0))
+    *TCK.get_or_init(|| {
+        run(Command::new("getconf").arg("CLK_TCK"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// Samples a process every 100 ms, keeping the last values (the process may exit before the end).
@@ -295,13 +354,20 @@ impl Sampler {
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        Sampler { stop, cpu_centis, peak, handle: Some(handle), pid }
+        Sampler {
+            stop,
+            cpu_centis,
+            peak,
+            handle: Some(handle),
+            pid,
+        }
     }
 
     /// The latest CPU time and peak RSS (read now if the process still runs).
     pub fn read(&self) -> ProcStats {
         if let Some(st) = proc_stats(self.pid) {
-            self.cpu_centis.fetch_max((st.cpu_secs * 100.0).round() as u64, Ordering::Relaxed);
+            self.cpu_centis
+                .fetch_max((st.cpu_secs * 100.0).round() as u64, Ordering::Relaxed);
             self.peak.fetch_max(st.peak_rss, Ordering::Relaxed);
         }
         ProcStats {
@@ -322,7 +388,9 @@ impl Drop for Sampler {
 
 /// Sends `sig` (e.g. "TERM") to `pid` with the shell's builtin kill.
 pub fn signal(pid: u32, sig: &str) {
-    let _ = run(Command::new("sh").arg("-c").arg(format!("kill -{sig} {pid}")));
+    let _ = run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{sig} {pid}")));
 }
 
 /// Waits up to `timeout` for `child` to exit, then kills it.
@@ -341,7 +409,9 @@ pub fn stop_child(child: &mut Child, timeout: Duration) {
 
 /// The machine: (nproc, CPU model, RAM GiB).
 pub fn machine() -> (usize, String, f64) {
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

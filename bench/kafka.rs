@@ -18,15 +18,25 @@ use rdkafka::{Offset, TopicPartitionList};
 
 /// Microseconds since the Unix epoch.
 pub fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 /// Creates `topic` (1 partition) unless it exists.
 pub async fn create_topic(bootstrap: &str, topic: &str) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    for r in admin.create_topics([&NewTopic::new(topic, 1, TopicReplication::Fixed(1))], &opts).await? {
+    for r in admin
+        .create_topics(
+            [&NewTopic::new(topic, 1, TopicReplication::Fixed(1))],
+            &opts,
+        )
+        .await?
+    {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((name, code)) => bail!("creating topic {name}: {code}"),
@@ -72,13 +82,21 @@ impl Counter {
         let first_ns = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let seqs = Arc::new(Mutex::new(Vec::new()));
-        let (c, b, l, s, q) = (count.clone(), bytes.clone(), last_ns.clone(), stop.clone(), seqs.clone());
+        let (c, b, l, s, q) = (
+            count.clone(),
+            bytes.clone(),
+            last_ns.clone(),
+            stop.clone(),
+            seqs.clone(),
+        );
         let f = first_ns.clone();
         let handle = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                match consumer.poll(Duration::from_millis(50)) {
-                    Some(Ok(m)) => {
-                        let size = m.payload().map_or(0, <[u8]>::len) + m.key().map_or(0, <[u8]>::len);
+                // Errors (e.g. partition EOF) are retried by librdkafka; the caller's deadline bounds waits.
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                    {
+                        let size =
+                            m.payload().map_or(0, <[u8]>::len) + m.key().map_or(0, <[u8]>::len);
                         if track_seq {
                             if let Some(seq) = m.payload().and_then(find_seq) {
                                 if let Ok(mut v) = q.lock() {
@@ -92,11 +110,19 @@ impl Counter {
                         let _ = f.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
                         c.fetch_add(1, Ordering::Release);
                     }
-                    Some(Err(KafkaError::PartitionEOF(_))) | Some(Err(_)) | None => {}
                 }
             }
         });
-        Ok(Counter { count, bytes, last_ns, first_ns, base, stop, seqs, handle: Some(handle) })
+        Ok(Counter {
+            count,
+            bytes,
+            last_ns,
+            first_ns,
+            base,
+            stop,
+            seqs,
+            handle: Some(handle),
+        })
     }
 
     pub fn count(&self) -> u64 {
@@ -126,7 +152,10 @@ impl Counter {
         match self.first() {
             Some(f) if last > f && events > 1 => {
                 let secs = last.duration_since(f).as_secs_f64();
-                format!("{:.0} events/s first → last event", (events - 1) as f64 / secs)
+                format!(
+                    "{:.0} events/s first → last event",
+                    (events - 1) as f64 / secs
+                )
             }
             _ => String::new(),
         }
@@ -134,7 +163,12 @@ impl Counter {
 
     /// Waits until at least `n` records arrived; returns when the latest one did, or `None` after
     /// `timeout` (or when `abort` says the producer side is gone).
-    pub fn wait_for(&self, n: u64, timeout: Duration, abort: &mut dyn FnMut() -> bool) -> Option<Instant> {
+    pub fn wait_for(
+        &self,
+        n: u64,
+        timeout: Duration,
+        abort: &mut dyn FnMut() -> bool,
+    ) -> Option<Instant> {
         let mut deadline = Instant::now() + timeout;
         let mut i = 0u64;
         let mut aborted = false;
@@ -142,7 +176,9 @@ impl Counter {
         loop {
             let count = self.count();
             if count >= n {
-                return Some(self.base + Duration::from_nanos(self.last_ns.load(Ordering::Relaxed)));
+                return Some(
+                    self.base + Duration::from_nanos(self.last_ns.load(Ordering::Relaxed)),
+                );
             }
             if count != progress.0 {
                 progress = (count, Instant::now());
@@ -166,7 +202,10 @@ impl Counter {
 
     /// The (seq, receive µs) pairs collected so far.
     pub fn take_seqs(&self) -> Vec<(i64, u64)> {
-        self.seqs.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.seqs
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -184,7 +223,10 @@ fn find_seq(payload: &[u8]) -> Option<i64> {
     const PAT: &[u8] = b"\"seq\":";
     let at = payload.windows(PAT.len()).position(|w| w == PAT)? + PAT.len();
     let digits: &[u8] = &payload[at..];
-    let end = digits.iter().position(|b| !(b.is_ascii_digit() || *b == b'-')).unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+        .unwrap_or(digits.len());
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
@@ -197,7 +239,13 @@ pub struct Ceiling {
 /// Produces `n` messages of `size` bytes to `topic` with an idempotent producer, or (with
 /// `txn_batch`) a transactional one committing every `txn_batch` messages; times until the last is
 /// acknowledged / committed.
-pub fn broker_ceiling(bootstrap: &str, topic: &str, n: u64, size: usize, txn_batch: Option<u64>) -> Result<Ceiling> {
+pub fn broker_ceiling(
+    bootstrap: &str,
+    topic: &str,
+    n: u64,
+    size: usize,
+    txn_batch: Option<u64>,
+) -> Result<Ceiling> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
@@ -225,7 +273,9 @@ pub fn broker_ceiling(bootstrap: &str, topic: &str, n: u64, size: usize, txn_bat
             let _ = batch;
         }
         let key = i.to_string();
-        let mut rec = BaseRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+        let mut rec = BaseRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_slice());
         loop {
             match producer.send(rec) {
                 Ok(()) => break,
@@ -245,19 +295,27 @@ pub fn broker_ceiling(bootstrap: &str, topic: &str, n: u64, size: usize, txn_bat
     }
     producer.flush(Duration::from_secs(120))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(Ceiling { secs, cpu_secs: self_cpu() - cpu0 })
+    Ok(Ceiling {
+        secs,
+        cpu_secs: self_cpu() - cpu0,
+    })
 }
 
 /// CPU seconds of this process so far.
 fn self_cpu() -> f64 {
-    crate::infra::proc_stats(std::process::id()).map(|s| s.cpu_secs).unwrap_or(0.0)
+    crate::infra::proc_stats(std::process::id())
+        .map(|s| s.cpu_secs)
+        .unwrap_or(0.0)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn finds_seq() {
-        assert_eq!(super::find_seq(br#"{"before":null,"after":{"id":3,"seq":42,"p":"x"}}"#), Some(42));
+        assert_eq!(
+            super::find_seq(br#"{"before":null,"after":{"id":3,"seq":42,"p":"x"}}"#),
+            Some(42)
+        );
         assert_eq!(super::find_seq(br#"{"after":{"id":3}}"#), None);
     }
 }

@@ -23,11 +23,17 @@ pub async fn run(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Vec<Row> 
     let system = eo_label(eo);
     let workload = |r: u64| format!("latency @ {r} rows/s");
     if let Some(why) = &ctx.pgcdc_unavailable {
-        return rates.iter().map(|r| Row::missing(&workload(*r), system, &format!("not available: {why}"))).collect();
+        return rates
+            .iter()
+            .map(|r| Row::missing(&workload(*r), system, &format!("not available: {why}")))
+            .collect();
     }
     match run_inner(ctx, rates, secs, eo).await {
         Ok(rows) => rows,
-        Err(e) => rates.iter().map(|r| Row::missing(&workload(*r), system, &format!("failed: {e:#}"))).collect(),
+        Err(e) => rates
+            .iter()
+            .map(|r| Row::missing(&workload(*r), system, &format!("failed: {e:#}")))
+            .collect(),
     }
 }
 
@@ -41,7 +47,11 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
          CREATE PUBLICATION {publication} FOR TABLE {TABLE}; END IF; END $$;"
     ))
     .await?;
-    c.query_one("SELECT pg_create_logical_replication_slot($1, 'pgoutput')::text", &[&slot]).await?;
+    c.query_one(
+        "SELECT pg_create_logical_replication_slot($1, 'pgoutput')::text",
+        &[&slot],
+    )
+    .await?;
     let broker = Broker::start()?;
     let prefix = ctx.next("l");
     let name = ctx.next("lat");
@@ -57,11 +67,20 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
     create_topic(&broker.bootstrap(), &spec.topic()).await?;
     let counter = std::sync::Arc::new(Counter::start(&broker.bootstrap(), &spec.topic(), true)?);
     let state_name = ctx.next("state");
-    let (bin, bootstrap, sd) = (ctx.pgcdc_bin.clone(), broker.bootstrap(), ctx.work_dir.join(state_name));
-    let mut daemon = tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &sd)).await??;
+    let (bin, bootstrap, sd) = (
+        ctx.pgcdc_bin.clone(),
+        broker.bootstrap(),
+        ctx.work_dir.join(state_name),
+    );
+    let mut daemon =
+        tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &sd)).await??;
     daemon.register(&spec)?;
     // Warm-up row (seq 0): the connector is streaming once it arrives.
-    c.execute(&format!("INSERT INTO {TABLE} (seq, payload) VALUES (0, 'warmup')"), &[]).await?;
+    c.execute(
+        &format!("INSERT INTO {TABLE} (seq, payload) VALUES (0, 'warmup')"),
+        &[],
+    )
+    .await?;
     let ctr = counter.clone();
     let (mut daemon, warm) = tokio::task::spawn_blocking(move || {
         let w = ctr.wait_for(1, Duration::from_secs(60), &mut || daemon.exited());
@@ -69,7 +88,10 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
     })
     .await?;
     if warm.is_none() {
-        return Err(anyhow!("warm-up event not seen within 60 s: {}", daemon.log_tail()));
+        return Err(anyhow!(
+            "warm-up event not seen within 60 s: {}",
+            daemon.log_tail()
+        ));
     }
     let insert = c
         .prepare(&format!(
@@ -126,19 +148,28 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
                 seen += 1;
             }
         }
-        let mut row = Row::new(&format!("latency @ {rate} rows/s"), eo_label(eo)).timed(n, elapsed, Some(cpu));
+        let mut row = Row::new(&format!("latency @ {rate} rows/s"), eo_label(eo)).timed(
+            n,
+            elapsed,
+            Some(cpu),
+        );
         row.events_per_sec = Some(n as f64 / elapsed);
         let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
         if seen > 0 {
             row.latency_ms = Some([q(0.5), q(0.99), q(0.999)]);
         }
         row.peak_rss_mib = Some(stats.peak_rss as f64 / 1048576.0);
-        row.note = format!("{seen}/{n} received; {}-row txn every {} ms; commit → consumer", n / ((last - first + 1).max(1) as u64), TICK.as_millis());
+        row.note = format!(
+            "{seen}/{n} received; {}-row txn every {} ms; commit → consumer",
+            n / ((last - first + 1).max(1) as u64),
+            TICK.as_millis()
+        );
         rows.push(row);
     }
     if got < total {
         if let Some(r) = rows.last_mut() {
-            r.note.push_str(&format!("; only {got}/{total} events arrived"));
+            r.note
+                .push_str(&format!("; only {got}/{total} events arrived"));
         }
     }
     if let Some(r) = rows.last_mut() {

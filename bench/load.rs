@@ -58,32 +58,47 @@ pub async fn prepare(pg: &Postgres, kind: Kind, n: u64, slots: &[String]) -> Res
     .await
     .context("creating the table")?;
     if kind == Kind::Large {
-        c.batch_execute(&format!("ALTER TABLE {t} ALTER COLUMN payload SET STORAGE EXTERNAL")).await?;
+        c.batch_execute(&format!(
+            "ALTER TABLE {t} ALTER COLUMN payload SET STORAGE EXTERNAL"
+        ))
+        .await?;
     }
     let batches = (n / 1000).max(1);
     let per = if n < 1000 { n } else { 1000 };
     if kind == Kind::Mixed {
         // The rows that get updated and deleted exist before the slots (not part of the backlog).
         let pre = batches * 500;
-        c.batch_execute(&format!("INSERT INTO {t} SELECT g, g, {} FROM generate_series(1, {pre}) g", payload(Kind::Small)))
-            .await?;
+        c.batch_execute(&format!(
+            "INSERT INTO {t} SELECT g, g, {} FROM generate_series(1, {pre}) g",
+            payload(Kind::Small)
+        ))
+        .await?;
     }
     for s in slots {
-        c.query_one("SELECT pg_create_logical_replication_slot($1, 'pgoutput')::text", &[s])
-            .await
-            .with_context(|| format!("creating slot {s}"))?;
+        c.query_one(
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')::text",
+            &[s],
+        )
+        .await
+        .with_context(|| format!("creating slot {s}"))?;
     }
     let start = Instant::now();
     let p = payload(kind);
     let events = match kind {
         Kind::OneTxn => {
-            c.batch_execute(&format!("INSERT INTO {t} SELECT g, g, {p} FROM generate_series(1, {n}) g")).await?;
+            c.batch_execute(&format!(
+                "INSERT INTO {t} SELECT g, g, {p} FROM generate_series(1, {n}) g"
+            ))
+            .await?;
             n
         }
         Kind::Small | Kind::Large => {
             for b in 0..batches {
                 let (lo, hi) = (b * per + 1, (b + 1) * per);
-                c.batch_execute(&format!("INSERT INTO {t} SELECT g, g, {p} FROM generate_series({lo}, {hi}) g")).await?;
+                c.batch_execute(&format!(
+                    "INSERT INTO {t} SELECT g, g, {p} FROM generate_series({lo}, {hi}) g"
+                ))
+                .await?;
             }
             batches * per
         }
@@ -104,8 +119,18 @@ pub async fn prepare(pg: &Postgres, kind: Kind, n: u64, slots: &[String]) -> Res
         }
     };
     let load_secs = start.elapsed().as_secs_f64();
-    let end_lsn: String = c.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await?.get(0);
-    Ok(Backlog { kind, table: t.to_owned(), publication, events, end_lsn, load_secs })
+    let end_lsn: String = c
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+        .await?
+        .get(0);
+    Ok(Backlog {
+        kind,
+        table: t.to_owned(),
+        publication,
+        events,
+        end_lsn,
+        load_secs,
+    })
 }
 
 /// SQL for the payload column of row `g`.

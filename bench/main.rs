@@ -33,7 +33,10 @@ use report::Row;
 use runners::Ctx;
 
 #[derive(Parser, Debug, serde::Serialize)]
-#[command(name = "pgcdc-bench", about = "pgcdc benchmarks against pg_recvlogical, the broker and Debezium")]
+#[command(
+    name = "pgcdc-bench",
+    about = "pgcdc benchmarks against pg_recvlogical, the broker and Debezium"
+)]
 struct Args {
     /// Rows of the ~200 B backlog drain (and operations of the mixed set).
     #[arg(long, default_value_t = 1_000_000)]
@@ -54,7 +57,11 @@ struct Args {
     #[arg(long)]
     with_debezium: bool,
     /// Workloads to run (comma-separated): small, large, mixed, txn, ceiling, latency.
-    #[arg(long, value_delimiter = ',', default_value = "small,large,mixed,txn,ceiling,latency")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "small,large,mixed,txn,ceiling,latency"
+    )]
     only: Vec<String>,
     /// The pgcdc binary (default: `pgcdc` next to this program).
     #[arg(long)]
@@ -80,7 +87,10 @@ async fn main() -> Result<()> {
     eprintln!("[bench] starting PostgreSQL");
     let pg = tokio::task::spawn_blocking(infra::Postgres::start).await??;
     let pg_version = pg.version();
-    pg.client("postgres").await?.batch_execute(&format!("CREATE DATABASE {}", load::DB)).await?;
+    pg.client("postgres")
+        .await?
+        .batch_execute(&format!("CREATE DATABASE {}", load::DB))
+        .await?;
     let mut ctx = Ctx {
         pg,
         pgcdc_bin,
@@ -98,23 +108,47 @@ async fn main() -> Result<()> {
 
     let backlogs: [(Kind, &str, u64, &str); 4] = [
         (Kind::Small, "small", args.rows, "drain ~200 B rows"),
-        (Kind::Large, "large", args.large_rows.unwrap_or((args.rows / 10).max(1000)), "drain 4 KB rows"),
-        (Kind::Mixed, "mixed", args.rows, "drain mixed 50/30/20 ins/upd/del"),
-        (Kind::OneTxn, "txn", args.txn_rows.unwrap_or(args.rows * 5), "one big transaction"),
+        (
+            Kind::Large,
+            "large",
+            args.large_rows.unwrap_or((args.rows / 10).max(1000)),
+            "drain 4 KB rows",
+        ),
+        (
+            Kind::Mixed,
+            "mixed",
+            args.rows,
+            "drain mixed 50/30/20 ins/upd/del",
+        ),
+        (
+            Kind::OneTxn,
+            "txn",
+            args.txn_rows.unwrap_or(args.rows * 5),
+            "one big transaction",
+        ),
     ];
     for (kind, key, n, label) in backlogs {
         if !wants(key) {
             continue;
         }
         let dbz = args.with_debezium && kind == Kind::Small;
-        let mut slots = vec![format!("{key}_recv"), format!("{key}_eo"), format!("{key}_alo")];
+        let mut slots = vec![
+            format!("{key}_recv"),
+            format!("{key}_eo"),
+            format!("{key}_alo"),
+        ];
         if dbz {
             slots.push(format!("{key}_dbz"));
         }
         eprintln!("[bench] {label}: loading {n} rows");
-        let backlog = load::prepare(&ctx.pg, kind, n, &slots).await.with_context(|| format!("loading {label}"))?;
+        let backlog = load::prepare(&ctx.pg, kind, n, &slots)
+            .await
+            .with_context(|| format!("loading {label}"))?;
         let workload = format!("{label} ({} events)", backlog.events);
-        eprintln!("[bench] {label}: loaded in {:.1} s, end lsn {}", backlog.load_secs, backlog.end_lsn);
+        eprintln!(
+            "[bench] {label}: loaded in {:.1} s, end lsn {}",
+            backlog.load_secs, backlog.end_lsn
+        );
         eprintln!("[bench] {label}: pg_recvlogical");
         rows.push(runners::recvlogical_drain(&ctx, &workload, &backlog, &slots[0]).await);
         for (i, eo) in [(1, true), (2, false)] {
@@ -122,7 +156,9 @@ async fn main() -> Result<()> {
             // Restart → first event once, on the exactly-once run (its extra row also lands in the
             // later slots' backlogs, after their end position).
             let restart = kind == Kind::Small && eo;
-            rows.extend(runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[i], eo, restart).await);
+            rows.extend(
+                runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[i], eo, restart).await,
+            );
         }
         if dbz {
             eprintln!("[bench] {label}: Debezium");
@@ -136,16 +172,30 @@ async fn main() -> Result<()> {
 
     if wants("ceiling") {
         let (size, how) = match ctx.record_size {
-            Some(s) if s > 0.0 => (s.round() as usize, "mean size of the ~200 B drain's records"),
-            _ => (1400, "1400 B: estimated size of a ~200 B row's JSON envelope (no drain measured)"),
+            Some(s) if s > 0.0 => (
+                s.round() as usize,
+                "mean size of the ~200 B drain's records",
+            ),
+            _ => (
+                1400,
+                "1400 B: estimated size of a ~200 B row's JSON envelope (no drain measured)",
+            ),
         };
-        for (label, batch) in [("idempotent", None), ("transactional, 10k per txn", Some(10_000u64))] {
+        for (label, batch) in [
+            ("idempotent", None),
+            ("transactional, 10k per txn", Some(10_000u64)),
+        ] {
             eprintln!("[bench] broker ceiling: {label}");
             let system = format!("rdkafka producer ({label})");
             let workload = format!("broker ceiling ({} × {size} B)", args.rows);
             let row = match broker_ceiling(args.rows, size, batch).await {
-                Ok(c) => Row::timed(Row::new(&workload, &system), args.rows, c.secs, Some(c.cpu_secs))
-                    .with_note(&format!("{how}; CPU of the producer process")),
+                Ok(c) => Row::timed(
+                    Row::new(&workload, &system),
+                    args.rows,
+                    c.secs,
+                    Some(c.cpu_secs),
+                )
+                .with_note(&format!("{how}; CPU of the producer process")),
                 Err(e) => Row::missing(&workload, &system, &format!("failed: {e:#}")),
             };
             rows.push(row);
@@ -158,7 +208,11 @@ async fn main() -> Result<()> {
             rows.extend(latency::run(&mut ctx, &args.rates, args.latency_secs, eo).await);
         }
     }
-    rows.push(Row::missing("snapshot of a 5M-row table vs COPY TO STDOUT", "pgcdc", "not yet measured (snapshots do not exist yet)"));
+    rows.push(Row::missing(
+        "snapshot of a 5M-row table vs COPY TO STDOUT",
+        "pgcdc",
+        "not yet measured (snapshots do not exist yet)",
+    ));
 
     let now = chrono::Utc::now();
     let header = format!(
@@ -169,7 +223,9 @@ async fn main() -> Result<()> {
     let table = report::markdown(&header, &rows);
     println!("{table}");
     std::fs::create_dir_all(&args.out_dir)?;
-    let path = args.out_dir.join(format!("{}.json", now.format("%Y%m%dT%H%M%SZ")));
+    let path = args
+        .out_dir
+        .join(format!("{}.json", now.format("%Y%m%dT%H%M%SZ")));
     let json = serde_json::json!({
         "timestamp": now.to_rfc3339(),
         "machine": { "nproc": nproc, "cpu": cpu, "ram_gib": ram, "postgres": pg_version },
@@ -180,7 +236,10 @@ async fn main() -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
     eprintln!("[bench] wrote {}", path.display());
     drop(ctx);
-    eprintln!("[bench] logs and configs of this run: {}", work_dir.display());
+    eprintln!(
+        "[bench] logs and configs of this run: {}",
+        work_dir.display()
+    );
     Ok(())
 }
 
@@ -189,7 +248,10 @@ async fn broker_ceiling(n: u64, size: usize, batch: Option<u64>) -> Result<kafka
     let topic = "ceiling";
     kafka::create_topic(&broker.bootstrap(), topic).await?;
     let bootstrap = broker.bootstrap();
-    let c = tokio::task::spawn_blocking(move || kafka::broker_ceiling(&bootstrap, topic, n, size, batch)).await??;
+    let c = tokio::task::spawn_blocking(move || {
+        kafka::broker_ceiling(&bootstrap, topic, n, size, batch)
+    })
+    .await??;
     drop(broker);
     Ok(c)
 }
@@ -200,7 +262,9 @@ fn print_progress(rows: &[Row]) {
             "[bench]   {} / {}: {} events/s, {}",
             r.workload,
             r.system,
-            r.events_per_sec.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into()),
+            r.events_per_sec
+                .map(|v| format!("{v:.0}"))
+                .unwrap_or_else(|| "–".into()),
             r.note
         );
     }

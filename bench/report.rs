@@ -27,12 +27,19 @@ pub struct Row {
 
 impl Row {
     pub fn new(workload: &str, system: &str) -> Row {
-        Row { workload: workload.to_owned(), system: system.to_owned(), ..Row::default() }
+        Row {
+            workload: workload.to_owned(),
+            system: system.to_owned(),
+            ..Row::default()
+        }
     }
 
     /// A row for something that was not measured, with the reason.
     pub fn missing(workload: &str, system: &str, why: &str) -> Row {
-        Row { note: why.to_owned(), ..Row::new(workload, system) }
+        Row {
+            note: why.to_owned(),
+            ..Row::new(workload, system)
+        }
     }
 
     /// Fills time, rate and the CPU figure from `events` over `secs` and `cpu_secs`.
@@ -52,7 +59,8 @@ impl Row {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".to_owned())
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "–".to_owned())
 }
 
 /// The markdown table, headed by the machine line.
@@ -64,8 +72,15 @@ pub fn markdown(header: &str, rows: &[Row]) -> String {
     );
     s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in rows {
-        let lat = r.latency_ms.map(|l| format!("{:.1} / {:.1} / {:.1}", l[0], l[1], l[2])).unwrap_or_else(|| "–".to_owned());
-        let events = if r.events == 0 { "–".to_owned() } else { r.events.to_string() };
+        let lat = r
+            .latency_ms
+            .map(|l| format!("{:.1} / {:.1} / {:.1}", l[0], l[1], l[2]))
+            .unwrap_or_else(|| "–".to_owned());
+        let events = if r.events == 0 {
+            "–".to_owned()
+        } else {
+            r.events.to_string()
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -76,7 +91,9 @@ pub fn markdown(header: &str, rows: &[Row]) -> String {
             opt(r.events_per_sec.map(f64::round), 0),
             opt(r.cpu_secs_per_million, 1),
             opt(r.peak_rss_mib, 1),
-            r.slot_lag_bytes.map(|b| b.to_string()).unwrap_or_else(|| "–".to_owned()),
+            r.slot_lag_bytes
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "–".to_owned()),
             lat,
             r.note.replace('|', "/").replace('\n', " ")
         );
@@ -90,9 +107,15 @@ mod tests {
 
     #[test]
     fn table_has_one_line_per_row() {
-        let rows = vec![Row::new("drain", "a").timed(1000, 2.0, Some(1.0)), Row::missing("snapshot", "b", "not yet measured")];
+        let rows = vec![
+            Row::new("drain", "a").timed(1000, 2.0, Some(1.0)),
+            Row::missing("snapshot", "b", "not yet measured"),
+        ];
         let t = markdown("# h", &rows);
-        assert!(t.contains("| drain | a | 1000 | 2.00 | 500 | 1000.0 |"), "{t}");
+        assert!(
+            t.contains("| drain | a | 1000 | 2.00 | 500 | 1000.0 |"),
+            "{t}"
+        );
         assert!(t.contains("not yet measured"));
         assert_eq!(t.lines().filter(|l| l.starts_with("| ")).count(), 3);
     }

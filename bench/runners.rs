@@ -54,10 +54,21 @@ async fn final_lag(pg: &Postgres, slot: &str, lsn: &str) -> Option<i64> {
 }
 
 /// pgcdc drains `backlog` from `slot`; with `restart`, also measures restart → first event.
-pub async fn pgcdc_drain(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: &str, eo: bool, restart: bool) -> Vec<Row> {
+pub async fn pgcdc_drain(
+    ctx: &mut Ctx,
+    workload: &str,
+    backlog: &Backlog,
+    slot: &str,
+    eo: bool,
+    restart: bool,
+) -> Vec<Row> {
     let system = eo_label(eo);
     if let Some(why) = &ctx.pgcdc_unavailable {
-        return vec![Row::missing(workload, system, &format!("not available: {why}"))];
+        return vec![Row::missing(
+            workload,
+            system,
+            &format!("not available: {why}"),
+        )];
     }
     match pgcdc_drain_inner(ctx, workload, backlog, slot, eo, restart).await {
         Ok(rows) => rows,
@@ -66,12 +77,23 @@ pub async fn pgcdc_drain(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot:
             if why.contains("did not serve its REST API") {
                 ctx.pgcdc_unavailable = Some(why.clone());
             }
-            vec![Row::missing(workload, system, &format!("not available: {why}"))]
+            vec![Row::missing(
+                workload,
+                system,
+                &format!("not available: {why}"),
+            )]
         }
     }
 }
 
-async fn pgcdc_drain_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: &str, eo: bool, restart: bool) -> Result<Vec<Row>> {
+async fn pgcdc_drain_inner(
+    ctx: &mut Ctx,
+    workload: &str,
+    backlog: &Backlog,
+    slot: &str,
+    eo: bool,
+    restart: bool,
+) -> Result<Vec<Row>> {
     let system = eo_label(eo);
     let broker = Broker::start()?;
     let prefix = ctx.next("p");
@@ -94,7 +116,8 @@ async fn pgcdc_drain_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slo
     let bin = ctx.pgcdc_bin.clone();
     let bootstrap = broker.bootstrap();
     let sd = state_dir.clone();
-    let mut daemon = tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &sd)).await??;
+    let mut daemon =
+        tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &sd)).await??;
     daemon.register(&spec)?;
     let events = backlog.events;
     let timeout = ctx.timeout;
@@ -109,12 +132,15 @@ async fn pgcdc_drain_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slo
         let got = counter.count();
         let tail = daemon.log_tail();
         daemon.stop();
-        return Err(anyhow!("saw {got} of {events} events before the time limit; log: {tail}"));
+        return Err(anyhow!(
+            "saw {got} of {events} events before the time limit; log: {tail}"
+        ));
     };
     if backlog.kind == crate::load::Kind::Small {
         ctx.record_size = Some(counter.mean_size());
     }
-    let mut row = Row::new(workload, system).timed(events, secs_between(start, last), Some(stats.cpu_secs));
+    let mut row =
+        Row::new(workload, system).timed(events, secs_between(start, last), Some(stats.cpu_secs));
     row.peak_rss_mib = Some(stats.peak_rss as f64 / 1048576.0);
     row.slot_lag_bytes = final_lag(&ctx.pg, slot, &backlog.end_lsn).await;
     row.note = format!(
@@ -126,15 +152,22 @@ async fn pgcdc_drain_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slo
     if restart {
         daemon.stop();
         let c = ctx.pg.client(DB).await?;
-        c.batch_execute(&format!("INSERT INTO {t} VALUES (-1, -1, 'restart')", t = backlog.table)).await?;
+        c.batch_execute(&format!(
+            "INSERT INTO {t} VALUES (-1, -1, 'restart')",
+            t = backlog.table
+        ))
+        .await?;
         let start = Instant::now();
         let bin = ctx.pgcdc_bin.clone();
         let bootstrap = broker.bootstrap();
-        let mut daemon = tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &state_dir)).await??;
+        let mut daemon =
+            tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &state_dir))
+                .await??;
         let rest_up = start.elapsed().as_secs_f64();
         daemon.register(&spec)?;
         let (daemon, last) = tokio::task::spawn_blocking(move || {
-            let last = counter.wait_for(events + 1, Duration::from_secs(60), &mut || daemon.exited());
+            let last =
+                counter.wait_for(events + 1, Duration::from_secs(60), &mut || daemon.exited());
             (daemon, last)
         })
         .await?;
@@ -163,24 +196,57 @@ pub async fn recvlogical_drain(ctx: &Ctx, workload: &str, backlog: &Backlog, slo
     }
 }
 
-async fn recvlogical_inner(ctx: &Ctx, workload: &str, backlog: &Backlog, slot: &str) -> Result<Row> {
+async fn recvlogical_inner(
+    ctx: &Ctx,
+    workload: &str,
+    backlog: &Backlog,
+    slot: &str,
+) -> Result<Row> {
     let time_out = ctx.work_dir.join(format!("{slot}.time"));
     let time_bin = Path::new("/usr/bin/time");
     let mut cmd = if time_bin.exists() {
         let mut c = Command::new(time_bin);
-        c.arg("-f").arg("%e %U %S %M").arg("-o").arg(&time_out).arg(ctx.pg.bin.join("pg_recvlogical"));
+        c.arg("-f")
+            .arg("%e %U %S %M")
+            .arg("-o")
+            .arg(&time_out)
+            .arg(ctx.pg.bin.join("pg_recvlogical"));
         c
     } else {
         Command::new(ctx.pg.bin.join("pg_recvlogical"))
     };
     let port = ctx.pg.port.to_string();
     let publication = format!("publication_names={}", backlog.publication);
-    cmd.args(["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", DB, "--slot", slot, "--start", "--no-loop"])
-        .args(["-o", "proto_version=1", "-o", &publication, "-F", "1", "-s", "1", "-f", "/dev/null"])
-        .arg(format!("--endpos={}", backlog.end_lsn))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "postgres",
+        "-d",
+        DB,
+        "--slot",
+        slot,
+        "--start",
+        "--no-loop",
+    ])
+    .args([
+        "-o",
+        "proto_version=1",
+        "-o",
+        &publication,
+        "-F",
+        "1",
+        "-s",
+        "1",
+        "-f",
+        "/dev/null",
+    ])
+    .arg(format!("--endpos={}", backlog.end_lsn))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().context("starting pg_recvlogical")?;
     let deadline = start + ctx.timeout;
@@ -194,11 +260,18 @@ async fn recvlogical_inner(ctx: &Ctx, workload: &str, backlog: &Backlog, slot: &
                     use std::io::Read;
                     let _ = e.read_to_string(&mut err);
                 }
-                return Err(anyhow!("pg_recvlogical exited with {status}: {}", err.trim()));
+                return Err(anyhow!(
+                    "pg_recvlogical exited with {status}: {}",
+                    err.trim()
+                ));
             }
             break t;
         }
-        if confirmed.is_none() && slot_reached(&ctx.pg, slot, &backlog.end_lsn).await.unwrap_or(false) {
+        if confirmed.is_none()
+            && slot_reached(&ctx.pg, slot, &backlog.end_lsn)
+                .await
+                .unwrap_or(false)
+        {
             confirmed = Some(Instant::now());
         }
         if let Some(c) = confirmed {
@@ -209,22 +282,33 @@ async fn recvlogical_inner(ctx: &Ctx, workload: &str, backlog: &Backlog, slot: &
         }
         if Instant::now() > deadline {
             crate::infra::stop_child(&mut child, Duration::from_secs(5));
-            return Err(anyhow!("did not reach {} within {:?}", backlog.end_lsn, ctx.timeout));
+            return Err(anyhow!(
+                "did not reach {} within {:?}",
+                backlog.end_lsn,
+                ctx.timeout
+            ));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let secs = secs_between(start, end);
     let (cpu, rss) = match std::fs::read_to_string(&time_out) {
         Ok(t) => {
-            let f: Vec<f64> = t.split_whitespace().filter_map(|v| v.parse().ok()).collect();
-            (f.get(1).zip(f.get(2)).map(|(u, s)| u + s), f.get(3).map(|kb| kb / 1024.0))
+            let f: Vec<f64> = t
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            (
+                f.get(1).zip(f.get(2)).map(|(u, s)| u + s),
+                f.get(3).map(|kb| kb / 1024.0),
+            )
         }
         Err(_) => (None, None),
     };
     let mut row = Row::new(workload, "pg_recvlogical").timed(backlog.events, secs, cpu);
     row.peak_rss_mib = rss;
     row.slot_lag_bytes = slot_lag(&ctx.pg, slot).await.ok();
-    row.note = "pgoutput → /dev/null, --endpos; CPU/RSS of pg_recvlogical, not the walsender".to_owned();
+    row.note =
+        "pgoutput → /dev/null, --endpos; CPU/RSS of pg_recvlogical, not the walsender".to_owned();
     Ok(row)
 }
 
@@ -236,8 +320,15 @@ pub async fn debezium_drain(ctx: &mut Ctx, workload: &str, backlog: &Backlog, sl
     }
 }
 
-async fn debezium_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: &str) -> Result<Row> {
-    let root = std::env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("."));
+async fn debezium_inner(
+    ctx: &mut Ctx,
+    workload: &str,
+    backlog: &Backlog,
+    slot: &str,
+) -> Result<Row> {
+    let root = std::env::var("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("."));
     let script = root.join("tests/debezium/run-oracle.sh");
     let broker = Broker::start()?;
     let prefix = ctx.next("d");
@@ -257,13 +348,25 @@ async fn debezium_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: 
     let props_path = ctx.work_dir.join(format!("{name}.properties"));
     let mut props: Vec<(String, String)> = spec.properties();
     props.push(("name".into(), name.clone()));
-    props.push(("offset.storage".into(), "org.apache.kafka.connect.storage.FileOffsetBackingStore".into()));
-    props.push(("offset.storage.file.filename".into(), ctx.work_dir.join(format!("{name}.offsets")).display().to_string()));
+    props.push((
+        "offset.storage".into(),
+        "org.apache.kafka.connect.storage.FileOffsetBackingStore".into(),
+    ));
+    props.push((
+        "offset.storage.file.filename".into(),
+        ctx.work_dir
+            .join(format!("{name}.offsets"))
+            .display()
+            .to_string(),
+    ));
     props.push(("offset.flush.interval.ms".into(), "1000".into()));
     props.push(("oracle.kafka.bootstrap.servers".into(), broker.bootstrap()));
     // What a Kafka Connect worker sets on its source-task producers (WorkerConfig defaults).
     props.push(("oracle.kafka.acks".into(), "all".into()));
-    props.push(("oracle.kafka.max.in.flight.requests.per.connection".into(), "1".into()));
+    props.push((
+        "oracle.kafka.max.in.flight.requests.per.connection".into(),
+        "1".into(),
+    ));
     props.push(("oracle.kafka.linger.ms".into(), "0".into()));
     let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     std::fs::write(&props_path, text)?;
@@ -275,7 +378,9 @@ async fn debezium_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: 
     ))
     .status();
     if !matches!(warm, Ok(s) if s.success()) {
-        return Err(anyhow!("compiling DebeziumOracle.java failed (javac and DEBEZIUM_LIBS needed)"));
+        return Err(anyhow!(
+            "compiling DebeziumOracle.java failed (javac and DEBEZIUM_LIBS needed)"
+        ));
     }
     let log = std::fs::File::create(ctx.work_dir.join(format!("{name}.log")))?;
     let start = Instant::now();
@@ -295,17 +400,28 @@ async fn debezium_inner(ctx: &mut Ctx, workload: &str, backlog: &Backlog, slot: 
     let events = backlog.events;
     let timeout = ctx.timeout;
     let (last, counter, mut child) = tokio::task::spawn_blocking(move || {
-        let last = counter.wait_for(events, timeout, &mut || matches!(child.try_wait(), Ok(Some(_))));
+        let last = counter.wait_for(events, timeout, &mut || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
         (last, counter, child)
     })
     .await?;
     let stats = sampler.read();
     crate::infra::stop_child(&mut child, Duration::from_secs(10));
-    let last = last.ok_or_else(|| anyhow!("saw {} of {events} events before the limit", counter.count()))?;
+    let last = last.ok_or_else(|| {
+        anyhow!(
+            "saw {} of {events} events before the limit",
+            counter.count()
+        )
+    })?;
     if ctx.record_size.is_none() {
         ctx.record_size = Some(counter.mean_size());
     }
-    let mut row = Row::new(workload, "Debezium 3.6.3").timed(events, secs_between(start, last), Some(stats.cpu_secs));
+    let mut row = Row::new(workload, "Debezium 3.6.3").timed(
+        events,
+        secs_between(start, last),
+        Some(stats.cpu_secs),
+    );
     row.peak_rss_mib = Some(stats.peak_rss as f64 / 1048576.0);
     row.slot_lag_bytes = slot_lag(&ctx.pg, slot).await.ok();
     row.note = format!(
