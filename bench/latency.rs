@@ -52,6 +52,10 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
         &[&slot],
     )
     .await?;
+    // The cluster runs with synchronous_commit=off, under which a commit reaches the walsender only
+    // when the WAL writer flushes it (up to wal_writer_delay = 200 ms later): the writer commits
+    // synchronously (cheap with fsync=off) so latency is the pipeline's, not the WAL writer's.
+    c.batch_execute("SET synchronous_commit = on").await?;
     let broker = Broker::start()?;
     let prefix = ctx.next("l");
     let name = ctx.next("lat");
@@ -176,5 +180,107 @@ async fn run_inner(ctx: &mut Ctx, rates: &[u64], secs: u64, eo: bool) -> Result<
         r.slot_lag_bytes = crate::load::slot_lag(&ctx.pg, &slot).await.ok();
     }
     crate::load::drop_slot(&ctx.pg, &slot).await;
+    Ok(rows)
+}
+
+/// The broker's own latency floor at the same rates: a plain idempotent rdkafka producer
+/// (`linger.ms=5`, like the daemon's) sends `{"seq":tick,…}` records of `size` bytes on the same
+/// 5 ms schedule; latency = consumer receive time − enqueue time of the tick.
+pub async fn broker_floor(rates: &[u64], secs: u64, size: usize) -> Vec<Row> {
+    let system = "rdkafka producer → consumer (broker floor)";
+    match broker_floor_inner(rates, secs, size).await {
+        Ok(rows) => rows,
+        Err(e) => rates
+            .iter()
+            .map(|r| {
+                Row::missing(
+                    &format!("latency @ {r} rows/s"),
+                    system,
+                    &format!("failed: {e:#}"),
+                )
+            })
+            .collect(),
+    }
+}
+
+async fn broker_floor_inner(rates: &[u64], secs: u64, size: usize) -> Result<Vec<Row>> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+    let broker = Broker::start()?;
+    let topic = "latency_floor";
+    create_topic(&broker.bootstrap(), topic).await?;
+    let counter = Counter::start(&broker.bootstrap(), topic, true)?;
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()?;
+    let rates = rates.to_vec();
+    let (rows, counter) = tokio::task::spawn_blocking(move || -> Result<(Vec<Row>, Counter)> {
+        let pad = "x".repeat(size.saturating_sub(40));
+        let mut seq: i64 = 0;
+        let mut total = 0u64;
+        let mut sent_us: HashMap<i64, u64> = HashMap::new();
+        let mut phases = Vec::new();
+        for &rate in &rates {
+            let per_tick = (rate as f64 * TICK.as_secs_f64()).round().max(1.0) as u64;
+            let ticks = secs * 1000 / TICK.as_millis() as u64;
+            let first = seq + 1;
+            let start = Instant::now();
+            for i in 0..ticks {
+                let due = start + TICK * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                seq += 1;
+                let payload = format!("{{\"seq\":{seq},\"p\":\"{pad}\"}}");
+                sent_us.insert(seq, now_us());
+                for _ in 0..per_tick {
+                    producer
+                        .send(BaseRecord::<(), str>::to(topic).payload(payload.as_str()))
+                        .map_err(|(e, _)| anyhow!("producing: {e}"))?;
+                }
+                total += per_tick;
+            }
+            phases.push((
+                rate,
+                first,
+                seq,
+                ticks * per_tick,
+                start.elapsed().as_secs_f64(),
+            ));
+            producer.flush(Duration::from_secs(60))?;
+            counter.wait_for(total, Duration::from_secs(60), &mut || false);
+        }
+        let seqs = counter.take_seqs();
+        let mut rows = Vec::new();
+        for (rate, first, last, n, elapsed) in phases {
+            let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+            for (s, recv) in seqs.iter().filter(|(s, _)| *s >= first && *s <= last) {
+                if let Some(sent) = sent_us.get(s) {
+                    h.saturating_record(recv.saturating_sub(*sent).max(1));
+                }
+            }
+            let mut row = Row::new(
+                &format!("latency @ {rate} rows/s"),
+                "rdkafka producer → consumer (broker floor)",
+            )
+            .timed(n, elapsed, None);
+            if h.len() > 0 {
+                let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+                row.latency_ms = Some([q(0.5), q(0.99), q(0.999)]);
+            }
+            row.note = format!(
+                "{}/{n} received; {size} B records, idempotent, linger 5 ms; send → consumer",
+                h.len()
+            );
+            rows.push(row);
+        }
+        Ok((rows, counter))
+    })
+    .await??;
+    drop(counter);
+    drop(broker);
     Ok(rows)
 }

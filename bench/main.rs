@@ -203,6 +203,12 @@ async fn main() -> Result<()> {
     }
 
     if wants("latency") {
+        let size = ctx
+            .record_size
+            .filter(|s| *s > 0.0)
+            .map_or(1400, |s| s.round() as usize);
+        eprintln!("[bench] latency: broker floor");
+        rows.extend(latency::broker_floor(&args.rates, args.latency_secs, size).await);
         for eo in [true, false] {
             eprintln!("[bench] latency: {}", runners::eo_label(eo));
             rows.extend(latency::run(&mut ctx, &args.rates, args.latency_secs, eo).await);
