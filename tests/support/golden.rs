@@ -1,0 +1,244 @@
+//! Comparison with Debezium 3.6.3 itself: the golden captures in
+//! `tests/debezium/golden/<scenario>/<variant>.jsonl` (see that directory's README).
+//!
+//! ```text
+//!   scenarios/<s>/setup.sql ─▶ fresh database ─▶ pgcdc connector (variant's properties)
+//!   scenarios/<s>/changes.sql ─▶ PostgreSQL ─▶ pgcdc ─▶ Kafka ─▶ consume every golden topic
+//!                                                     normalize + rename ─▶ compare per topic
+//! ```
+//!
+//! Only what legitimately differs between two runs is blanked out before comparing:
+//! times, the connector version, WAL positions (LSN, txId, `sequence`, the `<txId>:<lsn>`
+//! transaction ids), the database name and the topic prefix. Everything else — keys, values,
+//! schemas, headers, record counts and order within a topic, `total_order` and
+//! `data_collection_order` — must be identical.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{connector_config, unique_name, Broker, Consumed, PgServer, Worker};
+
+const TASK_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait for the records Debezium wrote on one topic.
+const RECORDS_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait, once they are there, for one record too many.
+const EXTRA_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `tests/debezium`.
+pub fn debezium_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/debezium")
+}
+
+/// The variants of `scenario` from `scenarios/<scenario>/variants`: lines
+/// `name|prop=v;prop=v` (`#` comments), in file order.
+pub fn variants(scenario: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let path = debezium_dir().join(format!("scenarios/{scenario}/variants"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (name, props) = line.split_once('|').unwrap_or((line, ""));
+            let props = props
+                .split(';')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or_else(|| panic!("{}: bad property {p:?}", path.display()));
+                    (k.trim().to_owned(), v.trim().to_owned())
+                })
+                .collect();
+            (name.trim().to_owned(), props)
+        })
+        .collect()
+}
+
+/// The properties of one variant; panics if the variants file does not list it.
+pub fn variant_properties(scenario: &str, variant: &str) -> Vec<(String, String)> {
+    variants(scenario)
+        .into_iter()
+        .find(|(name, _)| name == variant)
+        .unwrap_or_else(|| panic!("scenarios/{scenario}/variants has no variant {variant:?}"))
+        .1
+}
+
+/// Debezium's records of one variant, grouped by topic, in emission order.
+pub fn golden(scenario: &str, variant: &str) -> BTreeMap<String, Vec<Value>> {
+    let path = debezium_dir().join(format!("golden/{scenario}/{variant}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).expect("golden line is JSON");
+        by_topic.entry(v["topic"].as_str().unwrap_or_default().to_owned()).or_default().push(v);
+    }
+    by_topic
+}
+
+/// `"<digits>:<digits>"`: a transaction id as Debezium writes it (`<txId>:<lsn>`).
+fn is_tx_id(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(a, b)| {
+        !a.is_empty() && !b.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+/// Blank out what legitimately differs between two runs: times, versions,
+/// positions (LSN, txId, sequence, `<txId>:<lsn>` ids) and the database name.
+pub fn normalize(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                match k.as_str() {
+                    "ts_ms" | "ts_us" | "ts_ns" | "__ts_ms" if !x.is_object() => *x = Value::from("<ts>"),
+                    "version" if x.is_string() => *x = Value::from("<version>"),
+                    "lsn" | "txId" | "sequence" if !x.is_object() && !x.is_null() => *x = Value::from("<pos>"),
+                    "id" if x.as_str().is_some_and(is_tx_id) => *x = Value::from("<txid:lsn>"),
+                    "db" if x.is_string() => *x = Value::from("<db>"),
+                    "__debezium.context.runId" => *x = Value::from("<run>"),
+                    _ => normalize(x),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+/// One consumed record in the golden files' shape, with our prefix renamed to
+/// `golden_prefix` (in topic names, schema names, `source.name` and headers).
+pub fn as_golden(r: &Consumed, prefix: &str, golden_prefix: &str) -> Value {
+    let headers: serde_json::Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, |b| Value::from(String::from_utf8_lossy(b)))))
+        .collect();
+    let v = serde_json::json!({
+        "topic": r.topic, "key": r.key_json(), "value": r.value_json(), "headers": headers,
+    });
+    rename(&v, prefix, golden_prefix)
+}
+
+/// `v` with every string that is `prefix` or starts with `prefix.` rewritten to `to`.
+fn rename(v: &Value, prefix: &str, to: &str) -> Value {
+    match v {
+        Value::String(s) if s == prefix => Value::from(to),
+        Value::String(s) => match s.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) {
+            Some(rest) => Value::from(format!("{to}.{rest}")),
+            None => v.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(|x| rename(x, prefix, to)).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, x)| (k.clone(), rename(x, prefix, to))).collect()),
+        _ => v.clone(),
+    }
+}
+
+/// GIVEN `scenarios/<scenario>/setup.sql` in a fresh database and a pgcdc
+/// connector with the variant's properties (plus `extra`), WHEN changes.sql
+/// runs, THEN every topic Debezium wrote holds exactly Debezium's records.
+/// Returns the differences (empty when pgcdc matches), one per line.
+pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)]) -> Vec<String> {
+    let db = PgServer::shared().create_database(scenario).await;
+    let broker = Broker::shared();
+    let dir = debezium_dir().join(format!("scenarios/{scenario}"));
+    db.execute(&std::fs::read_to_string(dir.join("setup.sql")).expect("setup.sql")).await;
+
+    let mut props = variant_properties(scenario, variant);
+    props.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name(scenario);
+    let name = format!("{scenario}-{variant}");
+    let config = connector_config(&db, &prefix, &unique_name("slot"), &props);
+    let (code, body) = worker.register(&name, config).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state(&name, "RUNNING", TASK_TIMEOUT).await;
+
+    db.execute(&std::fs::read_to_string(dir.join("changes.sql")).expect("changes.sql")).await;
+
+    let expected = golden(scenario, variant);
+    let reads = expected.iter().map(|(topic, want)| {
+        let ours = format!("{prefix}{}", topic.strip_prefix(scenario).unwrap_or(topic));
+        let n = want.len();
+        async move {
+            let got = broker.consume(&ours, n, RECORDS_TIMEOUT).await;
+            if got.len() < n {
+                return got;
+            }
+            // Ask for one more than expected so an extra record shows up.
+            broker.consume(&ours, n + 1, EXTRA_TIMEOUT).await
+        }
+    });
+    let consumed = futures::future::join_all(reads).await;
+
+    let mut mismatches = Vec::new();
+    for ((topic, want), got) in expected.iter().zip(consumed) {
+        let mut got: Vec<Value> = got.iter().map(|r| as_golden(r, &prefix, scenario)).collect();
+        let mut want = want.clone();
+        got.iter_mut().for_each(normalize);
+        want.iter_mut().for_each(normalize);
+        if got.len() != want.len() {
+            mismatches.push(format!("{topic}: {} records, Debezium wrote {}", got.len(), want.len()));
+        }
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            if g != w {
+                mismatches.push(format!("{topic} record {i}:\n  pgcdc:    {g}\n  debezium: {w}"));
+            }
+        }
+    }
+    if !mismatches.is_empty() {
+        let log = worker.log();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+        mismatches.push(format!("--- last worker log lines ---\n{}", tail.join("\n")));
+    }
+    mismatches
+}
+
+/// [`run_scenario`], failing the test with every difference.
+pub async fn assert_matches_debezium(scenario: &str, variant: &str, extra: &[(&str, &str)]) {
+    let mismatches = run_scenario(scenario, variant, extra).await;
+    assert!(
+        mismatches.is_empty(),
+        "{scenario}/{variant}: {} differences from Debezium 3.6.3:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn variants_file_parses_names_and_properties() {
+    let v = variants("identity");
+    let txmeta = &v.iter().find(|(n, _)| n == "txmeta").expect("txmeta variant").1;
+    assert_eq!(
+        txmeta,
+        &[
+            ("provide.transaction.metadata".to_owned(), "true".to_owned()),
+            ("skipped.operations".to_owned(), "none".to_owned())
+        ]
+    );
+    assert!(v.iter().any(|(n, p)| n == "envelope" && p.is_empty()));
+}
+
+#[test]
+fn normalize_blanks_positions_but_keeps_orders() {
+    let mut v = serde_json::json!({"transaction": {"id": "806:39942480", "total_order": 2, "data_collection_order": 1},
+        "after": {"id": 5}, "key": {"id": "abc:1"}});
+    normalize(&mut v);
+    assert_eq!(v["transaction"]["id"], "<txid:lsn>");
+    assert_eq!(v["transaction"]["total_order"], 2);
+    assert_eq!(v["after"]["id"], 5);
+    assert_eq!(v["key"]["id"], "abc:1");
+}
+
+#[test]
+fn rename_rewrites_prefix_in_topics_schema_names_and_headers() {
+    let v = serde_json::json!({"topic": "identity_3.transaction", "n": "identity_3.public.t.Value",
+        "h": "identity_3", "other": "identity_30.x", "s": "xidentity_3"});
+    let r = rename(&v, "identity_3", "identity");
+    assert_eq!(r["topic"], "identity.transaction");
+    assert_eq!(r["n"], "identity.public.t.Value");
+    assert_eq!(r["h"], "identity");
+    assert_eq!(r["other"], "identity_30.x");
+    assert_eq!(r["s"], "xidentity_3");
+}
