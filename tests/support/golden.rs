@@ -183,7 +183,9 @@ pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)])
         }
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             if g != w {
-                mismatches.push(format!("{topic} record {i}:\n  pgcdc:    {g}\n  debezium: {w}"));
+                let mut paths = Vec::new();
+                diff(g, w, String::new(), &mut paths);
+                mismatches.push(format!("{topic} record {i}: {}\n  pgcdc:    {g}\n  debezium: {w}", paths.join("; ")));
             }
         }
     }
@@ -193,6 +195,28 @@ pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)])
         mismatches.push(format!("--- last worker log lines ---\n{}", tail.join("\n")));
     }
     mismatches
+}
+
+/// Where `got` and `want` differ, as `path: got != want` lines.
+fn diff(got: &Value, want: &Value, path: String, out: &mut Vec<String>) {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, wv) in w {
+                match g.get(k) {
+                    Some(gv) => diff(gv, wv, format!("{path}/{k}"), out),
+                    None => out.push(format!("{path}/{k}: missing")),
+                }
+            }
+            out.extend(g.keys().filter(|k| !w.contains_key(*k)).map(|k| format!("{path}/{k}: unexpected")));
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            for (i, (gv, wv)) in g.iter().zip(w).enumerate() {
+                diff(gv, wv, format!("{path}/{i}"), out);
+            }
+        }
+        _ if got != want => out.push(format!("{path}: {got} != {want}")),
+        _ => {}
+    }
 }
 
 /// [`run_scenario`], failing the test with every difference.

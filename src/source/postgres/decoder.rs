@@ -25,7 +25,7 @@ use crate::event::{
 };
 use crate::lsn::Lsn;
 
-use super::pgoutput::{OldTuple, PgOutputMessage, RelationBody, TupleData};
+use super::pgoutput::{OldTuple, PgOutputMessage, RelationBody, TupleData, TupleValue};
 
 /// What the decoder needs from the relation cache (implemented over the
 /// catalog by the source task, and by fakes in tests).
@@ -125,6 +125,7 @@ impl ChangeDecoder {
                         }
                         None => None,
                     };
+                    let new = with_old_toasted_values(new, old.as_ref());
                     let after = lookup.row(&table, &new).map_err(DecoderError::Lookup)?;
                     let source = self.source_info(wal_start, "Update")?;
                     out.push(SourceEvent::Change(ChangeEvent {
@@ -223,6 +224,20 @@ impl ChangeDecoder {
             xmin: None,
         })
     }
+}
+
+/// The new tuple of an update, with each unchanged TOASTed value taken from
+/// the old row when the server sent it whole (REPLICA IDENTITY FULL): Debezium
+/// then reports the real value, not `unavailable.value.placeholder`.
+fn with_old_toasted_values(mut new: TupleData, old: Option<&OldTuple>) -> TupleData {
+    if let Some(OldTuple::Full(old)) = old {
+        for (n, o) in new.iter_mut().zip(old) {
+            if matches!(n, TupleValue::UnchangedToast) && !matches!(o, TupleValue::UnchangedToast) {
+                *n = o.clone();
+            }
+        }
+    }
+    new
 }
 
 #[cfg(test)]
@@ -399,5 +414,15 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, DecoderError::OutsideTransaction("Commit")));
+    }
+
+    #[test]
+    fn unchanged_toast_comes_from_a_full_old_row_only() {
+        let new = vec![text("1"), TupleValue::UnchangedToast, text("2")];
+        let full = OldTuple::Full(vec![text("1"), text("big"), text("1")]);
+        assert_eq!(with_old_toasted_values(new.clone(), Some(&full)), vec![text("1"), text("big"), text("2")]);
+        let key = OldTuple::Key(vec![text("1"), TupleValue::Null, TupleValue::Null]);
+        assert_eq!(with_old_toasted_values(new.clone(), Some(&key)), new);
+        assert_eq!(with_old_toasted_values(new.clone(), None), new);
     }
 }
