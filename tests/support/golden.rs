@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{connector_config, unique_name, Broker, Consumed, PgServer, Worker};
+use super::{connector_config, unique_name, Broker, Consumed, PgServer, TestDatabase, Worker};
 
 const TASK_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for the records Debezium wrote on one topic.
@@ -96,6 +96,7 @@ pub fn normalize(v: &mut Value) {
                     "id" if x.as_str().is_some_and(is_tx_id) => *x = Value::from("<txid:lsn>"),
                     "db" if x.is_string() => *x = Value::from("<db>"),
                     "__debezium.context.runId" => *x = Value::from("<run>"),
+                    "data_collections" => normalize_collections(x),
                     _ => normalize(x),
                 }
             }
@@ -103,6 +104,22 @@ pub fn normalize(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(normalize),
         _ => {}
     }
+}
+
+/// A transactional logical message is a data collection of its own in an
+/// END record, named after a Java object's identity hash
+/// (`…LogicalDecodingMessageMonitor$LogicalDecodingMessageId@2ad29a27`): a
+/// random number, which also decides its place in the (HashMap-ordered) list.
+/// Such entries become `<message>` and move to the end; the tables keep their
+/// order, which is compared exactly.
+fn normalize_collections(v: &mut Value) {
+    const MESSAGE_ID: &str = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@";
+    let Value::Array(items) = v else { return };
+    let is_message = |c: &Value| c["data_collection"].as_str().is_some_and(|n| n.starts_with(MESSAGE_ID));
+    let (mut tables, mut messages): (Vec<Value>, Vec<Value>) = items.drain(..).partition(|c| !is_message(c));
+    messages.iter_mut().for_each(|m| m["data_collection"] = Value::from("<message>"));
+    tables.append(&mut messages);
+    *items = tables;
 }
 
 /// One consumed record in the golden files' shape, with our prefix renamed to
@@ -133,6 +150,76 @@ fn rename(v: &Value, prefix: &str, to: &str) -> Value {
     }
 }
 
+/// Runs `sql` one statement at a time on one connection, as `psql -f` did
+/// when the goldens were captured: each statement outside BEGIN/COMMIT is its
+/// own transaction (one multi-statement query would be a single one).
+pub async fn run_like_psql(db: &TestDatabase, sql: &str) {
+    let client = db.client().await;
+    for statement in split_statements(sql) {
+        if let Err(e) = client.batch_execute(&statement).await {
+            let detail = e.as_db_error().map(|d| format!("{d}")).unwrap_or_else(|| e.to_string());
+            panic!("SQL failed in database {}: {detail}\n--- statement\n{statement}", db.name);
+        }
+    }
+}
+
+/// `sql` split at top-level semicolons: not inside quotes ('…', "…"),
+/// dollar quotes ($tag$…$tag$) or comments. Comment-only pieces are dropped.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    let mut has_code = false;
+    while i < b.len() {
+        match b[i] {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(b.len(), |n| i + n);
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+                continue;
+            }
+            q @ (b'\'' | b'"') => {
+                has_code = true;
+                i += 1;
+                while i < b.len() {
+                    if b[i] == q && b.get(i + 1) == Some(&q) {
+                        i += 2;
+                    } else if b[i] == q {
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'$' => {
+                has_code = true;
+                let tag_end = sql[i + 1..].find(|c: char| !(c.is_alphanumeric() || c == '_')).map(|n| i + 1 + n);
+                if let Some(end) = tag_end.filter(|&e| b[e] == b'$') {
+                    let tag = &sql[i..=end];
+                    i = sql[end + 1..].find(tag).map_or(b.len(), |n| end + 1 + n + tag.len());
+                    continue;
+                }
+            }
+            b';' => {
+                if has_code {
+                    out.push(sql[start..=i].trim().to_owned());
+                }
+                start = i + 1;
+                has_code = false;
+            }
+            c if !c.is_ascii_whitespace() => has_code = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    if has_code {
+        out.push(sql[start..].trim().to_owned());
+    }
+    out
+}
+
 /// GIVEN `scenarios/<scenario>/setup.sql` in a fresh database and a pgcdc
 /// connector with the variant's properties (plus `extra`), WHEN changes.sql
 /// runs, THEN every topic Debezium wrote holds exactly Debezium's records.
@@ -155,7 +242,7 @@ pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)])
     assert_eq!(code, 201, "{body}");
     worker.wait_task_state(&name, "RUNNING", TASK_TIMEOUT).await;
 
-    db.execute(&std::fs::read_to_string(dir.join("changes.sql")).expect("changes.sql")).await;
+    run_like_psql(&db, &std::fs::read_to_string(dir.join("changes.sql")).expect("changes.sql")).await;
 
     let expected = golden(scenario, variant);
     let reads = expected.iter().map(|(topic, want)| {
@@ -256,6 +343,18 @@ fn normalize_blanks_positions_but_keeps_orders() {
 }
 
 #[test]
+fn message_collections_move_to_the_end_tables_keep_their_order() {
+    let m = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@2ad29a27";
+    let mut v = serde_json::json!({"data_collections": [
+        {"data_collection": m, "event_count": 1}, {"data_collection": "public.b", "event_count": 2},
+        {"data_collection": "public.a", "event_count": 1}]});
+    normalize(&mut v);
+    assert_eq!(v["data_collections"], serde_json::json!([
+        {"data_collection": "public.b", "event_count": 2}, {"data_collection": "public.a", "event_count": 1},
+        {"data_collection": "<message>", "event_count": 1}]));
+}
+
+#[test]
 fn rename_rewrites_prefix_in_topics_schema_names_and_headers() {
     let v = serde_json::json!({"topic": "identity_3.transaction", "n": "identity_3.public.t.Value",
         "h": "identity_3", "other": "identity_30.x", "s": "xidentity_3"});
@@ -265,4 +364,19 @@ fn rename_rewrites_prefix_in_topics_schema_names_and_headers() {
     assert_eq!(r["h"], "identity");
     assert_eq!(r["other"], "identity_30.x");
     assert_eq!(r["s"], "xidentity_3");
+}
+
+#[test]
+fn statements_split_like_psql() {
+    let sql = "-- c; x\nINSERT INTO t VALUES ('a;b', 'it''s');\nDO $$ BEGIN UPDATE t SET v = 'x'; END $$;\n\
+               SELECT pg_logical_emit_message(true, 'p', '\\x00ff10'::bytea); /* ; */ BEGIN;\n  -- only a comment;\n";
+    assert_eq!(
+        split_statements(sql),
+        [
+            "-- c; x\nINSERT INTO t VALUES ('a;b', 'it''s');",
+            "DO $$ BEGIN UPDATE t SET v = 'x'; END $$;",
+            "SELECT pg_logical_emit_message(true, 'p', '\\x00ff10'::bytea);",
+            "/* ; */ BEGIN;",
+        ]
+    );
 }
