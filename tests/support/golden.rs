@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Only what legitimately differs between two runs is blanked out before comparing:
-//! times, the connector version, WAL positions (LSN, txId, `sequence`, the `<txId>:<lsn>`
-//! transaction ids), the database name and the topic prefix. Everything else — keys, values,
-//! schemas, headers, record counts and order within a topic, `total_order` and
+//! times, the connector version, the database name and the topic prefix; WAL positions
+//! (LSN, txId, `sequence`, the `<txId>:<lsn>` transaction ids) are renamed by order of
+//! appearance so their relations still count (see [`Positions`]). Everything else — keys,
+//! values, schemas, headers, record counts and order within a topic, `total_order` and
 //! `data_collection_order` — must be identical.
 
 use std::collections::BTreeMap;
@@ -83,25 +84,92 @@ fn is_tx_id(s: &str) -> bool {
     })
 }
 
-/// Blank out what legitimately differs between two runs: times, versions,
-/// positions (LSN, txId, sequence, `<txId>:<lsn>` ids) and the database name.
+/// WAL positions renamed by order of first appearance, one namespace per
+/// topic and side. Two runs of the same SQL have different LSNs and txIds but
+/// the same relations between them: which events share a WAL record (a key
+/// change's delete and create), that a transaction id's LSN is its event's,
+/// which events share a transaction. Commit positions (`sequence`'s first
+/// half, an END record's id) are only checked for null-ness: whether one
+/// equals the next change's LSN depends on what else reached the WAL in
+/// between (e.g. a background `RUNNING_XACTS` record), not on the SQL.
+#[derive(Debug, Default)]
+pub struct Positions {
+    lsns: std::collections::HashMap<String, usize>,
+    txids: std::collections::HashMap<String, usize>,
+    /// Normalizing an END record: its id's LSN is the commit's end.
+    in_end_record: bool,
+}
+
+impl Positions {
+    fn label(map: &mut std::collections::HashMap<String, usize>, kind: &str, raw: String) -> String {
+        let next = map.len() + 1;
+        format!("<{kind}{}>", map.entry(raw).or_insert(next))
+    }
+
+    fn lsn(&mut self, raw: impl ToString) -> String {
+        Self::label(&mut self.lsns, "lsn", raw.to_string())
+    }
+
+    fn txid(&mut self, raw: impl ToString) -> String {
+        Self::label(&mut self.txids, "tx", raw.to_string())
+    }
+
+    /// `sequence`: a JSON array (as a string) `[lastCommitLsn, lsn]` of
+    /// decimal LSN strings or nulls.
+    fn sequence(&mut self, raw: &str) -> String {
+        match serde_json::from_str::<Vec<Option<String>>>(raw).as_deref() {
+            Ok([commit, lsn]) => {
+                let commit = if commit.is_some() { "<commit>" } else { "null" };
+                let lsn = lsn.as_ref().map_or_else(|| "null".to_owned(), |l| self.lsn(l));
+                format!("[{commit},{lsn}]")
+            }
+            _ => format!("<bad sequence {raw}>"),
+        }
+    }
+
+    /// `"<txId>:<lsn>"`.
+    fn tx_id(&mut self, raw: &str) -> String {
+        let (tx, lsn) = raw.split_once(':').unwrap_or_default();
+        let lsn = if self.in_end_record { "<commit>".to_owned() } else { self.lsn(lsn) };
+        format!("{}:{lsn}", self.txid(tx))
+    }
+}
+
+/// One consumed or golden record (`{"topic","key","value","headers"}`),
+/// normalized with its topic's [`Positions`].
+pub fn normalize_record(v: &mut Value, p: &mut Positions) {
+    p.in_end_record = v["value"]["payload"]["status"] == "END";
+    normalize_with(v, p);
+    p.in_end_record = false;
+}
+
+/// [`normalize_with`] with positions of its own (for a single record).
 pub fn normalize(v: &mut Value) {
+    normalize_with(v, &mut Positions::default());
+}
+
+/// Blank out what legitimately differs between two runs: times, versions,
+/// the database name and the run id; rename WAL positions (LSN, txId,
+/// sequence, `<txId>:<lsn>` ids) by order of appearance (see [`Positions`]).
+pub fn normalize_with(v: &mut Value, p: &mut Positions) {
     match v {
         Value::Object(map) => {
             for (k, x) in map.iter_mut() {
-                match k.as_str() {
-                    "ts_ms" | "ts_us" | "ts_ns" | "__ts_ms" if !x.is_object() => *x = Value::from("<ts>"),
-                    "version" if x.is_string() => *x = Value::from("<version>"),
-                    "lsn" | "txId" | "sequence" if !x.is_object() && !x.is_null() => *x = Value::from("<pos>"),
-                    "id" if x.as_str().is_some_and(is_tx_id) => *x = Value::from("<txid:lsn>"),
-                    "db" if x.is_string() => *x = Value::from("<db>"),
-                    "__debezium.context.runId" => *x = Value::from("<run>"),
-                    "data_collections" => normalize_collections(x),
-                    _ => normalize(x),
+                match (k.as_str(), &*x) {
+                    ("ts_ms" | "ts_us" | "ts_ns" | "__ts_ms", t) if !t.is_object() => *x = Value::from("<ts>"),
+                    ("version", Value::String(_)) => *x = Value::from("<version>"),
+                    ("lsn", Value::Number(n)) => *x = Value::from(p.lsn(n)),
+                    ("txId", Value::Number(n)) => *x = Value::from(p.txid(n)),
+                    ("sequence", Value::String(s)) => *x = Value::from(p.sequence(s)),
+                    ("id", Value::String(s)) if is_tx_id(s) => *x = Value::from(p.tx_id(s)),
+                    ("db", Value::String(_)) => *x = Value::from("<db>"),
+                    ("__debezium.context.runId", _) => *x = Value::from("<run>"),
+                    ("data_collections", _) => normalize_collections(x),
+                    _ => normalize_with(x, p),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(normalize),
+        Value::Array(items) => items.iter_mut().for_each(|i| normalize_with(i, p)),
         _ => {}
     }
 }
@@ -263,8 +331,9 @@ pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)])
     for ((topic, want), got) in expected.iter().zip(consumed) {
         let mut got: Vec<Value> = got.iter().map(|r| as_golden(r, &prefix, scenario)).collect();
         let mut want = want.clone();
-        got.iter_mut().for_each(normalize);
-        want.iter_mut().for_each(normalize);
+        let (mut ours, mut theirs) = (Positions::default(), Positions::default());
+        got.iter_mut().for_each(|v| normalize_record(v, &mut ours));
+        want.iter_mut().for_each(|v| normalize_record(v, &mut theirs));
         if got.len() != want.len() {
             mismatches.push(format!("{topic}: {} records, Debezium wrote {}", got.len(), want.len()));
         }
@@ -336,10 +405,27 @@ fn normalize_blanks_positions_but_keeps_orders() {
     let mut v = serde_json::json!({"transaction": {"id": "806:39942480", "total_order": 2, "data_collection_order": 1},
         "after": {"id": 5}, "key": {"id": "abc:1"}});
     normalize(&mut v);
-    assert_eq!(v["transaction"]["id"], "<txid:lsn>");
+    assert_eq!(v["transaction"]["id"], "<tx1>:<lsn1>");
     assert_eq!(v["transaction"]["total_order"], 2);
     assert_eq!(v["after"]["id"], 5);
     assert_eq!(v["key"]["id"], "abc:1");
+}
+
+#[test]
+fn positions_keep_their_relations_across_records() {
+    let mut p = Positions::default();
+    let mut a = serde_json::json!({"value": {"payload": {"source": {"txId": 806, "lsn": 300, "sequence": "[null,\"300\"]"},
+        "transaction": {"id": "806:300"}}}});
+    let mut b = serde_json::json!({"value": {"payload": {"source": {"txId": 807, "lsn": 450, "sequence": "[\"450\",\"450\"]"}}}});
+    let mut end = serde_json::json!({"key": {"payload": {"id": "807:500"}}, "value": {"payload": {"status": "END", "id": "807:500"}}});
+    normalize_record(&mut a, &mut p);
+    normalize_record(&mut b, &mut p);
+    normalize_record(&mut end, &mut p);
+    assert_eq!(a["value"]["payload"]["source"], serde_json::json!({"txId": "<tx1>", "lsn": "<lsn1>", "sequence": "[null,<lsn1>]"}));
+    assert_eq!(a["value"]["payload"]["transaction"]["id"], "<tx1>:<lsn1>");
+    assert_eq!(b["value"]["payload"]["source"], serde_json::json!({"txId": "<tx2>", "lsn": "<lsn2>", "sequence": "[<commit>,<lsn2>]"}));
+    assert_eq!(end["key"]["payload"]["id"], "<tx2>:<commit>");
+    assert_eq!(end["value"]["payload"]["id"], "<tx2>:<commit>");
 }
 
 #[test]
