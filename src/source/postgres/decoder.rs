@@ -64,11 +64,14 @@ pub struct ChangeDecoder {
     excluded: HashSet<u32>,
     tx: Option<TxBegin>,
     last_commit_lsn: Option<Lsn>,
+    /// Commit time of the last transaction begun: a non-transactional
+    /// message's `source.ts_ms`, as Debezium reports it.
+    last_commit_ts_us: i64,
 }
 
 impl ChangeDecoder {
     pub fn new(include: Box<dyn Fn(&TableId) -> bool + Send + Sync>, last_commit_lsn: Option<Lsn>) -> Self {
-        ChangeDecoder { include, excluded: HashSet::new(), tx: None, last_commit_lsn }
+        ChangeDecoder { include, excluded: HashSet::new(), tx: None, last_commit_lsn, last_commit_ts_us: 0 }
     }
 
     /// Inside a transaction (between Begin and Commit).
@@ -88,6 +91,7 @@ impl ChangeDecoder {
             PgOutputMessage::Begin { final_lsn, commit_ts_us, xid } => {
                 let begin = TxBegin { xid, final_lsn, commit_ts_us };
                 self.tx = Some(begin.clone());
+                self.last_commit_ts_us = commit_ts_us;
                 out.push(SourceEvent::Begin(begin));
             }
             PgOutputMessage::Commit { commit_lsn, end_lsn, commit_ts_us, .. } => {
@@ -167,15 +171,26 @@ impl ChangeDecoder {
             }
             PgOutputMessage::Message { transactional, lsn, prefix, content, .. } => {
                 let source = match &self.tx {
-                    Some(_) => self.source_info(lsn, "Message")?,
-                    None => SourceInfo {
-                        commit_ts_us: 0,
-                        snapshot: SnapshotMarker::False,
-                        tx_id: None,
-                        lsn: Some(lsn),
-                        last_commit_lsn: self.last_commit_lsn,
-                        xmin: None,
-                    },
+                    Some(_) if transactional => self.source_info(lsn, "Message")?,
+                    _ => {
+                        // Debezium treats a non-transactional message as a
+                        // transaction of its own: no txId, the commit time of
+                        // the last transaction seen, and its LSN is both the
+                        // position and the new last commit
+                        // (`sequence` = `["<lsn>","<lsn>"]`, and the next
+                        // transaction's sequence starts with it).
+                        if self.tx.is_none() {
+                            self.last_commit_lsn = Some(lsn);
+                        }
+                        SourceInfo {
+                            commit_ts_us: self.last_commit_ts_us,
+                            snapshot: SnapshotMarker::False,
+                            tx_id: None,
+                            lsn: Some(lsn),
+                            last_commit_lsn: Some(lsn),
+                            xmin: None,
+                        }
+                    }
                 };
                 out.push(SourceEvent::Message(LogicalMessage {
                     transactional,
@@ -424,5 +439,42 @@ mod tests {
         let key = OldTuple::Key(vec![text("1"), TupleValue::Null, TupleValue::Null]);
         assert_eq!(with_old_toasted_values(new.clone(), Some(&key)), new);
         assert_eq!(with_old_toasted_values(new.clone(), None), new);
+    }
+
+    #[tokio::test]
+    async fn non_transactional_message_is_its_own_commit() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let msgs = vec![
+            (Lsn(100), PgOutputMessage::Begin { final_lsn: Lsn(300), commit_ts_us: 42, xid: 7 }),
+            (
+                Lsn(310),
+                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 },
+            ),
+            (
+                Lsn(400),
+                PgOutputMessage::Message {
+                    xid: None,
+                    transactional: false,
+                    lsn: Lsn(400),
+                    prefix: "p".into(),
+                    content: Bytes::from_static(b"x"),
+                },
+            ),
+            (Lsn(500), PgOutputMessage::Begin { final_lsn: Lsn(600), commit_ts_us: 43, xid: 8 }),
+            (Lsn(500), relation(1, "t")),
+            (Lsn(510), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
+        ];
+        for (lsn, m) in msgs {
+            d.on_message(lsn, m, &mut l, &mut out).await.unwrap();
+        }
+        let SourceEvent::Message(m) = &out[2] else { panic!("{:?}", out[2]) };
+        assert_eq!(m.source.tx_id, None);
+        assert_eq!(m.source.lsn, Some(Lsn(400)));
+        assert_eq!(m.source.last_commit_lsn, Some(Lsn(400)), "sequence [\"400\",\"400\"] like Debezium");
+        assert_eq!(m.source.commit_ts_us, 42, "the last transaction's commit time");
+        let SourceEvent::Change(c) = &out[4] else { panic!("{:?}", out[4]) };
+        assert_eq!(c.source.last_commit_lsn, Some(Lsn(400)), "the next transaction follows the message");
     }
 }
