@@ -29,6 +29,11 @@ mod identity {
     conformance!("identity": envelope, all_ops, txmeta, unwrap, unwrap_rewrite);
 }
 
+mod streaming {
+    use super::*;
+    conformance!("streaming": envelope, no_tombstones, messages_filtered, txmeta_unwrap);
+}
+
 /// Every variant of every scenario has a test here or in `e2e_skeleton`
 /// (snapshot_initial excepted): a variant added to a `variants` file without
 /// a test fails this.
@@ -38,6 +43,7 @@ fn every_variant_has_a_test() {
         ("skeleton", &["envelope", "unwrap", "schemaless"]),
         ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite"]),
+        ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
     ];
     let not_yet = ["snapshot_initial"];
     for (scenario, tested) in covered {
