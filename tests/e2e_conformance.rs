@@ -26,7 +26,8 @@ mod types {
 
 mod identity {
     use super::*;
-    conformance!("identity": envelope, all_ops, txmeta, unwrap, unwrap_rewrite);
+    conformance!("identity": envelope, all_ops, txmeta, unwrap, unwrap_rewrite, unwrap_drop, unwrap_rewrite_tombstone,
+        unwrap_delete_to_tombstone, unwrap_fields_headers);
 }
 
 mod streaming {
@@ -42,7 +43,8 @@ fn every_variant_has_a_test() {
     let covered: &[(&str, &[&str])] = &[
         ("skeleton", &["envelope", "unwrap", "schemaless"]),
         ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string"]),
-        ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite"]),
+        ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
+            "unwrap_delete_to_tombstone", "unwrap_fields_headers"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
     ];
     let not_yet = ["snapshot_initial"];
