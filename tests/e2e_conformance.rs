@@ -21,7 +21,8 @@ macro_rules! conformance {
 
 mod types {
     use super::*;
-    conformance!("types": envelope, decimal_string, decimal_double, time_connect, time_adaptive, binary_hex, interval_string);
+    conformance!("types": envelope, decimal_string, decimal_double, time_connect, time_adaptive, binary_hex, interval_string,
+        time_adaptive_us, binary_base64, binary_base64_url, money_digits);
 }
 
 mod identity {
@@ -42,7 +43,8 @@ mod streaming {
 fn every_variant_has_a_test() {
     let covered: &[(&str, &[&str])] = &[
         ("skeleton", &["envelope", "unwrap", "schemaless"]),
-        ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string"]),
+        ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string",
+            "time_adaptive_us", "binary_base64", "binary_base64_url", "money_digits"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
             "unwrap_delete_to_tombstone", "unwrap_fields_headers"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
