@@ -31,6 +31,11 @@ mod identity {
         unwrap_delete_to_tombstone, unwrap_fields_headers);
 }
 
+mod naming {
+    use super::*;
+    conformance!("naming": envelope, tables_included, schemas_excluded);
+}
+
 mod streaming {
     use super::*;
     conformance!("streaming": envelope, no_tombstones, messages_filtered, txmeta_unwrap);
@@ -47,6 +52,7 @@ fn every_variant_has_a_test() {
             "time_adaptive_us", "binary_base64", "binary_base64_url", "money_digits"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
             "unwrap_delete_to_tombstone", "unwrap_fields_headers"]),
+        ("naming", &["envelope", "tables_included", "schemas_excluded"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
     ];
     let not_yet = ["snapshot_initial"];

@@ -360,6 +360,16 @@ pub async fn run_scenario(scenario: &str, variant: &str, extra: &[(&str, &str)])
             }
         }
     }
+    // A topic Debezium did not write must hold nothing (e.g. a table the filters exclude).
+    let ours: Vec<String> = expected.keys().map(|t| format!("{prefix}{}", t.strip_prefix(scenario).unwrap_or(t))).collect();
+    for topic in broker.topics().await {
+        if topic.starts_with(&format!("{prefix}.")) && !ours.contains(&topic) {
+            let extra = broker.consume(&topic, 1, EXTRA_TIMEOUT).await;
+            if !extra.is_empty() {
+                mismatches.push(format!("{topic}: {} records, Debezium wrote none", extra.len()));
+            }
+        }
+    }
     if !mismatches.is_empty() {
         let log = worker.log();
         let tail: Vec<&str> = log.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
