@@ -28,7 +28,7 @@ mod types {
 mod identity {
     use super::*;
     conformance!("identity": envelope, all_ops, txmeta, unwrap, unwrap_rewrite, unwrap_drop, unwrap_rewrite_tombstone,
-        unwrap_delete_to_tombstone, unwrap_fields_headers);
+        unwrap_delete_to_tombstone, unwrap_fields_headers, skip_cu, skip_d);
 }
 
 mod naming {
@@ -51,7 +51,7 @@ fn every_variant_has_a_test() {
         ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string",
             "time_adaptive_us", "binary_base64", "binary_base64_url", "money_digits"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
-            "unwrap_delete_to_tombstone", "unwrap_fields_headers"]),
+            "unwrap_delete_to_tombstone", "unwrap_fields_headers", "skip_cu", "skip_d"]),
         ("naming", &["envelope", "tables_included", "schemas_excluded"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
     ];
