@@ -1,12 +1,14 @@
 //! One connector's record path: envelope → transforms → encoder, as Kafka
 //! Connect runs a source record through a connector's SMT chain and
-//! converters. Built once per connector run (the envelope's run id lives as
+//! converters. With `provide.transaction.metadata` it also tracks the open
+//! transaction: a BEGIN record before its first event, a `transaction` block
+//! on each event, an END record at its Commit. Built once per connector run (the envelope's run id lives as
 //! long as it).
 
-use crate::config::connector::ConnectorConfig;
+use crate::config::connector::{ConnectorConfig, MessageFilter};
 use crate::delivery::Convert;
 use crate::encode::{EncodeError, RecordEncoder};
-use crate::envelope::{Envelope, EventTime};
+use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
 use crate::event::SourceEvent;
 use crate::record::{EncodedRecord, Record};
 use crate::transform::unwrap::Unwrap;
@@ -30,6 +32,10 @@ pub struct Converter {
     envelope: Envelope,
     transforms: Vec<Transform>,
     encoder: RecordEncoder,
+    /// `provide.transaction.metadata`: BEGIN/END records and `transaction` blocks.
+    transactions: Option<TransactionMonitor>,
+    /// `message.prefix.include.list` / `exclude.list`.
+    messages: MessageFilter,
     records: Vec<Record>,
     scratch: Vec<Record>,
 }
@@ -43,8 +49,14 @@ impl Converter {
                 TransformConfig::ExtractNewRecordState(opts) => Transform::Unwrap(Unwrap::new(opts.clone())),
             })
             .collect();
+        let transactions = config
+            .envelope
+            .provide_transaction_metadata
+            .then(|| TransactionMonitor::new(&config.envelope.topic_prefix));
         Converter {
             envelope: Envelope::new(config.envelope.clone()),
+            transactions,
+            messages: config.message_filter(),
             transforms,
             encoder: RecordEncoder::new(config.key_converter.clone(), config.value_converter.clone()),
             records: Vec::new(),
@@ -59,12 +71,35 @@ impl Convert for Converter {
     fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), EncodeError> {
         let now = EventTime::now();
         match event {
-            SourceEvent::Change(change) => self.envelope.records(change, now, None, &mut self.records),
+            SourceEvent::Change(change) => {
+                self.envelope.records(change, now, None, &mut self.records);
+                if let (Some(m), Some(xid), Some(lsn)) = (&mut self.transactions, change.source.tx_id, change.source.lsn) {
+                    let collection = change.table.id.to_string();
+                    let event = TxEvent { xid, lsn, commit_ts_us: change.source.commit_ts_us, collection: Some(&collection) };
+                    m.annotate(event, &mut self.records, 0);
+                }
+            }
+            SourceEvent::Message(message) if !self.messages.matches(&message.prefix) => return Ok(()),
             SourceEvent::Message(message) => {
                 let record = self.envelope.message_record(message, now, None);
                 self.records.push(record);
+                let source = &message.source;
+                if let (true, Some(m), Some(xid), Some(lsn)) =
+                    (message.transactional, &mut self.transactions, source.tx_id, source.lsn)
+                {
+                    let event = TxEvent { xid, lsn, commit_ts_us: source.commit_ts_us, collection: None };
+                    m.annotate(event, &mut self.records, 0);
+                }
             }
-            SourceEvent::Begin(_) | SourceEvent::Commit(_) | SourceEvent::Idle { .. } => return Ok(()),
+            SourceEvent::Begin(begin) => match &mut self.transactions {
+                Some(m) => m.begin(begin),
+                None => return Ok(()),
+            },
+            SourceEvent::Commit(commit) => match &mut self.transactions {
+                Some(m) => m.commit(commit, &mut self.records),
+                None => return Ok(()),
+            },
+            SourceEvent::Idle { .. } => return Ok(()),
         }
         for transform in &mut self.transforms {
             for record in self.records.drain(..) {
@@ -76,5 +111,112 @@ impl Convert for Converter {
             out.push(self.encoder.encode(&record)?);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::envelope::debezium::tests::{stock_table, streaming_source};
+    use crate::event::{ChangeEvent, LogicalMessage, Op, TxBegin, TxCommit};
+    use crate::lsn::Lsn;
+    use crate::schema::Value;
+
+    fn converter(extra: &[(&str, &str)]) -> Converter {
+        let mut props: BTreeMap<String, String> = [
+            ("connector.class", "io.debezium.connector.postgresql.PostgresConnector"),
+            ("database.hostname", "db"),
+            ("database.user", "u"),
+            ("database.dbname", "shop"),
+            ("plugin.name", "pgoutput"),
+            ("topic.prefix", "p"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        props.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Converter::new(&ConnectorConfig::from_properties("c", &props).unwrap().0)
+    }
+
+    fn insert(id: i32, lsn: u64) -> SourceEvent {
+        SourceEvent::Change(ChangeEvent {
+            op: Op::Create,
+            table: stock_table(),
+            before: None,
+            after: Some(vec![Value::Int32(id), Value::Int32(1), Value::Null, Value::Null]),
+            source: crate::event::SourceInfo { lsn: Some(Lsn(lsn)), ..streaming_source() },
+        })
+    }
+
+    fn message(prefix: &str, transactional: bool) -> SourceEvent {
+        let source = streaming_source();
+        SourceEvent::Message(LogicalMessage {
+            transactional,
+            prefix: prefix.into(),
+            content: b"x".to_vec(),
+            source: crate::event::SourceInfo { tx_id: transactional.then_some(771), ..source },
+        })
+    }
+
+    fn run(c: &mut Converter, events: &[SourceEvent]) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        for e in events {
+            c.convert(e, &mut out).unwrap();
+        }
+        out.iter()
+            .map(|r| {
+                let v = r.payload.as_deref().map(|b| serde_json::from_slice(b).unwrap()).unwrap_or_default();
+                (r.topic.clone(), v)
+            })
+            .collect()
+    }
+
+    fn tx(commit_end: u64) -> (SourceEvent, SourceEvent) {
+        (
+            SourceEvent::Begin(TxBegin { xid: 771, final_lsn: Lsn(commit_end - 8), commit_ts_us: 0 }),
+            SourceEvent::Commit(TxCommit { xid: 771, commit_lsn: Lsn(commit_end - 8), end_lsn: Lsn(commit_end), commit_ts_us: 0 }),
+        )
+    }
+
+    #[test]
+    fn transaction_metadata_brackets_the_events_of_a_transaction() {
+        let mut c = converter(&[("provide.transaction.metadata", "true")]);
+        let (begin, commit) = tx(500);
+        let got = run(&mut c, &[begin, insert(1, 100), message("audit", true), insert(2, 120), commit]);
+        let topics: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(topics, ["p.transaction", "p.public.stock", "p.message", "p.public.stock", "p.transaction"]);
+        assert_eq!(got[0].1["payload"]["status"], "BEGIN");
+        assert_eq!(got[0].1["payload"]["id"], "771:100");
+        let block = |i: usize| got[i].1["payload"]["transaction"].clone();
+        assert_eq!(block(1), serde_json::json!({"id": "771:100", "total_order": 1, "data_collection_order": 1}));
+        assert_eq!(block(2)["total_order"], 2);
+        assert_eq!(block(2)["data_collection_order"], 1);
+        assert_eq!(block(3), serde_json::json!({"id": "771:120", "total_order": 3, "data_collection_order": 2}));
+        assert_eq!(got[4].1["payload"]["status"], "END");
+        assert_eq!(got[4].1["payload"]["id"], "771:500");
+        assert_eq!(got[4].1["payload"]["event_count"], 3);
+    }
+
+    #[test]
+    fn without_transaction_metadata_begin_and_commit_write_nothing() {
+        let mut c = converter(&[]);
+        let (begin, commit) = tx(500);
+        let got = run(&mut c, &[begin, insert(1, 100), commit]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1["payload"]["transaction"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn message_prefix_lists_drop_messages_before_they_count() {
+        let mut c = converter(&[("message.prefix.exclude.list", "noise.*"), ("provide.transaction.metadata", "true")]);
+        let (begin, commit) = tx(500);
+        let got = run(&mut c, &[begin, message("noise1", true), message("audit", true), message("noisy", false), commit]);
+        let prefixes: Vec<&str> =
+            got.iter().filter(|(t, _)| t == "p.message").map(|(_, v)| v["payload"]["message"]["prefix"].as_str().unwrap()).collect();
+        assert_eq!(prefixes, ["audit", "noisy"]);
+        let end = &got.iter().find(|(_, v)| v["payload"]["status"] == "END").unwrap().1;
+        assert_eq!(end["payload"]["event_count"], 1, "the excluded message is not an event");
     }
 }

@@ -1,8 +1,8 @@
 //! The delivery loop: source events → records → the sink, batch by batch.
 //!
 //! ```text
-//!   mpsc<SourceEvent> ──▶ Change/Message ──convert──▶ EncodedRecord* ──▶ sink.send
-//!                         Commit{end_lsn}  ──────────────────────────────▶ sink.end_transaction
+//!   mpsc<SourceEvent> ──▶ Begin/Change/Message/Commit ──convert──▶ EncodedRecord* ──▶ sink.send
+//!                         Commit{end_lsn}  ─(after its records)──────────▶ sink.end_transaction
 //!                         Idle{lsn}        ──────────────────────────────▶ sink.idle
 //!                         linger deadline  ──────────────────────────────▶ sink.flush
 //! ```
@@ -89,14 +89,16 @@ async fn handle<C: Convert>(
     records: &mut Vec<EncodedRecord>,
 ) -> Result<(), DeliveryError<C::Error>> {
     match &event {
-        SourceEvent::Begin(_) => {}
-        SourceEvent::Change(_) | SourceEvent::Message(_) => {
+        // A Commit's records (transaction metadata END) belong to its transaction.
+        SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
             converter.convert(&event, records).map_err(DeliveryError::Convert)?;
             for record in records.drain(..) {
                 sink.send(record).await?;
             }
+            if let SourceEvent::Commit(commit) = &event {
+                sink.end_transaction(commit).await?;
+            }
         }
-        SourceEvent::Commit(commit) => sink.end_transaction(commit).await?,
         SourceEvent::Idle { lsn } => sink.idle(*lsn).await?,
     }
     Ok(())

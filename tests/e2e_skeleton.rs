@@ -2,138 +2,29 @@
 //! changes in PostgreSQL, and what a Kafka consumer reads — compared with what
 //! Debezium 3.6.3 itself produced for the same SQL (tests/debezium/golden).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{connector_config, unique_name, Broker, Consumed, PgServer, Worker};
+use crate::support::golden::assert_matches_debezium;
+use crate::support::{connector_config, unique_name, Broker, PgServer, Worker};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-fn debezium_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/debezium")
-}
-
-/// Debezium's records of one variant, grouped by topic, in emission order.
-fn golden(scenario: &str, variant: &str) -> BTreeMap<String, Vec<Value>> {
-    let path = debezium_dir().join(format!("golden/{scenario}/{variant}.jsonl"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut by_topic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Value = serde_json::from_str(line).expect("golden line is JSON");
-        by_topic.entry(v["topic"].as_str().unwrap_or_default().to_owned()).or_default().push(v);
-    }
-    by_topic
-}
-
-/// Blank out what legitimately differs between two runs: times, versions,
-/// positions (LSN, txId) and the database/prefix names.
-fn normalize(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            for (k, x) in map.iter_mut() {
-                match k.as_str() {
-                    "ts_ms" | "ts_us" | "ts_ns" | "__ts_ms" if !x.is_object() => *x = Value::from("<ts>"),
-                    "version" if x.is_string() => *x = Value::from("<version>"),
-                    "lsn" | "txId" | "sequence" if !x.is_object() && !x.is_null() => *x = Value::from("<pos>"),
-                    "db" if x.is_string() => *x = Value::from("<db>"),
-                    "__debezium.context.runId" => *x = Value::from("<run>"),
-                    _ => normalize(x),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(normalize),
-        _ => {}
-    }
-}
-
-/// One consumed record in the golden files' shape, with our prefix renamed.
-fn as_golden(r: &Consumed, prefix: &str, golden_prefix: &str) -> Value {
-    let headers: serde_json::Map<String, Value> = r
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, |b| Value::from(String::from_utf8_lossy(b)))))
-        .collect();
-    let v = serde_json::json!({
-        "topic": r.topic, "key": r.key_json(), "value": r.value_json(), "headers": headers,
-    });
-    let text = v
-        .to_string()
-        .replace(&format!("\"{prefix}."), &format!("\"{golden_prefix}."))
-        .replace(&format!("\"{prefix}\""), &format!("\"{golden_prefix}\""));
-    serde_json::from_str(&text).expect("renamed JSON")
-}
-
-/// GIVEN the skeleton schema and a pgcdc connector with `extra` properties,
-/// WHEN the scenario's changes run, THEN every topic holds exactly Debezium's
-/// records for `variant`, after normalizing times, positions and names.
-async fn matches_debezium(variant: &str, extra: &[(&str, &str)]) {
-    let db = PgServer::shared().create_database("skeleton").await;
-    let broker = Broker::shared();
-    let dir = debezium_dir().join("scenarios/skeleton");
-    db.execute(&std::fs::read_to_string(dir.join("setup.sql")).expect("setup.sql")).await;
-
-    let worker = Worker::start(broker).await;
-    let prefix = unique_name("skel");
-    let config = connector_config(&db, &prefix, &unique_name("slot"), extra);
-    let (code, body) = worker.register("skeleton", config).await;
-    assert_eq!(code, 201, "{body}");
-    worker.wait_task_state("skeleton", "RUNNING", TIMEOUT).await;
-
-    db.execute(&std::fs::read_to_string(dir.join("changes.sql")).expect("changes.sql")).await;
-
-    let expected = golden("skeleton", variant);
-    let mut mismatches = Vec::new();
-    for (topic, want) in &expected {
-        let ours_topic = topic.replacen("skeleton.", &format!("{prefix}."), 1);
-        let mut got = broker.consume(&ours_topic, want.len(), Duration::from_secs(30)).await;
-        if got.len() == want.len() {
-            // Ask for one more than expected so an extra record shows up.
-            got = broker.consume(&ours_topic, want.len() + 1, Duration::from_secs(3)).await;
-        }
-        let mut got: Vec<Value> = got.iter().map(|r| as_golden(r, &prefix, "skeleton")).collect();
-        let mut want = want.clone();
-        got.iter_mut().for_each(normalize);
-        want.iter_mut().for_each(normalize);
-        if got.len() != want.len() {
-            mismatches.push(format!("{topic}: {} records, Debezium wrote {}", got.len(), want.len()));
-        }
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            if g != w {
-                mismatches.push(format!("{topic} record {i}:\n  pgcdc:    {g}\n  debezium: {w}"));
-            }
-        }
-    }
-    assert!(mismatches.is_empty(), "{} differences from Debezium 3.6.3:\n{}", mismatches.len(), mismatches.join("\n"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelope_matches_debezium() {
-    matches_debezium("envelope", &[]).await;
+    assert_matches_debezium("skeleton", "envelope", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unwrap_with_added_op_and_ts_matches_debezium() {
-    matches_debezium(
-        "unwrap",
-        &[
-            ("transforms", "unwrap"),
-            ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
-            ("transforms.unwrap.add.fields", "op,ts_ms"),
-        ],
-    )
-    .await;
+    assert_matches_debezium("skeleton", "unwrap", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemas_disabled_matches_debezium() {
-    matches_debezium(
-        "schemaless",
-        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")],
-    )
-    .await;
+    assert_matches_debezium("skeleton", "schemaless", &[]).await;
 }
 
 /// GIVEN the user's own registration request (no topic.prefix), changed only

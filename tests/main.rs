@@ -4,6 +4,7 @@
 
 mod support;
 
+mod e2e_conformance;
 mod e2e_rest;
 mod e2e_skeleton;
 mod infra_smoke;

@@ -96,6 +96,10 @@ pub struct ConnectorConfig {
     pub table_exclude_list: Vec<String>,
     pub schema_include_list: Vec<String>,
     pub schema_exclude_list: Vec<String>,
+    /// `message.prefix.include.list`: anchored regular expressions over the
+    /// prefixes of logical decoding messages to emit.
+    pub message_prefix_include_list: Vec<String>,
+    pub message_prefix_exclude_list: Vec<String>,
     pub snapshot_mode: SnapshotMode,
     pub envelope: EnvelopeOptions,
     pub values: ValueOptions,
@@ -226,7 +230,13 @@ impl ConnectorConfig {
         let table_exclude_list = regex_list(&mut p, "table.exclude.list");
         let schema_include_list = regex_list(&mut p, "schema.include.list");
         let schema_exclude_list = regex_list(&mut p, "schema.exclude.list");
-        for (inc, exc) in [("table.include.list", "table.exclude.list"), ("schema.include.list", "schema.exclude.list")] {
+        let message_prefix_include_list = regex_list(&mut p, "message.prefix.include.list");
+        let message_prefix_exclude_list = regex_list(&mut p, "message.prefix.exclude.list");
+        for (inc, exc) in [
+            ("table.include.list", "table.exclude.list"),
+            ("schema.include.list", "schema.exclude.list"),
+            ("message.prefix.include.list", "message.prefix.exclude.list"),
+        ] {
             if p.contains(inc) && p.contains(exc) {
                 p.error(exc, format!("\"{inc}\" is already specified; {exc} cannot be used together with it"));
             }
@@ -258,6 +268,8 @@ impl ConnectorConfig {
             table_exclude_list,
             schema_include_list,
             schema_exclude_list,
+            message_prefix_include_list,
+            message_prefix_exclude_list,
             snapshot_mode,
             envelope,
             values: parse_values(&mut p),
@@ -287,6 +299,14 @@ impl ConnectorConfig {
             table_exclude: compile(&self.table_exclude_list),
             schema_include: compile(&self.schema_include_list),
             schema_exclude: compile(&self.schema_exclude_list),
+        }
+    }
+
+    /// The logical decoding messages this connector emits.
+    pub fn message_filter(&self) -> MessageFilter {
+        MessageFilter {
+            include: compile(&self.message_prefix_include_list),
+            exclude: compile(&self.message_prefix_exclude_list),
         }
     }
 
@@ -525,6 +545,26 @@ impl TableFilter {
             self.table_include.iter().any(|r| r.is_match(&full))
         } else {
             !self.table_exclude.iter().any(|r| r.is_match(&full))
+        }
+    }
+}
+
+/// Which logical decoding messages a connector emits, by prefix, with
+/// Debezium's semantics (`LogicalDecodingMessageFilter`): each pattern must
+/// match the whole prefix, case-insensitively; no list means every message.
+#[derive(Clone, Debug, Default)]
+pub struct MessageFilter {
+    include: Vec<regex::Regex>,
+    exclude: Vec<regex::Regex>,
+}
+
+impl MessageFilter {
+    /// Whether messages with `prefix` are emitted.
+    pub fn matches(&self, prefix: &str) -> bool {
+        if !self.include.is_empty() {
+            self.include.iter().any(|r| r.is_match(prefix))
+        } else {
+            !self.exclude.iter().any(|r| r.is_match(prefix))
         }
     }
 }

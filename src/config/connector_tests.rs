@@ -309,3 +309,23 @@ fn tls_password_is_accepted_with_a_warning() {
     assert!(definitions::is_secret("database.sslpassword"));
     assert!(definitions::find("database.sslrootcert").is_some());
 }
+
+#[test]
+fn message_prefix_lists_filter_whole_prefixes() {
+    let (cfg, warnings) = ConnectorConfig::from_properties("c", &with(&[("message.prefix.include.list", "audit.*,Ops")])).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let f = cfg.message_filter();
+    assert!(f.matches("audit"));
+    assert!(f.matches("audit_log"));
+    assert!(f.matches("ops"), "case-insensitive like Debezium's filters");
+    assert!(!f.matches("xops"), "anchored");
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("message.prefix.exclude.list", "noise")])).unwrap();
+    assert!(!cfg.message_filter().matches("noise"));
+    assert!(cfg.message_filter().matches("noisy"));
+    let (cfg, _) = ConnectorConfig::from_properties("c", &base()).unwrap();
+    assert!(cfg.message_filter().matches("anything"));
+    let errs = errors_of(&with(&[("message.prefix.include.list", "a"), ("message.prefix.exclude.list", "b")]));
+    assert!(errs.0.iter().any(|e| e.property == "message.prefix.exclude.list"), "{errs:?}");
+    let errs = errors_of(&with(&[("message.prefix.include.list", "(")]));
+    assert!(errs.0.iter().any(|e| e.property == "message.prefix.include.list"), "{errs:?}");
+}

@@ -92,6 +92,8 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("table.exclude.list", T::List, None, "Connector", "Regular expressions matching schema.table not to capture."),
     def("schema.include.list", T::List, None, "Connector", "Regular expressions matching schema names to capture."),
     def("schema.exclude.list", T::List, None, "Connector", "Regular expressions matching schema names not to capture."),
+    def("message.prefix.include.list", T::List, None, "Connector", "Regular expressions matching the prefixes of logical decoding messages to emit."),
+    def("message.prefix.exclude.list", T::List, None, "Connector", "Regular expressions matching the prefixes of logical decoding messages not to emit."),
     def("snapshot.mode", T::String, Some("initial"), "Connector", "initial, initial_only, no_data (never), always, when_needed, configuration_based or custom."),
     def("tombstones.on.delete", T::Boolean, Some("true"), "Events", "Whether a delete is followed by a tombstone."),
     def("provide.transaction.metadata", T::Boolean, Some("false"), "Events", "Whether to emit transaction boundaries and metadata."),

@@ -329,3 +329,35 @@ fn all_connect_types_match_jsonconverter_with_schemas() {
 fn all_connect_types_match_jsonconverter_numeric_decimals_without_schemas() {
     assert_golden("measure_envelope_noschemas_numeric", &measure_records(), false, true);
 }
+
+/// `skipped.operations` applies per emitted record: a key change is a delete
+/// (+ tombstone) and a create (tests/debezium/golden/identity/skip_cu, skip_d).
+#[test]
+fn skipped_operations_split_a_key_change() {
+    let events = stock_events();
+    let ops = |skip: &[Op]| {
+        let mut o = test_options();
+        o.skipped_operations = skip.to_vec();
+        let mut env = Envelope::with_context_headers(o, None);
+        let mut out = Vec::new();
+        for e in &events[..5] {
+            env.records(e, NOW, None, &mut out);
+        }
+        out.iter()
+            .map(|r| match &r.value {
+                Some(v) => match &v.value {
+                    Value::Struct(f) => match &f[4] {
+                        Value::String(op) => op.clone(),
+                        other => format!("{other:?}"),
+                    },
+                    other => format!("{other:?}"),
+                },
+                None => "tombstone".to_owned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ops(&[]), ["c", "u", "u", "d", "tombstone", "d", "tombstone", "c"]);
+    assert_eq!(ops(&[Op::Create, Op::Update]), ["d", "tombstone", "d", "tombstone"]);
+    assert_eq!(ops(&[Op::Delete]), ["c", "u", "u", "c"]);
+    assert_eq!(ops(&[Op::Update]), ["c", "d", "tombstone", "d", "tombstone", "c"]);
+}

@@ -2,9 +2,11 @@
 
 pub mod debezium;
 mod schemas;
+pub mod transaction;
 
 pub use debezium::{ContextHeaders, Envelope, EventTime, TxBlock, DEBEZIUM_COMPAT_VERSION};
 pub use schemas::sanitize_topic;
+pub use transaction::{TransactionMonitor, TxEvent};
 
 #[cfg(test)]
 mod real_golden_tests;

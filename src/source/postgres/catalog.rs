@@ -88,7 +88,9 @@ pub struct CatalogColumn {
     pub not_null: bool,
     /// `pg_get_expr(adbin)` of the column default.
     pub default_expr: Option<String>,
-    /// 0-based position within the primary key, if part of it.
+    /// 0-based position within the record key, if part of it: the primary
+    /// key or, for a table without one, its first unique index by name (as
+    /// Debezium falls back to `DatabaseMetaData.getIndexInfo(unique)`).
     pub primary_key_position: Option<usize>,
 }
 
@@ -100,7 +102,8 @@ pub struct CatalogTable {
     pub replica_identity: ReplicaIdentity,
     /// Live columns in `attnum` order.
     pub columns: Vec<CatalogColumn>,
-    /// Primary key column names in key order (Debezium's record key order).
+    /// Record key column names in key order (Debezium's record key order):
+    /// the primary key, else the first unique index by name.
     pub primary_key: Vec<String>,
 }
 
@@ -169,7 +172,9 @@ pub async fn load_table(client: &Client, relation_id: u32) -> Result<CatalogTabl
                     array_position(i.indkey::int2[], a.attnum) - array_lower(i.indkey::int2[], 1) \
              FROM pg_attribute a \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
+             LEFT JOIN LATERAL (SELECT ix.indkey FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid \
+                                WHERE ix.indrelid = a.attrelid AND (ix.indisprimary OR ix.indisunique) \
+                                ORDER BY ix.indisprimary DESC, ic.relname LIMIT 1) i ON true \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&relation_id],
         )

@@ -30,7 +30,7 @@ use crate::event::{
 };
 use crate::lsn::Lsn;
 
-use super::pgoutput::{OldTuple, PgOutputMessage, RelationBody, TupleData};
+use super::pgoutput::{OldTuple, PgOutputMessage, RelationBody, TupleData, TupleValue};
 
 /// What the decoder needs from the relation cache (implemented over the
 /// catalog by the source task, and by fakes in tests).
@@ -73,6 +73,9 @@ pub struct ChangeDecoder {
     skip_before: Option<Lsn>,
     /// The current transaction is being skipped.
     skipping: bool,
+    /// Commit time of the last transaction begun: a non-transactional
+    /// message's `source.ts_ms`, as Debezium reports it.
+    last_commit_ts_us: i64,
 }
 
 impl ChangeDecoder {
@@ -84,6 +87,7 @@ impl ChangeDecoder {
             last_commit_lsn,
             skip_before: None,
             skipping: false,
+            last_commit_ts_us: 0,
         }
     }
 
@@ -144,6 +148,7 @@ impl ChangeDecoder {
                     self.skipping = true;
                     return Ok(());
                 }
+                self.last_commit_ts_us = commit_ts_us;
                 out.push(SourceEvent::Begin(begin));
             }
             PgOutputMessage::Commit { commit_lsn, end_lsn, commit_ts_us, .. } => {
@@ -181,6 +186,7 @@ impl ChangeDecoder {
                         }
                         None => None,
                     };
+                    let new = with_old_toasted_values(new, old.as_ref());
                     let after = lookup.row(&table, &new).map_err(DecoderError::Lookup)?;
                     let source = self.source_info(wal_start, "Update")?;
                     out.push(SourceEvent::Change(ChangeEvent {
@@ -225,15 +231,26 @@ impl ChangeDecoder {
                     return Ok(());
                 }
                 let source = match &self.tx {
-                    Some(_) => self.source_info(lsn, "Message")?,
-                    None => SourceInfo {
-                        commit_ts_us: 0,
-                        snapshot: SnapshotMarker::False,
-                        tx_id: None,
-                        lsn: Some(lsn),
-                        last_commit_lsn: self.last_commit_lsn,
-                        xmin: None,
-                    },
+                    Some(_) if transactional => self.source_info(lsn, "Message")?,
+                    _ => {
+                        // Debezium treats a non-transactional message as a
+                        // transaction of its own: no txId, the commit time of
+                        // the last transaction seen, and its LSN is both the
+                        // position and the new last commit
+                        // (`sequence` = `["<lsn>","<lsn>"]`, and the next
+                        // transaction's sequence starts with it).
+                        if self.tx.is_none() {
+                            self.last_commit_lsn = Some(lsn);
+                        }
+                        SourceInfo {
+                            commit_ts_us: self.last_commit_ts_us,
+                            snapshot: SnapshotMarker::False,
+                            tx_id: None,
+                            lsn: Some(lsn),
+                            last_commit_lsn: Some(lsn),
+                            xmin: None,
+                        }
+                    }
                 };
                 out.push(SourceEvent::Message(LogicalMessage {
                     transactional,
@@ -282,6 +299,20 @@ impl ChangeDecoder {
             xmin: None,
         })
     }
+}
+
+/// The new tuple of an update, with each unchanged TOASTed value taken from
+/// the old row when the server sent it whole (REPLICA IDENTITY FULL): Debezium
+/// then reports the real value, not `unavailable.value.placeholder`.
+fn with_old_toasted_values(mut new: TupleData, old: Option<&OldTuple>) -> TupleData {
+    if let Some(OldTuple::Full(old)) = old {
+        for (n, o) in new.iter_mut().zip(old) {
+            if matches!(n, TupleValue::UnchangedToast) && !matches!(o, TupleValue::UnchangedToast) {
+                *n = o.clone();
+            }
+        }
+    }
+    new
 }
 
 #[cfg(test)]
@@ -495,5 +526,52 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, DecoderError::OutsideTransaction("Commit")));
+    }
+
+    #[test]
+    fn unchanged_toast_comes_from_a_full_old_row_only() {
+        let new = vec![text("1"), TupleValue::UnchangedToast, text("2")];
+        let full = OldTuple::Full(vec![text("1"), text("big"), text("1")]);
+        assert_eq!(with_old_toasted_values(new.clone(), Some(&full)), vec![text("1"), text("big"), text("2")]);
+        let key = OldTuple::Key(vec![text("1"), TupleValue::Null, TupleValue::Null]);
+        assert_eq!(with_old_toasted_values(new.clone(), Some(&key)), new);
+        assert_eq!(with_old_toasted_values(new.clone(), None), new);
+    }
+
+    #[tokio::test]
+    async fn non_transactional_message_is_its_own_commit() {
+        let mut d = decoder();
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let msgs = vec![
+            (Lsn(100), PgOutputMessage::Begin { final_lsn: Lsn(300), commit_ts_us: 42, xid: 7 }),
+            (
+                Lsn(310),
+                PgOutputMessage::Commit { flags: 0, commit_lsn: Lsn(300), end_lsn: Lsn(310), commit_ts_us: 42 },
+            ),
+            (
+                Lsn(400),
+                PgOutputMessage::Message {
+                    xid: None,
+                    transactional: false,
+                    lsn: Lsn(400),
+                    prefix: "p".into(),
+                    content: Bytes::from_static(b"x"),
+                },
+            ),
+            (Lsn(500), PgOutputMessage::Begin { final_lsn: Lsn(600), commit_ts_us: 43, xid: 8 }),
+            (Lsn(500), relation(1, "t")),
+            (Lsn(510), PgOutputMessage::Insert { xid: None, relation_id: 1, new: vec![text("2"), text("b")] }),
+        ];
+        for (lsn, m) in msgs {
+            d.on_message(lsn, m, &mut l, &mut out).await.unwrap();
+        }
+        let SourceEvent::Message(m) = &out[2] else { panic!("{:?}", out[2]) };
+        assert_eq!(m.source.tx_id, None);
+        assert_eq!(m.source.lsn, Some(Lsn(400)));
+        assert_eq!(m.source.last_commit_lsn, Some(Lsn(400)), "sequence [\"400\",\"400\"] like Debezium");
+        assert_eq!(m.source.commit_ts_us, 42, "the last transaction's commit time");
+        let SourceEvent::Change(c) = &out[4] else { panic!("{:?}", out[4]) };
+        assert_eq!(c.source.last_commit_lsn, Some(Lsn(400)), "the next transaction follows the message");
     }
 }

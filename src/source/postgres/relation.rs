@@ -111,7 +111,7 @@ impl RelationCache {
         let mut positions = Vec::with_capacity(rel.columns.len());
         for rc in &rel.columns {
             let cat = catalog.column(&rc.name);
-            // The catalog's facts (default, key) only count when it describes the same column type.
+            // The catalog's type details only count when it describes the same column type.
             let matched = cat.filter(|c| c.column_type.oid == rc.type_oid);
             let column_type = match cat {
                 Some(c) if matched.is_some() => {
@@ -120,7 +120,11 @@ impl RelationCache {
                 other => {
                     tracing::warn!(table = %id, column = %rc.name, type_oid = rc.type_oid,
                         "catalog does not match the relation message; mapping the column by oid only");
-                    let name = other.map(|c| c.column_type.type_name.clone()).unwrap_or_default();
+                    // The catalog's name belongs to its (other) type: name the message's type.
+                    let name = value::oid::builtin_name(rc.type_oid)
+                        .map(str::to_owned)
+                        .or_else(|| other.map(|c| c.column_type.type_name.clone()))
+                        .unwrap_or_default();
                     ColumnType::new(rc.type_oid, rc.type_modifier, name)
                 }
             };
@@ -136,7 +140,14 @@ impl RelationCache {
                 }
                 Err(source) => return Err(RelationError::Value { table: id, column: rc.name.clone(), source }),
             };
-            if let Some(expr) = matched.and_then(|c| c.default_expr.as_deref()) {
+            // Like Debezium, the default is taken from the catalog by column name
+            // and parsed as the Relation message's type: the catalog may already
+            // be ahead of the WAL (e.g. the column's type changed since), and
+            // Debezium still reports the default then.
+            // (Only when the message's type is known by name: a default parsed
+            // as another type than the column's would not fit its schema.)
+            let default_source = cat.filter(|_| matched.is_some() || value::oid::builtin_name(rc.type_oid).is_some());
+            if let Some(expr) = default_source.and_then(|c| c.default_expr.as_deref()) {
                 match value::parse_default(&column_type, &schema, expr, opts) {
                     Ok(Some(default)) => Arc::make_mut(&mut schema).default = Some(default),
                     Ok(None) => {}
@@ -294,6 +305,22 @@ mod tests {
         let v2 = cache.apply(&rel, &cat, &o).unwrap();
         assert_eq!(v2.version, 2);
         assert_eq!(v2.columns.len(), 3);
+    }
+
+    #[test]
+    fn default_comes_from_a_catalog_that_is_ahead_of_the_wal() {
+        // WAL: `b int DEFAULT 5`; by the time the Relation message is read the
+        // column is already `bigint` (ALTER COLUMN b TYPE bigint ran since).
+        // Debezium still reports the default, as the message's type (int32).
+        let (mut rel, mut cat) = fixture();
+        rel.columns.push(rel_col("b", oid::INT4, -1));
+        let mut b = cat_col("b", 5, ColumnType::new(oid::INT8, -1, "int8"), false, None);
+        b.default_expr = Some("5".into());
+        cat.columns.push(b);
+        let table = RelationCache::new().apply(&rel, &cat, &ValueOptions::default()).unwrap();
+        let col = table.columns.iter().find(|c| c.name == "b").unwrap();
+        assert_eq!(col.schema.kind, crate::schema::SchemaType::Int32);
+        assert_eq!(col.schema.default, Some(Value::Int32(5)));
     }
 
     #[test]

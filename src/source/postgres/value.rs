@@ -66,6 +66,52 @@ pub mod oid {
     pub const TSTZRANGE: u32 = 3910;
     pub const DATERANGE: u32 = 3912;
     pub const INT8RANGE: u32 = 3926;
+    /// `pg_type.typname` of a scalar built-in type above, if it is one.
+    pub fn builtin_name(oid: u32) -> Option<&'static str> {
+        Some(match oid {
+            BOOL => "bool",
+            BYTEA => "bytea",
+            CHAR => "char",
+            NAME => "name",
+            INT8 => "int8",
+            INT2 => "int2",
+            INT4 => "int4",
+            TEXT => "text",
+            OID => "oid",
+            JSON => "json",
+            XML => "xml",
+            POINT => "point",
+            CIDR => "cidr",
+            FLOAT4 => "float4",
+            FLOAT8 => "float8",
+            MACADDR8 => "macaddr8",
+            MONEY => "money",
+            MACADDR => "macaddr",
+            INET => "inet",
+            BPCHAR => "bpchar",
+            VARCHAR => "varchar",
+            DATE => "date",
+            TIME => "time",
+            TIMESTAMP => "timestamp",
+            TIMESTAMPTZ => "timestamptz",
+            INTERVAL => "interval",
+            TIMETZ => "timetz",
+            BIT => "bit",
+            VARBIT => "varbit",
+            NUMERIC => "numeric",
+            UUID => "uuid",
+            TSVECTOR => "tsvector",
+            JSONB => "jsonb",
+            INT4RANGE => "int4range",
+            NUMRANGE => "numrange",
+            TSRANGE => "tsrange",
+            TSTZRANGE => "tstzrange",
+            DATERANGE => "daterange",
+            INT8RANGE => "int8range",
+            _ => return None,
+        })
+    }
+
     /// Array types Debezium leaves out of its schemas (no converter).
     pub const UNSUPPORTED_ARRAYS: &[u32] = &[791 /* money */, 1003 /* name */, 1187 /* interval */, 1563 /* varbit */, 143 /* xml */, 1017 /* point */, 2201 /* refcursor */];
 }
