@@ -9,3 +9,4 @@ mod infra_smoke;
 mod replication_protocol;
 mod catalog_types;
 mod e2e_exactly_once;
+mod e2e_faults;

@@ -21,6 +21,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod kafka;
+pub mod load;
 pub mod postgres;
 mod process;
 pub mod txlog;
