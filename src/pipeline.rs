@@ -24,6 +24,7 @@ use crate::lsn::Lsn;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
 use crate::sink::kafka::{
     BatchPolicy, DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_IN_FLIGHT_BYTES,
 };
 use crate::source::postgres::capture::{PostgresSource, SourceError};
 
@@ -103,6 +104,7 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
         },
         batch: BatchPolicy::default(),
         max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
         topic_creation: config.topic_creation.clone(),
         offsets: Some(OffsetTarget {
             topic: worker.offset_storage_topic.clone(),

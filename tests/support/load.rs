@@ -259,12 +259,7 @@ pub async fn observed(bootstrap: &str, topic: &str) -> Vec<(i64, Change)> {
 
 /// Polls until nothing is lost (or `timeout`), then looks once more after a
 /// pause (so a late duplicate shows up too) and returns the verdict.
-pub async fn settle(
-    bootstrap: &str,
-    topic: &str,
-    expected: &BTreeMap<i64, Vec<Change>>,
-    timeout: Duration,
-) -> Verdict {
+pub async fn settle(bootstrap: &str, topic: &str, expected: &BTreeMap<i64, Vec<Change>>, timeout: Duration) -> Verdict {
     let deadline = Instant::now() + timeout;
     loop {
         let v = verify(expected, &observed(bootstrap, topic).await);

@@ -13,8 +13,12 @@
 //!   durable LSN published on the watch channel is always a commit's
 //!   `end_lsn` (or an idle position past every commit) and only moves forward.
 //!   The replication stream reports it as the slot's flush position.
-//! - Backpressure: at most `max_in_flight` records are unacknowledged; the
-//!   next `send` waits for the oldest, which slows the source reading.
+//! - Backpressure and bounded memory: at most `max_in_flight` records and
+//!   `max_in_flight_bytes` payload bytes are unacknowledged; the next `send`
+//!   waits for the oldest, which slows the source reading. A PostgreSQL
+//!   transaction of any size streams through this window into the open Kafka
+//!   transaction (records of an open Kafka transaction are acknowledged as
+//!   they are written, before the commit): it is never buffered whole.
 //! - Offsets: when configured, each batch ends with one more record, the
 //!   connector's offset (Debezium's layout, see [`crate::offsets`]) carrying
 //!   the last commit of the batch, written to the offsets topic inside the
@@ -56,6 +60,8 @@ pub const DEFAULT_BATCH_MAX_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(20);
 /// Default bound on unacknowledged records.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
+/// Default bound on the key + value bytes of unacknowledged records.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 /// How long a Kafka transaction may stay open: one PostgreSQL transaction
 /// of millions of rows is one Kafka transaction.
 const TRANSACTION_TIMEOUT_MS: &str = "600000";
@@ -100,6 +106,8 @@ pub struct SinkConfig {
     pub delivery: DeliveryGuarantee,
     pub batch: BatchPolicy,
     pub max_in_flight: usize,
+    /// Bound on the key + value bytes of unacknowledged records.
+    pub max_in_flight_bytes: usize,
     pub topic_creation: TopicCreation,
     /// Where each batch's offset record goes; `None` writes no offsets.
     pub offsets: Option<OffsetTarget>,
@@ -238,7 +246,10 @@ pub struct KafkaSink {
     delivery: DeliveryGuarantee,
     policy: BatchPolicy,
     max_in_flight: usize,
-    in_flight: VecDeque<(DeliveryFuture, String)>,
+    max_in_flight_bytes: usize,
+    /// Unacknowledged records: delivery, topic, key + value bytes.
+    in_flight: VecDeque<(DeliveryFuture, String, usize)>,
+    in_flight_bytes: usize,
     batch: Batch,
     durable: watch::Sender<Lsn>,
     offsets: Option<OffsetTarget>,
@@ -287,7 +298,9 @@ impl KafkaSink {
             delivery: config.delivery,
             policy: config.batch,
             max_in_flight: config.max_in_flight.max(1),
+            max_in_flight_bytes: config.max_in_flight_bytes.max(1),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
             batch: Batch::default(),
             durable,
             offsets: config.offsets,
@@ -344,7 +357,10 @@ impl KafkaSink {
             }
             self.batch.in_txn = true;
         }
-        while self.in_flight.len() >= self.max_in_flight {
+        let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
+        while self.in_flight.len() >= self.max_in_flight
+            || (!self.in_flight.is_empty() && self.in_flight_bytes + size > self.max_in_flight_bytes)
+        {
             self.await_oldest().await?;
         }
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
@@ -361,12 +377,12 @@ impl KafkaSink {
         if let Some(ts) = record.timestamp_ms {
             fr = fr.timestamp(ts);
         }
-        let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         let future = self
             .producer
             .send_result(fr)
             .map_err(|(source, _)| SinkError::Enqueue { topic: record.topic.clone(), source })?;
-        self.in_flight.push_back((future, record.topic));
+        self.in_flight.push_back((future, record.topic, size));
+        self.in_flight_bytes += size;
         self.batch.records += 1;
         self.batch.bytes += size;
         self.batch.partial = true;
@@ -459,6 +475,7 @@ impl KafkaSink {
     /// becomes visible to read_committed consumers.
     pub async fn abort(&mut self) {
         self.in_flight.clear();
+        self.in_flight_bytes = 0;
         if self.batch.in_txn && matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = self.producer.clone();
             if let Err(err) = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await {
@@ -478,14 +495,16 @@ impl KafkaSink {
             .producer
             .send_result(fr)
             .map_err(|(source, _)| SinkError::Enqueue { topic: target.topic.clone(), source })?;
-        self.in_flight.push_back((future, target.topic.clone()));
+        self.in_flight.push_back((future, target.topic.clone(), value.len()));
+        self.in_flight_bytes += value.len();
         Ok(())
     }
 
     async fn await_oldest(&mut self) -> Result<(), SinkError> {
-        let Some((future, topic)) = self.in_flight.pop_front() else {
+        let Some((future, topic, size)) = self.in_flight.pop_front() else {
             return Ok(());
         };
+        self.in_flight_bytes -= size;
         match future.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((source, _))) => Err(SinkError::Delivery { topic, source }),
