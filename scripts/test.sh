@@ -2,6 +2,8 @@
 # Run pgcdc's whole test suite: install/check the test dependencies, then
 #   1. cargo test --all-targets            (unit tests + the end-to-end binary tests/main.rs)
 #   2. cargo check --tests --features testcontainers   (the Docker backend compiles)
+#   3. scripts/api-fuzz.sh                  (schemathesis against a live worker: no 5xx;
+#                                            skipped with PGCDC_SKIP_API_FUZZ=1)
 # Prints a summary and exits non-zero if any step failed.
 #
 # Extra arguments are passed to `cargo test` after `--` (e.g. a test-name filter).
@@ -15,6 +17,7 @@ env_file="$(mktemp)"
 trap 'rm -f "$env_file"' EXIT
 
 deps_args=(--env-file "$env_file")
+[ "${PGCDC_SKIP_API_FUZZ:-0}" != "0" ] || deps_args+=(--api-fuzz)
 # PGCDC_WITH_DEBEZIUM=1 also installs the Debezium jars (for the format-oracle tests).
 [ "${PGCDC_WITH_DEBEZIUM:-0}" = "0" ] || deps_args+=(--debezium)
 
@@ -57,6 +60,7 @@ trap 'rm -f "$env_file" "$test_log"' EXIT
 cargo_test() { cargo test --all-targets --no-fail-fast -- "$@" 2>&1 | tee "$test_log"; }
 run_step "cargo test" cargo_test "$@"
 run_step "testcontainers check" cargo check --tests --features testcontainers
+[ "${PGCDC_SKIP_API_FUZZ:-0}" != "0" ] || run_step "api fuzz (schemathesis)" scripts/api-fuzz.sh
 
 # Totals over every test binary's `test result:` line.
 read -r passed tests_failed ignored < <(awk '/^test result:/ {

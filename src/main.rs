@@ -43,6 +43,9 @@ enum Command {
     },
 }
 
+/// How long blocking work may delay the exit once connectors are stopped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -81,7 +84,11 @@ fn run(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let result = runtime.block_on(serve(config));
+    // A connector stuck in a blocking librdkafka call (e.g. init_transactions
+    // against an unreachable broker) must not keep the process alive.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "worker failed");

@@ -4,9 +4,11 @@
 
 mod support;
 
+mod e2e_rest;
 mod e2e_skeleton;
 mod infra_smoke;
 mod replication_protocol;
 mod catalog_types;
 mod e2e_exactly_once;
+mod e2e_tls;
 mod e2e_faults;

@@ -2,6 +2,7 @@
 //! accepted by their own names, parsed into typed options for each stage.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
@@ -33,6 +34,14 @@ pub struct PgConnection {
     pub password: Option<Secret>,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// `database.sslrootcert`: PEM file of the CA certificate(s) that must
+    /// have signed the server's certificate. With it, `require` verifies
+    /// the chain as `verify-ca` does (libpq's rule).
+    pub sslrootcert: Option<PathBuf>,
+    /// `database.sslcert`: PEM client certificate chain for mutual TLS.
+    pub sslcert: Option<PathBuf>,
+    /// `database.sslkey`: PEM private key (unencrypted) of `sslcert`.
+    pub sslkey: Option<PathBuf>,
 }
 
 /// `publication.autocreate.mode`
@@ -94,6 +103,48 @@ pub struct ConnectorConfig {
     pub key_converter: JsonOptions,
     pub value_converter: JsonOptions,
     pub topic_creation: TopicCreation,
+    /// `slot.drop.on.stop` (default false): drop the replication slot when the
+    /// connector is stopped or deleted through the REST API.
+    pub slot_drop_on_stop: bool,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+}
+
+/// Default of `errors.max.retries`: -1, no limit (Debezium's default).
+pub const DEFAULT_ERRORS_MAX_RETRIES: i64 = -1;
+/// Default of `errors.retry.delay.initial.ms`.
+pub const DEFAULT_RETRY_DELAY_INITIAL_MS: u64 = 300;
+/// Default of `errors.retry.delay.max.ms`.
+pub const DEFAULT_RETRY_DELAY_MAX_MS: u64 = 10_000;
+/// Default of `retriable.restart.connector.wait.ms`.
+pub const DEFAULT_RETRIABLE_RESTART_WAIT_MS: u64 = 10_000;
+/// Largest delay accepted for the retry properties (one day).
+const MAX_DELAY_MS: i64 = 86_400_000;
+
+/// Debezium's retry properties for transient failures (database or broker unreachable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// `errors.max.retries`: `None` = no limit (-1), `Some(0)` = fail at once.
+    pub max_retries: Option<u32>,
+    /// `errors.retry.delay.initial.ms`: first delay when the connector cannot
+    /// connect; doubles on every retry up to `delay_max`.
+    pub delay_initial: std::time::Duration,
+    /// `errors.retry.delay.max.ms`.
+    pub delay_max: std::time::Duration,
+    /// `retriable.restart.connector.wait.ms`: delay before restarting a
+    /// connector that was streaming when it failed.
+    pub restart_wait: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: None,
+            delay_initial: std::time::Duration::from_millis(DEFAULT_RETRY_DELAY_INITIAL_MS),
+            delay_max: std::time::Duration::from_millis(DEFAULT_RETRY_DELAY_MAX_MS),
+            restart_wait: std::time::Duration::from_millis(DEFAULT_RETRIABLE_RESTART_WAIT_MS),
+        }
+    }
 }
 
 /// The Debezium class name of the PostgreSQL connector.
@@ -214,6 +265,8 @@ impl ConnectorConfig {
             key_converter: parse_converter(&mut p, "key.converter"),
             value_converter: parse_converter(&mut p, "value.converter"),
             topic_creation: parse_topic_creation(&mut p),
+            slot_drop_on_stop: p.bool_or("slot.drop.on.stop", false),
+            retry: parse_retry(&mut p),
         };
         for key in p.unused() {
             if !definitions::is_ignored(&key) {
@@ -248,6 +301,16 @@ fn parse_connection(p: &mut Props) -> PgConnection {
     if p.get("database.sslmode").is_some_and(|m| m.eq_ignore_ascii_case("allow")) {
         p.warn("database.sslmode=allow is treated as prefer");
     }
+    let sslcert = path(p, "database.sslcert");
+    let sslkey = path(p, "database.sslkey");
+    match (&sslcert, &sslkey) {
+        (Some(_), None) => p.error("database.sslkey", "database.sslcert is set: set database.sslkey to its private key file too"),
+        (None, Some(_)) => p.error("database.sslcert", "database.sslkey is set: set database.sslcert to its certificate file too"),
+        _ => {}
+    }
+    if p.get_raw("database.sslpassword").is_some_and(|v| !v.is_empty()) {
+        p.warn("database.sslpassword is ignored: encrypted client keys are not supported; give database.sslkey an unencrypted key (openssl pkey -in KEY -out KEY.plain)");
+    }
     PgConnection {
         host: p.required("database.hostname"),
         port: p.int_or("database.port", DEFAULT_PORT, 1, i64::from(u16::MAX)),
@@ -255,7 +318,15 @@ fn parse_connection(p: &mut Props) -> PgConnection {
         password: p.get_raw("database.password").map(Secret::new),
         dbname: p.required("database.dbname"),
         sslmode,
+        sslrootcert: path(p, "database.sslrootcert"),
+        sslcert,
+        sslkey,
     }
+}
+
+/// A file path property; empty counts as unset (Debezium's default is empty).
+fn path(p: &mut Props, key: &str) -> Option<PathBuf> {
+    p.get(key).map(PathBuf::from)
 }
 
 /// `topic.prefix`, else `database.server.name`, else `database.dbname`.
@@ -370,6 +441,24 @@ fn parse_converter(p: &mut Props, prefix: &str) -> JsonOptions {
         ),
         replace_null_with_default: p.bool_or(&format!("{prefix}.replace.null.with.default"), d.replace_null_with_default),
     }
+}
+
+fn parse_retry(p: &mut Props) -> RetryPolicy {
+    let d = RetryPolicy::default();
+    let ms = |p: &mut Props, key: &str, default: std::time::Duration| {
+        std::time::Duration::from_millis(p.int_or::<u64>(key, default.as_millis() as u64, 0, MAX_DELAY_MS))
+    };
+    let max_retries: i64 = p.int_or("errors.max.retries", DEFAULT_ERRORS_MAX_RETRIES, -1, i64::from(u32::MAX));
+    let policy = RetryPolicy {
+        max_retries: u32::try_from(max_retries).ok(),
+        delay_initial: ms(p, "errors.retry.delay.initial.ms", d.delay_initial),
+        delay_max: ms(p, "errors.retry.delay.max.ms", d.delay_max),
+        restart_wait: ms(p, "retriable.restart.connector.wait.ms", d.restart_wait),
+    };
+    if policy.delay_max < policy.delay_initial {
+        p.error("errors.retry.delay.max.ms", "must be at least errors.retry.delay.initial.ms");
+    }
+    policy
 }
 
 fn parse_topic_creation(p: &mut Props) -> TopicCreation {

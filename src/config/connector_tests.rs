@@ -244,3 +244,68 @@ fn password_comes_from_env_provider_and_is_never_printed() {
     let errs = errors_of(&with(&[("database.password", "${env:PGCDC_TEST_UNSET_PW_VAR}")]));
     assert_eq!(errs.issues()[0].property, "database.password");
 }
+
+#[test]
+fn lifecycle_properties_parse_with_debezium_defaults() {
+    let (c, warnings) = ConnectorConfig::from_properties("c", &base()).unwrap();
+    assert!(!c.slot_drop_on_stop);
+    assert_eq!(c.retry, RetryPolicy::default());
+    assert_eq!(c.retry.max_retries, None, "errors.max.retries defaults to -1, no limit");
+    let (c, warnings2) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("slot.drop.on.stop", "true"),
+            ("errors.max.retries", "3"),
+            ("errors.retry.delay.initial.ms", "50"),
+            ("errors.retry.delay.max.ms", "400"),
+            ("retriable.restart.connector.wait.ms", "2000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(warnings, warnings2, "no unknown-property warning for the lifecycle properties");
+    assert!(c.slot_drop_on_stop);
+    assert_eq!(c.retry.max_retries, Some(3));
+    assert_eq!(c.retry.delay_initial, std::time::Duration::from_millis(50));
+    assert_eq!(c.retry.delay_max, std::time::Duration::from_millis(400));
+    assert_eq!(c.retry.restart_wait, std::time::Duration::from_secs(2));
+    let e = errors_of(&with(&[("errors.max.retries", "-2"), ("slot.drop.on.stop", "yes")]));
+    assert_eq!(e.for_property("errors.max.retries").count(), 1, "{e}");
+    assert_eq!(e.for_property("slot.drop.on.stop").count(), 1, "{e}");
+    let e = errors_of(&with(&[("errors.retry.delay.initial.ms", "500"), ("errors.retry.delay.max.ms", "100")]));
+    assert_eq!(e.for_property("errors.retry.delay.max.ms").count(), 1, "{e}");
+}
+
+#[test]
+fn tls_files_are_parsed_and_paired() {
+    let (cfg, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("database.sslmode", "verify-full"),
+            ("database.sslrootcert", " /etc/pg/root.crt "),
+            ("database.sslcert", "/etc/pg/client.crt"),
+            ("database.sslkey", "/etc/pg/client.key"),
+        ]),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cfg.connection.sslmode, SslMode::VerifyFull);
+    assert_eq!(cfg.connection.sslrootcert.as_deref(), Some(std::path::Path::new("/etc/pg/root.crt")));
+    assert_eq!(cfg.connection.sslcert.as_deref(), Some(std::path::Path::new("/etc/pg/client.crt")));
+    assert_eq!(cfg.connection.sslkey.as_deref(), Some(std::path::Path::new("/etc/pg/client.key")));
+
+    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("database.sslrootcert", "")])).unwrap();
+    assert_eq!(cfg.connection.sslrootcert, None, "empty means unset");
+
+    let errors = errors_of(&with(&[("database.sslcert", "/c.crt")]));
+    assert_eq!(errors.for_property("database.sslkey").count(), 1, "{errors}");
+    let errors = errors_of(&with(&[("database.sslkey", "/c.key")]));
+    assert_eq!(errors.for_property("database.sslcert").count(), 1, "{errors}");
+}
+
+#[test]
+fn tls_password_is_accepted_with_a_warning() {
+    let (_, warnings) = ConnectorConfig::from_properties("c", &with(&[("database.sslpassword", "pw")])).unwrap();
+    assert!(warnings.iter().any(|w| w.contains("database.sslpassword") && !w.contains("unknown")), "{warnings:?}");
+    assert!(definitions::is_secret("database.sslpassword"));
+    assert!(definitions::find("database.sslrootcert").is_some());
+}

@@ -14,6 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Secret;
 use crate::error::{Classify, ErrorClass};
 
 /// Default of `rest.listen`.
@@ -72,13 +73,51 @@ pub struct WorkerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestConfig {
-    /// Address the REST API listens on (default `127.0.0.1:8083`).
+    /// Address the REST API listens on (default `127.0.0.1:8083`, local only).
     pub listen: SocketAddr,
+    /// Authentication required on every endpoint but `GET /` (default: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RestAuth>,
 }
 
 impl Default for RestConfig {
     fn default() -> Self {
-        RestConfig { listen: default_listen() }
+        RestConfig { listen: default_listen(), auth: None }
+    }
+}
+
+/// `[rest.auth]`: `type = "basic"` with `user` and `password`, or
+/// `type = "bearer"` with `token` (e.g. `PGCDC_REST__AUTH__TOKEN=...`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RestAuth {
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: Secret,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+}
+
+/// Written without its secret (only the defaults, which have no auth, are ever serialized).
+impl Serialize for RestAuth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self {
+            RestAuth::Basic { user, .. } => {
+                m.serialize_entry("type", "basic")?;
+                m.serialize_entry("user", user)?;
+            }
+            RestAuth::Bearer { .. } => m.serialize_entry("type", "bearer")?,
+        }
+        m.end()
     }
 }
 
@@ -232,6 +271,15 @@ impl WorkerConfig {
         if self.worker.connectors_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return invalid("worker.connectors_dir", "must not be empty when set");
         }
+        match &self.rest.auth {
+            Some(RestAuth::Basic { user, password }) if user.is_empty() || user.contains(':') || password.expose().is_empty() => {
+                return invalid("rest.auth", "basic auth needs a non-empty user without ':' and a non-empty password");
+            }
+            Some(RestAuth::Bearer { token }) if token.expose().trim().is_empty() => {
+                return invalid("rest.auth.token", "must not be empty");
+            }
+            _ => {}
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "must be a tracing filter such as info, debug or pgcdc=debug,rdkafka=warn");
         }
@@ -365,6 +413,24 @@ mod tests {
         let mut c = WorkerConfig::default();
         c.log.level = "info,[".into();
         assert!(c.validate().unwrap_err().to_string().contains("log.level"));
+    }
+
+    #[test]
+    fn rest_auth_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("w.toml", "[rest.auth]\ntype = \"basic\"\nuser = \"admin\"\npassword = \"s3cret\"\n")?;
+            let c = load(Some(Path::new("w.toml"))).map_err(|e| e.to_string())?;
+            let Some(RestAuth::Basic { user, password }) = &c.rest.auth else { panic!("basic auth expected: {:?}", c.rest.auth) };
+            assert_eq!((user.as_str(), password.expose()), ("admin", "s3cret"));
+            assert!(!format!("{c:?}").contains("s3cret"));
+            jail.set_env("PGCDC_REST__AUTH__TYPE", "bearer");
+            jail.set_env("PGCDC_REST__AUTH__TOKEN", "tok");
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert!(matches!(&c.rest.auth, Some(RestAuth::Bearer { token }) if token.expose() == "tok"));
+            jail.set_env("PGCDC_REST__AUTH__TOKEN", " ");
+            assert!(load(None).unwrap_err().to_string().contains("rest.auth.token"));
+            Ok(())
+        });
     }
 
     #[test]

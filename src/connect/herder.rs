@@ -20,9 +20,9 @@ use tokio::sync::Mutex;
 
 use crate::config::connector::ConnectorConfig;
 use crate::config::definitions::is_secret;
-use crate::config::worker::WorkerConfig;
+use crate::config::worker::{RestAuth, WorkerConfig};
 use crate::config::ConfigErrors;
-use crate::connect::runtime::{ConnectorRuntime, TaskHandle, TaskState};
+use crate::connect::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 use crate::connect::store::{Store, StoreError, StoredConnector, TargetState};
 use crate::error::{Classify, ErrorClass};
 
@@ -37,6 +37,8 @@ pub struct HerderOptions {
     pub state_dir: PathBuf,
     /// `*.json` registrations (`{"name","config"}`) applied at start.
     pub connectors_dir: Option<PathBuf>,
+    /// `[rest.auth]`, enforced by [`crate::connect::router`].
+    pub rest_auth: Option<RestAuth>,
 }
 
 impl HerderOptions {
@@ -45,6 +47,7 @@ impl HerderOptions {
             worker_id: config.worker_id(),
             state_dir: config.worker.state_dir.clone(),
             connectors_dir: config.worker.connectors_dir.clone(),
+            rest_auth: config.rest.auth.clone(),
         }
     }
 }
@@ -62,6 +65,10 @@ pub enum HerderError {
     BadRequest(String),
     #[error("cannot persist connector state")]
     Store(#[from] StoreError),
+    #[error("Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{0}/stop' endpoint")]
+    NotStopped(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     #[error("cannot register connector file {path}: {reason}")]
     ConnectorFile { path: PathBuf, reason: String },
 }
@@ -70,6 +77,7 @@ impl Classify for HerderError {
     fn class(&self) -> ErrorClass {
         match self {
             HerderError::Store(_) => ErrorClass::Transient,
+            HerderError::Runtime(RuntimeError::Failed { .. }) => ErrorClass::Transient,
             _ => ErrorClass::Fatal,
         }
     }
@@ -199,6 +207,11 @@ impl Herder {
         &self.opts.worker_id
     }
 
+    /// The REST API's authentication, if configured.
+    pub fn rest_auth(&self) -> Option<&RestAuth> {
+        self.opts.rest_auth.as_ref()
+    }
+
     /// The Kafka cluster id, once the runtime knows it.
     pub fn kafka_cluster_id(&self) -> Option<String> {
         self.runtime.kafka_cluster_id()
@@ -211,12 +224,22 @@ impl Herder {
 
     /// Registers a new connector and starts it; [`HerderError::AlreadyExists`] if the name is taken.
     pub async fn create(&self, name: &str, raw: BTreeMap<String, String>) -> Result<ConnectorInfo, HerderError> {
+        self.create_with_state(name, raw, TargetState::Started).await
+    }
+
+    /// Registers a new connector in `initial` state (`POST /connectors` with `initial_state`).
+    pub async fn create_with_state(
+        &self,
+        name: &str,
+        raw: BTreeMap<String, String>,
+        initial: TargetState,
+    ) -> Result<ConnectorInfo, HerderError> {
         validate_name(name)?;
         let mut map = self.connectors.lock().await;
         if map.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
-        let mut entry = checked_entry(name, raw, TargetState::Started)?;
+        let mut entry = checked_entry(name, raw, initial)?;
         self.persist_with(&map, name, Some(&entry))?;
         tracing::info!(connector = %name, "connector created");
         self.start_task(name, &mut entry);
@@ -271,6 +294,32 @@ impl Herder {
         Ok((info, created))
     }
 
+    /// `PATCH /connectors/{name}/config`: merges `patch` into the current
+    /// config; a `None` value removes the property (Connect 3.8, KIP-477).
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo, HerderError> {
+        let mut raw = {
+            let map = self.connectors.lock().await;
+            map.get(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?.raw.clone()
+        };
+        for (key, value) in patch {
+            match value {
+                Some(v) if v == HIDDEN && is_secret(&key) => {}
+                Some(v) => {
+                    raw.insert(key, v);
+                }
+                None => {
+                    raw.remove(&key);
+                }
+            }
+        }
+        // A concurrent delete between the two locks turns this into a re-create; Connect allows the same race.
+        Ok(self.put_config(name, raw).await?.0)
+    }
+
     /// `GET /connectors/{name}`
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo, HerderError> {
         let map = self.connectors.lock().await;
@@ -292,8 +341,13 @@ impl Herder {
             return Err(HerderError::NotFound(name.to_owned()));
         }
         self.persist_with(&map, name, None)?;
-        if let Some(task) = map.remove(name).and_then(|e| e.task) {
-            task.stop().await;
+        if let Some(entry) = map.remove(name) {
+            if let Some(task) = entry.task {
+                task.stop().await;
+            }
+            if let Ok(config) = &entry.config {
+                self.release_slot(config).await;
+            }
         }
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
@@ -315,6 +369,11 @@ impl Herder {
         entry.target = target;
         if let Some(task) = entry.task.take() {
             task.stop().await;
+        }
+        if target == TargetState::Stopped {
+            if let Ok(config) = &entry.config {
+                self.release_slot(config).await;
+            }
         }
         self.start_task(name, entry);
         tracing::info!(connector = %name, target = ?target, "connector target state changed");
@@ -342,6 +401,47 @@ impl Herder {
     pub async fn tasks(&self, name: &str) -> Result<Vec<(TaskId, BTreeMap<String, String>)>, HerderError> {
         let info = self.info(name).await?;
         Ok(info.tasks.into_iter().map(|id| (id, info.config.clone())).collect())
+    }
+
+    /// `GET /connectors/{name}/offsets` (any state, as in Connect).
+    pub async fn offsets(&self, name: &str) -> Result<serde_json::Value, HerderError> {
+        let map = self.connectors.lock().await;
+        let entry = map.get(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let config = runnable(entry)?;
+        Ok(self.runtime.offsets(config).await?)
+    }
+
+    /// `PATCH /connectors/{name}/offsets`: only while STOPPED.
+    pub async fn alter_offsets(&self, name: &str, offsets: serde_json::Value) -> Result<(), HerderError> {
+        let map = self.connectors.lock().await;
+        let config = stopped(&map, name)?;
+        self.runtime.alter_offsets(config, offsets).await?;
+        tracing::info!(connector = %name, "connector offsets altered");
+        Ok(())
+    }
+
+    /// `DELETE /connectors/{name}/offsets`: only while STOPPED.
+    pub async fn reset_offsets(&self, name: &str) -> Result<(), HerderError> {
+        let map = self.connectors.lock().await;
+        let config = stopped(&map, name)?;
+        self.runtime.reset_offsets(config).await?;
+        tracing::info!(connector = %name, "connector offsets reset");
+        Ok(())
+    }
+
+    /// Drops the slot of a stopped or deleted connector when `slot.drop.on.stop` says so.
+    async fn release_slot(&self, config: &ConnectorConfig) {
+        if !config.slot_drop_on_stop {
+            return;
+        }
+        if let Err(err) = self.runtime.drop_slot(config).await {
+            tracing::error!(
+                connector = %config.name,
+                slot = %config.slot_name,
+                error = %crate::error::chain(&err),
+                "cannot drop the replication slot; drop it with pg_drop_replication_slot, or it retains WAL"
+            );
+        }
     }
 
     /// Stops every task (the connectors stay registered).
@@ -399,6 +499,7 @@ impl Herder {
                 let task_state = match entry.task.as_ref().map(|t| t.state()) {
                     Some(TaskState::Running) => state("RUNNING", None),
                     Some(TaskState::Failed { trace }) => state("FAILED", Some(trace)),
+                    Some(TaskState::Restarting { trace }) => state("RESTARTING", Some(trace)),
                     Some(TaskState::Unassigned) | None => state("UNASSIGNED", None),
                 };
                 (state("RUNNING", None), task(task_state))
@@ -406,6 +507,20 @@ impl Herder {
         };
         ConnectorStatus { name: name.to_owned(), connector, tasks, kind: "source".to_owned() }
     }
+}
+
+/// The parsed config of a connector, or the reason it has none.
+fn runnable(entry: &Entry) -> Result<&ConnectorConfig, HerderError> {
+    entry.config.as_ref().map_err(|e| HerderError::InvalidConfig(e.clone()))
+}
+
+/// The config of `name`, which must be STOPPED.
+fn stopped<'a>(map: &'a BTreeMap<String, Entry>, name: &str) -> Result<&'a ConnectorConfig, HerderError> {
+    let entry = map.get(name).ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+    if entry.target != TargetState::Stopped {
+        return Err(HerderError::NotStopped(name.to_owned()));
+    }
+    runnable(entry)
 }
 
 /// The config with `name` set, as Connect stores it.

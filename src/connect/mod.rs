@@ -10,8 +10,8 @@ pub mod task;
 pub mod validate;
 
 pub use herder::{Herder, HerderError, HerderOptions};
-pub use rest::{router, serve, serve_on, ServeError};
-pub use runtime::{ConnectorRuntime, TaskHandle, TaskState};
+pub use rest::{router, serve, serve_on, ServeError, OPENAPI_YAML};
+pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 pub use store::TargetState;
 
 #[cfg(test)]

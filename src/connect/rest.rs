@@ -3,6 +3,10 @@
 //! Errors are `{"error_code": <http status>, "message": "..."}`. A body that is
 //! not JSON is a 400 naming the problem, a body of another content type a 415;
 //! the API never answers 500 for bad input.
+//!
+//! With `[rest.auth]` set, every endpoint but `GET /` (the health check)
+//! needs the configured basic credentials or bearer token (401 otherwise).
+//! The API's OpenAPI document is `docs/openapi.yaml`, served at `GET /openapi.yaml`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -10,14 +14,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use base64::Engine;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use crate::config::worker::RestAuth;
 use crate::connect::herder::{Herder, HerderError};
+use crate::connect::runtime::RuntimeError;
 use crate::connect::store::TargetState;
 use crate::connect::validate;
 
@@ -64,6 +72,14 @@ impl From<HerderError> for ApiError {
                 ApiError::bad_request(message)
             }
             HerderError::BadRequest(m) => ApiError::bad_request(m.clone()),
+            // As Connect, which answers 400 for a connector that does not support altering its offsets.
+            HerderError::NotStopped(_)
+            | HerderError::Runtime(RuntimeError::Invalid(_))
+            | HerderError::Runtime(RuntimeError::Unsupported(_)) => ApiError::bad_request(e.to_string()),
+            HerderError::Runtime(RuntimeError::Failed { .. }) => {
+                tracing::error!(error = %crate::error::chain(&e), "connector runtime operation failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, crate::error::chain(&e))
+            }
             HerderError::Store(_) | HerderError::ConnectorFile { .. } => {
                 tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "herder operation failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
@@ -74,13 +90,46 @@ impl From<HerderError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The routes of the API over `herder`.
+/// The OpenAPI document of this API (`docs/openapi.yaml`).
+pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
+
+/// `GET /health`: 200 while the worker serves requests (liveness), with each
+/// connector's state; `status` is `DEGRADED` when a connector task FAILED.
+async fn health(State(h): State<Arc<Herder>>) -> Response {
+    let mut connectors = serde_json::Map::new();
+    let mut degraded = false;
+    for name in h.connectors().await {
+        if let Ok(status) = h.status(&name).await {
+            let state = status.tasks.first().map_or(status.connector.state.clone(), |t| t.state.state.clone());
+            degraded |= state == "FAILED" || status.connector.state == "FAILED";
+            connectors.insert(name, Value::String(state));
+        }
+    }
+    let status = if degraded { "DEGRADED" } else { "UP" };
+    Json(serde_json::json!({ "status": status, "connectors": connectors })).into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        crate::metrics::Registry::global().render(),
+    )
+        .into_response()
+}
+
+/// The routes of the API over `herder`, behind the herder's `[rest.auth]` if set.
 pub fn router(herder: Arc<Herder>) -> Router {
+    let auth = herder.rest_auth().cloned();
     Router::new()
         .route("/", get(root))
+        .route("/openapi.yaml", get(openapi))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/connectors", get(list_connectors).post(create_connector))
         .route("/connectors/{name}", get(get_connector).delete(delete_connector))
-        .route("/connectors/{name}/config", get(get_config).put(put_config))
+        .route("/connectors/{name}/config", get(get_config).put(put_config).patch(patch_config))
+        .route("/connectors/{name}/offsets", get(get_offsets).patch(alter_offsets).delete(reset_offsets))
         .route("/connectors/{name}/status", get(get_status))
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
@@ -94,7 +143,53 @@ pub fn router(herder: Arc<Herder>) -> Router {
         .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
         .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed") })
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let auth = auth.clone();
+            async move { authenticate(auth.as_ref(), req, next).await }
+        }))
         .with_state(herder)
+}
+
+/// Lets a request through when `auth` is unset, when it is one of the
+/// probes (`GET /`, `/health`, `/metrics`: no secrets there), or when it
+/// carries the configured credentials.
+async fn authenticate(auth: Option<&RestAuth>, req: Request, next: Next) -> Response {
+    let Some(auth) = auth else { return next.run(req).await };
+    if matches!(req.uri().path(), "/" | "/health" | "/metrics") && req.method() == Method::GET {
+        return next.run(req).await;
+    }
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let (ok, challenge) = match auth {
+        RestAuth::Basic { user, password } => {
+            let expected = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.expose()));
+            (scheme_value(given, "basic").is_some_and(|v| constant_time_eq(v, &expected)), "Basic realm=\"pgcdc\"")
+        }
+        RestAuth::Bearer { token } => {
+            (scheme_value(given, "bearer").is_some_and(|v| constant_time_eq(v, token.expose())), "Bearer realm=\"pgcdc\"")
+        }
+    };
+    if ok {
+        return next.run(req).await;
+    }
+    tracing::warn!(method = %req.method(), path = %req.uri().path(), "rest request rejected: missing or wrong credentials");
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "HTTP 401 Unauthorized: missing or wrong credentials").into_response();
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    resp
+}
+
+/// The value after `scheme ` in an Authorization header (scheme case-insensitive).
+fn scheme_value<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, v) = header.trim().split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then(|| v.trim())
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML).into_response()
 }
 
 /// Why the REST server stopped.
@@ -224,7 +319,17 @@ async fn list_connectors(State(h): State<Arc<Herder>>, RawQuery(query): RawQuery
 async fn create_connector(State(h): State<Arc<Herder>>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let value = json_body(&headers, &body)?;
     let (name, config) = create_request(&value).map_err(ApiError::bad_request)?;
-    let info = h.create(&name, config).await?;
+    let initial = match value.get("initial_state") {
+        None | Some(Value::Null) => TargetState::Started,
+        Some(Value::String(s)) => match s.to_ascii_uppercase().as_str() {
+            "RUNNING" => TargetState::Started,
+            "PAUSED" => TargetState::Paused,
+            "STOPPED" => TargetState::Stopped,
+            _ => return Err(ApiError::bad_request(format!("Invalid initial state {s}: must be RUNNING, PAUSED or STOPPED"))),
+        },
+        Some(_) => return Err(ApiError::bad_request("initial_state must be a string: RUNNING, PAUSED or STOPPED")),
+    };
+    let info = h.create_with_state(&name, config, initial).await?;
     let location = format!("/connectors/{name}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
 }
@@ -248,6 +353,64 @@ async fn put_config(
     let (info, created) = h.put_config(&name, config).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(info)).into_response())
+}
+
+/// `PATCH /connectors/{name}/config`: values replace, `null` removes (Connect 3.8+).
+async fn patch_config(
+    State(h): State<Arc<Herder>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let value = json_body(&headers, &body)?;
+    let Value::Object(obj) = value else { return Err(ApiError::bad_request("config patch must be a JSON object")) };
+    let mut patch = BTreeMap::new();
+    for (k, v) in obj {
+        let v = match v {
+            Value::Null => None,
+            other => {
+                let one = Value::Object(Map::from_iter([(k.clone(), other)]));
+                config_map(&one, "config patch").map_err(ApiError::bad_request)?.remove(&k)
+            }
+        };
+        patch.insert(k, v);
+    }
+    Ok(Json(h.patch_config(&name, patch).await?).into_response())
+}
+
+async fn get_offsets(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(Json(h.offsets(&name).await?).into_response())
+}
+
+/// `PATCH /connectors/{name}/offsets` with `{"offsets": [{"partition": {..}, "offset": {..} | null}]}`.
+async fn alter_offsets(
+    State(h): State<Arc<Herder>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let value = json_body(&headers, &body)?;
+    let offsets = value.get("offsets").cloned().unwrap_or(Value::Null);
+    let Value::Array(items) = &offsets else {
+        return Err(ApiError::bad_request("request body must contain an \"offsets\" array"));
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("the \"offsets\" array must not be empty"));
+    }
+    for item in items {
+        if !item.get("partition").is_some_and(Value::is_object) || !item.get("offset").is_some_and(|o| o.is_object() || o.is_null()) {
+            return Err(ApiError::bad_request(
+                "every entry of \"offsets\" needs a \"partition\" object and an \"offset\" object or null",
+            ));
+        }
+    }
+    h.alter_offsets(&name, offsets).await?;
+    Ok(Json(json!({"message": "The offsets for this connector have been altered successfully"})).into_response())
+}
+
+async fn reset_offsets(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+    h.reset_offsets(&name).await?;
+    Ok(Json(json!({"message": "The offsets for this connector have been reset successfully"})).into_response())
 }
 
 async fn get_status(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {

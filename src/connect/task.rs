@@ -1,11 +1,23 @@
 //! The connector runtime: one supervised pipeline per connector.
 //!
+//! ```text
+//!   start ──▶ UNASSIGNED ──connected──▶ RUNNING
+//!                ▲                        │ transient error
+//!                └──── RESTARTING ◀───────┘ (wait, then start again)
+//!   data/fatal error, or errors.max.retries exhausted ──▶ FAILED
+//! ```
+//!
 //! A transient failure (database or broker unreachable, connection lost)
-//! restarts the pipeline after a backoff; the source resumes from the durable
-//! position, so nothing is lost. After [`MAX_CONSECUTIVE_RETRIES`] failures in
-//! a row, or at once for a data or fatal error, the task turns FAILED with a
-//! trace that says what happened and what to do.
+//! restarts the pipeline after a delay taken from the connector's
+//! [`RetryPolicy`]: `errors.retry.delay.initial.ms` doubling up to
+//! `errors.retry.delay.max.ms` while the pipeline cannot start, and
+//! `retriable.restart.connector.wait.ms` after it had been streaming. The
+//! source resumes from the durable position, so nothing is lost. After
+//! `errors.max.retries` failures in a row (-1, the default, is no limit), or
+//! at once for a data or fatal error, the task turns FAILED with a trace that
+//! says what happened and what to do.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,22 +28,21 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::config::connector::ConnectorConfig;
+use crate::config::connector::{ConnectorConfig, RetryPolicy};
 use crate::error::{chain, Classify, ErrorClass};
+use crate::offsets::SourceOffset;
 use crate::pipeline::{self, WorkerSettings};
 
-use super::runtime::{ConnectorRuntime, TaskHandle, TaskState};
+use super::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 
-/// Transient failures in a row before the task turns FAILED.
-pub const MAX_CONSECUTIVE_RETRIES: u32 = 10;
-/// First backoff after a transient failure; doubles up to [`MAX_BACKOFF`].
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest backoff (Debezium's `retriable.restart.connector.wait.ms` default).
-pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// A run that lasted this long resets the failure count.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// How long `stop` waits for the pipeline to finish its batch.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `drop_slot` keeps trying while the stopped task's walsender is still exiting.
+const DROP_SLOT_TIMEOUT: Duration = Duration::from_secs(15);
+/// SQLSTATE `object_in_use`: the slot is still active.
+const OBJECT_IN_USE: &str = "55006";
 
 /// Runs connectors as pipelines.
 pub struct PipelineRuntime {
@@ -52,6 +63,138 @@ impl ConnectorRuntime for PipelineRuntime {
         let join = tokio::spawn(supervise(config, self.worker.clone(), state.clone(), stop_rx).instrument(span));
         Box::new(PipelineTask { state, stop: stop_tx, join: Mutex::new(Some(join)) })
     }
+
+    fn drop_slot(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), RuntimeError>> {
+        drop_slot(config.clone()).boxed()
+    }
+
+    fn offsets(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<serde_json::Value, RuntimeError>> {
+        let store = self.worker.offset_store();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move {
+            let stored = store.read_latest(&name, &server).await.map_err(|e| RuntimeError::Failed {
+                what: format!("cannot read the offsets of connector {name}"),
+                source: Box::new(e),
+            })?;
+            let offsets: Vec<serde_json::Value> = stored
+                .map(|o| {
+                    let offset = serde_json::from_slice::<serde_json::Value>(&o.to_json()).unwrap_or_default();
+                    serde_json::json!({"partition": {"server": server}, "offset": offset})
+                })
+                .into_iter()
+                .collect();
+            Ok(serde_json::json!({ "offsets": offsets }))
+        }
+        .boxed()
+    }
+
+    fn alter_offsets(
+        &self,
+        config: &ConnectorConfig,
+        offsets: serde_json::Value,
+    ) -> BoxFuture<'static, Result<(), RuntimeError>> {
+        let worker = self.worker.clone();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move {
+            let offset = parse_altered_offset(&offsets, &server)?;
+            write_offset(&worker, &name, &server, offset.as_ref()).await
+        }
+        .boxed()
+    }
+
+    fn reset_offsets(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), RuntimeError>> {
+        let worker = self.worker.clone();
+        let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        async move { write_offset(&worker, &name, &server, None).await }.boxed()
+    }
+}
+
+/// The one offset of a `PATCH …/offsets` body: `[{"partition": {"server":
+/// "<topic.prefix>"}, "offset": {"lsn": N, …} | null}]`. An offset with only
+/// `lsn` resumes from it (as Debezium's loader falls back to it).
+fn parse_altered_offset(offsets: &serde_json::Value, server: &str) -> Result<Option<SourceOffset>, RuntimeError> {
+    let invalid = |m: String| RuntimeError::Invalid(m);
+    let items = offsets.as_array().ok_or_else(|| invalid("\"offsets\" must be an array".into()))?;
+    let [item] = items.as_slice() else {
+        return Err(invalid(format!(
+            "a PostgreSQL connector has exactly one source partition ({{\"server\": \"{server}\"}}); {} given",
+            items.len()
+        )));
+    };
+    let partition = &item["partition"];
+    if partition != &serde_json::json!({ "server": server }) {
+        return Err(invalid(format!(
+            "unknown source partition {partition}: this connector's partition is {{\"server\": \"{server}\"}}"
+        )));
+    }
+    let offset = &item["offset"];
+    if offset.is_null() {
+        return Ok(None);
+    }
+    let mut parsed: SourceOffset = serde_json::from_value(offset.clone())
+        .map_err(|e| invalid(format!("offset {offset} is not a Debezium PostgreSQL offset: {e}")))?;
+    if parsed.lsn_commit.is_none() && parsed.lsn_proc.is_none() {
+        parsed.lsn_proc = parsed.lsn;
+        parsed.lsn_commit = parsed.lsn;
+    }
+    if parsed.resume_lsn().is_none() {
+        return Err(invalid(format!("offset {offset} has no \"lsn\": give the LSN (a number) to resume after")));
+    }
+    Ok(Some(parsed))
+}
+
+async fn write_offset(
+    worker: &WorkerSettings,
+    name: &str,
+    server: &str,
+    offset: Option<&SourceOffset>,
+) -> Result<(), RuntimeError> {
+    let options: Vec<(String, String)> = worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    worker.offset_store().write(name, server, offset, worker.offset_storage_partitions, &options).await.map_err(|e| {
+        RuntimeError::Failed { what: format!("cannot write the offsets of connector {name}"), source: Box::new(e) }
+    })?;
+    tracing::info!(connector = name, lsn = ?offset.and_then(SourceOffset::resume_lsn).map(|l| l.to_string()), "offsets altered");
+    Ok(())
+}
+
+/// Drops `config`'s slot with `pg_drop_replication_slot`, retrying while the
+/// stopped task's walsender still holds it.
+async fn drop_slot(config: ConnectorConfig) -> Result<(), RuntimeError> {
+    let conn = &config.connection;
+    let failed = |what: &str, e: tokio_postgres::Error| RuntimeError::Failed {
+        what: format!("cannot drop replication slot {}: {what}", config.slot_name),
+        source: Box::new(e),
+    };
+    let (client, _tls) = crate::source::postgres::capture::catalog_client(conn).await.map_err(|e| {
+        RuntimeError::Failed {
+            what: format!("cannot drop replication slot {}: cannot connect", config.slot_name),
+            source: Box::new(e),
+        }
+    })?;
+    let deadline = Instant::now() + DROP_SLOT_TIMEOUT;
+    let result = loop {
+        let r = client
+            .query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = $1 AND database = current_database()",
+                &[&config.slot_name],
+            )
+            .await;
+        match r {
+            Ok(rows) => {
+                if !rows.is_empty() {
+                    tracing::info!(slot = %config.slot_name, "replication slot dropped (slot.drop.on.stop)");
+                }
+                break Ok(());
+            }
+            Err(e) if e.code().is_some_and(|c| c.code() == OBJECT_IN_USE) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => break Err(failed("the slot is still in use or the query failed", e)),
+        }
+    };
+    drop(client);
+    result
 }
 
 struct PipelineTask {
@@ -97,11 +240,35 @@ async fn supervise(
     state: Arc<Mutex<TaskState>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let policy = config.retry;
     let mut failures = 0u32;
+    let mut connect_failures = 0u32;
     loop {
         let started = Instant::now();
         let st = state.clone();
-        let result = pipeline::run(&config, &worker, stop.clone(), move || set(&st, TaskState::Running)).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_flag = ran.clone();
+        let run = pipeline::run(&config, &worker, stop.clone(), move || {
+            ran_flag.store(true, Ordering::SeqCst);
+            set(&st, TaskState::Running)
+        });
+        tokio::pin!(run);
+        let mut stop_wait = stop.clone();
+        let early = tokio::select! {
+            r = &mut run => Some(r),
+            _ = crate::shutdown::stopped(&mut stop_wait) => None,
+        };
+        let result = match early {
+            Some(r) => r,
+            // Still connecting (nothing accepted yet, e.g. a broker that does not
+            // answer): abandon the attempt instead of making `stop` wait for it.
+            None if !ran.load(Ordering::SeqCst) => {
+                tracing::info!("connector stopped while starting");
+                return;
+            }
+            // Streaming: the pipeline finishes its batch and stops by itself.
+            None => run.await,
+        };
         if *stop.borrow() {
             tracing::info!("connector stopped");
             return;
@@ -113,22 +280,60 @@ async fn supervise(
         if started.elapsed() >= HEALTHY_RUN {
             failures = 0;
         }
-        failures += 1;
-        if class != ErrorClass::Transient || failures > MAX_CONSECUTIVE_RETRIES {
+        failures = failures.saturating_add(1);
+        let ran = ran.load(Ordering::SeqCst);
+        connect_failures = if ran { 0 } else { connect_failures.saturating_add(1) };
+        let exhausted = policy.max_retries.is_some_and(|max| failures > max);
+        if class != ErrorClass::Transient || exhausted {
             tracing::error!(error = %trace, class = ?class, "connector failed");
             let trace = if class == ErrorClass::Transient {
-                format!("{trace}\n(gave up after {MAX_CONSECUTIVE_RETRIES} retries; fix the cause, then POST /connectors/{}/restart)", config.name)
+                format!(
+                    "{trace}\n(gave up after {} retries (errors.max.retries); fix the cause, then POST /connectors/{}/restart)",
+                    failures - 1,
+                    config.name
+                )
             } else {
                 trace
             };
             set(&state, TaskState::Failed { trace });
             return;
         }
-        let backoff = INITIAL_BACKOFF.saturating_mul(1 << (failures - 1).min(8)).min(MAX_BACKOFF);
-        tracing::warn!(error = %trace, retry = failures, backoff_ms = backoff.as_millis() as u64, "connector failed; retrying");
+        let delay = retry_delay(&policy, ran, connect_failures);
+        tracing::warn!(error = %trace, retry = failures, delay_ms = delay.as_millis() as u64, "connector failed; retrying");
+        set(&state, TaskState::Restarting { trace });
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = crate::shutdown::stopped(&mut stop) => return,
         }
+    }
+}
+
+/// The wait before the next attempt: `retriable.restart.connector.wait.ms`
+/// after a run that had started streaming, else the initial delay doubled
+/// per consecutive failed start, capped at `errors.retry.delay.max.ms`.
+pub fn retry_delay(policy: &RetryPolicy, ran: bool, connect_failures: u32) -> Duration {
+    if ran {
+        return policy.restart_wait;
+    }
+    let doublings = connect_failures.saturating_sub(1).min(20);
+    policy.delay_initial.saturating_mul(1u32 << doublings).min(policy.delay_max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_follow_the_policy() {
+        let p = RetryPolicy {
+            max_retries: None,
+            delay_initial: Duration::from_millis(300),
+            delay_max: Duration::from_millis(1000),
+            restart_wait: Duration::from_millis(7000),
+        };
+        let got: Vec<u128> = (1..=4).map(|n| retry_delay(&p, false, n).as_millis()).collect();
+        assert_eq!(got, [300, 600, 1000, 1000]);
+        assert_eq!(retry_delay(&p, true, 0), Duration::from_millis(7000));
+        assert_eq!(retry_delay(&p, false, 100), Duration::from_millis(1000));
     }
 }

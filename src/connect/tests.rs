@@ -13,12 +13,16 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::connector::ConnectorConfig;
 
-/// Records starts and stops; every task reports `state`.
+/// Records starts, stops, slot drops and offset calls; every task reports `state`.
 #[derive(Default)]
 struct FakeRuntime {
     started: Mutex<Vec<String>>,
     stopped: Arc<Mutex<Vec<String>>>,
     state: Arc<Mutex<Option<TaskState>>>,
+    /// `(connector, slot)` of every `drop_slot`, with the stops recorded before it.
+    dropped: Arc<Mutex<Vec<(String, String, usize)>>>,
+    /// The offsets `offsets` returns; `alter_offsets` replaces them, `reset_offsets` empties them.
+    offsets: Arc<Mutex<Option<Value>>>,
 }
 
 struct FakeTask {
@@ -44,10 +48,30 @@ impl ConnectorRuntime for FakeRuntime {
     fn kafka_cluster_id(&self) -> Option<String> {
         Some("cluster-1".into())
     }
+    fn drop_slot(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), runtime::RuntimeError>> {
+        let stops = self.stopped.lock().unwrap().len();
+        self.dropped.lock().unwrap().push((config.name.clone(), config.slot_name.clone(), stops));
+        Box::pin(async { Ok(()) })
+    }
+    fn offsets(&self, _config: &ConnectorConfig) -> BoxFuture<'static, Result<Value, runtime::RuntimeError>> {
+        let offsets = self.offsets.lock().unwrap().clone();
+        Box::pin(async move { offsets.ok_or(runtime::RuntimeError::Unsupported("reading connector offsets")) })
+    }
+    fn alter_offsets(&self, _config: &ConnectorConfig, offsets: Value) -> BoxFuture<'static, Result<(), runtime::RuntimeError>> {
+        if offsets[0]["offset"]["lsn"].is_string() {
+            return Box::pin(async { Err(runtime::RuntimeError::Invalid("lsn must be a number".into())) });
+        }
+        *self.offsets.lock().unwrap() = Some(json!({ "offsets": offsets }));
+        Box::pin(async { Ok(()) })
+    }
+    fn reset_offsets(&self, _config: &ConnectorConfig) -> BoxFuture<'static, Result<(), runtime::RuntimeError>> {
+        *self.offsets.lock().unwrap() = Some(json!({ "offsets": [] }));
+        Box::pin(async { Ok(()) })
+    }
 }
 
 fn opts(dir: &Path) -> HerderOptions {
-    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None }
+    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None }
 }
 
 fn config() -> Value {
@@ -382,4 +406,211 @@ async fn serve_on_a_real_port_and_shut_down() {
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
     h.shutdown().await;
+}
+
+/// A runtime that keeps the trait's default offsets and slot methods.
+struct MinimalRuntime;
+
+impl ConnectorRuntime for MinimalRuntime {
+    fn start(&self, config: ConnectorConfig) -> Box<dyn TaskHandle> {
+        FakeRuntime::default().start(config)
+    }
+}
+
+#[tokio::test]
+async fn initial_state_paused_and_stopped() {
+    let (_d, runtime, _h, app) = setup().await;
+    for (name, initial, want, tasks) in [("p", "PAUSED", "PAUSED", 1), ("s", "STOPPED", "STOPPED", 0), ("r", "RUNNING", "RUNNING", 1)] {
+        let (s, v) = call(&app, "POST", "/connectors", Some(json!({"name": name, "config": config(), "initial_state": initial}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (_, v) = call(&app, "GET", &format!("/connectors/{name}/status"), None).await;
+        assert_eq!(v["connector"]["state"], want);
+        assert_eq!(v["tasks"].as_array().unwrap().len(), tasks);
+    }
+    assert_eq!(*runtime.started.lock().unwrap(), ["r"]);
+    let (s, v) = call(&app, "POST", "/connectors", Some(json!({"name": "x", "config": config(), "initial_state": "FLYING"}))).await;
+    assert_eq!((s, v["error_code"].clone()), (StatusCode::BAD_REQUEST, json!(400)));
+}
+
+#[tokio::test]
+async fn patch_config_merges_and_null_removes() {
+    let (_d, runtime, _h, app) = setup().await;
+    let mut cfg = config();
+    cfg["slot.name"] = json!("s1");
+    call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": cfg}))).await;
+    let (s, v) = call(&app, "PATCH", "/connectors/c/config", Some(json!({"slot.name": null, "topic.prefix": "tp", "database.password": "[hidden]"}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["config"]["topic.prefix"], "tp");
+    assert!(v["config"].get("slot.name").is_none(), "{v}");
+    assert_eq!(v["config"]["database.password"], "[hidden]");
+    let stored = crate::connect::store::Store::new(_d.path().join("state")).load().unwrap();
+    assert_eq!(stored["c"].config["database.password"], "topsecret");
+    assert_eq!(runtime.started.lock().unwrap().len(), 2);
+    let (s, v) = call(&app, "PATCH", "/connectors/c/config", Some(json!({"database.port": "nope"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("database.port"), "{v}");
+    let (s, _) = call(&app, "PATCH", "/connectors/missing/config", Some(json!({"a": "b"}))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&app, "PATCH", "/connectors/c/config", Some(json!(["a"]))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn restarting_state_is_reported_with_its_trace() {
+    let (_d, runtime, _h, app) = setup().await;
+    call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": config()}))).await;
+    *runtime.state.lock().unwrap() = Some(TaskState::Restarting { trace: "connection refused".into() });
+    let (_, v) = call(&app, "GET", "/connectors/c/tasks/0/status", None).await;
+    assert_eq!(v, json!({"id": 0, "state": "RESTARTING", "worker_id": "127.0.0.1:8083", "trace": "connection refused"}));
+}
+
+#[tokio::test]
+async fn slot_dropped_after_stop_and_delete_only_when_configured() {
+    let (_d, runtime, _h, app) = setup().await;
+    let mut cfg = config();
+    cfg["slot.name"] = json!("drop_me");
+    cfg["slot.drop.on.stop"] = json!("true");
+    call(&app, "POST", "/connectors", Some(json!({"name": "d", "config": cfg}))).await;
+    call(&app, "POST", "/connectors", Some(json!({"name": "k", "config": config()}))).await;
+    call(&app, "PUT", "/connectors/d/pause", None).await;
+    assert!(runtime.dropped.lock().unwrap().is_empty(), "pause keeps the slot");
+    call(&app, "PUT", "/connectors/d/stop", None).await;
+    assert_eq!(*runtime.dropped.lock().unwrap(), [("d".to_owned(), "drop_me".to_owned(), 1)]);
+    call(&app, "PUT", "/connectors/d/resume", None).await;
+    let (s, _) = call(&app, "DELETE", "/connectors/d", None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Dropped after the task's stop (the third stop: pause, resume's task on delete).
+    assert_eq!(runtime.dropped.lock().unwrap().last().unwrap(), &("d".to_owned(), "drop_me".to_owned(), 2));
+    call(&app, "PUT", "/connectors/k/stop", None).await;
+    call(&app, "DELETE", "/connectors/k", None).await;
+    assert_eq!(runtime.dropped.lock().unwrap().len(), 2, "k keeps its slot");
+}
+
+#[tokio::test]
+async fn offsets_only_change_while_stopped() {
+    let (_d, runtime, _h, app) = setup().await;
+    *runtime.offsets.lock().unwrap() = Some(json!({"offsets": [{"partition": {"server": "p"}, "offset": {"lsn": 100}}]}));
+    call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": config()}))).await;
+    let (s, v) = call(&app, "GET", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["offsets"][0]["offset"]["lsn"], 100);
+    let patch = json!({"offsets": [{"partition": {"server": "p"}, "offset": {"lsn": 42}}]});
+    let (s, v) = call(&app, "PATCH", "/connectors/c/offsets", Some(patch.clone())).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("STOPPED"), "{v}");
+    let (s, _) = call(&app, "DELETE", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    call(&app, "PUT", "/connectors/c/stop", None).await;
+    let (s, v) = call(&app, "PATCH", "/connectors/c/offsets", Some(patch)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"], "The offsets for this connector have been altered successfully");
+    let (_, v) = call(&app, "GET", "/connectors/c/offsets", None).await;
+    assert_eq!(v["offsets"][0]["offset"]["lsn"], 42);
+    for bad in [json!({}), json!({"offsets": []}), json!({"offsets": [{"partition": 1, "offset": {}}]})] {
+        let (s, _) = call(&app, "PATCH", "/connectors/c/offsets", Some(bad.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let bad_value = json!({"offsets": [{"partition": {"server": "p"}, "offset": {"lsn": "x"}}]});
+    let (s, v) = call(&app, "PATCH", "/connectors/c/offsets", Some(bad_value)).await;
+    assert_eq!((s, v["message"].clone()), (StatusCode::BAD_REQUEST, json!("lsn must be a number")));
+    let (s, v) = call(&app, "DELETE", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["message"], "The offsets for this connector have been reset successfully");
+    let (_, v) = call(&app, "GET", "/connectors/c/offsets", None).await;
+    assert_eq!(v, json!({"offsets": []}));
+    let (s, _) = call(&app, "GET", "/connectors/none/offsets", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn offsets_unsupported_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let herder = Herder::open(opts(dir.path()), Arc::new(MinimalRuntime)).await.unwrap();
+    let app = router(herder);
+    call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": config(), "initial_state": "STOPPED"}))).await;
+    let (s, v) = call(&app, "DELETE", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("not supported"), "{v}");
+    let (s, _) = call(&app, "GET", "/connectors/c/offsets", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn auth_guards_everything_but_the_health_check() {
+    use crate::config::worker::RestAuth;
+    use crate::config::Secret;
+    for (auth, good, bad) in [
+        (RestAuth::Basic { user: "admin".into(), password: Secret::new("pw") }, "Basic YWRtaW46cHc=", "Basic YWRtaW46eHg="),
+        (RestAuth::Bearer { token: Secret::new("t0k") }, "bearer t0k", "Bearer t0x"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = opts(dir.path());
+        o.rest_auth = Some(auth);
+        let app = router(Herder::open(o, Arc::new(FakeRuntime::default())).await.unwrap());
+        let req = |uri: &str, authz: Option<&str>| {
+            let mut b = Request::get(uri);
+            if let Some(a) = authz {
+                b = b.header("authorization", a);
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        assert_eq!(raw(&app, req("/", None)).await.0, StatusCode::OK);
+        for uri in ["/connectors", "/connector-plugins", "/openapi.yaml", "/nope"] {
+            let resp = app.clone().oneshot(req(uri, None)).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{uri}");
+            assert!(resp.headers().contains_key("www-authenticate"));
+            assert_eq!(raw(&app, req(uri, Some(bad))).await.0, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        let (s, v) = raw(&app, req("/connectors", Some(good))).await;
+        assert_eq!((s, v), (StatusCode::OK, json!([])));
+        let post = Request::post("/connectors").header("content-type", "application/json").body(Body::from("{}")).unwrap();
+        assert_eq!(raw(&app, post).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_is_served_verbatim() {
+    let (_d, _r, _h, app) = setup().await;
+    let resp = app.oneshot(Request::get("/openapi.yaml").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+    let file = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.yaml")).unwrap();
+    assert!(!file.is_empty());
+    assert_eq!(bytes.as_ref(), file.as_slice());
+}
+
+#[tokio::test]
+async fn health_reports_connector_states_and_degrades_on_failure() {
+    let (_d, rt, _h, app) = setup().await;
+    assert_eq!(call(&app, "GET", "/health", None).await, (StatusCode::OK, json!({"status": "UP", "connectors": {}})));
+    let (s, _) = call(&app, "POST", "/connectors", Some(json!({"name": "c1", "config": config()}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        call(&app, "GET", "/health", None).await,
+        (StatusCode::OK, json!({"status": "UP", "connectors": {"c1": "RUNNING"}}))
+    );
+    *rt.state.lock().unwrap() = Some(TaskState::Failed { trace: "boom".into() });
+    assert_eq!(
+        call(&app, "GET", "/health", None).await,
+        (StatusCode::OK, json!({"status": "DEGRADED", "connectors": {"c1": "FAILED"}}))
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_without_credentials() {
+    use crate::config::worker::RestAuth;
+    use crate::config::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.rest_auth = Some(RestAuth::Bearer { token: Secret::new("t") });
+    let app = router(Herder::open(o, Arc::new(FakeRuntime::default())).await.unwrap());
+    crate::metrics::Registry::global().connector("metrics-test");
+    let resp = app.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("# TYPE pgcdc_sink_records_total counter"), "{text}");
+    assert!(text.contains("pgcdc_durable_lsn{connector=\"metrics-test\"}"), "{text}");
 }

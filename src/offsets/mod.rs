@@ -134,12 +134,19 @@ pub enum OffsetError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot write to the offsets topic {topic}")]
+    Write {
+        topic: String,
+        #[source]
+        source: crate::sink::kafka::SinkError,
+    },
 }
 
 impl Classify for OffsetError {
     fn class(&self) -> ErrorClass {
         match self {
             OffsetError::Read { source, .. } => source.class(),
+            OffsetError::Write { source, .. } => source.class(),
             OffsetError::Malformed { .. } => ErrorClass::Fatal,
         }
     }
@@ -181,6 +188,53 @@ impl OffsetStore {
             offset: last.offset,
             source,
         })
+    }
+}
+
+impl OffsetStore {
+    /// Store `offset` for `connector`/`server` outside any connector task
+    /// (KIP-875 `PATCH`/`DELETE /connectors/{name}/offsets` on a stopped
+    /// connector); `None` writes a tombstone, so the connector resumes from
+    /// its slot as if it never stored an offset. Uses an idempotent producer
+    /// and waits for the acknowledgement.
+    pub async fn write(
+        &self,
+        connector: &str,
+        server: &str,
+        offset: Option<&SourceOffset>,
+        partitions: i32,
+        options: &[(String, String)],
+    ) -> Result<(), OffsetError> {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        use rdkafka::util::Timeout;
+
+        use crate::sink::kafka::{topics::TopicManager, SinkError};
+
+        let write_err = |source| OffsetError::Write { topic: self.topic.clone(), source };
+        let mut cc = rdkafka::ClientConfig::new();
+        cc.set("bootstrap.servers", &self.bootstrap_servers);
+        for (k, v) in options {
+            cc.set(k, v);
+        }
+        let mut topics = TopicManager::new(&cc, Default::default()).map_err(write_err)?;
+        topics.ensure_compacted(&self.topic, partitions).await.map_err(write_err)?;
+        cc.set("enable.idempotence", "true").set("acks", "all");
+        let producer: FutureProducer = cc.create().map_err(|e| write_err(SinkError::Client(e)))?;
+        let count = log_reader::partition_count(&self.bootstrap_servers, &self.topic)
+            .await
+            .map_err(|source| OffsetError::Read { topic: self.topic.clone(), source })?;
+        let key = offset_key(connector, server);
+        let partition = partition_for_key(&key, i32::try_from(count).unwrap_or(1).max(1));
+        let value = offset.map(SourceOffset::to_json);
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).key(key.as_slice()).partition(partition);
+        if let Some(v) = value.as_deref() {
+            record = record.payload(v);
+        }
+        producer
+            .send(record, Timeout::After(std::time::Duration::from_secs(30)))
+            .await
+            .map_err(|(source, _)| write_err(SinkError::Delivery { topic: self.topic.clone(), source }))?;
+        Ok(())
     }
 }
 

@@ -38,6 +38,19 @@ pub const SUPERUSER: &str = "postgres";
 /// How many times a start is retried on a new port when the chosen one was taken meanwhile.
 const PORT_ATTEMPTS: usize = 5;
 
+/// Extra setup of a dedicated local cluster, applied after `initdb` and before the first start
+/// (see [`PgServer::dedicated_with`]).
+#[derive(Debug, Default, Clone)]
+pub struct PgSetup {
+    /// Lines appended to `postgresql.conf` (relative file names resolve in the data directory).
+    pub conf: String,
+    /// `pg_hba.conf` lines placed before the default ones (the first matching line wins).
+    pub hba: String,
+    /// Files written into the data directory, owned by the server user with mode 0600
+    /// (e.g. `server.key`, which PostgreSQL refuses otherwise).
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 /// A running PostgreSQL server.
 pub struct PgServer {
     /// Host to connect to (an IP address).
@@ -75,10 +88,21 @@ impl PgServer {
     /// A new cluster owned by the caller (about 2 s to start), for fault tests that stop,
     /// start or restart PostgreSQL. Removed on drop, or when the test process exits.
     pub fn dedicated() -> PgServer {
+        Self::dedicated_with(&PgSetup::default())
+    }
+
+    /// A dedicated cluster with extra configuration, `pg_hba.conf` lines and data directory
+    /// files (e.g. `ssl = on` with its certificate and key). The extra setup needs the local
+    /// backend; with containers only an empty `setup` is accepted.
+    pub fn dedicated_with(setup: &PgSetup) -> PgServer {
         match super::backend() {
-            super::Backend::Local => Self::start_local(),
+            super::Backend::Local => Self::start_local(setup),
             #[cfg(feature = "testcontainers")]
             super::Backend::Containers => {
+                assert!(
+                    setup.conf.is_empty() && setup.hba.is_empty() && setup.files.is_empty(),
+                    "PgServer::dedicated_with needs the local backend (PGCDC_TEST_BACKEND=local)"
+                );
                 let container = super::containers::PgContainer::start();
                 PgServer {
                     host: container.host.clone(),
@@ -91,7 +115,7 @@ impl PgServer {
         }
     }
 
-    fn start_local() -> PgServer {
+    fn start_local(setup: &PgSetup) -> PgServer {
         let bin = pg_bin_dir();
         let as_postgres = is_root();
         let data_dir = PathBuf::from(format!(
@@ -109,7 +133,8 @@ impl PgServer {
         ));
 
         let mut cluster = LocalCluster { bin, data_dir, as_postgres, port: 0 };
-        cluster.initdb();
+        cluster.initdb(&setup.hba);
+        cluster.apply(setup);
         let mut last_err = String::new();
         for _ in 0..PORT_ATTEMPTS {
             cluster.port = free_port();
@@ -230,7 +255,7 @@ impl LocalCluster {
         }
     }
 
-    fn initdb(&self) {
+    fn initdb(&self, hba_first: &str) {
         let result = run(self
             .command("initdb")
             .arg("-D")
@@ -255,7 +280,8 @@ impl LocalCluster {
         );
         append(&self.data_dir.join("postgresql.conf"), &conf);
         let hba = format!(
-            "# pgcdc end-to-end tests: password roles first, everything else trusted\n\
+            "{hba_first}\n\
+             # pgcdc end-to-end tests: password roles first, everything else trusted\n\
              host all         {MD5_USER}   127.0.0.1/32 md5\n\
              host replication {MD5_USER}   127.0.0.1/32 md5\n\
              host all         {SCRAM_USER} 127.0.0.1/32 scram-sha-256\n\
@@ -270,6 +296,23 @@ impl LocalCluster {
         // Truncating the existing file keeps its owner (the server user).
         let hba_path = self.data_dir.join("pg_hba.conf");
         std::fs::write(&hba_path, hba).unwrap_or_else(|e| panic!("writing {}: {e}", hba_path.display()));
+    }
+
+    /// Appends `setup.conf` and writes `setup.files`, owned like the data directory, mode 0600.
+    fn apply(&self, setup: &PgSetup) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if !setup.conf.is_empty() {
+            append(&self.data_dir.join("postgresql.conf"), &format!("\n{}\n", setup.conf));
+        }
+        let owner = std::fs::metadata(&self.data_dir).unwrap_or_else(|e| panic!("{}: {e}", self.data_dir.display()));
+        for (name, contents) in &setup.files {
+            let path = self.data_dir.join(name);
+            std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+            std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid()))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
     }
 
     fn pg_ctl_start(&self) -> Result<(), String> {

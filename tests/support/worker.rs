@@ -22,6 +22,8 @@ pub struct Worker {
     /// `[worker] group_id`: unique per worker unless given, so transactional
     /// ids of workers in parallel tests never collide.
     pub group_id: String,
+    /// `Authorization` header value sent with every [`Worker::call`], if set.
+    pub authorization: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -57,6 +59,7 @@ impl Worker {
             bootstrap: broker.bootstrap.clone(),
             env,
             group_id,
+            authorization: None,
         };
         worker.wait_rest().await;
         worker
@@ -91,6 +94,20 @@ impl Worker {
     /// registered connectors come back) and environment; the log is appended.
     pub async fn restart(&mut self) {
         self.kill9();
+        self.start_again().await;
+    }
+
+    /// Stop the worker gracefully (SIGTERM) and start it again on the same
+    /// port with the same state directory, as an operator restarting it would.
+    pub async fn restart_graceful(&mut self) {
+        let status = self.terminate();
+        assert!(status.success(), "worker exited with {status} on SIGTERM:\n{}", self.log());
+        self.start_again().await;
+    }
+
+    /// Start the worker again after [`Worker::terminate`] or [`Worker::kill9`]
+    /// (same port, same state directory, log appended).
+    pub async fn start_again(&mut self) {
         self.child = spawn(self.port, &self.bootstrap, self.dir.path(), &self.env);
         self.wait_rest().await;
     }
@@ -107,6 +124,9 @@ impl Worker {
     /// `METHOD path` with an optional JSON body → (status, JSON body or Null).
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{}", self.rest, path));
+        if let Some(a) = &self.authorization {
+            req = req.header("authorization", a);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }

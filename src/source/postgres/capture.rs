@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::NoTls;
 
-use crate::config::connector::{ConnectorConfig, SslMode, TableFilter};
+use crate::config::connector::{ConnectorConfig, PgConnection, TableFilter};
 use crate::error::{Classify, ErrorClass};
 use crate::event::{Row, SourceEvent, TableId, TableSchema};
 use crate::lsn::Lsn;
@@ -40,6 +40,7 @@ use super::replication::{
     BoxTransport, ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream,
     SlotSnapshot, StartOptions, DEFAULT_STATUS_INTERVAL,
 };
+use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
 
 /// How long to wait for a slot another process still holds.
@@ -59,8 +60,8 @@ pub enum SourceError {
         #[source]
         source: tokio_postgres::Error,
     },
-    #[error("database.sslmode={0:?} needs TLS, which this build does not support yet: set database.sslmode=disable or prefer")]
-    TlsUnsupported(SslMode),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -79,7 +80,8 @@ impl Classify for SourceError {
     fn class(&self) -> ErrorClass {
         match self {
             SourceError::Connect { source, .. } => classify_pg(source),
-            SourceError::TlsUnsupported(_) | SourceError::ForeignSlot { .. } => ErrorClass::Fatal,
+            SourceError::Tls(e) => e.class(),
+            SourceError::ForeignSlot { .. } => ErrorClass::Fatal,
             SourceError::Catalog(e) => e.class(),
             SourceError::Replication(e) => e.class(),
             SourceError::Decode(_) => ErrorClass::Fatal,
@@ -132,6 +134,35 @@ impl RelationLookup for CatalogLookup {
     }
 }
 
+/// A regular (catalog) connection to the connector's database, with TLS as
+/// `database.sslmode` says; also returns the TLS settings for the
+/// replication connection. The connection task runs in the background.
+pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Client, PgTls), SourceError> {
+    // TLS is negotiated by `tls` for both connections; tokio-postgres gets
+    // the ready stream (its own TLS handling stays off).
+    let tls = PgTls::new(&TlsOptions::from_connection(conn))?;
+    let mut pg = tokio_postgres::Config::new();
+    pg.user(&conn.user)
+        .dbname(&conn.dbname)
+        .application_name("pgcdc")
+        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+    if let Some(p) = &conn.password {
+        pg.password(p.expose());
+    }
+    let io = tls::connect(&conn.host, conn.port, &tls, Duration::from_secs(10)).await?;
+    let (client, connection) = pg.connect_raw(io, NoTls).await.map_err(|source| SourceError::Connect {
+        host: conn.host.clone(),
+        port: conn.port,
+        source,
+    })?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(error = %err, "catalog connection ended");
+        }
+    });
+    Ok((client, tls))
+}
+
 /// A connected source, streaming from its slot.
 pub struct PostgresSource {
     stream: ReplicationStream<BoxTransport>,
@@ -153,29 +184,7 @@ impl PostgresSource {
     /// whichever is later; transactions ending at or before `stored` are dropped.
     pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<Lsn>) -> Result<Self, SourceError> {
         let conn = &config.connection;
-        if matches!(conn.sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
-            return Err(SourceError::TlsUnsupported(conn.sslmode));
-        }
-        let mut pg = tokio_postgres::Config::new();
-        pg.host(&conn.host)
-            .port(conn.port)
-            .user(&conn.user)
-            .dbname(&conn.dbname)
-            .application_name("pgcdc")
-            .connect_timeout(Duration::from_secs(10));
-        if let Some(p) = &conn.password {
-            pg.password(p.expose());
-        }
-        let (client, connection) = pg.connect(NoTls).await.map_err(|source| SourceError::Connect {
-            host: conn.host.clone(),
-            port: conn.port,
-            source,
-        })?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "catalog connection ended");
-            }
-        });
+        let (client, tls) = catalog_client(conn).await?;
 
         let filter: TableFilter = config.table_filter();
         let tables = catalog::list_tables(&client, &|t: &TableId| filter.matches(t)).await?;
@@ -185,6 +194,7 @@ impl PostgresSource {
 
         let mut repl_config = ReplicationConfig::new(&conn.host, conn.port, &conn.user, &conn.dbname);
         repl_config.password = conn.password.clone();
+        repl_config.tls = tls;
         repl_config.application_name = format!("pgcdc-{}", config.name);
         let status_interval = repl_config.status_interval;
         let mut repl = ReplicationClient::connect(&repl_config).await?;

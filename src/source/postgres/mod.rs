@@ -7,4 +7,5 @@ pub mod decoder;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;
+pub mod tls;
 pub mod value;

@@ -16,6 +16,9 @@ pub enum ReplicationError {
         #[source]
         std::io::Error,
     ),
+    /// TLS could not be set up or negotiated (see [`crate::source::postgres::tls`]).
+    #[error(transparent)]
+    Tls(#[from] crate::source::postgres::tls::TlsError),
     /// No connection within `connect_timeout`.
     #[error("connecting to postgres timed out")]
     ConnectTimeout,
@@ -55,6 +58,7 @@ impl ReplicationError {
         match self {
             ReplicationError::Server(e) => e.user_hint(),
             ReplicationError::Auth { .. } => Some("check database.user, database.password and pg_hba.conf"),
+            ReplicationError::Tls(_) => Some("check database.sslmode, database.sslrootcert and the server's ssl settings"),
             _ => None,
         }
     }
@@ -63,7 +67,15 @@ impl ReplicationError {
 impl Classify for ReplicationError {
     fn class(&self) -> ErrorClass {
         match self {
+            // A certificate refused after the handshake (TLS 1.3 reports a rejected
+            // client certificate on the first read) will be refused again.
+            ReplicationError::Io(e)
+                if crate::source::postgres::tls::rustls_error(e).is_some_and(crate::source::postgres::tls::is_certificate_failure) =>
+            {
+                ErrorClass::Fatal
+            }
             ReplicationError::Io(_) | ReplicationError::ConnectTimeout => ErrorClass::Transient,
+            ReplicationError::Tls(e) => e.class(),
             ReplicationError::Server(e) => e.class(),
             ReplicationError::Auth { .. }
             | ReplicationError::Protocol(_)
