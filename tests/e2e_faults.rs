@@ -358,3 +358,65 @@ async fn large_transaction_memory_is_bounded() {
     assert!(v.is_exact(), "{:?}", v.examples);
     assert!(hwm / 1024 < BIG_TX_MAX_HWM_MB, "worker peak RSS {} MB ≥ {BIG_TX_MAX_HWM_MB} MB", hwm / 1024);
 }
+
+/// GIVEN a connector with `heartbeat.interval.ms=1000` and a
+/// `heartbeat.action.query` writing to a table it does not capture, WHEN its
+/// captured table never changes, THEN heartbeat records (Debezium's
+/// ServerNameKey / Heartbeat) arrive, committed, on `__debezium-heartbeat.<prefix>`,
+/// the action query runs at each interval, and the stored offset — which
+/// an idle connector would otherwise never write — moves forward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_advance_the_offset_of_an_idle_connector() {
+    let db = PgServer::shared().create_database("fault_heartbeat").await;
+    create_tables(&db).await;
+    db.execute("CREATE TABLE hb_log (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())").await;
+    let broker = Broker::shared();
+    let (name, prefix) = (unique_name("fhb"), unique_name("fhb"));
+    let worker = Worker::start(broker).await;
+    start_connector(
+        &worker,
+        &db,
+        &name,
+        &prefix,
+        &[
+            ("publication.autocreate.mode", "filtered"),
+            ("heartbeat.interval.ms", "1000"),
+            ("heartbeat.action.query", "INSERT INTO hb_log DEFAULT VALUES"),
+        ],
+    )
+    .await;
+    let client = db.client().await;
+    let store =
+        pgcdc::offsets::OffsetStore::new(broker.bootstrap.clone(), pgcdc::offsets::DEFAULT_OFFSET_STORAGE_TOPIC);
+
+    // WHEN nothing captured changes for a while
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let first = store.read_latest(&name, &prefix).await.expect("read offset");
+    let mark = wal_insert_lsn(&client).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let second = store.read_latest(&name, &prefix).await.expect("read offset");
+
+    // THEN
+    let topic = format!("__debezium-heartbeat.{prefix}");
+    let beats = read_topic(&broker.bootstrap, &topic).await;
+    let queries: i64 = client.query_one("SELECT count(*) FROM hb_log", &[]).await.expect("count").get(0);
+    let first_lsn = first.as_ref().and_then(|o| o.resume_lsn());
+    let second_lsn = second.as_ref().and_then(|o| o.resume_lsn());
+    println!(
+        "heartbeats: {} records on {topic}, action query ran {queries} times; stored offset {:?} then {:?} (WAL mark {mark})",
+        beats.len(),
+        first_lsn.map(|l| l.to_string()),
+        second_lsn.map(|l| l.to_string())
+    );
+    assert!(beats.len() >= 4, "about one heartbeat a second: {}\n{}", beats.len(), worker.log());
+    let key: serde_json::Value = serde_json::from_slice(beats[0].key.as_deref().expect("key")).expect("key JSON");
+    assert_eq!(key["schema"]["name"], "io.debezium.connector.common.ServerNameKey");
+    assert_eq!(key["payload"]["serverName"], prefix.as_str());
+    let value: serde_json::Value = serde_json::from_slice(beats[0].value.as_deref().expect("value")).expect("JSON");
+    assert_eq!(value["schema"]["name"], "io.debezium.connector.common.Heartbeat");
+    assert!(value["payload"]["ts_ms"].as_i64().is_some_and(|t| t > 1_600_000_000_000), "{value}");
+    assert!(queries >= 4, "heartbeat.action.query runs at each interval: {queries}");
+    assert!(first_lsn.is_some(), "an idle connector with heartbeats stores an offset");
+    assert!(second_lsn > first_lsn, "the stored offset moves forward while idle");
+    assert!(second_lsn >= Some(mark), "the stored offset passed the WAL position taken before the last beats");
+}

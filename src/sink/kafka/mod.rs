@@ -25,6 +25,12 @@
 //!   same Kafka transaction: the batch and its offset become visible together
 //!   or not at all. At-least-once writes it without a transaction, after the
 //!   batch's records; a crash before it is acknowledged resends the batch.
+//! - Idle positions: a batch that ends with an idle position (a keepalive
+//!   past every commit) writes its offset at that position.
+//! - Heartbeats (see [`crate::heartbeat`]): once `heartbeat.interval.ms` has
+//!   passed since the last beat, the next transaction boundary adds a
+//!   heartbeat record to the batch, and the next idle position opens a batch
+//!   of its own (heartbeat + offset at the idle position) and commits it.
 //! - Fencing: a second producer with the same `transactional.id` fences this
 //!   one; the next produce or commit fails and the sink reports
 //!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
@@ -44,8 +50,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::connector::TopicCreation;
+use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
 use crate::event::TxCommit;
+use crate::heartbeat::{now_ms, Heartbeat};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 use crate::record::EncodedRecord;
@@ -111,6 +119,8 @@ pub struct SinkConfig {
     pub topic_creation: TopicCreation,
     /// Where each batch's offset record goes; `None` writes no offsets.
     pub offsets: Option<OffsetTarget>,
+    /// Heartbeat records, when `heartbeat.interval.ms` > 0.
+    pub heartbeat: Option<Heartbeat>,
 }
 
 /// The connector's offset record: topic and key.
@@ -155,6 +165,8 @@ pub enum SinkError {
     },
     #[error("the producer went away before reporting a delivery")]
     Canceled,
+    #[error("cannot encode a heartbeat record")]
+    Heartbeat(#[source] EncodeError),
     #[error("this producer was fenced: another instance started with transactional.id {transactional_id:?} and owns the connector now; stop this instance (its open batch was aborted)")]
     Fenced {
         transactional_id: String,
@@ -215,6 +227,7 @@ impl Classify for SinkError {
             | SinkError::Delivery { source: e, .. }
             | SinkError::Transaction { source: e, .. } => classify_kafka(e),
             SinkError::Canceled => ErrorClass::Transient,
+            SinkError::Heartbeat(_) => ErrorClass::Fatal,
             SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
     }
@@ -253,6 +266,12 @@ pub struct KafkaSink {
     batch: Batch,
     durable: watch::Sender<Lsn>,
     offsets: Option<OffsetTarget>,
+    heartbeat: Option<Heartbeat>,
+    /// When the last heartbeat record was sent (or the sink started).
+    last_beat: Instant,
+    /// The last complete PostgreSQL transaction made durable (for the
+    /// transaction id and time of an idle offset).
+    last_durable_commit: Option<TxCommit>,
 }
 
 impl KafkaSink {
@@ -304,6 +323,9 @@ impl KafkaSink {
             batch: Batch::default(),
             durable,
             offsets: config.offsets,
+            heartbeat: config.heartbeat,
+            last_beat: Instant::now(),
+            last_durable_commit: None,
         })
     }
 
@@ -350,6 +372,16 @@ impl KafkaSink {
     }
 
     async fn send_inner(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+        self.enqueue(record).await?;
+        self.batch.partial = true;
+        if self.batch.opened_at.is_none() {
+            self.batch.opened_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Hand a record to the producer inside the open batch (opening it).
+    async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
         if !self.batch.in_txn {
             if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
@@ -385,11 +417,21 @@ impl KafkaSink {
         self.in_flight_bytes += size;
         self.batch.records += 1;
         self.batch.bytes += size;
-        self.batch.partial = true;
-        if self.batch.opened_at.is_none() {
-            self.batch.opened_at = Some(Instant::now());
-        }
         Ok(())
+    }
+
+    /// Whether a heartbeat is due.
+    fn heartbeat_due(&self) -> bool {
+        self.heartbeat.as_ref().is_some_and(|h| self.last_beat.elapsed() >= h.interval())
+    }
+
+    /// Add a heartbeat record to the batch (opening it).
+    async fn beat(&mut self) -> Result<(), SinkError> {
+        let Some(heartbeat) = &self.heartbeat else { return Ok(()) };
+        let record = heartbeat.record(now_ms()).map_err(SinkError::Heartbeat)?;
+        self.last_beat = Instant::now();
+        tracing::debug!(topic = %record.topic, "heartbeat");
+        self.enqueue(record).await
     }
 
     /// A PostgreSQL transaction ended (at `commit.end_lsn`); close the batch if it is full.
@@ -400,6 +442,9 @@ impl KafkaSink {
             self.batch.last_commit = Some(commit.clone());
         }
         self.batch.partial = false;
+        if self.batch.in_txn && self.heartbeat_due() {
+            self.beat().await.map_err(|e| self.fenced_or(e))?;
+        }
         if self.batch.records == 0 {
             // Nothing of this transaction was captured: it is durable already
             // as soon as everything before it is.
@@ -420,8 +465,15 @@ impl KafkaSink {
 
     /// The server has nothing for us before `lsn`.
     pub async fn idle(&mut self, lsn: Lsn) -> Result<(), SinkError> {
-        if self.batch.in_txn {
+        let lsn = lsn.max(*self.durable.borrow());
+        let beat = self.heartbeat_due();
+        if self.batch.in_txn || beat {
             self.batch.idle_lsn = Some(lsn);
+            if beat {
+                if let Err(e) = self.beat().await {
+                    return Err(self.fenced_or(e));
+                }
+            }
             self.flush().await
         } else {
             self.publish(lsn);
@@ -462,6 +514,9 @@ impl KafkaSink {
         }
         let batch = std::mem::take(&mut self.batch);
         tracing::debug!(records = batch.records, bytes = batch.bytes, "batch durable");
+        if batch.last_commit.is_some() {
+            self.last_durable_commit = batch.last_commit.clone();
+        }
         if let Some(lsn) = batch.last_end_lsn {
             self.publish(lsn);
         }
@@ -485,10 +540,20 @@ impl KafkaSink {
         self.batch = Batch::default();
     }
 
-    /// Add the batch's offset record (its last commit) to the batch.
+    /// Add the batch's offset record to the batch: its idle position when
+    /// that is past its last commit, else its last commit.
     fn send_offset(&mut self) -> Result<(), SinkError> {
-        let (Some(target), Some(commit)) = (&self.offsets, &self.batch.last_commit) else { return Ok(()) };
-        let value = SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us).to_json();
+        let Some(target) = &self.offsets else { return Ok(()) };
+        let commit_end = self.batch.last_commit.as_ref().map(|c| c.end_lsn);
+        let offset = match (self.batch.idle_lsn, &self.batch.last_commit) {
+            (Some(idle), _) if commit_end.is_none_or(|end| idle > end) => {
+                let last = self.batch.last_commit.as_ref().or(self.last_durable_commit.as_ref());
+                SourceOffset::at_idle(idle, last.map(|c| (c.xid, c.commit_ts_us)))
+            }
+            (_, Some(commit)) => SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us),
+            (_, None) => return Ok(()),
+        };
+        let value = offset.to_json();
         let fr: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());
         let future = self
