@@ -14,6 +14,7 @@ pub mod encode;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod heartbeat;
 pub mod lsn;
 pub mod metrics;
 pub mod offsets;

@@ -20,10 +20,12 @@ use crate::convert::Converter;
 use crate::delivery::{self, DeliveryError};
 use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
+use crate::heartbeat::Heartbeat;
 use crate::lsn::Lsn;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
 use crate::sink::kafka::{
     BatchPolicy, DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_IN_FLIGHT_BYTES,
 };
 use crate::source::postgres::capture::{PostgresSource, SourceError};
 
@@ -92,7 +94,7 @@ pub fn transactional_id(group_id: &str, connector: &str) -> String {
     format!("{group_id}-{connector}")
 }
 
-fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig {
+fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings, heartbeat: Option<Heartbeat>) -> SinkConfig {
     SinkConfig {
         bootstrap_servers: worker.kafka.bootstrap_servers.clone(),
         options: worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -103,12 +105,14 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
         },
         batch: BatchPolicy::default(),
         max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
         topic_creation: config.topic_creation.clone(),
         offsets: Some(OffsetTarget {
             topic: worker.offset_storage_topic.clone(),
             partitions: worker.offset_storage_partitions,
             key: offset_key(&config.name, config.topic_prefix()),
         }),
+        heartbeat,
     }
 }
 
@@ -121,7 +125,10 @@ pub async fn run(
     running: impl FnOnce(),
 ) -> Result<(), PipelineError> {
     let (durable_tx, durable_rx) = watch::channel(Lsn::ZERO);
-    let mut sink = KafkaSink::connect(sink_config(config, worker), durable_tx).await?;
+    let heartbeat =
+        Heartbeat::new(&config.heartbeat, config.topic_prefix(), &config.key_converter, &config.value_converter)
+            .map_err(SinkError::Heartbeat)?;
+    let mut sink = KafkaSink::connect(sink_config(config, worker, heartbeat), durable_tx).await?;
     let stored = worker.offset_store().read_latest(&config.name, config.topic_prefix()).await?;
     let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());
     tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), "stored offset read");

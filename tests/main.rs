@@ -12,3 +12,4 @@ mod replication_protocol;
 mod catalog_types;
 mod e2e_exactly_once;
 mod e2e_tls;
+mod e2e_faults;

@@ -112,6 +112,8 @@ pub struct ConnectorConfig {
     pub slot_drop_on_stop: bool,
     /// How transient failures are retried.
     pub retry: RetryPolicy,
+    /// `heartbeat.interval.ms`, `heartbeat.action.query`, `topic.heartbeat.prefix`.
+    pub heartbeat: crate::heartbeat::HeartbeatConfig,
 }
 
 /// Default of `errors.max.retries`: -1, no limit (Debezium's default).
@@ -279,6 +281,7 @@ impl ConnectorConfig {
             topic_creation: parse_topic_creation(&mut p),
             slot_drop_on_stop: p.bool_or("slot.drop.on.stop", false),
             retry: parse_retry(&mut p),
+            heartbeat: parse_heartbeat(&mut p),
         };
         for key in p.unused() {
             if !definitions::is_ignored(&key) {
@@ -313,6 +316,16 @@ impl ConnectorConfig {
     /// `topic.prefix` after its fallbacks.
     pub fn topic_prefix(&self) -> &str {
         &self.envelope.topic_prefix
+    }
+}
+
+fn parse_heartbeat(p: &mut Props) -> crate::heartbeat::HeartbeatConfig {
+    let d = crate::heartbeat::HeartbeatConfig::default();
+    let interval_ms: u64 = p.int_or("heartbeat.interval.ms", 0, 0, i64::from(i32::MAX));
+    crate::heartbeat::HeartbeatConfig {
+        interval: std::time::Duration::from_millis(interval_ms),
+        action_query: p.get("heartbeat.action.query"),
+        topic_prefix: p.string_or("topic.heartbeat.prefix", &d.topic_prefix),
     }
 }
 

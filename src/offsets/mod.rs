@@ -96,6 +96,22 @@ impl SourceOffset {
         }
     }
 
+    /// The offset at an idle position `lsn`: the server has sent every
+    /// transaction that ends at or before it, and they are all in Kafka (a
+    /// keepalive or heartbeat on a connector whose tables did not change).
+    /// `last` is the transaction id and commit time of the last transaction
+    /// delivered, when known.
+    pub fn at_idle(lsn: Lsn, last: Option<(u32, i64)>) -> Self {
+        SourceOffset {
+            ts_usec: last.map(|(_, ts)| ts),
+            tx_id: last.map(|(xid, _)| i64::from(xid)),
+            lsn: Some(lsn.as_u64()),
+            lsn_proc: Some(lsn.as_u64()),
+            lsn_commit: Some(lsn.as_u64()),
+            ..SourceOffset::default()
+        }
+    }
+
     /// Everything at or below this LSN is in Kafka.
     pub fn resume_lsn(&self) -> Option<Lsn> {
         self.lsn_commit.or(self.lsn_proc).map(Lsn)
@@ -226,7 +242,8 @@ impl OffsetStore {
         let key = offset_key(connector, server);
         let partition = partition_for_key(&key, i32::try_from(count).unwrap_or(1).max(1));
         let value = offset.map(SourceOffset::to_json);
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).key(key.as_slice()).partition(partition);
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).key(key.as_slice()).partition(partition);
         if let Some(v) = value.as_deref() {
             record = record.payload(v);
         }

@@ -22,6 +22,7 @@
 
 pub mod golden;
 pub mod kafka;
+pub mod load;
 pub mod postgres;
 mod process;
 pub mod txlog;

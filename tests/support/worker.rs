@@ -163,6 +163,33 @@ impl Worker {
         }
     }
 
+    /// The process id of the running `pgcdc run`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `/proc/<pid>/status` field in kB (`VmHWM`, `VmRSS`), if the process runs.
+    pub fn proc_status_kb(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))?;
+        line[field.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+    }
+
+    /// The task states seen while polling every 200 ms for `duration`
+    /// (deduplicated in order, e.g. `["RUNNING"]` or `["RUNNING", "FAILED"]`).
+    pub async fn task_states_during(&self, name: &str, duration: Duration) -> Vec<String> {
+        let deadline = Instant::now() + duration;
+        let mut seen: Vec<String> = Vec::new();
+        while Instant::now() < deadline {
+            let state = self.status(name).await["tasks"][0]["state"].as_str().unwrap_or("NONE").to_owned();
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    }
+
     /// Stop with SIGTERM (graceful) and wait for the exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();

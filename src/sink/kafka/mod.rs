@@ -13,14 +13,24 @@
 //!   durable LSN published on the watch channel is always a commit's
 //!   `end_lsn` (or an idle position past every commit) and only moves forward.
 //!   The replication stream reports it as the slot's flush position.
-//! - Backpressure: at most `max_in_flight` records are unacknowledged; the
-//!   next `send` waits for the oldest, which slows the source reading.
+//! - Backpressure and bounded memory: at most `max_in_flight` records and
+//!   `max_in_flight_bytes` payload bytes are unacknowledged; the next `send`
+//!   waits for the oldest, which slows the source reading. A PostgreSQL
+//!   transaction of any size streams through this window into the open Kafka
+//!   transaction (records of an open Kafka transaction are acknowledged as
+//!   they are written, before the commit): it is never buffered whole.
 //! - Offsets: when configured, each batch ends with one more record, the
 //!   connector's offset (Debezium's layout, see [`crate::offsets`]) carrying
 //!   the last commit of the batch, written to the offsets topic inside the
 //!   same Kafka transaction: the batch and its offset become visible together
 //!   or not at all. At-least-once writes it without a transaction, after the
 //!   batch's records; a crash before it is acknowledged resends the batch.
+//! - Idle positions: a batch that ends with an idle position (a keepalive
+//!   past every commit) writes its offset at that position.
+//! - Heartbeats (see [`crate::heartbeat`]): once `heartbeat.interval.ms` has
+//!   passed since the last beat, the next transaction boundary adds a
+//!   heartbeat record to the batch, and the next idle position opens a batch
+//!   of its own (heartbeat + offset at the idle position) and commits it.
 //! - Fencing: a second producer with the same `transactional.id` fences this
 //!   one; the next produce or commit fails and the sink reports
 //!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
@@ -40,8 +50,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::connector::TopicCreation;
+use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
 use crate::event::TxCommit;
+use crate::heartbeat::{now_ms, Heartbeat};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 use crate::record::EncodedRecord;
@@ -56,6 +68,8 @@ pub const DEFAULT_BATCH_MAX_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_BATCH_LINGER: Duration = Duration::from_millis(20);
 /// Default bound on unacknowledged records.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
+/// Default bound on the key + value bytes of unacknowledged records.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 /// How long a Kafka transaction may stay open: one PostgreSQL transaction
 /// of millions of rows is one Kafka transaction.
 const TRANSACTION_TIMEOUT_MS: &str = "600000";
@@ -100,9 +114,13 @@ pub struct SinkConfig {
     pub delivery: DeliveryGuarantee,
     pub batch: BatchPolicy,
     pub max_in_flight: usize,
+    /// Bound on the key + value bytes of unacknowledged records.
+    pub max_in_flight_bytes: usize,
     pub topic_creation: TopicCreation,
     /// Where each batch's offset record goes; `None` writes no offsets.
     pub offsets: Option<OffsetTarget>,
+    /// Heartbeat records, when `heartbeat.interval.ms` > 0.
+    pub heartbeat: Option<Heartbeat>,
 }
 
 /// The connector's offset record: topic and key.
@@ -147,6 +165,8 @@ pub enum SinkError {
     },
     #[error("the producer went away before reporting a delivery")]
     Canceled,
+    #[error("cannot encode a heartbeat record")]
+    Heartbeat(#[source] EncodeError),
     #[error("this producer was fenced: another instance started with transactional.id {transactional_id:?} and owns the connector now; stop this instance (its open batch was aborted)")]
     Fenced {
         transactional_id: String,
@@ -207,6 +227,7 @@ impl Classify for SinkError {
             | SinkError::Delivery { source: e, .. }
             | SinkError::Transaction { source: e, .. } => classify_kafka(e),
             SinkError::Canceled => ErrorClass::Transient,
+            SinkError::Heartbeat(_) => ErrorClass::Fatal,
             SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
     }
@@ -238,10 +259,19 @@ pub struct KafkaSink {
     delivery: DeliveryGuarantee,
     policy: BatchPolicy,
     max_in_flight: usize,
-    in_flight: VecDeque<(DeliveryFuture, String)>,
+    max_in_flight_bytes: usize,
+    /// Unacknowledged records: delivery, topic, key + value bytes.
+    in_flight: VecDeque<(DeliveryFuture, String, usize)>,
+    in_flight_bytes: usize,
     batch: Batch,
     durable: watch::Sender<Lsn>,
     offsets: Option<OffsetTarget>,
+    heartbeat: Option<Heartbeat>,
+    /// When the last heartbeat record was sent (or the sink started).
+    last_beat: Instant,
+    /// The last complete PostgreSQL transaction made durable (for the
+    /// transaction id and time of an idle offset).
+    last_durable_commit: Option<TxCommit>,
 }
 
 impl KafkaSink {
@@ -287,10 +317,15 @@ impl KafkaSink {
             delivery: config.delivery,
             policy: config.batch,
             max_in_flight: config.max_in_flight.max(1),
+            max_in_flight_bytes: config.max_in_flight_bytes.max(1),
             in_flight: VecDeque::new(),
+            in_flight_bytes: 0,
             batch: Batch::default(),
             durable,
             offsets: config.offsets,
+            heartbeat: config.heartbeat,
+            last_beat: Instant::now(),
+            last_durable_commit: None,
         })
     }
 
@@ -337,6 +372,16 @@ impl KafkaSink {
     }
 
     async fn send_inner(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+        self.enqueue(record).await?;
+        self.batch.partial = true;
+        if self.batch.opened_at.is_none() {
+            self.batch.opened_at = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Hand a record to the producer inside the open batch (opening it).
+    async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
         if !self.batch.in_txn {
             if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
@@ -344,7 +389,10 @@ impl KafkaSink {
             }
             self.batch.in_txn = true;
         }
-        while self.in_flight.len() >= self.max_in_flight {
+        let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
+        while self.in_flight.len() >= self.max_in_flight
+            || (!self.in_flight.is_empty() && self.in_flight_bytes + size > self.max_in_flight_bytes)
+        {
             self.await_oldest().await?;
         }
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
@@ -361,19 +409,29 @@ impl KafkaSink {
         if let Some(ts) = record.timestamp_ms {
             fr = fr.timestamp(ts);
         }
-        let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         let future = self
             .producer
             .send_result(fr)
             .map_err(|(source, _)| SinkError::Enqueue { topic: record.topic.clone(), source })?;
-        self.in_flight.push_back((future, record.topic));
+        self.in_flight.push_back((future, record.topic, size));
+        self.in_flight_bytes += size;
         self.batch.records += 1;
         self.batch.bytes += size;
-        self.batch.partial = true;
-        if self.batch.opened_at.is_none() {
-            self.batch.opened_at = Some(Instant::now());
-        }
         Ok(())
+    }
+
+    /// Whether a heartbeat is due.
+    fn heartbeat_due(&self) -> bool {
+        self.heartbeat.as_ref().is_some_and(|h| self.last_beat.elapsed() >= h.interval())
+    }
+
+    /// Add a heartbeat record to the batch (opening it).
+    async fn beat(&mut self) -> Result<(), SinkError> {
+        let Some(heartbeat) = &self.heartbeat else { return Ok(()) };
+        let record = heartbeat.record(now_ms()).map_err(SinkError::Heartbeat)?;
+        self.last_beat = Instant::now();
+        tracing::debug!(topic = %record.topic, "heartbeat");
+        self.enqueue(record).await
     }
 
     /// A PostgreSQL transaction ended (at `commit.end_lsn`); close the batch if it is full.
@@ -384,6 +442,9 @@ impl KafkaSink {
             self.batch.last_commit = Some(commit.clone());
         }
         self.batch.partial = false;
+        if self.batch.in_txn && self.heartbeat_due() {
+            self.beat().await.map_err(|e| self.fenced_or(e))?;
+        }
         if self.batch.records == 0 {
             // Nothing of this transaction was captured: it is durable already
             // as soon as everything before it is.
@@ -404,8 +465,15 @@ impl KafkaSink {
 
     /// The server has nothing for us before `lsn`.
     pub async fn idle(&mut self, lsn: Lsn) -> Result<(), SinkError> {
-        if self.batch.in_txn {
+        let lsn = lsn.max(*self.durable.borrow());
+        let beat = self.heartbeat_due();
+        if self.batch.in_txn || beat {
             self.batch.idle_lsn = Some(lsn);
+            if beat {
+                if let Err(e) = self.beat().await {
+                    return Err(self.fenced_or(e));
+                }
+            }
             self.flush().await
         } else {
             self.publish(lsn);
@@ -446,6 +514,9 @@ impl KafkaSink {
         }
         let batch = std::mem::take(&mut self.batch);
         tracing::debug!(records = batch.records, bytes = batch.bytes, "batch durable");
+        if batch.last_commit.is_some() {
+            self.last_durable_commit = batch.last_commit.clone();
+        }
         if let Some(lsn) = batch.last_end_lsn {
             self.publish(lsn);
         }
@@ -459,6 +530,7 @@ impl KafkaSink {
     /// becomes visible to read_committed consumers.
     pub async fn abort(&mut self) {
         self.in_flight.clear();
+        self.in_flight_bytes = 0;
         if self.batch.in_txn && matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = self.producer.clone();
             if let Err(err) = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await {
@@ -468,24 +540,36 @@ impl KafkaSink {
         self.batch = Batch::default();
     }
 
-    /// Add the batch's offset record (its last commit) to the batch.
+    /// Add the batch's offset record to the batch: its idle position when
+    /// that is past its last commit, else its last commit.
     fn send_offset(&mut self) -> Result<(), SinkError> {
-        let (Some(target), Some(commit)) = (&self.offsets, &self.batch.last_commit) else { return Ok(()) };
-        let value = SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us).to_json();
+        let Some(target) = &self.offsets else { return Ok(()) };
+        let commit_end = self.batch.last_commit.as_ref().map(|c| c.end_lsn);
+        let offset = match (self.batch.idle_lsn, &self.batch.last_commit) {
+            (Some(idle), _) if commit_end.is_none_or(|end| idle > end) => {
+                let last = self.batch.last_commit.as_ref().or(self.last_durable_commit.as_ref());
+                SourceOffset::at_idle(idle, last.map(|c| (c.xid, c.commit_ts_us)))
+            }
+            (_, Some(commit)) => SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us),
+            (_, None) => return Ok(()),
+        };
+        let value = offset.to_json();
         let fr: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());
         let future = self
             .producer
             .send_result(fr)
             .map_err(|(source, _)| SinkError::Enqueue { topic: target.topic.clone(), source })?;
-        self.in_flight.push_back((future, target.topic.clone()));
+        self.in_flight.push_back((future, target.topic.clone(), value.len()));
+        self.in_flight_bytes += value.len();
         Ok(())
     }
 
     async fn await_oldest(&mut self) -> Result<(), SinkError> {
-        let Some((future, topic)) = self.in_flight.pop_front() else {
+        let Some((future, topic, size)) = self.in_flight.pop_front() else {
             return Ok(());
         };
+        self.in_flight_bytes -= size;
         match future.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((source, _))) => Err(SinkError::Delivery { topic, source }),

@@ -20,6 +20,12 @@
 //! - A keepalive outside a transaction becomes `Idle { lsn: wal_end }`: the
 //!   server has sent every commit before `wal_end`, so once they are durable
 //!   the slot may advance there even when no captured table changed.
+//! - Heartbeats (`heartbeat.interval.ms` > 0, see `crate::heartbeat`): at
+//!   each interval `heartbeat.action.query` runs on the catalog connection,
+//!   and outside a transaction the source sends `Idle { lsn: received }` —
+//!   the highest position received, past every commit already forwarded —
+//!   so the sink beats (heartbeat + offset) even when the server sends no
+//!   keepalive because nothing happens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +80,8 @@ pub enum SourceError {
     ForeignSlot { slot: String, expected: String, found: String, plugin: String },
     #[error("the replication stream ended")]
     StreamEnded,
+    #[error("heartbeat.action.query failed: fix the statement or its permissions")]
+    HeartbeatQuery(#[source] tokio_postgres::Error),
 }
 
 impl Classify for SourceError {
@@ -88,6 +96,7 @@ impl Classify for SourceError {
             SourceError::Decoder(DecoderError::Lookup(e)) => e.class(),
             SourceError::Decoder(_) => ErrorClass::Fatal,
             SourceError::StreamEnded => ErrorClass::Transient,
+            SourceError::HeartbeatQuery(e) => classify_pg(e),
         }
     }
 }
@@ -170,6 +179,10 @@ pub struct PostgresSource {
     lookup: CatalogLookup,
     start_lsn: Lsn,
     status_interval: Duration,
+    /// `heartbeat.interval.ms` when heartbeats are on.
+    heartbeat_interval: Option<Duration>,
+    /// `heartbeat.action.query`.
+    heartbeat_query: Option<String>,
 }
 
 impl PostgresSource {
@@ -251,6 +264,8 @@ impl PostgresSource {
             lookup: CatalogLookup { client, cache: RelationCache::new(), values: config.values.clone() },
             start_lsn,
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
+            heartbeat_interval: config.heartbeat.enabled().then_some(config.heartbeat.interval),
+            heartbeat_query: config.heartbeat.action_query.clone(),
         })
     }
 
@@ -268,10 +283,27 @@ impl PostgresSource {
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
         let mut out = Vec::new();
+        let mut heartbeat = self.heartbeat_interval.map(|every| {
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        });
         let result = loop {
             let message = tokio::select! {
                 biased;
                 _ = crate::shutdown::stopped(&mut shutdown) => break Ok(()),
+                _ = tick(&mut heartbeat) => {
+                    match self.on_heartbeat().await {
+                        Ok(Some(idle)) => {
+                            if !self.forward(&events, idle, &mut durable, &mut shutdown).await? {
+                                return Ok(());
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => break Err(e),
+                    }
+                    continue;
+                }
                 changed = durable.changed() => {
                     if changed.is_ok() {
                         let lsn = *durable.borrow_and_update();
@@ -322,6 +354,16 @@ impl PostgresSource {
         Ok(())
     }
 
+    /// A heartbeat interval passed: run `heartbeat.action.query`, and outside
+    /// a transaction return the idle position to confirm.
+    async fn on_heartbeat(&mut self) -> Result<Option<SourceEvent>, SourceError> {
+        if let Some(query) = &self.heartbeat_query {
+            self.lookup.client.batch_execute(query).await.map_err(SourceError::HeartbeatQuery)?;
+        }
+        let lsn = self.stream.received();
+        Ok((!self.decoder.in_transaction() && lsn > Lsn::ZERO).then_some(SourceEvent::Idle { lsn }))
+    }
+
     /// Hand one event downstream, answering the server while waiting.
     /// Returns false when shut down while waiting.
     async fn forward(
@@ -349,5 +391,15 @@ impl PostgresSource {
                 }
             }
         }
+    }
+}
+
+/// The next tick of an optional interval; never, without one.
+async fn tick(timer: &mut Option<tokio::time::Interval>) {
+    match timer {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }

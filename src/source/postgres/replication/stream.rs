@@ -122,6 +122,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
                 self.server_done = true;
                 Ok(None)
             }
+            // A walsender that shuts down (fast or smart shutdown of the
+            // server) waits until the client confirmed everything it sent,
+            // then sends CommandComplete without a CopyDone and exits.
+            Some(Message::CommandComplete(_)) => {
+                tracing::info!(received = %self.received, "server shut the replication stream down");
+                self.server_done = true;
+                Ok(None)
+            }
             Some(_) => Err(ReplicationError::Protocol("unexpected message while streaming")),
         }
     }
@@ -344,6 +352,18 @@ mod tests {
         let mut rest = Vec::new();
         server.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty(), "unexpected bytes {rest:?}");
+    }
+
+    #[tokio::test]
+    async fn command_complete_of_a_shutting_down_walsender_ends_the_stream() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        // What a walsender sends when the server shuts down: CommandComplete("COPY 0"), no CopyDone.
+        let mut wire = vec![b'C'];
+        wire.extend_from_slice(&(4 + 7u32).to_be_bytes());
+        wire.extend_from_slice(b"COPY 0\0");
+        server.write_all(&wire).await.unwrap();
+        assert_eq!(s.next().await.unwrap(), None);
+        assert_eq!(s.next().await.unwrap(), None);
     }
 
     #[tokio::test]
