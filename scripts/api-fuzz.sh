@@ -8,8 +8,10 @@
 #
 # Environment:
 #   PGCDC_TOOLS_DIR        where scripts/install-deps.sh --api-fuzz put the venv with schemathesis
-#   PGCDC_FUZZ_BOOTSTRAP   Kafka bootstrap servers for the worker (default: none reachable,
-#                          127.0.0.1:1 — the API must answer either way)
+#   PGCDC_FUZZ_BOOTSTRAP   Kafka bootstrap servers for the worker (default: a throwaway tansu
+#                          broker started here, as in production the worker has its broker;
+#                          connectors the fuzzer registers fail on their made-up databases)
+#   PGCDC_TANSU_BIN        the tansu binary (scripts/install-deps.sh prints it)
 #   PGCDC_FUZZ_EXAMPLES    examples per operation (default 100; ~1 min on 2 cores)
 #   PGCDC_FUZZ_MAX_TIME    optional time budget in seconds (schemathesis then keeps fuzzing until it is spent)
 #   PGCDC_FUZZ_SEED        seed (default: random; printed, so a failure can be replayed)
@@ -34,7 +36,9 @@ BIN="${CARGO_TARGET_DIR:-target}/debug/pgcdc"
 
 work="$(mktemp -d)"
 worker_pid=""
+broker_pid=""
 cleanup() {
+    if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
     if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
         kill -TERM "$worker_pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.1; done
@@ -46,10 +50,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+bootstrap="${PGCDC_FUZZ_BOOTSTRAP:-}"
+if [ -z "$bootstrap" ]; then
+    if [ -z "${PGCDC_TANSU_BIN:-}" ]; then
+        eval "$(scripts/install-deps.sh)"
+    fi
+    kport="$(free_port)"
+    "$PGCDC_TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$kport" \
+        --advertised-listener-url "tcp://127.0.0.1:$kport" --storage-engine memory://tansu/ \
+        >"$work/broker.log" 2>&1 &
+    broker_pid=$!
+    bootstrap="127.0.0.1:$kport"
+fi
+port="$(free_port)"
 url="http://127.0.0.1:$port"
 PGCDC_REST__LISTEN="127.0.0.1:$port" \
-PGCDC_KAFKA__BOOTSTRAP_SERVERS="${PGCDC_FUZZ_BOOTSTRAP:-127.0.0.1:1}" \
+PGCDC_KAFKA__BOOTSTRAP_SERVERS="$bootstrap" \
 PGCDC_WORKER__STATE_DIR="$work/state" \
 RUST_LOG="${RUST_LOG:-pgcdc=info,warn}" \
     "$BIN" run >"$work/worker.log" 2>&1 &
