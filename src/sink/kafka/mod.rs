@@ -466,15 +466,23 @@ impl KafkaSink {
     /// The server has nothing for us before `lsn`.
     pub async fn idle(&mut self, lsn: Lsn) -> Result<(), SinkError> {
         let lsn = lsn.max(*self.durable.borrow());
-        let beat = self.heartbeat_due();
-        if self.batch.in_txn || beat {
+        let was_open = self.batch.in_txn;
+        if self.heartbeat_due() {
             self.batch.idle_lsn = Some(lsn);
-            if beat {
-                if let Err(e) = self.beat().await {
-                    return Err(self.fenced_or(e));
-                }
+            if let Err(e) = self.beat().await {
+                return Err(self.fenced_or(e));
             }
-            self.flush().await
+            // A heartbeat on its own is committed now; one that joined an
+            // open batch is committed with it at the batch's deadline.
+            return if was_open { Ok(()) } else { self.flush().await };
+        }
+        if was_open {
+            // The walsender sends a keepalive after every transaction it
+            // has caught up with: committing here would make one Kafka
+            // transaction per PostgreSQL transaction. The linger deadline
+            // commits the batch, and the idle position with it.
+            self.batch.idle_lsn = Some(lsn);
+            Ok(())
         } else {
             self.publish(lsn);
             Ok(())
