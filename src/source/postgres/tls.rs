@@ -140,9 +140,10 @@ impl PgTls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let algorithms = provider.signature_verification_algorithms;
         let verifier: Arc<dyn ServerCertVerifier> = match verification {
-            Verification::None => Arc::new(AcceptAnyCert { algorithms }),
+            Verification::None => Arc::new(CaVerifier { roots: None, algorithms }),
             Verification::Chain => {
-                Arc::new(ChainOnly { roots: Arc::new(load_roots(options.root_cert.as_deref(), options.mode)?), algorithms })
+                let roots = Arc::new(load_roots(options.root_cert.as_deref(), options.mode)?);
+                Arc::new(CaVerifier { roots: Some(roots), algorithms })
             }
             Verification::Full => {
                 let roots = Arc::new(load_roots(options.root_cert.as_deref(), options.mode)?);
@@ -352,57 +353,22 @@ fn load_key(property: &'static str, path: &Path) -> Result<PrivateKeyDer<'static
     })
 }
 
-/// `require`/`prefer` without a root certificate: encryption without
-/// authentication (libpq's behaviour). Handshake signatures are still checked,
-/// so the peer must hold the key of the certificate it presents.
+/// The server certificate check of `require`/`prefer` and `verify-ca`.
+///
+/// - `roots: None` (`require`/`prefer` without a root certificate):
+///   encryption without authentication, libpq's behaviour.
+/// - `roots: Some` (`verify-ca`, or a root certificate given): the chain must
+///   end at a trusted CA; the host name is not checked.
+///
+/// Handshake signatures are always checked, so the peer must hold the key of
+/// the certificate it presents.
 #[derive(Debug)]
-struct AcceptAnyCert {
+struct CaVerifier {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must end at a trusted CA; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for CaVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -411,8 +377,10 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(&cert, &self.roots, intermediates, now, self.algorithms.all)?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(&cert, roots, intermediates, now, self.algorithms.all)?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
