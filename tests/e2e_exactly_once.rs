@@ -15,6 +15,8 @@ use serde_json::Value;
 use crate::support::txlog::{read_topic, verify, Verdict};
 use crate::support::{connector_config, unique_name, Broker, PgServer, TestDatabase, Worker};
 
+/// How long a fenced instance may take to learn it was fenced (see below).
+const FENCED_TIMEOUT: Duration = Duration::from_secs(150);
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Keys the mixed load works on.
 const KEYS: i64 = 40;
@@ -277,7 +279,10 @@ async fn second_instance_is_fenced() {
 
     let second = Worker::start_in_group(broker, &first.group_id).await;
     assert_eq!(second.register("fence", config).await.0, 201);
-    let status = first.wait_task_state("fence", "FAILED", TIMEOUT).await;
+    // On tansu the fenced producer's connection can be closed instead of
+    // answered with PRODUCER_FENCED; librdkafka then learns it is fenced only
+    // when its commit times out (transaction timeout, 60 s) and retries.
+    let status = first.wait_task_state("fence", "FAILED", FENCED_TIMEOUT).await;
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
     assert!(trace.contains("fenced"), "the first instance says it was fenced: {trace}");
     second.wait_task_state("fence", "RUNNING", TIMEOUT).await;
