@@ -31,7 +31,7 @@ async fn postgres_accepts_connections_with_logical_wal_level() {
     let current: String = client.query_one("SELECT current_database()", &[]).await.unwrap().get(0);
     // THEN logical decoding is possible and we are in our database
     assert_eq!(wal_level, "logical");
-    assert!(slots.parse::<u32>().unwrap() >= 50, "max_replication_slots = {slots}");
+    assert!(slots.parse::<u32>().unwrap() >= 400, "max_replication_slots = {slots}");
     assert_eq!(current, db.name);
     assert!(db.name.starts_with("smoke_pg_"), "{}", db.name);
 

@@ -1,7 +1,7 @@
 //! Docker backend (cargo feature `testcontainers`): PostgreSQL and Apache Kafka images in place
 //! of the local binaries, selected by [`super::backend`] when a Docker engine is reachable.
 //!
-//! The servers are configured like the local ones: `wal_level=logical`, 50 slots and senders,
+//! The servers are configured like the local ones: `wal_level=logical`, 400 slots, 100 senders,
 //! durability off, the md5, SCRAM and cleartext-password roles with their `pg_hba.conf` lines. Host ports are fixed
 //! at start (mapped to a free host port) so `stop`/`start` keep the address the tests hold.
 //! Each container runs its own tokio runtime (the tests' runtimes come and go per test), and a
@@ -99,11 +99,11 @@ impl PgContainer {
                 "-c",
                 "wal_level=logical",
                 "-c",
-                "max_replication_slots=50",
+                "max_replication_slots=400",
                 "-c",
-                "max_wal_senders=50",
+                "max_wal_senders=100",
                 "-c",
-                "max_connections=200",
+                "max_connections=300",
                 "-c",
                 "fsync=off",
                 "-c",

@@ -3,7 +3,7 @@
 //! The local cluster (see `scripts/install-deps.sh`):
 //! - `initdb -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync` in `/tmp`, run as the
 //!   `postgres` user through `runuser` when the tests run as root (initdb refuses root);
-//! - `wal_level=logical`, 50 slots and WAL senders, durability off (`fsync`,
+//! - `wal_level=logical`, 400 slots (every test leaves its slot), 100 WAL senders, durability off (`fsync`,
 //!   `synchronous_commit`, `full_page_writes`) — use `pg_current_wal_insert_lsn()` for end
 //!   positions, since `synchronous_commit=off` lets the flush position lag;
 //! - listens on 127.0.0.1 on a free port, its unix socket inside the data directory;
@@ -269,9 +269,9 @@ impl LocalCluster {
              listen_addresses = '127.0.0.1'\n\
              unix_socket_directories = '{dir}'\n\
              wal_level = logical\n\
-             max_replication_slots = 50\n\
-             max_wal_senders = 50\n\
-             max_connections = 200\n\
+             max_replication_slots = 400\n\
+             max_wal_senders = 100\n\
+             max_connections = 300\n\
              fsync = off\n\
              synchronous_commit = off\n\
              full_page_writes = off\n\
