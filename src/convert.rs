@@ -108,7 +108,7 @@ impl Convert for Converter {
             std::mem::swap(&mut self.records, &mut self.scratch);
         }
         for record in self.records.drain(..) {
-            out.push(self.encoder.encode(&record)?);
+            out.push(self.encoder.encode_owned(record)?);
         }
         Ok(())
     }

@@ -77,6 +77,9 @@ impl Classify for EncodeError {
 pub struct JsonConverter {
     opts: JsonOptions,
     cache: HashMap<*const Schema, (Arc<Schema>, Vec<u8>)>,
+    /// Length of the last text [`JsonConverter::to_bytes`] wrote: the next
+    /// buffer starts that large instead of growing to it step by step.
+    last_len: usize,
 }
 
 // The raw pointers are only compared, never dereferenced; the `Arc` next to
@@ -85,7 +88,7 @@ unsafe impl Send for JsonConverter {}
 
 impl JsonConverter {
     pub fn new(opts: JsonOptions) -> Self {
-        JsonConverter { opts, cache: HashMap::new() }
+        JsonConverter { opts, cache: HashMap::new(), last_len: 0 }
     }
 
     pub fn options(&self) -> &JsonOptions {
@@ -125,8 +128,9 @@ impl JsonConverter {
         match sv {
             None => Ok(None),
             Some(_) => {
-                let mut buf = Vec::with_capacity(512);
+                let mut buf = Vec::with_capacity((self.last_len + self.last_len / 8 + 64).min(1 << 20));
                 self.encode(sv, &mut buf)?;
+                self.last_len = buf.len();
                 Ok(Some(buf))
             }
         }
@@ -185,7 +189,7 @@ impl Writer {
         }
         if let Some(v) = s.version {
             buf.extend_from_slice(b",\"version\":");
-            buf.extend_from_slice(v.to_string().as_bytes());
+            write_int(i64::from(v), buf);
         }
         if let Some(doc) = &s.doc {
             buf.extend_from_slice(b",\"doc\":");
@@ -229,10 +233,10 @@ impl Writer {
         }
         let mismatch = || EncodeError::TypeMismatch { field: field.to_owned(), expected: s.kind.json_name() };
         match (s.kind, v) {
-            (SchemaType::Int8, Value::Int8(x)) => push_display(buf, x),
-            (SchemaType::Int16, Value::Int16(x)) => push_display(buf, x),
-            (SchemaType::Int32, Value::Int32(x)) => push_display(buf, x),
-            (SchemaType::Int64, Value::Int64(x)) => push_display(buf, x),
+            (SchemaType::Int8, Value::Int8(x)) => write_int(i64::from(*x), buf),
+            (SchemaType::Int16, Value::Int16(x)) => write_int(i64::from(*x), buf),
+            (SchemaType::Int32, Value::Int32(x)) => write_int(i64::from(*x), buf),
+            (SchemaType::Int64, Value::Int64(x)) => write_int(*x, buf),
             (SchemaType::Float32, Value::Float32(x)) => write_f32(*x, buf),
             (SchemaType::Float64, Value::Float64(x)) => write_f64(*x, buf),
             (SchemaType::Boolean, Value::Boolean(b)) => {
@@ -316,10 +320,24 @@ fn incomplete(s: &Schema) -> EncodeError {
     EncodeError::IncompleteSchema { field: s.name.clone().unwrap_or_default() }
 }
 
-fn push_display(buf: &mut Vec<u8>, x: impl std::fmt::Display) {
-    use std::io::Write as _;
-    // Writing into a Vec cannot fail.
-    let _ = write!(buf, "{x}");
+/// An integer in decimal, as `Display` writes it, without the formatting
+/// machinery (one of the drain's hot spots).
+pub(crate) fn write_int(x: i64, buf: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut n = x.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if x < 0 {
+        buf.push(b'-');
+    }
+    buf.extend_from_slice(&digits[at..]);
 }
 
 fn write_base64(b: &[u8], buf: &mut Vec<u8>) {
@@ -332,32 +350,55 @@ fn write_base64(b: &[u8], buf: &mut Vec<u8>) {
     buf.push(b'"');
 }
 
+/// Bytes that end the raw run of [`write_str`]: `"`, `\\`, control
+/// characters, and lead bytes of 4-byte UTF-8 sequences (supplementary
+/// characters, which Jackson escapes as a surrogate pair).
+const fn special_bytes() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0xF0;
+        i += 1;
+    }
+    t
+}
+static SPECIAL: [bool; 256] = special_bytes();
+
 /// A JSON string as Jackson's UTF-8 generator writes it: `"` `\` and control
 /// characters escaped (short forms for \b \t \n \f \r, else `\u00XX`), other
 /// BMP characters raw, supplementary characters as an escaped surrogate pair.
+///
+/// Hot path: runs of raw bytes are found with a byte table and copied at
+/// once; only the (rare) special characters are decoded.
 pub(crate) fn write_str(s: &str, buf: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    buf.push(b'"');
     let bytes = s.as_bytes();
+    buf.reserve(bytes.len() + 2);
+    buf.push(b'"');
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc: Option<&[u8]> = match c {
-            '"' => Some(b"\\\""),
-            '\\' => Some(b"\\\\"),
-            '\n' => Some(b"\\n"),
-            '\t' => Some(b"\\t"),
-            '\r' => Some(b"\\r"),
-            '\u{8}' => Some(b"\\b"),
-            '\u{c}' => Some(b"\\f"),
-            _ => None,
-        };
-        if esc.is_none() && (c as u32) >= 0x20 && (c as u32) <= 0xFFFF {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !SPECIAL[usize::from(bytes[i])] {
+            i += 1;
             continue;
         }
         buf.extend_from_slice(&bytes[start..i]);
-        start = i + c.len_utf8();
-        if let Some(e) = esc {
-            buf.extend_from_slice(e);
+        // `i` is a char boundary: special bytes are ASCII or UTF-8 lead bytes.
+        let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+        i += c.len_utf8();
+        start = i;
+        let esc: &[u8] = match c {
+            '"' => b"\\\"",
+            '\\' => b"\\\\",
+            '\n' => b"\\n",
+            '\t' => b"\\t",
+            '\r' => b"\\r",
+            '\u{8}' => b"\\b",
+            '\u{c}' => b"\\f",
+            _ => b"",
+        };
+        if !esc.is_empty() {
+            buf.extend_from_slice(esc);
             continue;
         }
         let mut units = [0u16; 2];

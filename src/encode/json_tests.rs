@@ -98,3 +98,72 @@ fn default_replaces_null_unless_disabled() {
         JsonConverter::new(JsonOptions { schemas_enable: false, replace_null_with_default: false, ..JsonOptions::default() });
     assert_eq!(off.to_bytes(Some(&sv)).unwrap().unwrap(), br#"{"n":null}"#);
 }
+
+/// The char-by-char escaping `write_str` replaced; its byte-table fast path
+/// must write exactly the same text.
+fn write_str_reference(s: &str) -> Vec<u8> {
+    let mut buf = vec![b'"'];
+    for c in s.chars() {
+        match c {
+            '"' => buf.extend_from_slice(b"\\\""),
+            '\\' => buf.extend_from_slice(b"\\\\"),
+            '\n' => buf.extend_from_slice(b"\\n"),
+            '\t' => buf.extend_from_slice(b"\\t"),
+            '\r' => buf.extend_from_slice(b"\\r"),
+            '\u{8}' => buf.extend_from_slice(b"\\b"),
+            '\u{c}' => buf.extend_from_slice(b"\\f"),
+            c if (c as u32) >= 0x20 && (c as u32) <= 0xFFFF => {
+                buf.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes())
+            }
+            c => {
+                for u in c.encode_utf16(&mut [0; 2]) {
+                    buf.extend_from_slice(format!("\\u{:04X}", u).as_bytes());
+                }
+            }
+        }
+    }
+    buf.push(b'"');
+    buf
+}
+
+#[test]
+fn fast_string_escaping_matches_the_char_by_char_rules() {
+    // Every char class at every position: start, middle, end, runs.
+    let pieces = ["", "a", "\"", "\\", "\n", "\u{1}", "\u{1f}", " ", "\u{7f}", "é", "中", "\u{ffff}", "😀", "\u{10ffff}", "/"];
+    let mut n = 0;
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let s = format!("{a}x{b}{c}yz{a}");
+                let mut got = Vec::new();
+                write_str(&s, &mut got);
+                assert_eq!(got, write_str_reference(&s), "{s:?}");
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, pieces.len().pow(3));
+}
+
+#[test]
+fn integers_print_like_display() {
+    for x in [0, 1, -1, 9, 10, -10, 99, 12345, i64::from(i32::MIN), i64::from(i32::MAX), i64::MIN, i64::MAX, i64::MIN + 1] {
+        let mut b = Vec::new();
+        write_int(x, &mut b);
+        assert_eq!(String::from_utf8(b).unwrap(), x.to_string());
+    }
+}
+
+#[test]
+fn buffers_grow_to_the_last_record_size_and_text_is_unchanged() {
+    let schema = Arc::new(Schema::new(SchemaType::String));
+    let mut c = JsonConverter::new(JsonOptions::default());
+    let long = SchemaAndValue::new(Arc::clone(&schema), Value::String("x".repeat(5000)));
+    let short = SchemaAndValue::new(schema, Value::String("y".into()));
+    let first = c.to_bytes(Some(&long)).unwrap().unwrap();
+    let again = c.to_bytes(Some(&long)).unwrap().unwrap();
+    assert_eq!(first, again);
+    assert!(again.capacity() >= again.len() && again.capacity() < 2 * again.len());
+    let small = c.to_bytes(Some(&short)).unwrap().unwrap();
+    assert!(small.ends_with(b",\"payload\":\"y\"}"));
+}

@@ -138,15 +138,14 @@ impl Envelope {
         let after = event.after.as_ref().map(|r| fill_row(&event.table, r));
         let key_of = |row: &Option<Value>| match (&ts.key, row) {
             (Some(ks), Some(Value::Struct(vals))) => {
-                Some(SchemaAndValue::new(Arc::clone(ks), key_struct(&event.table, vals)))
+                Some(SchemaAndValue::new(Arc::clone(ks), key_struct(&ts.key_indices, vals)))
             }
             _ => None,
         };
-        let env = |before: Option<Value>, after: Option<Value>, op: Op| {
-            SchemaAndValue::new(
-                Arc::clone(&ts.envelope),
-                envelope_value(before, after, source.clone(), tx.clone(), op, now),
-            )
+        // `source` and `tx` move into the one envelope most changes make;
+        // only a key change (two envelopes) clones them.
+        let env = |before: Option<Value>, after: Option<Value>, op: Op, source: Value, tx: Value| {
+            SchemaAndValue::new(Arc::clone(&ts.envelope), envelope_value(before, after, source, tx, op, now))
         };
         let skips = |op: Op| self.opts.skipped_operations.contains(&op);
         let record = |key: Option<SchemaAndValue>, value: Option<SchemaAndValue>, own: Vec<Header>| {
@@ -157,7 +156,7 @@ impl Envelope {
         match event.op {
             Op::Create | Op::Read => {
                 let key = key_of(&after);
-                out.push(record(key, Some(env(None, after, event.op)), Vec::new()));
+                out.push(record(key, Some(env(None, after, event.op, source, tx)), Vec::new()));
             }
             Op::Update => {
                 let new_key = key_of(&after);
@@ -166,28 +165,32 @@ impl Envelope {
                     (Some(old), Some(new)) if old.value != new.value => {
                         if !skips(Op::Delete) {
                             let del_headers = vec![Header { key: NEWKEY_HEADER.to_owned(), value: Some(new.clone()) }];
-                            let del = record(Some(old.clone()), Some(env(before, None, Op::Delete)), del_headers);
+                            let del = record(
+                                Some(old.clone()),
+                                Some(env(before, None, Op::Delete, source.clone(), tx.clone())),
+                                del_headers,
+                            );
                             let tomb = self.opts.tombstones_on_delete.then(|| Record { value: None, ..del.clone() });
                             out.push(del);
                             out.extend(tomb);
                         }
                         if !skips(Op::Create) {
                             let c_headers = vec![Header { key: OLDKEY_HEADER.to_owned(), value: Some(old) }];
-                            out.push(record(Some(new), Some(env(None, after, Op::Create)), c_headers));
+                            out.push(record(Some(new), Some(env(None, after, Op::Create, source, tx)), c_headers));
                         }
                     }
                     (_, _) if skips(Op::Update) => {}
-                    (_, new) => out.push(record(new, Some(env(before, after, Op::Update)), Vec::new())),
+                    (_, new) => out.push(record(new, Some(env(before, after, Op::Update, source, tx)), Vec::new())),
                 }
             }
             Op::Delete => {
                 let key = key_of(&before);
-                let del = record(key, Some(env(before, None, Op::Delete)), Vec::new());
+                let del = record(key, Some(env(before, None, Op::Delete, source, tx)), Vec::new());
                 let tomb = self.opts.tombstones_on_delete.then(|| Record { value: None, ..del.clone() });
                 out.push(del);
                 out.extend(tomb);
             }
-            Op::Truncate => out.push(record(None, Some(env(None, None, Op::Truncate)), Vec::new())),
+            Op::Truncate => out.push(record(None, Some(env(None, None, Op::Truncate, source, tx)), Vec::new())),
             Op::Message => {}
         }
     }
@@ -291,8 +294,10 @@ fn fill_row(table: &TableSchema, row: &Row) -> Value {
     )
 }
 
-fn key_struct(table: &TableSchema, row: &[Value]) -> Value {
-    Value::Struct(table.key_columns().map(|(i, _)| row.get(i).cloned().unwrap_or(Value::Null)).collect())
+/// The record key: the row's key columns, in key order (`key_indices`, see
+/// [`TableSchema::key_columns`]).
+fn key_struct(key_indices: &[usize], row: &[Value]) -> Value {
+    Value::Struct(key_indices.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect())
 }
 
 /// Debezium's fallback for a required column without a value.

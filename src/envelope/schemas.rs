@@ -112,6 +112,9 @@ pub(crate) struct TableSchemas {
     pub topic: String,
     /// `None` when the table has no primary key.
     pub key: Option<Arc<Schema>>,
+    /// Column positions of the key's fields, in key order (computed once,
+    /// not per record).
+    pub key_indices: Vec<usize>,
     pub envelope: Arc<Schema>,
 }
 
@@ -144,7 +147,8 @@ impl TableSchemas {
                 .with_field("ts_us", o(SchemaType::Int64))
                 .with_field("ts_ns", o(SchemaType::Int64)),
         );
-        TableSchemas { version: table.version, id: table.id.clone(), topic, key, envelope }
+        let key_indices = table.key_columns().map(|(i, _)| i).collect();
+        TableSchemas { version: table.version, id: table.id.clone(), topic, key, key_indices, envelope }
     }
 }
 

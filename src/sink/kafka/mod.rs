@@ -510,10 +510,12 @@ impl KafkaSink {
         if !self.batch.in_txn || self.batch.partial {
             return Ok(());
         }
+        let started = Instant::now();
         self.send_offset()?;
         while !self.in_flight.is_empty() {
             self.await_oldest().await?;
         }
+        let acked = started.elapsed();
         if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = self.producer.clone();
             blocking(move || p.commit_transaction(TXN_TIMEOUT))
@@ -521,7 +523,14 @@ impl KafkaSink {
                 .map_err(|source| SinkError::Transaction { step: "commit", source })?;
         }
         let batch = std::mem::take(&mut self.batch);
-        tracing::debug!(records = batch.records, bytes = batch.bytes, "batch durable");
+        tracing::debug!(
+            records = batch.records,
+            bytes = batch.bytes,
+            open_ms = batch.opened_at.map_or(0, |t| t.elapsed().as_millis() as u64),
+            acked_ms = acked.as_millis() as u64,
+            flush_ms = started.elapsed().as_millis() as u64,
+            "batch durable"
+        );
         if batch.last_commit.is_some() {
             self.last_durable_commit = batch.last_commit.clone();
         }
