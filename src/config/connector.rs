@@ -114,7 +114,14 @@ pub struct ConnectorConfig {
     pub retry: RetryPolicy,
     /// `heartbeat.interval.ms`, `heartbeat.action.query`, `topic.heartbeat.prefix`.
     pub heartbeat: crate::heartbeat::HeartbeatConfig,
+    /// `pgcdc.streaming` (default true): on PostgreSQL 14+, ask the server to
+    /// stream large in-progress transactions (pgoutput `streaming 'on'`); they
+    /// are spilled to temporary files and emitted at commit, unchanged.
+    pub streaming: bool,
 }
+
+/// Default of `pgcdc.streaming`: stream large transactions where the server can.
+pub const DEFAULT_STREAMING: bool = true;
 
 /// Default of `errors.max.retries`: -1, no limit (Debezium's default).
 pub const DEFAULT_ERRORS_MAX_RETRIES: i64 = -1;
@@ -282,6 +289,7 @@ impl ConnectorConfig {
             slot_drop_on_stop: p.bool_or("slot.drop.on.stop", false),
             retry: parse_retry(&mut p),
             heartbeat: parse_heartbeat(&mut p),
+            streaming: p.bool_or("pgcdc.streaming", DEFAULT_STREAMING),
         };
         for key in p.unused() {
             if !definitions::is_ignored(&key) {

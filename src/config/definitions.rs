@@ -85,6 +85,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("topic.prefix", T::String, None, "Postgres", "Prefix of every topic name; falls back to database.server.name, then database.dbname."),
     def("plugin.name", T::String, Some("pgoutput"), "Postgres", "Logical decoding plugin; only pgoutput is supported."),
     def("slot.name", T::String, Some("debezium"), "Postgres", "Name of the logical replication slot."),
+    def("pgcdc.streaming", T::Boolean, Some("true"), "Postgres", "On PostgreSQL 14+, have the server stream large in-progress transactions (pgoutput streaming); pgcdc spills them to temporary files and emits them at commit, so memory stays bounded. The events are the same either way."),
     def("slot.drop.on.stop", T::Boolean, Some("false"), "Postgres", "Drop the replication slot when the connector is stopped or deleted (for tests and short-lived connectors)."),
     def("publication.name", T::String, Some("dbz_publication"), "Postgres", "Name of the publication pgoutput streams from."),
     def("publication.autocreate.mode", T::String, Some("all_tables"), "Postgres", "all_tables, filtered or disabled."),

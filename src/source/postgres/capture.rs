@@ -26,6 +26,16 @@
 //!   the highest position received, past every commit already forwarded —
 //!   so the sink beats (heartbeat + offset) even when the server sends no
 //!   keepalive because nothing happens.
+//! - Protocol: the highest pgoutput `proto_version` the server speaks
+//!   ([`negotiate`]: 1 before PostgreSQL 14, 2 on 14–15, 4 on 16+) and, with
+//!   `pgcdc.streaming` on PostgreSQL 14+, `streaming 'on'`: stream blocks of
+//!   in-progress transactions go to [`StreamSpool`] files and are replayed at
+//!   Stream Commit through the same decoder, as one Begin … Commit, so the
+//!   events do not change (see `spill`). While a replay runs, events are
+//!   forwarded one message at a time (memory stays bounded). Between stream
+//!   blocks the decoder is outside a transaction, so keepalives still confirm
+//!   `wal_end`: an uncommitted streamed transaction is streamed again from
+//!   its start after a restart (the slot's restart point stays before it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,12 +50,13 @@ use crate::lsn::Lsn;
 
 use super::catalog::{self, classify_pg, CatalogError};
 use super::decoder::{ChangeDecoder, DecoderError, RelationLookup};
-use super::pgoutput::{self, DecodeError, RelationBody, TupleData};
+use super::pgoutput::{self, DecodeError, PgOutputMessage, RelationBody, TupleData};
 use super::relation::{RelationCache, RelationError};
 use super::replication::{
     BoxTransport, ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream,
-    SlotSnapshot, StartOptions, DEFAULT_STATUS_INTERVAL,
+    SlotSnapshot, StartOptions, Streaming, DEFAULT_STATUS_INTERVAL,
 };
+use super::spill::{Replay, SpillError, StreamSpool};
 use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
 
@@ -82,6 +93,8 @@ pub enum SourceError {
     StreamEnded,
     #[error("heartbeat.action.query failed: fix the statement or its permissions")]
     HeartbeatQuery(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
 impl Classify for SourceError {
@@ -97,6 +110,8 @@ impl Classify for SourceError {
             SourceError::Decoder(_) => ErrorClass::Fatal,
             SourceError::StreamEnded => ErrorClass::Transient,
             SourceError::HeartbeatQuery(e) => classify_pg(e),
+            // Disk trouble or a protocol violation: a restart starts the stream over.
+            SourceError::Spill(_) => ErrorClass::Transient,
         }
     }
 }
@@ -117,6 +132,19 @@ impl Classify for LookupError {
             LookupError::Relation(e) => e.class(),
         }
     }
+}
+
+/// The pgoutput `proto_version` and streaming mode for a server of
+/// `server_version_num` (0 when unknown): protocol 2 (streaming) from
+/// PostgreSQL 14, 4 from 16 (3 only adds two-phase, which is not used);
+/// streaming only when `streaming` is asked for and the protocol has it.
+pub fn negotiate(server_version: u32, streaming: bool) -> (u32, Streaming) {
+    let proto = match server_version {
+        v if v >= 160_000 => 4,
+        v if v >= 140_000 => 2,
+        _ => 1,
+    };
+    (proto, if streaming && proto >= 2 { Streaming::On } else { Streaming::Off })
 }
 
 /// The relation cache, filled from the catalog on Relation messages.
@@ -183,6 +211,8 @@ pub struct PostgresSource {
     heartbeat_interval: Option<Duration>,
     /// `heartbeat.action.query`.
     heartbeat_query: Option<String>,
+    /// Files of streamed in-progress transactions (streaming on only).
+    spool: Option<StreamSpool>,
 }
 
 impl PostgresSource {
@@ -237,6 +267,12 @@ impl PostgresSource {
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
         options.messages = true;
+        (options.proto_version, options.streaming) = negotiate(repl.server_version(), config.streaming);
+        let spool = match options.streaming {
+            Streaming::Off => None,
+            _ => Some(StreamSpool::new(&std::env::temp_dir(), &config.slot_name)?),
+        };
+        tracing::info!(server_version = repl.server_version(), proto_version = options.proto_version, streaming = ?options.streaming, "pgoutput options");
         let waited_since = tokio::time::Instant::now();
         let stream = loop {
             match repl.start_replication(&config.slot_name, start_lsn, &options).await {
@@ -266,6 +302,7 @@ impl PostgresSource {
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
             heartbeat_interval: config.heartbeat.enabled().then_some(config.heartbeat.interval),
             heartbeat_query: config.heartbeat.action_query.clone(),
+            spool,
         })
     }
 
@@ -318,12 +355,20 @@ impl PostgresSource {
                 Ok(None) => break Err(SourceError::StreamEnded),
                 Err(e) => break Err(e.into()),
             };
-            if let Err(e) = self.handle(message, &mut out).await {
-                break Err(e);
-            }
+            let replay = match self.handle(message, &mut out).await {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
             for event in out.drain(..) {
                 if !self.forward(&events, event, &mut durable, &mut shutdown).await? {
                     return Ok(());
+                }
+            }
+            if let Some(replay) = replay {
+                match self.replay(replay, &mut out, &events, &mut durable, &mut shutdown).await {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(()),
+                    Err(e) => break Err(e),
                 }
             }
         };
@@ -339,11 +384,36 @@ impl PostgresSource {
         result
     }
 
-    async fn handle(&mut self, message: ReplicationMessage, out: &mut Vec<SourceEvent>) -> Result<(), SourceError> {
+    /// One replication message; a Stream Commit returns the replay to run.
+    async fn handle(
+        &mut self,
+        message: ReplicationMessage,
+        out: &mut Vec<SourceEvent>,
+    ) -> Result<Option<PendingReplay>, SourceError> {
         match message {
             ReplicationMessage::XLogData { wal_start, data, .. } => {
-                let message = pgoutput::decode_bytes(&data, false)?;
-                self.decoder.on_message(wal_start, message, &mut self.lookup, out).await?;
+                let in_stream = self.spool.as_ref().is_some_and(|s| s.in_stream());
+                let message = pgoutput::decode_bytes(&data, in_stream)?;
+                let Some(spool) = self.spool.as_mut() else {
+                    self.decoder.on_message(wal_start, message, &mut self.lookup, out).await?;
+                    return Ok(None);
+                };
+                match message {
+                    PgOutputMessage::StreamStart { xid, first_segment } => spool.start(xid, first_segment)?,
+                    PgOutputMessage::StreamStop => spool.stop()?,
+                    PgOutputMessage::StreamAbort { xid, subxid, .. } => {
+                        tracing::debug!(xid, subxid, "streamed transaction aborted");
+                        spool.abort(xid, subxid);
+                    }
+                    PgOutputMessage::StreamCommit { xid, flags, commit_lsn, end_lsn, commit_ts_us } => {
+                        let replay = spool.commit(xid)?;
+                        let commit = PgOutputMessage::Commit { flags, commit_lsn, end_lsn, commit_ts_us };
+                        let begin = PgOutputMessage::Begin { final_lsn: commit_lsn, commit_ts_us, xid };
+                        return Ok(Some(PendingReplay { replay, begin, commit, commit_wal_start: wal_start }));
+                    }
+                    m if in_stream => spool.append(wal_start, &data, &m)?,
+                    m => self.decoder.on_message(wal_start, m, &mut self.lookup, out).await?,
+                }
             }
             ReplicationMessage::Keepalive { wal_end, .. } => {
                 if !self.decoder.in_transaction() {
@@ -351,7 +421,48 @@ impl PostgresSource {
                 }
             }
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Replays a committed streamed transaction through the decoder as
+    /// Begin · its messages · Commit, forwarding the events of each message
+    /// before reading the next. An empty one (every change in an aborted
+    /// subtransaction, or none captured) only updates the relation cache, as
+    /// the server sends no Begin/Commit for an empty non-streamed transaction.
+    /// Returns false when shut down while forwarding.
+    async fn replay(
+        &mut self,
+        pending: PendingReplay,
+        out: &mut Vec<SourceEvent>,
+        events: &mpsc::Sender<SourceEvent>,
+        durable: &mut watch::Receiver<Lsn>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<bool, SourceError> {
+        let PendingReplay { mut replay, begin, commit, commit_wal_start } = pending;
+        let whole = replay.has_changes();
+        let mut begun = false;
+        while let Some((wal_start, raw)) = replay.next(!whole)? {
+            if whole && !begun {
+                self.decoder.on_message(wal_start, begin.clone(), &mut self.lookup, out).await?;
+                begun = true;
+            }
+            let message = pgoutput::decode_bytes(&raw, true)?;
+            self.decoder.on_message(wal_start, message, &mut self.lookup, out).await?;
+            for event in out.drain(..) {
+                if !self.forward(events, event, durable, shutdown).await? {
+                    return Ok(false);
+                }
+            }
+        }
+        if begun {
+            self.decoder.on_message(commit_wal_start, commit, &mut self.lookup, out).await?;
+        }
+        for event in out.drain(..) {
+            if !self.forward(events, event, durable, shutdown).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// A heartbeat interval passed: run `heartbeat.action.query`, and outside
@@ -394,6 +505,16 @@ impl PostgresSource {
     }
 }
 
+/// A committed streamed transaction waiting to be replayed.
+struct PendingReplay {
+    replay: Replay,
+    /// The Begin the server would have sent had it not streamed.
+    begin: PgOutputMessage,
+    commit: PgOutputMessage,
+    /// The Stream Commit's `wal_start` (the commit's end LSN, as a Commit's).
+    commit_wal_start: Lsn,
+}
+
 /// The next tick of an optional interval; never, without one.
 async fn tick(timer: &mut Option<tokio::time::Interval>) {
     match timer {
@@ -401,5 +522,20 @@ async fn tick(timer: &mut Option<tokio::time::Interval>) {
             t.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_follows_the_server_version() {
+        assert_eq!(negotiate(130_012, true), (1, Streaming::Off), "no streaming before 14");
+        assert_eq!(negotiate(140_000, true), (2, Streaming::On));
+        assert_eq!(negotiate(150_008, false), (2, Streaming::Off), "pgcdc.streaming=false");
+        assert_eq!(negotiate(160_002, true), (4, Streaming::On));
+        assert_eq!(negotiate(170_000, true), (4, Streaming::On));
+        assert_eq!(negotiate(0, true), (1, Streaming::Off), "unknown version: the oldest protocol");
     }
 }

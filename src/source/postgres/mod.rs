@@ -7,5 +7,6 @@ pub mod decoder;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;
+pub mod spill;
 pub mod tls;
 pub mod value;
