@@ -269,8 +269,8 @@ impl LocalCluster {
              listen_addresses = '127.0.0.1'\n\
              unix_socket_directories = '{dir}'\n\
              wal_level = logical\n\
-             max_replication_slots = 50\n\
-             max_wal_senders = 50\n\
+             max_replication_slots = 100\n\
+             max_wal_senders = 100\n\
              max_connections = 200\n\
              fsync = off\n\
              synchronous_commit = off\n\
