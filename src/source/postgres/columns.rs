@@ -157,8 +157,9 @@ impl ColumnMapper {
     }
 }
 
-/// The first `n` UTF-16 code units of `s`, as Java's `substring(0, n)` (a
-/// surrogate pair cut in half loses its high half too).
+/// The first `n` UTF-16 code units of `s`, as Java's `substring(0, n)`;
+/// where that would cut a surrogate pair, Java keeps a lone high surrogate
+/// (not valid UTF-8), pgcdc drops the character.
 fn truncate_utf16(s: &str, n: usize) -> String {
     let mut units = 0;
     let mut end = 0;
