@@ -4,6 +4,8 @@
 #   2. cargo check --tests --features testcontainers   (the Docker backend compiles)
 #   3. scripts/api-fuzz.sh                  (schemathesis against a live worker: no 5xx;
 #                                            skipped with PGCDC_SKIP_API_FUZZ=1)
+#   4. cargo fuzz run pgoutput              (libFuzzer on the pgoutput decoder for
+#                                            $PGCDC_FUZZ_SECONDS, default 60; skipped with PGCDC_SKIP_FUZZ=1)
 # Prints a summary and exits non-zero if any step failed.
 #
 # Extra arguments are passed to `cargo test` after `--` (e.g. a test-name filter).
@@ -61,6 +63,20 @@ cargo_test() { cargo test --all-targets --no-fail-fast -- "$@" 2>&1 | tee "$test
 run_step "cargo test" cargo_test "$@"
 run_step "testcontainers check" cargo check --tests --features testcontainers
 [ "${PGCDC_SKIP_API_FUZZ:-0}" != "0" ] || run_step "api fuzz (schemathesis)" scripts/api-fuzz.sh
+
+# cargo-fuzz wants a nightly toolchain for -Zsanitizer and friends; RUSTC_BOOTSTRAP=1
+# lets the stable one accept them. cargo-fuzz itself and the instrumented build are
+# cached under $PGCDC_TOOLS_DIR, so only the first run on a machine builds them.
+fuzz_pgoutput() {
+    local tools="${PGCDC_TOOLS_DIR:-$HOME/.cache/pgcdc-tools}"
+    if [ ! -x "$tools/cargo-fuzz/bin/cargo-fuzz" ]; then
+        cargo install cargo-fuzz --locked --version 0.13.2 --root "$tools/cargo-fuzz" || return 1
+    fi
+    PATH="$tools/cargo-fuzz/bin:$PATH" RUSTC_BOOTSTRAP=1 \
+        cargo fuzz run --dev --target-dir "$tools/fuzz-target" pgoutput -- -max_total_time="${PGCDC_FUZZ_SECONDS:-60}" 2>&1 | tail -n 40
+    return "${PIPESTATUS[0]}"
+}
+[ "${PGCDC_SKIP_FUZZ:-0}" != "0" ] || run_step "fuzz pgoutput" fuzz_pgoutput
 
 # Totals over every test binary's `test result:` line.
 read -r passed tests_failed ignored < <(awk '/^test result:/ {

@@ -41,6 +41,11 @@ mod streaming {
     conformance!("streaming": envelope, no_tombstones, messages_filtered, txmeta_unwrap);
 }
 
+mod columns {
+    use super::*;
+    conformance!("columns": include, exclude, mask, truncate, hash, hash_v2, key_columns, key_columns_nullable);
+}
+
 /// Every variant of every scenario has a test here or in `e2e_skeleton`
 /// (snapshot_initial excepted): a variant added to a `variants` file without
 /// a test fails this.
@@ -54,6 +59,7 @@ fn every_variant_has_a_test() {
             "unwrap_delete_to_tombstone", "unwrap_fields_headers", "skip_cu", "skip_d"]),
         ("naming", &["envelope", "tables_included", "schemas_excluded"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
+        ("columns", &["include", "exclude", "mask", "truncate", "hash", "hash_v2", "key_columns", "key_columns_nullable"]),
     ];
     let not_yet = ["snapshot_initial"];
     for (scenario, tested) in covered {

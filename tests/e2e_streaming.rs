@@ -123,6 +123,7 @@ async fn streamed_transactions_match_the_non_streamed_output() {
             ("pgcdc.streaming", streaming),
             ("provide.transaction.metadata", "true"),
             ("publication.name", "streaming_pub"),
+            ("slot.drop.on.stop", "true"),
         ];
         let name = format!("streaming-{streaming}");
         let (code, body) = worker.register(&name, connector_config(&db, &prefix, &slot, &props)).await;
@@ -177,6 +178,11 @@ async fn streamed_transactions_match_the_non_streamed_output() {
         .collect();
     let kept = |id: &i64| (1..=600).contains(id) || (1201..=1500).contains(id);
     assert!(ids.iter().all(kept), "only A's committed rows: {:?}", ids.iter().filter(|i| !kept(i)).collect::<Vec<_>>());
+    // The slots go with the connectors (the shared cluster has a limited number).
+    for streaming in ["true", "false"] {
+        let (code, body) = worker.call(reqwest::Method::DELETE, &format!("/connectors/streaming-{streaming}"), None).await;
+        assert!(code < 300, "delete streaming-{streaming}: {code} {body}");
+    }
     // Streaming leaves no spill files behind.
     let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .expect("temp dir")

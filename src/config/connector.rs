@@ -118,6 +118,9 @@ pub struct ConnectorConfig {
     /// stream large in-progress transactions (pgoutput `streaming 'on'`); they
     /// are spilled to temporary files and emitted at commit, unchanged.
     pub streaming: bool,
+    /// `column.include.list`, `column.exclude.list`, `column.mask.*`,
+    /// `column.truncate.to.*`, `message.key.columns`.
+    pub columns: super::columns::ColumnOptions,
 }
 
 /// Default of `pgcdc.streaming`: stream large transactions where the server can.
@@ -290,6 +293,7 @@ impl ConnectorConfig {
             retry: parse_retry(&mut p),
             heartbeat: parse_heartbeat(&mut p),
             streaming: p.bool_or("pgcdc.streaming", DEFAULT_STREAMING),
+            columns: super::columns::parse_columns(&mut p, regex_list),
         };
         for key in p.unused() {
             if !definitions::is_ignored(&key) {

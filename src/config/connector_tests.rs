@@ -154,12 +154,12 @@ fn skipped_operations_parse() {
 fn unknown_properties_warn_but_known_ignored_ones_do_not() {
     let (_, warnings) = ConnectorConfig::from_properties(
         "c",
-        &with(&[("tasks.max", "1"), ("errors.tolerance", "all"), ("heartbeat.interval.ms", "1000"), ("column.exclude.list", "x"), ("typo.prop", "1")]),
+        &with(&[("tasks.max", "1"), ("errors.tolerance", "all"), ("heartbeat.interval.ms", "1000"), ("column.propagate.source.type", "x"), ("typo.prop", "1")]),
     )
     .unwrap();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("typo.prop")));
-    assert!(warnings.iter().any(|w| w.contains("column.exclude.list")));
+    assert!(warnings.iter().any(|w| w.contains("column.propagate.source.type")));
 }
 
 #[test]
@@ -328,4 +328,60 @@ fn message_prefix_lists_filter_whole_prefixes() {
     assert!(errs.0.iter().any(|e| e.property == "message.prefix.exclude.list"), "{errs:?}");
     let errs = errors_of(&with(&[("message.prefix.include.list", "(")]));
     assert!(errs.0.iter().any(|e| e.property == "message.prefix.include.list"), "{errs:?}");
+}
+
+#[test]
+fn column_options_parse_with_debezium_names() {
+    use crate::config::columns::{HashAlgorithm, HashMask};
+    let (cfg, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("column.exclude.list", r"public\.t\.secret"),
+            ("column.mask.with.5.chars", r"public\.t\.a,public\.t\.b"),
+            ("column.truncate.to.12.chars", r"public\.t\.c"),
+            ("column.mask.hash.SHA-256.with.salt.s.a.l.t", r"public\.t\.d"),
+            ("column.mask.hash.v2.MD5.with.salt.pepper", r"public\.t\.e"),
+            ("message.key.columns", "public.orders:region,order_no; (.*).items:sku"),
+            ("pgcdc.streaming", "false"),
+        ]),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "every column option is known: {warnings:?}");
+    let c = &cfg.columns;
+    assert_eq!(c.exclude_list, vec![r"public\.t\.secret"]);
+    assert_eq!(c.mask_with, vec![(5, vec![r"public\.t\.a".to_owned(), r"public\.t\.b".to_owned()])]);
+    assert_eq!(c.truncate_to, vec![(12, vec![r"public\.t\.c".to_owned()])]);
+    assert!(c.mask_hash.contains(&HashMask {
+        algorithm: HashAlgorithm::Sha256,
+        salt: "s.a.l.t".into(),
+        v2: false,
+        columns: vec![r"public\.t\.d".into()]
+    }));
+    assert!(c.mask_hash.iter().any(|h| h.v2 && h.algorithm == HashAlgorithm::Md5 && h.salt == "pepper"));
+    assert_eq!(
+        c.message_key_columns,
+        vec![
+            ("public.orders".to_owned(), vec!["region".to_owned(), "order_no".to_owned()]),
+            ("(.*).items".to_owned(), vec!["sku".to_owned()])
+        ]
+    );
+    assert!(!cfg.streaming);
+    assert!(ConnectorConfig::from_properties("c", &base()).unwrap().0.streaming, "streaming is on by default");
+}
+
+#[test]
+fn malformed_column_options_are_errors() {
+    for (key, value) in [
+        ("column.mask.with.0.chars", "x"),
+        ("column.truncate.to.many.chars", "x"),
+        ("column.mask.hash.WHIRLPOOL.with.salt.s", "x"),
+        ("column.mask.hash.SHA-256", "x"),
+        ("message.key.columns", "public.orders"),
+        ("column.exclude.list", "(unclosed"),
+    ] {
+        let errs = errors_of(&with(&[(key, value)]));
+        assert!(errs.0.iter().any(|e| e.property == key), "{key}={value}: {errs:?}");
+    }
+    let errs = errors_of(&with(&[("column.include.list", "a"), ("column.exclude.list", "b")]));
+    assert!(errs.0.iter().any(|e| e.property == "column.exclude.list"), "{errs:?}");
 }

@@ -1,6 +1,7 @@
 //! Typed, validated configuration: the worker's own file and the connectors'
 //! Debezium-style properties.
 
+pub mod columns;
 pub mod connector;
 pub mod definitions;
 pub mod properties;

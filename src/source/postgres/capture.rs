@@ -49,6 +49,7 @@ use crate::event::{Row, SourceEvent, TableId, TableSchema};
 use crate::lsn::Lsn;
 
 use super::catalog::{self, classify_pg, CatalogError};
+use super::columns::ColumnRules;
 use super::decoder::{ChangeDecoder, DecoderError, RelationLookup};
 use super::pgoutput::{self, DecodeError, PgOutputMessage, RelationBody, TupleData};
 use super::relation::{RelationCache, RelationError};
@@ -297,7 +298,11 @@ impl PostgresSource {
         Ok(PostgresSource {
             stream,
             decoder,
-            lookup: CatalogLookup { client, cache: RelationCache::new(), values: config.values.clone() },
+            lookup: CatalogLookup {
+                client,
+                cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
+                values: config.values.clone(),
+            },
             start_lsn,
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
             heartbeat_interval: config.heartbeat.enabled().then_some(config.heartbeat.interval),

@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod catalog;
+pub mod columns;
 pub mod decoder;
 pub mod pgoutput;
 pub mod relation;

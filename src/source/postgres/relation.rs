@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::catalog::CatalogTable;
+use super::columns::{ColumnMapper, ColumnRules};
 use super::pgoutput::{RelationBody, TupleData, TupleValue};
 use super::value::{self, ColumnType, ValueError, ValueOptions};
 use crate::error::{Classify, ErrorClass};
@@ -69,6 +70,8 @@ pub struct CachedRelation {
     positions: Vec<Option<usize>>,
     /// Resolved type per `table.columns` entry.
     types: Vec<ColumnType>,
+    /// Value mapper (mask, truncate, hash) per `table.columns` entry.
+    mappers: Vec<Option<ColumnMapper>>,
 }
 
 impl CachedRelation {
@@ -87,11 +90,18 @@ impl CachedRelation {
 #[derive(Debug, Default)]
 pub struct RelationCache {
     entries: HashMap<u32, CachedRelation>,
+    /// Column filters, mappers and key overrides (see `columns`).
+    rules: ColumnRules,
 }
 
 impl RelationCache {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cache applying the connector's column options.
+    pub fn with_rules(rules: ColumnRules) -> Self {
+        RelationCache { entries: HashMap::new(), rules }
     }
 
     /// Builds (or rebuilds) a relation's schema. The returned `Arc` is the old
@@ -109,7 +119,13 @@ impl RelationCache {
         let mut columns = Vec::with_capacity(rel.columns.len());
         let mut types = Vec::with_capacity(rel.columns.len());
         let mut positions = Vec::with_capacity(rel.columns.len());
+        let mut mappers = Vec::with_capacity(rel.columns.len());
+        let key_override = self.rules.key_columns(&id);
         for rc in &rel.columns {
+            if !self.rules.captured(&id, &rc.name) {
+                positions.push(None);
+                continue;
+            }
             let cat = catalog.column(&rc.name);
             // The catalog's type details only count when it describes the same column type.
             let matched = cat.filter(|c| c.column_type.oid == rc.type_oid);
@@ -156,7 +172,19 @@ impl RelationCache {
                         "column default not representable; leaving it out of the schema"),
                 }
             }
-            let key_position = cat.and_then(|c| c.primary_key_position).map(|p| u16::try_from(p).unwrap_or(u16::MAX));
+            let mapper = self.rules.mapper(&id, &rc.name, rc.type_oid, declared_length(rc.type_oid, rc.type_modifier));
+            let mapper = mapper.map(|(mapper, parameter)| {
+                if let Some((k, v)) = parameter {
+                    Arc::make_mut(&mut schema).parameters.push((k.to_owned(), v));
+                }
+                mapper
+            });
+            let key_position = match key_override {
+                // message.key.columns: the key columns in the order given.
+                Some(keys) => keys.iter().position(|k| k.eq_ignore_ascii_case(&rc.name)),
+                None => cat.and_then(|c| c.primary_key_position),
+            }
+            .map(|p| u16::try_from(p).unwrap_or(u16::MAX));
             positions.push(Some(columns.len()));
             columns.push(ColumnSchema {
                 name: rc.name.clone(),
@@ -169,6 +197,7 @@ impl RelationCache {
                 schema,
             });
             types.push(column_type);
+            mappers.push(mapper.filter(|m| *m != ColumnMapper::Passthrough));
         }
         let previous = self.entries.get(&rel.relation_id).map(|e| e.table.clone());
         let unchanged = previous.as_ref().filter(|p| {
@@ -184,7 +213,7 @@ impl RelationCache {
                 version: previous.map_or(1, |p| p.version + 1),
             }),
         };
-        self.entries.insert(rel.relation_id, CachedRelation { table: table.clone(), positions, types });
+        self.entries.insert(rel.relation_id, CachedRelation { table: table.clone(), positions, types, mappers });
         Ok(table)
     }
 
@@ -199,6 +228,15 @@ impl RelationCache {
 
     pub fn remove(&mut self, relation_id: u32) -> Option<CachedRelation> {
         self.entries.remove(&relation_id)
+    }
+}
+
+/// The declared length of a `varchar(n)` / `char(n)` column (Debezium's
+/// `Column.length()` for the mappers); `None` when unbounded.
+fn declared_length(type_oid: u32, type_modifier: i32) -> Option<usize> {
+    match type_oid {
+        value::oid::VARCHAR | value::oid::BPCHAR if type_modifier >= 4 => usize::try_from(type_modifier - 4).ok(),
+        _ => None,
     }
 }
 
@@ -225,6 +263,9 @@ pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) 
             }
             TupleValue::Binary(_) => return Err(err(ValueError::Binary { type_name: ty.type_name.clone() })),
         };
+        if let Some(mapper) = &rel.mappers[i] {
+            row[i] = mapper.apply(std::mem::replace(&mut row[i], Value::Null));
+        }
     }
     Ok(row)
 }
