@@ -446,7 +446,15 @@ impl PostgresSource {
         let PendingReplay { mut replay, begin, commit, commit_wal_start } = pending;
         let whole = replay.has_changes();
         let mut begun = false;
+        // The socket is not read while replaying: answer the server on time
+        // anyway, or a long replay would trip its wal_sender_timeout.
+        let mut last_status = tokio::time::Instant::now();
         while let Some((wal_start, raw)) = replay.next(!whole)? {
+            if last_status.elapsed() >= self.status_interval {
+                self.stream.set_flushed(*durable.borrow_and_update());
+                self.stream.send_feedback(false).await?;
+                last_status = tokio::time::Instant::now();
+            }
             if whole && !begun {
                 self.decoder.on_message(wal_start, begin.clone(), &mut self.lookup, out).await?;
                 begun = true;

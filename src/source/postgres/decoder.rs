@@ -4,7 +4,8 @@
 //!   Relation* ─ Begin ─ (Relation | Type | Insert | Update | Delete | Truncate | Message)* ─ Commit
 //! ```
 //!
-//! Invariants of pgoutput (non-streamed mode) relied on here:
+//! Invariants of pgoutput (non-streamed mode, or a streamed transaction as
+//! the source replays it at its commit) relied on here:
 //! - every change of a transaction arrives between its Begin and Commit, and a
 //!   transaction is sent only once it has committed, in commit order;
 //! - a Relation message precedes the first change of a relation in a session
@@ -264,9 +265,10 @@ impl ChangeDecoder {
             | PgOutputMessage::StreamStop
             | PgOutputMessage::StreamCommit { .. }
             | PgOutputMessage::StreamAbort { .. } => {
-                // The source does not ask for streaming (the server spills
-                // large transactions to disk and sends them at commit).
-                tracing::warn!("ignoring a streamed-transaction message the source did not ask for");
+                // Streamed transactions never reach the decoder: the source
+                // spools their blocks (`spill`) and replays each one at its
+                // Stream Commit as Begin · changes · Commit.
+                tracing::warn!("ignoring a streamed-transaction message outside the spool");
             }
         }
         Ok(())

@@ -77,6 +77,9 @@ const HEADER_LEN: usize = 8 + 4 + 1 + 4;
 
 static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// Spill directories are `<DIR_PREFIX><slot>-<pid>-<n>`.
+const DIR_PREFIX: &str = "pgcdc-spill-";
+
 /// One streamed transaction's file.
 struct SpoolFile {
     path: PathBuf,
@@ -97,11 +100,12 @@ pub struct StreamSpool {
 
 impl StreamSpool {
     /// A spool in a fresh directory under `parent` (named after `slot`);
-    /// directories left there by dead processes for the same slot are removed.
+    /// spill directories left there by processes that no longer run (killed
+    /// before they could clean up) are removed.
     pub fn new(parent: &Path, slot: &str) -> Result<Self, SpillError> {
         let safe: String = slot.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
-        let stem = format!("pgcdc-spill-{safe}-");
-        remove_stale(parent, &stem);
+        remove_stale(parent);
+        let stem = format!("{DIR_PREFIX}{safe}-");
         let dir = parent.join(format!(
             "{stem}{}-{}",
             std::process::id(),
@@ -314,14 +318,14 @@ fn remove_file(path: &Path) {
     }
 }
 
-/// Removes `<stem><pid>-<n>` directories of processes that no longer run
-/// (Linux: `/proc/<pid>`; elsewhere nothing is removed).
-fn remove_stale(parent: &Path, stem: &str) {
+/// Removes `pgcdc-spill-<slot>-<pid>-<n>` directories of processes that no
+/// longer run (Linux: `/proc/<pid>`; elsewhere nothing is removed).
+fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(stem) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.strip_prefix(DIR_PREFIX) else { continue };
+        let Some(pid) = rest.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok()) else { continue };
         let proc_root = Path::new("/proc");
         if pid != std::process::id() && proc_root.join("self").exists() && !proc_root.join(pid.to_string()).exists() {
             tracing::info!(dir = %entry.path().display(), "removing a stale spill directory");
@@ -455,12 +459,17 @@ mod tests {
         // pid 0 never runs a user process.
         let stale = tmp.path().join("pgcdc-spill-slot-0-3");
         fs::create_dir_all(&stale).unwrap();
-        let other = tmp.path().join("pgcdc-spill-otherslot-0-3");
+        let other = tmp.path().join("pgcdc-spill-other-slot-0-3");
         fs::create_dir_all(&other).unwrap();
+        let live = tmp.path().join(format!("pgcdc-spill-other-{}-7", std::process::id()));
+        fs::create_dir_all(&live).unwrap();
+        let unrelated = tmp.path().join("pgcdc-spill-notes");
+        fs::create_dir_all(&unrelated).unwrap();
         let _s = spool(&tmp);
         if Path::new("/proc/self").exists() {
-            assert!(!stale.exists());
+            assert!(!stale.exists() && !other.exists(), "dead processes' directories go, whatever the slot");
         }
-        assert!(other.exists(), "another slot's directory is left alone");
+        assert!(live.exists(), "a running process's directory stays");
+        assert!(unrelated.exists(), "a name without a pid is not ours");
     }
 }
