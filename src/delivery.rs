@@ -14,6 +14,7 @@
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Classify, ErrorClass};
+use crate::metrics::ConnectorMetrics;
 use crate::event::SourceEvent;
 use crate::record::EncodedRecord;
 use crate::sink::kafka::{KafkaSink, SinkError};
@@ -49,6 +50,7 @@ pub async fn run<C: Convert>(
     mut converter: C,
     sink: &mut KafkaSink,
     mut shutdown: watch::Receiver<bool>,
+    metrics: &ConnectorMetrics,
 ) -> Result<(), DeliveryError<C::Error>> {
     let mut records = Vec::new();
     let result = loop {
@@ -60,14 +62,16 @@ pub async fn run<C: Convert>(
                 if let Err(e) = sink.flush().await {
                     break Err(e.into());
                 }
+                ConnectorMetrics::raise(&metrics.durable_lsn, sink.durable_lsn().as_u64());
                 continue;
             }
             event = events.recv() => event,
         };
         let Some(event) = event else { break Ok(()) };
-        if let Err(e) = handle(event, &mut converter, sink, &mut records).await {
+        if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics).await {
             break Err(e);
         }
+        ConnectorMetrics::raise(&metrics.durable_lsn, sink.durable_lsn().as_u64());
     };
     match result {
         Ok(()) => {
@@ -87,13 +91,25 @@ async fn handle<C: Convert>(
     converter: &mut C,
     sink: &mut KafkaSink,
     records: &mut Vec<EncodedRecord>,
+    metrics: &ConnectorMetrics,
 ) -> Result<(), DeliveryError<C::Error>> {
+    match &event {
+        SourceEvent::Change(_) | SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
+        SourceEvent::Commit(c) => {
+            ConnectorMetrics::add(&metrics.source_transactions, 1);
+            ConnectorMetrics::set(&metrics.durable_commit_ts_us, u64::try_from(c.commit_ts_us).unwrap_or(0));
+        }
+        _ => {}
+    }
     match &event {
         // A Commit's records (transaction metadata END) belong to its transaction.
         SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
             converter.convert(&event, records).map_err(DeliveryError::Convert)?;
             for record in records.drain(..) {
+                let bytes = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
                 sink.send(record).await?;
+                ConnectorMetrics::add(&metrics.sink_records, 1);
+                ConnectorMetrics::add(&metrics.sink_bytes, bytes as u64);
             }
             if let SourceEvent::Commit(commit) = &event {
                 sink.end_transaction(commit).await?;

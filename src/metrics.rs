@@ -23,7 +23,7 @@ pub const SINK_BYTES_TOTAL: &str = "pgcdc_sink_bytes_total";
 pub const SINK_BATCHES_TOTAL: &str = "pgcdc_sink_batches_total";
 /// The durable position: everything before it is in Kafka and confirmed to the slot.
 pub const DURABLE_LSN: &str = "pgcdc_durable_lsn";
-/// Commit time of the last durable transaction (seconds since the epoch).
+/// Commit time of the last transaction handed to the sink (seconds since the epoch).
 pub const DURABLE_COMMIT_TIMESTAMP_SECONDS: &str = "pgcdc_durable_commit_timestamp_seconds";
 /// Restarts of the connector's pipeline after a transient error.
 pub const CONNECTOR_RESTARTS_TOTAL: &str = "pgcdc_connector_restarts_total";
@@ -100,7 +100,7 @@ impl Registry {
             (
                 DURABLE_COMMIT_TIMESTAMP_SECONDS,
                 "gauge",
-                "Commit time of the last durable transaction.",
+                "Commit time of the last transaction handed to the sink.",
                 |m| &m.durable_commit_ts_us,
             ),
         ];

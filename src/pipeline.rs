@@ -143,7 +143,8 @@ pub async fn run(
     // carries the final durable position.
     let (stop_source, source_stop) = watch::channel(false);
     let source_task = tokio::spawn(source.run(events_tx, durable_rx, source_stop));
-    let delivered = delivery::run(events_rx, Converter::new(config), &mut sink, shutdown).await;
+    let metrics = crate::metrics::Registry::global().connector(&config.name);
+    let delivered = delivery::run(events_rx, Converter::new(config), &mut sink, shutdown, &metrics).await;
     let _ = stop_source.send(true);
     let sourced = source_task.await.map_err(PipelineError::SourceTask)?;
     delivered?;

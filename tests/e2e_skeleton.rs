@@ -79,6 +79,15 @@ async fn user_registration_verbatim_uses_dbname_as_prefix() {
     // the delete becomes a null-payload record, Debezium's own tombstone is dropped...
     assert_eq!(got[2].value_json()["payload"], Value::Null);
     assert_eq!(got[2].key_json()["payload"]["id"], 1);
+    let metrics = reqwest::get(format!("{}/metrics", worker.rest)).await.expect("GET /metrics").text().await.expect("text");
+    let records = metrics
+        .lines()
+        .find(|l| l.starts_with("pgcdc_sink_records_total{connector=\"postgres-source-connector\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(records >= 3, "records counted in /metrics: {metrics}");
+    assert!(metrics.contains("pgcdc_durable_lsn{connector=\"postgres-source-connector\"}"), "{metrics}");
     let (code, _) = worker.call(reqwest::Method::DELETE, "/connectors/postgres-source-connector", None).await;
     assert_eq!(code, 204);
     let (code, _) = worker.call(reqwest::Method::GET, "/connectors/postgres-source-connector", None).await;

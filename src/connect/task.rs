@@ -299,6 +299,7 @@ async fn supervise(
             return;
         }
         let delay = retry_delay(&policy, ran, connect_failures);
+        crate::metrics::ConnectorMetrics::add(&crate::metrics::Registry::global().connector(&config.name).restarts, 1);
         tracing::warn!(error = %trace, retry = failures, delay_ms = delay.as_millis() as u64, "connector failed; retrying");
         set(&state, TaskState::Restarting { trace });
         tokio::select! {

@@ -627,6 +627,11 @@ impl KafkaSink {
         }
     }
 
+    /// The position made durable so far.
+    pub fn durable_lsn(&self) -> Lsn {
+        *self.durable.borrow()
+    }
+
     fn publish(&self, lsn: Lsn) {
         self.durable.send_if_modified(|current| {
             if lsn > *current {
