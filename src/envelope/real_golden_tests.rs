@@ -1,5 +1,5 @@
 //! The `product` table of a real Debezium 3.6.3 run (embedded engine on
-//! PostgreSQL 15, `golden/real/`, captured by the oracle branch): rebuild each
+//! PostgreSQL 15, `tests/debezium/golden/skeleton/`, captured by tests/debezium): rebuild each
 //! change from the captured source facts (LSNs, txIds, commit and processing
 //! times) and require the same key, value and headers.
 
@@ -71,7 +71,7 @@ fn lsn_of(j: &J) -> Option<Lsn> {
 
 /// Rebuild the product records of a capture; returns (records, golden lines).
 fn rebuild(file: &str, unwrap: Option<UnwrapOptions>) -> (Vec<Record>, Vec<J>) {
-    let path = format!("{}/src/envelope/golden/real/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/debezium/golden/skeleton/{file}", env!("CARGO_MANIFEST_DIR"));
     let lines: Vec<J> = std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -126,7 +126,7 @@ fn rebuild(file: &str, unwrap: Option<UnwrapOptions>) -> (Vec<Record>, Vec<J>) {
 }
 
 fn envelope_payload(n: usize) -> J {
-    let path = format!("{}/src/envelope/golden/real/skeleton_envelope.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/debezium/golden/skeleton/envelope.jsonl", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     let lines: Vec<J> = text
         .lines()
@@ -174,7 +174,7 @@ fn compare(records: &[Record], golden: &[J], strip_ts: bool) {
 
 #[test]
 fn product_envelope_equals_real_debezium_capture() {
-    let (records, golden) = rebuild("skeleton_envelope.jsonl", None);
+    let (records, golden) = rebuild("envelope.jsonl", None);
     compare(&records, &golden, false);
 }
 
@@ -187,6 +187,6 @@ fn product_unwrap_equals_real_debezium_capture() {
         ],
         ..UnwrapOptions::default()
     };
-    let (records, golden) = rebuild("skeleton_unwrap.jsonl", Some(opts));
+    let (records, golden) = rebuild("unwrap.jsonl", Some(opts));
     compare(&records, &golden, true);
 }
