@@ -11,18 +11,32 @@ use crate::encode::{EncodeError, RecordEncoder};
 use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
 use crate::event::SourceEvent;
 use crate::record::{EncodedRecord, Record};
+use crate::transform::changed::ExtractChanged;
+use crate::transform::router::RegexRouter;
 use crate::transform::unwrap::Unwrap;
 use crate::transform::TransformConfig;
 
 /// One configured transform.
 enum Transform {
     Unwrap(Unwrap),
+    Changed(ExtractChanged),
+    RegexRouter(RegexRouter),
 }
 
 impl Transform {
+    fn new(config: &TransformConfig) -> Self {
+        match config {
+            TransformConfig::ExtractNewRecordState(opts) => Transform::Unwrap(Unwrap::new(opts.clone())),
+            TransformConfig::ExtractChangedRecordState(opts) => Transform::Changed(ExtractChanged::new(opts)),
+            TransformConfig::RegexRouter(rewrite) => Transform::RegexRouter(RegexRouter::new(rewrite.clone())),
+        }
+    }
+
     fn apply(&mut self, record: Record, out: &mut Vec<Record>) {
         match self {
             Transform::Unwrap(t) => t.apply(record, out),
+            Transform::Changed(t) => t.apply(record, out),
+            Transform::RegexRouter(t) => t.apply(record, out),
         }
     }
 }
@@ -42,13 +56,7 @@ pub struct Converter {
 
 impl Converter {
     pub fn new(config: &ConnectorConfig) -> Self {
-        let transforms = config
-            .transforms
-            .iter()
-            .map(|t| match t {
-                TransformConfig::ExtractNewRecordState(opts) => Transform::Unwrap(Unwrap::new(opts.clone())),
-            })
-            .collect();
+        let transforms = config.transforms.iter().map(Transform::new).collect();
         let transactions = config
             .envelope
             .provide_transaction_metadata

@@ -168,7 +168,7 @@ fn unwrap_properties_and_legacy_mapping() {
         let mut m = with(&[("transforms", "u"), ("transforms.u.type", "io.debezium.transforms.ExtractNewRecordState")]);
         m.extend(props(extra));
         let (cfg, warnings) = ConnectorConfig::from_properties("c", &m).unwrap();
-        let TransformConfig::ExtractNewRecordState(o) = cfg.transforms[0].clone();
+        let TransformConfig::ExtractNewRecordState(o) = cfg.transforms[0].clone() else { panic!("not an unwrap") };
         (o, warnings)
     };
     let (o, w) = unwrap(&[
@@ -203,9 +203,15 @@ fn unwrap_properties_and_legacy_mapping() {
 
 #[test]
 fn unsupported_transform_type_names_its_property() {
-    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "x")]));
+    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.Flatten$Value"), ("transforms.r.x", "x")]));
     assert_eq!(errs.issues().len(), 1, "{errs}");
     assert_eq!(errs.issues()[0].property, "transforms.r.type");
+    // A RegexRouter without its replacement names the missing property.
+    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"), ("transforms.r.regex", "x")]));
+    assert_eq!(errs.issues().len(), 1, "{errs}");
+    assert_eq!(errs.issues()[0].property, "transforms.r.replacement");
+    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "RegexRouter"), ("transforms.r.regex", "(x"), ("transforms.r.replacement", "y")]));
+    assert_eq!(errs.issues()[0].property, "transforms.r.regex");
     let errs = errors_of(&with(&[("transforms", "r")]));
     assert_eq!(errs.issues()[0].property, "transforms.r.type");
 }

@@ -2,11 +2,23 @@
 //! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
 
 use crate::config::properties::{split_list, Props};
+use crate::transform::changed::ChangedOptions;
+use crate::transform::router::TopicRewrite;
 use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling, UnwrapOptions};
 use crate::transform::TransformConfig;
 
 /// Class names (and Connect-style aliases) of Debezium's ExtractNewRecordState.
 pub const EXTRACT_NEW_RECORD_STATE: &[&str] = &["io.debezium.transforms.ExtractNewRecordState", "ExtractNewRecordState"];
+/// Class names of Debezium's ExtractChangedRecordState.
+pub const EXTRACT_CHANGED_RECORD_STATE: &[&str] =
+    &["io.debezium.transforms.ExtractChangedRecordState", "ExtractChangedRecordState"];
+/// Class names of Kafka's RegexRouter.
+pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRouter", "RegexRouter"];
+
+/// Properties of ExtractChangedRecordState other than `type`.
+const CHANGED_PROPERTIES: &[&str] = &["header.changed.name", "header.unchanged.name"];
+/// Properties of RegexRouter other than `type`.
+const REGEX_ROUTER_PROPERTIES: &[&str] = &["regex", "replacement"];
 
 /// Properties of ExtractNewRecordState other than `type`.
 const UNWRAP_PROPERTIES: &[&str] = &[
@@ -62,21 +74,38 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 p.error(&key, "predicates are not supported by pgcdc; remove the predicate from this transform");
             }
         }
-        if EXTRACT_NEW_RECORD_STATE.contains(&class.as_str()) {
+        let class = class.as_str();
+        let known: Option<(&str, &[&str])> = if EXTRACT_NEW_RECORD_STATE.contains(&class) {
             chain.push(TransformConfig::ExtractNewRecordState(parse_unwrap(p, &prefix)));
+            Some(("ExtractNewRecordState", UNWRAP_PROPERTIES))
+        } else if EXTRACT_CHANGED_RECORD_STATE.contains(&class) {
+            chain.push(TransformConfig::ExtractChangedRecordState(ChangedOptions {
+                header_changed_name: p.get(&format!("{prefix}header.changed.name")),
+                header_unchanged_name: p.get(&format!("{prefix}header.unchanged.name")),
+            }));
+            Some(("ExtractChangedRecordState", CHANGED_PROPERTIES))
+        } else if REGEX_ROUTER.contains(&class) {
+            if let Some(rewrite) = parse_rewrite(p, &format!("{prefix}regex"), &format!("{prefix}replacement")) {
+                chain.push(TransformConfig::RegexRouter(rewrite));
+            }
+            Some(("RegexRouter", REGEX_ROUTER_PROPERTIES))
+        } else {
+            None
+        };
+        if let Some((transform, properties)) = known {
             for key in p.keys_with_prefix(&prefix) {
                 let sub = &key[prefix.len()..];
-                if sub != "type" && !UNWRAP_PROPERTIES.contains(&sub) && sub != "predicate" && sub != "negate" {
+                if sub != "type" && !properties.contains(&sub) && sub != "predicate" && sub != "negate" {
                     p.mark_used(&key);
-                    p.warn(format!("property {key} is not a property of ExtractNewRecordState and is ignored"));
+                    p.warn(format!("property {key} is not a property of {transform} and is ignored"));
                 }
             }
         } else {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}",
-                    EXTRACT_NEW_RECORD_STATE[0]
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}",
+                    EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0]
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {
@@ -145,6 +174,31 @@ fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
             .bool_or(&key("drop.fields.keep.schema.compatible"), defaults.drop_fields_keep_schema_compatible),
         route_by_field: p.get(&key("route.by.field")),
         replace_null_with_default: p.bool_or(&key("replace.null.with.default"), defaults.replace_null_with_default),
+    }
+}
+
+/// A required `regex` + `replacement` pair (RegexRouter, ByLogicalTableRouter's topic rule).
+fn parse_rewrite(p: &mut Props, regex_key: &str, replacement_key: &str) -> Option<TopicRewrite> {
+    let regex = p.get_raw(regex_key);
+    let replacement = p.get_raw(replacement_key);
+    let (Some(regex), Some(replacement)) = (regex, replacement) else {
+        for key in [regex_key, replacement_key] {
+            if !p.contains(key) {
+                p.error(key, format!("Missing required configuration \"{key}\" which has no default value."));
+            }
+        }
+        return None;
+    };
+    match TopicRewrite::new(&regex, &replacement) {
+        Ok(r) => Some(r),
+        Err(err @ crate::transform::router::RewriteError::Regex(_)) => {
+            p.error(regex_key, format!("Invalid value {regex} for configuration {regex_key}: {err}"));
+            None
+        }
+        Err(err) => {
+            p.error(replacement_key, format!("Invalid value {replacement} for configuration {replacement_key}: {err}; use $n or ${{name}} for groups and \\$ for a literal $"));
+            None
+        }
     }
 }
 

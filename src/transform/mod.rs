@@ -1,6 +1,8 @@
 //! Single message transforms applied to records between envelope and encoder,
 //! as Kafka Connect applies a connector's `transforms` chain.
 
+pub mod changed;
+pub mod router;
 pub mod unwrap;
 
 /// One configured transform of the chain, in `transforms` order.
@@ -8,4 +10,8 @@ pub mod unwrap;
 pub enum TransformConfig {
     /// `io.debezium.transforms.ExtractNewRecordState`
     ExtractNewRecordState(unwrap::UnwrapOptions),
+    /// `io.debezium.transforms.ExtractChangedRecordState`
+    ExtractChangedRecordState(changed::ChangedOptions),
+    /// `org.apache.kafka.connect.transforms.RegexRouter`
+    RegexRouter(router::TopicRewrite),
 }

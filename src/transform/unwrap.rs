@@ -103,6 +103,8 @@ struct Plan {
 pub struct Unwrap {
     opts: UnwrapOptions,
     plans: HashMap<*const Schema, Plan>,
+    /// Struct schemas without dropped fields, by original schema and kept-field mask.
+    dropped: HashMap<(*const Schema, Vec<bool>), (Arc<Schema>, Arc<Schema>)>,
 }
 
 // The raw pointers are only compared; each plan holds the `Arc` it points to.
@@ -113,7 +115,7 @@ const PLAN_CACHE_CAPACITY: usize = 4096;
 
 impl Unwrap {
     pub fn new(opts: UnwrapOptions) -> Self {
-        Unwrap { opts, plans: HashMap::new() }
+        Unwrap { opts, plans: HashMap::new(), dropped: HashMap::new() }
     }
 
     pub fn options(&self) -> &UnwrapOptions {
@@ -171,11 +173,13 @@ impl Unwrap {
             match mode {
                 M::Drop => return,
                 M::DeleteToTombstone => {
+                    self.drop_fields(&mut record);
                     out.push(record);
                     return;
                 }
                 M::Tombstone => {
                     record.value = Some(SchemaAndValue::new(Arc::clone(&plan.row_schema), Value::Null));
+                    self.drop_fields(&mut record);
                     out.push(record);
                     return;
                 }
@@ -205,7 +209,37 @@ impl Unwrap {
             }
         }
         record.value = Some(SchemaAndValue::new(Arc::clone(&plan.out_schema), Value::Struct(fields)));
+        self.drop_fields(&mut record);
         out.push(record);
+    }
+
+    /// `drop.fields.header.name`: the first header of that name lists field
+    /// names (an array of strings, as ExtractChangedRecordState writes it);
+    /// they leave the value and, with `drop.fields.from.key`, the key — only
+    /// the optional ones when `drop.fields.keep.schema.compatible` (Kafka's
+    /// ReplaceField `exclude`: the struct keeps name, version, doc and
+    /// parameters and becomes required). Debezium applies it after
+    /// `add.fields`. A missing or null header, or one that is not an array,
+    /// drops nothing.
+    fn drop_fields(&mut self, record: &mut Record) {
+        let Some(name) = self.opts.drop_fields_header_name.as_deref().filter(|n| !n.trim().is_empty()) else {
+            return;
+        };
+        let Some(header) = record.headers.iter().find(|h| h.key == name) else { return };
+        let Some(Value::Array(items)) = header.value.as_ref().map(|v| &v.value) else { return };
+        let names: Vec<&str> = items.iter().filter_map(|v| if let Value::String(s) = v { Some(s.as_str()) } else { None }).collect();
+        if names.is_empty() {
+            return;
+        }
+        let compatible = self.opts.drop_fields_keep_schema_compatible;
+        if self.opts.drop_fields_from_key {
+            if let Some(key) = record.key.as_mut() {
+                drop_struct_fields(&mut self.dropped, key, &names, compatible);
+            }
+        }
+        if let Some(value) = record.value.as_mut() {
+            drop_struct_fields(&mut self.dropped, value, &names, compatible);
+        }
     }
 
     fn plan(&mut self, schema: &Arc<Schema>) -> Option<&Plan> {
@@ -214,6 +248,7 @@ impl Unwrap {
             let plan = build_plan(&self.opts, schema)?;
             if self.plans.len() >= PLAN_CACHE_CAPACITY {
                 self.plans.clear();
+                self.dropped.clear();
             }
             self.plans.insert(key, plan);
         }
@@ -250,6 +285,41 @@ fn build_plan(opts: &UnwrapOptions, env: &Arc<Schema>) -> Option<Plan> {
         .filter_map(|a| locate(env, &a.field).map(|(loc, s)| (added_name(&opts.add_headers_prefix, a), loc, s)))
         .collect();
     Some(Plan { _envelope: Arc::clone(env), before, after, op, row_schema, out_schema: Arc::new(out), fields, headers })
+}
+
+/// Kafka's `ReplaceField` with `exclude`: the fields named in `names` (only
+/// optional ones when `compatible`) leave a struct's schema and value.
+fn drop_struct_fields(
+    cache: &mut HashMap<(*const Schema, Vec<bool>), (Arc<Schema>, Arc<Schema>)>,
+    sv: &mut SchemaAndValue,
+    names: &[&str],
+    compatible: bool,
+) {
+    if sv.schema.kind != SchemaType::Struct {
+        return;
+    }
+    let Value::Struct(values) = &mut sv.value else { return };
+    let keep: Vec<bool> =
+        sv.schema.fields.iter().map(|f| !(names.contains(&f.name.as_str()) && (!compatible || f.schema.optional))).collect();
+    if keep.iter().all(|k| *k) {
+        return;
+    }
+    if cache.len() >= PLAN_CACHE_CAPACITY {
+        cache.clear();
+    }
+    let original = Arc::clone(&sv.schema);
+    let (_, schema) = cache.entry((Arc::as_ptr(&original), keep.clone())).or_insert_with(|| {
+        let mut s = Schema::new(SchemaType::Struct);
+        s.name = original.name.clone();
+        s.version = original.version;
+        s.doc = original.doc.clone();
+        s.parameters = original.parameters.clone();
+        s.fields = original.fields.iter().zip(&keep).filter(|(_, k)| **k).map(|(f, _)| f.clone()).collect();
+        (Arc::clone(&original), Arc::new(s))
+    });
+    let mut flags = keep.iter();
+    values.retain(|_| flags.next().copied().unwrap_or(true));
+    sv.schema = Arc::clone(schema);
 }
 
 /// `source.x` / `transaction.x` explicitly; a bare name is a top-level

@@ -79,3 +79,77 @@ fn route_by_field_uses_the_row_value() {
     assert_eq!(out[0].topic, "ecommerce.public.measure");
     assert_eq!(out[1].topic, "2023-11-14T22:13:20.123456Z");
 }
+
+/// The stock update that carries both rows, with ExtractChangedRecordState's
+/// `Unchanged` header (tests/debezium/golden/identity/unwrap_drop_unchanged*).
+fn update_with_unchanged_header() -> Record {
+    use crate::transform::changed::{ChangedOptions, ExtractChanged};
+    let mut changed = ExtractChanged::new(&ChangedOptions { header_changed_name: None, header_unchanged_name: Some("Unchanged".into()) });
+    let mut out = Vec::new();
+    for r in stock_records() {
+        changed.apply(r, &mut out);
+    }
+    out.into_iter()
+        .find(|r| {
+            r.headers.iter().any(|h| h.key == "Unchanged" && matches!(&h.value, Some(v) if v.value != Value::Array(Vec::new())))
+        })
+        .map(|mut r| {
+            // List every row field as unchanged, so optional and required ones are both named.
+            let after = &r.value.as_ref().unwrap().schema.fields[1].schema;
+            let all = Value::Array(after.fields.iter().map(|f| Value::String(f.name.clone())).collect());
+            let h = r.headers.iter_mut().find(|h| h.key == "Unchanged").unwrap();
+            h.value.as_mut().unwrap().value = all;
+            r
+        })
+        .expect("a stock update with both rows")
+}
+
+fn field_names(sv: &SchemaAndValue) -> Vec<&str> {
+    sv.schema.fields.iter().map(|f| f.name.as_str()).collect()
+}
+
+#[test]
+fn drop_fields_header_drops_only_optional_unchanged_fields_by_default() {
+    let record = update_with_unchanged_header();
+    let before = run(UnwrapOptions::default(), vec![record.clone()]);
+    let opts = UnwrapOptions { drop_fields_header_name: Some("Unchanged".into()), ..UnwrapOptions::default() };
+    let out = run(opts, vec![record]);
+    let (kept, all) = (out[0].value.as_ref().unwrap(), before[0].value.as_ref().unwrap());
+    let Value::Array(unchanged) = &out[0].headers.iter().find(|h| h.key == "Unchanged").unwrap().value.as_ref().unwrap().value else {
+        panic!()
+    };
+    for f in &all.schema.fields {
+        let listed = unchanged.contains(&Value::String(f.name.clone()));
+        assert_eq!(kept.schema.field_index(&f.name).is_none(), listed && f.schema.optional, "field {}", f.name);
+    }
+    assert!(field_names(kept).len() < field_names(all).len(), "the fixture has an optional unchanged field");
+    let Value::Struct(values) = &kept.value else { panic!() };
+    assert_eq!(values.len(), kept.schema.fields.len());
+    assert_eq!((kept.schema.name.as_deref(), kept.schema.optional), (all.schema.name.as_deref(), false));
+    assert_eq!(out[0].key, before[0].key, "the key is untouched without drop.fields.from.key");
+}
+
+#[test]
+fn drop_fields_from_key_and_not_schema_compatible_drop_required_fields_too() {
+    let record = update_with_unchanged_header();
+    let opts = UnwrapOptions {
+        drop_fields_header_name: Some("Unchanged".into()),
+        drop_fields_from_key: true,
+        drop_fields_keep_schema_compatible: false,
+        ..UnwrapOptions::default()
+    };
+    let out = run(opts, vec![record.clone()]);
+    let Value::Array(unchanged) = &out[0].headers.iter().find(|h| h.key == "Unchanged").unwrap().value.as_ref().unwrap().value else {
+        panic!()
+    };
+    let value = out[0].value.as_ref().unwrap();
+    let key = out[0].key.as_ref().unwrap();
+    for name in unchanged.iter().map(|v| if let Value::String(s) = v { s.as_str() } else { panic!() }) {
+        assert!(value.schema.field_index(name).is_none() && key.schema.field_index(name).is_none(), "{name} dropped");
+    }
+    assert_eq!(key.schema.name, record.key.as_ref().unwrap().schema.name);
+    // No header (or another name): nothing dropped.
+    let opts = UnwrapOptions { drop_fields_header_name: Some("Other".into()), drop_fields_from_key: true, ..UnwrapOptions::default() };
+    let out = run(opts, vec![record.clone()]);
+    assert_eq!(out[0].key, record.key);
+}

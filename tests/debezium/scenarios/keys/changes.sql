@@ -1,0 +1,9 @@
+INSERT INTO tags VALUES ('alpha-long-code', 'Alpha label', 's1'), ('b', 'B', NULL);
+UPDATE tags SET label = 'Alpha relabelled' WHERE code = 'alpha-long-code';
+-- a key change: delete (old key) + tombstone + create (new key)
+UPDATE tags SET code = 'gamma' WHERE code = 'b';
+DELETE FROM tags WHERE code = 'alpha-long-code';
+INSERT INTO customers_1 VALUES (1, 'one in shard 1');
+INSERT INTO customers_2 VALUES (1, 'one in shard 2');
+UPDATE customers_2 SET name = 'renamed' WHERE id = 1;
+DELETE FROM customers_1 WHERE id = 1;
