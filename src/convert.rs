@@ -12,6 +12,7 @@ use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
 use crate::event::SourceEvent;
 use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
+use crate::transform::logical_router::LogicalRouter;
 use crate::transform::router::RegexRouter;
 use crate::transform::unwrap::Unwrap;
 use crate::transform::TransformConfig;
@@ -21,6 +22,7 @@ enum Transform {
     Unwrap(Unwrap),
     Changed(ExtractChanged),
     RegexRouter(RegexRouter),
+    LogicalRouter(LogicalRouter),
 }
 
 impl Transform {
@@ -29,6 +31,7 @@ impl Transform {
             TransformConfig::ExtractNewRecordState(opts) => Transform::Unwrap(Unwrap::new(opts.clone())),
             TransformConfig::ExtractChangedRecordState(opts) => Transform::Changed(ExtractChanged::new(opts)),
             TransformConfig::RegexRouter(rewrite) => Transform::RegexRouter(RegexRouter::new(rewrite.clone())),
+            TransformConfig::ByLogicalTableRouter(opts) => Transform::LogicalRouter(LogicalRouter::new(opts.clone())),
         }
     }
 
@@ -37,6 +40,7 @@ impl Transform {
             Transform::Unwrap(t) => t.apply(record, out),
             Transform::Changed(t) => t.apply(record, out),
             Transform::RegexRouter(t) => t.apply(record, out),
+            Transform::LogicalRouter(t) => t.apply(record, out),
         }
     }
 }

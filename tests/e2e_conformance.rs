@@ -47,6 +47,12 @@ mod columns {
     conformance!("columns": include, exclude, mask, truncate, hash, hash_v2, key_columns, key_columns_nullable);
 }
 
+mod keys {
+    use super::*;
+    conformance!("keys": mask_pk, truncate_pk, hash_pk, regex_router, unwrap_regex_router, logical_router,
+        logical_router_key_field, logical_router_no_uniqueness);
+}
+
 /// Every variant of every scenario has a test here or in `e2e_skeleton`
 /// (snapshot_initial excepted): a variant added to a `variants` file without
 /// a test fails this.
@@ -62,6 +68,8 @@ fn every_variant_has_a_test() {
         ("naming", &["envelope", "tables_included", "schemas_excluded"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
         ("columns", &["include", "exclude", "mask", "truncate", "hash", "hash_v2", "key_columns", "key_columns_nullable"]),
+        ("keys", &["mask_pk", "truncate_pk", "hash_pk", "regex_router", "unwrap_regex_router", "logical_router",
+            "logical_router_key_field", "logical_router_no_uniqueness"]),
     ];
     let not_yet = ["snapshot_initial"];
     for (scenario, tested) in covered {

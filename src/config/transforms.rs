@@ -3,6 +3,7 @@
 
 use crate::config::properties::{split_list, Props};
 use crate::transform::changed::ChangedOptions;
+use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment, DEFAULT_KEY_FIELD_NAME};
 use crate::transform::router::TopicRewrite;
 use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling, UnwrapOptions};
 use crate::transform::TransformConfig;
@@ -14,6 +15,20 @@ pub const EXTRACT_CHANGED_RECORD_STATE: &[&str] =
     &["io.debezium.transforms.ExtractChangedRecordState", "ExtractChangedRecordState"];
 /// Class names of Kafka's RegexRouter.
 pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRouter", "RegexRouter"];
+
+/// Class names of Debezium's ByLogicalTableRouter.
+pub const BY_LOGICAL_TABLE_ROUTER: &[&str] = &["io.debezium.transforms.ByLogicalTableRouter", "ByLogicalTableRouter"];
+/// Properties of ByLogicalTableRouter other than `type`.
+const LOGICAL_ROUTER_PROPERTIES: &[&str] = &[
+    "topic.regex",
+    "topic.replacement",
+    "key.enforce.uniqueness",
+    "key.field.name",
+    "key.field.regex",
+    "key.field.replacement",
+    "schema.name.adjustment.mode",
+    "logical.table.cache.size",
+];
 
 /// Properties of ExtractChangedRecordState other than `type`.
 const CHANGED_PROPERTIES: &[&str] = &["header.changed.name", "header.unchanged.name"];
@@ -89,6 +104,11 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 chain.push(TransformConfig::RegexRouter(rewrite));
             }
             Some(("RegexRouter", REGEX_ROUTER_PROPERTIES))
+        } else if BY_LOGICAL_TABLE_ROUTER.contains(&class) {
+            if let Some(opts) = parse_logical_router(p, &prefix) {
+                chain.push(TransformConfig::ByLogicalTableRouter(opts));
+            }
+            Some(("ByLogicalTableRouter", LOGICAL_ROUTER_PROPERTIES))
         } else {
             None
         };
@@ -104,8 +124,8 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}",
-                    EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0]
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}",
+                    EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0]
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {
@@ -175,6 +195,33 @@ fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
         route_by_field: p.get(&key("route.by.field")),
         replace_null_with_default: p.bool_or(&key("replace.null.with.default"), defaults.replace_null_with_default),
     }
+}
+
+fn parse_logical_router(p: &mut Props, prefix: &str) -> Option<LogicalRouterOptions> {
+    let key = |name: &str| format!("{prefix}{name}");
+    let topic = parse_rewrite(p, &key("topic.regex"), &key("topic.replacement"));
+    let key_enforce_uniqueness = p.bool_or(&key("key.enforce.uniqueness"), true);
+    let key_field_name = p.string_or(&key("key.field.name"), DEFAULT_KEY_FIELD_NAME);
+    let key_regex = p.get(&key("key.field.regex"));
+    let key_field = match key_regex {
+        Some(_) if p.get(&key("key.field.replacement")).is_none() => {
+            p.error(
+                &key("key.field.replacement"),
+                format!("{} must be non-empty if {} is set.", key("key.field.replacement"), key("key.field.regex")),
+            );
+            None
+        }
+        Some(_) => parse_rewrite(p, &key("key.field.regex"), &key("key.field.replacement")),
+        None => None,
+    };
+    let adjustment = p.enum_or(
+        &key("schema.name.adjustment.mode"),
+        SchemaNameAdjustment::None,
+        &[("none", SchemaNameAdjustment::None), ("avro", SchemaNameAdjustment::Avro), ("avro_unicode", SchemaNameAdjustment::AvroUnicode)],
+    );
+    // Only a cache size in Debezium; pgcdc's caches are bounded on their own.
+    p.int_or::<i64>(&key("logical.table.cache.size"), 16, 1, i64::from(i32::MAX));
+    Some(LogicalRouterOptions { topic: topic?, key_enforce_uniqueness, key_field_name, key_field, adjustment })
 }
 
 /// A required `regex` + `replacement` pair (RegexRouter, ByLogicalTableRouter's topic rule).

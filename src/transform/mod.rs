@@ -2,6 +2,7 @@
 //! as Kafka Connect applies a connector's `transforms` chain.
 
 pub mod changed;
+pub mod logical_router;
 pub mod router;
 pub mod unwrap;
 
@@ -14,4 +15,6 @@ pub enum TransformConfig {
     ExtractChangedRecordState(changed::ChangedOptions),
     /// `org.apache.kafka.connect.transforms.RegexRouter`
     RegexRouter(router::TopicRewrite),
+    /// `io.debezium.transforms.ByLogicalTableRouter`
+    ByLogicalTableRouter(logical_router::LogicalRouterOptions),
 }
