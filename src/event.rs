@@ -124,6 +124,21 @@ pub struct ColumnSchema {
     /// The Connect schema of this column's values (optional = nullable;
     /// `default` = the column default as Debezium parses it, if any).
     pub schema: Arc<Schema>,
+    /// A key column's value mapper (`column.mask.*`, `column.truncate.*`):
+    /// Debezium builds the record key without the mappers, so the row holds
+    /// the raw value, the key keeps it, and the envelope maps it only in
+    /// `before`/`after`. `None` for every other column (their rows hold the
+    /// mapped value already).
+    pub key_mapping: Option<KeyMapping>,
+}
+
+/// How a mapped key column differs between the record key and the row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMapping {
+    /// Applied to the value in `before`/`after`.
+    pub mapper: crate::source::postgres::columns::ColumnMapper,
+    /// The column's schema in the key: without the mapper's schema parameter.
+    pub key_schema: Arc<Schema>,
 }
 
 /// A captured table's shape at one point of the stream. A new `Arc` (with a
@@ -263,6 +278,7 @@ mod tests {
             is_key: key_position.is_some(),
             key_position,
             schema: Arc::new(Schema::new(SchemaType::Int32)),
+            key_mapping: None,
         }
     }
 

@@ -142,6 +142,9 @@ impl Envelope {
             }
             _ => None,
         };
+        // Keys from the raw rows; then mapped key columns are mapped in the rows.
+        let (before_key, after_key) = (key_of(&before), key_of(&after));
+        let (before, after) = (before.map(|v| map_key_columns(&event.table, v)), after.map(|v| map_key_columns(&event.table, v)));
         // `source` and `tx` move into the one envelope most changes make;
         // only a key change (two envelopes) clones them.
         let env = |before: Option<Value>, after: Option<Value>, op: Op, source: Value, tx: Value| {
@@ -155,12 +158,11 @@ impl Envelope {
         };
         match event.op {
             Op::Create | Op::Read => {
-                let key = key_of(&after);
+                let key = after_key;
                 out.push(record(key, Some(env(None, after, event.op, source, tx)), Vec::new()));
             }
             Op::Update => {
-                let new_key = key_of(&after);
-                let old_key = key_of(&before);
+                let (new_key, old_key) = (after_key, before_key);
                 match (old_key, new_key) {
                     (Some(old), Some(new)) if old.value != new.value => {
                         if !skips(Op::Delete) {
@@ -184,7 +186,7 @@ impl Envelope {
                 }
             }
             Op::Delete => {
-                let key = key_of(&before);
+                let key = before_key;
                 let del = record(key, Some(env(before, None, Op::Delete, source, tx)), Vec::new());
                 let tomb = self.opts.tombstones_on_delete.then(|| Record { value: None, ..del.clone() });
                 out.push(del);
@@ -292,6 +294,21 @@ fn fill_row(table: &TableSchema, row: &Row) -> Value {
             .map(|(c, v)| if v.is_null() && !c.schema.optional { zero_value(&c.schema) } else { v.clone() })
             .collect(),
     )
+}
+
+/// A row with its mapped key columns' values mapped (see
+/// [`crate::event::KeyMapping`]); unchanged when there are none.
+fn map_key_columns(table: &TableSchema, row: Value) -> Value {
+    if table.columns.iter().all(|c| c.key_mapping.is_none()) {
+        return row;
+    }
+    let Value::Struct(mut values) = row else { return row };
+    for (v, c) in values.iter_mut().zip(&table.columns) {
+        if let Some(m) = &c.key_mapping {
+            *v = m.mapper.apply(std::mem::replace(v, Value::Null));
+        }
+    }
+    Value::Struct(values)
 }
 
 /// The record key: the row's key columns, in key order (`key_indices`, see

@@ -24,6 +24,7 @@ pub(crate) fn col(name: &str, schema: Schema, is_key: bool) -> ColumnSchema {
         // Single-column keys here; ties keep column order anyway.
         key_position: is_key.then_some(0),
         schema: Arc::new(schema),
+        key_mapping: None,
     }
 }
 
@@ -360,4 +361,50 @@ fn skipped_operations_split_a_key_change() {
     assert_eq!(ops(&[Op::Create, Op::Update]), ["d", "tombstone", "d", "tombstone"]);
     assert_eq!(ops(&[Op::Delete]), ["c", "u", "u", "c"]);
     assert_eq!(ops(&[Op::Update]), ["c", "d", "tombstone", "d", "tombstone", "c"]);
+}
+
+/// `column.mask.with.3.chars` on a primary-key column (tests/debezium/golden/keys/mask_pk):
+/// the key keeps the raw value and schema, `before`/`after` are masked, and a
+/// change of the raw key is a key change even though both masked values are equal.
+#[test]
+fn mapped_key_column_is_raw_in_the_key_and_mapped_in_the_rows() {
+    use crate::event::KeyMapping;
+    use crate::source::postgres::columns::ColumnMapper;
+    let raw = Schema::new(SchemaType::String);
+    let mut code = col("code", raw.clone().with_parameter("masked", "true"), true);
+    code.key_mapping = Some(KeyMapping { mapper: ColumnMapper::Mask("***".into()), key_schema: Arc::new(raw) });
+    let table = Arc::new(TableSchema {
+        relation_id: 7,
+        id: TableId::new("public", "tags"),
+        columns: vec![code, col("label", Schema::new(SchemaType::String).optional(), false)],
+        replica_identity: ReplicaIdentity::Default,
+        version: 1,
+    });
+    let s = |v: &str| Value::String(v.into());
+    let event = ChangeEvent {
+        op: Op::Update,
+        table,
+        before: Some(vec![s("a"), Value::Null]),
+        after: Some(vec![s("b"), s("x")]),
+        source: streaming_source(),
+    };
+    let mut env = Envelope::with_context_headers(test_options(), Some(test_context()));
+    let mut out = Vec::new();
+    env.records(&event, NOW, None, &mut out);
+    let ops: Vec<_> = out.iter().map(|r| r.value.as_ref().map(|v| field(&v.value, &v.schema, "op"))).collect();
+    assert_eq!(ops, [Some(s("d")), None, Some(s("c"))], "a key change: delete, tombstone, create");
+    let key = out[2].key.as_ref().unwrap();
+    assert_eq!(key.value, Value::Struct(vec![s("b")]));
+    assert!(key.schema.fields[0].schema.parameters.is_empty(), "no masked parameter in the key");
+    assert_eq!(out[0].key.as_ref().unwrap().value, Value::Struct(vec![s("a")]));
+    let v = out[2].value.as_ref().unwrap();
+    assert_eq!(field(&v.value, &v.schema, "after"), Value::Struct(vec![s("***"), s("x")]));
+    let v = out[0].value.as_ref().unwrap();
+    assert_eq!(field(&v.value, &v.schema, "before"), Value::Struct(vec![s("***"), Value::Null]));
+    assert_eq!(v.schema.fields[0].schema.fields[0].schema.parameter("masked"), Some("true"));
+}
+
+fn field(v: &Value, schema: &Schema, name: &str) -> Value {
+    let Value::Struct(vals) = v else { panic!("not a struct") };
+    vals[schema.field_index(name).unwrap()].clone()
 }

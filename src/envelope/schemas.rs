@@ -124,7 +124,9 @@ impl TableSchemas {
         let key = table.has_key().then(|| {
             let mut k = Schema::new(SchemaType::Struct).named(format!("{topic}.Key"));
             for (_, c) in table.key_columns() {
-                k = k.with_field(c.name.clone(), Arc::clone(&c.schema));
+                // A mapped key column is keyed by its raw value and schema.
+                let schema = c.key_mapping.as_ref().map_or(&c.schema, |m| &m.key_schema);
+                k = k.with_field(c.name.clone(), Arc::clone(schema));
             }
             Arc::new(k)
         });

@@ -24,9 +24,11 @@
 //! - `message.key.columns` lists the key columns of matching tables, in the
 //!   order given.
 //!
-//! Difference (not matched): Debezium builds the record key without the
-//! mappers, so a mapped primary-key column keeps its raw value and schema in
-//! the key; pgcdc applies the mapper to the column for key and value alike.
+//! - the record key is built without the mappers: a mapped key column keeps
+//!   its raw value and schema (no parameter) in the key, and key changes are
+//!   detected on raw values (tests/debezium/golden/keys). So a key column's
+//!   mapper is not applied while decoding; it travels as the column's
+//!   `KeyMapping` and the envelope applies it to `before`/`after` only.
 
 use regex::Regex;
 

@@ -353,6 +353,7 @@ mod tests {
                     is_key: c.is_key,
                     key_position: c.is_key.then_some(0),
                     schema: Arc::new(Schema::new(SchemaType::String).with_optional(!c.is_key)),
+                    key_mapping: None,
                 })
                 .collect();
             let t = Arc::new(TableSchema {

@@ -29,7 +29,7 @@ use super::columns::{ColumnMapper, ColumnRules};
 use super::pgoutput::{RelationBody, TupleData, TupleValue};
 use super::value::{self, ColumnType, ValueError, ValueOptions};
 use crate::error::{Classify, ErrorClass};
-use crate::event::{ColumnSchema, ReplicaIdentity, Row, TableId, TableSchema};
+use crate::event::{ColumnSchema, KeyMapping, ReplicaIdentity, Row, TableId, TableSchema};
 use crate::schema::Value;
 
 /// A relation or row could not be turned into the change model.
@@ -172,6 +172,13 @@ impl RelationCache {
                         "column default not representable; leaving it out of the schema"),
                 }
             }
+            let key_position = match key_override {
+                // message.key.columns: the key columns in the order given.
+                Some(keys) => keys.iter().position(|k| k.eq_ignore_ascii_case(&rc.name)),
+                None => cat.and_then(|c| c.primary_key_position),
+            }
+            .map(|p| u16::try_from(p).unwrap_or(u16::MAX));
+            let raw_schema = Arc::clone(&schema);
             let mapper = self.rules.mapper(&id, &rc.name, rc.type_oid, declared_length(rc.type_oid, rc.type_modifier));
             let mapper = mapper.map(|(mapper, parameter)| {
                 if let Some((k, v)) = parameter {
@@ -179,12 +186,12 @@ impl RelationCache {
                 }
                 mapper
             });
-            let key_position = match key_override {
-                // message.key.columns: the key columns in the order given.
-                Some(keys) => keys.iter().position(|k| k.eq_ignore_ascii_case(&rc.name)),
-                None => cat.and_then(|c| c.primary_key_position),
-            }
-            .map(|p| u16::try_from(p).unwrap_or(u16::MAX));
+            // A key column keeps its raw value in the row (Debezium keys it
+            // unmapped); the envelope maps it for before/after.
+            let (mapper, key_mapping) = match mapper {
+                Some(mapper) if key_position.is_some() => (None, Some(KeyMapping { mapper, key_schema: raw_schema })),
+                other => (other, None),
+            };
             positions.push(Some(columns.len()));
             columns.push(ColumnSchema {
                 name: rc.name.clone(),
@@ -195,6 +202,7 @@ impl RelationCache {
                 is_key: key_position.is_some(),
                 key_position,
                 schema,
+                key_mapping,
             });
             types.push(column_type);
             mappers.push(mapper.filter(|m| *m != ColumnMapper::Passthrough));
@@ -331,6 +339,31 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, vec![Value::Int32(7), Value::String("__debezium_unavailable_value".into())]);
+    }
+
+    #[test]
+    fn a_mapped_key_column_keeps_its_raw_value_and_schema_for_the_key() {
+        // column.mask.with.3.chars on the key `id` (int4: values unchanged,
+        // parameter only) and on `body` (text: masked while decoding).
+        let (rel, cat) = fixture();
+        let mut options = crate::config::columns::ColumnOptions::default();
+        options.mask_with = vec![(3, vec![r"public\.t\.(id|body)".into()])];
+        let mut cache = RelationCache::with_rules(ColumnRules::new(&options));
+        let table = cache.apply(&rel, &cat, &ValueOptions::default()).unwrap();
+        let (id, body) = (&table.columns[0], &table.columns[1]);
+        assert_eq!(id.schema.parameter("masked"), Some("true"));
+        let mapping = id.key_mapping.as_ref().expect("the key column's mapping");
+        assert_eq!((mapping.mapper.clone(), mapping.key_schema.parameter("masked")), (ColumnMapper::Passthrough, None));
+        assert!(body.key_mapping.is_none() && body.schema.parameter("masked") == Some("true"));
+        let row = cache
+            .get(42)
+            .unwrap()
+            .decode_row(
+                &vec![TupleValue::Text(Bytes::from_static(b"7")), TupleValue::Null, TupleValue::Text(Bytes::from_static(b"secret"))],
+                &ValueOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(row, vec![Value::Int32(7), Value::String("***".into())]);
     }
 
     #[test]
