@@ -53,6 +53,11 @@ mod keys {
         logical_router_key_field, logical_router_no_uniqueness);
 }
 
+mod geo {
+    use super::*;
+    conformance!("geo": envelope, hstore_map);
+}
+
 /// Every variant of every scenario has a test here or in `e2e_skeleton`
 /// (snapshot_initial excepted): a variant added to a `variants` file without
 /// a test fails this.
@@ -70,6 +75,7 @@ fn every_variant_has_a_test() {
         ("columns", &["include", "exclude", "mask", "truncate", "hash", "hash_v2", "key_columns", "key_columns_nullable"]),
         ("keys", &["mask_pk", "truncate_pk", "hash_pk", "regex_router", "unwrap_regex_router", "logical_router",
             "logical_router_key_field", "logical_router_no_uniqueness"]),
+        ("geo", &["envelope", "hstore_map"]),
     ];
     let not_yet = ["snapshot_initial"];
     for (scenario, tested) in covered {

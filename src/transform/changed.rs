@@ -99,9 +99,25 @@ fn compare(record: &Record) -> Option<(Vec<String>, Vec<String>)> {
     let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
     for (field, v) in after_schema.fields.iter().zip(after) {
         let old = before_schema.field_index(&field.name).and_then(|j| before.get(j)).unwrap_or(&Value::Null);
-        if old == v { unchanged.push(field.name.clone()) } else { changed.push(field.name.clone()) }
+        if java_equals(old, v) { unchanged.push(field.name.clone()) } else { changed.push(field.name.clone()) }
     }
     Some((changed, unchanged))
+}
+
+/// Java's `Objects.equals` on Connect values: floats compare by bit pattern
+/// (`NaN` equals `NaN`, `0.0` differs from `-0.0`); bytes (a `ByteBuffer`)
+/// by content; arrays, maps and structs element-wise.
+fn java_equals(a: &Value, b: &Value) -> bool {
+    let all = |x: &[Value], y: &[Value]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| java_equals(p, q));
+    match (a, b) {
+        (Value::Float64(x), Value::Float64(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Value::Float32(x), Value::Float32(y)) => x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+        (Value::Array(x), Value::Array(y)) | (Value::Struct(x), Value::Struct(y)) => all(x, y),
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| java_equals(k1, k2) && java_equals(v1, v2))
+        }
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +200,15 @@ mod tests {
         assert!(tombstones > 0);
         let empty = out.iter().filter(|r| r.headers.last().is_some_and(|h| h.key == "C" && names(h).is_empty())).count();
         assert!(empty > 0, "creates and deletes carry an empty list");
+    }
+
+    #[test]
+    fn values_compare_as_java_objects_equals() {
+        assert!(java_equals(&Value::Float64(f64::NAN), &Value::Float64(f64::NAN)));
+        assert!(!java_equals(&Value::Float64(0.0), &Value::Float64(-0.0)));
+        assert!(java_equals(&Value::Array(vec![Value::Float32(f32::NAN)]), &Value::Array(vec![Value::Float32(f32::NAN)])));
+        assert!(!java_equals(&Value::Bytes(vec![1]), &Value::Bytes(vec![2])));
+        assert!(java_equals(&Value::Bytes(vec![1]), &Value::Bytes(vec![1])), "ByteBuffer equality is by content");
     }
 
     #[test]
