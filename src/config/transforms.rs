@@ -286,3 +286,68 @@ fn parse_added(p: &mut Props, key: &str) -> Vec<AddedField> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::transform::logical_router::SchemaNameAdjustment;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Vec<TransformConfig>, Props) {
+        let raw: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut p = Props::new(&raw);
+        let chain = parse_transforms(&mut p);
+        (chain, p)
+    }
+
+    #[test]
+    fn changed_record_state_and_routers_in_chain_order() {
+        let (chain, p) = parse(&[
+            ("transforms", "changes,unwrap,route,logical"),
+            ("transforms.changes.type", "io.debezium.transforms.ExtractChangedRecordState"),
+            ("transforms.changes.header.unchanged.name", "Unchanged"),
+            ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+            ("transforms.unwrap.drop.fields.header.name", "Unchanged"),
+            ("transforms.unwrap.drop.fields.from.key", "true"),
+            ("transforms.route.type", "org.apache.kafka.connect.transforms.RegexRouter"),
+            ("transforms.route.regex", "(.*)_[0-9]+"),
+            ("transforms.route.replacement", "$1"),
+            ("transforms.logical.type", "io.debezium.transforms.ByLogicalTableRouter"),
+            ("transforms.logical.topic.regex", "(.*)"),
+            ("transforms.logical.topic.replacement", "$1.all"),
+            ("transforms.logical.key.field.regex", "(.*)"),
+            ("transforms.logical.key.field.replacement", "id_$1"),
+            ("transforms.logical.schema.name.adjustment.mode", "avro"),
+        ]);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(chain.len(), 4);
+        let TransformConfig::ExtractChangedRecordState(c) = &chain[0] else { panic!("{:?}", chain[0]) };
+        assert_eq!((c.header_changed_name.as_deref(), c.header_unchanged_name.as_deref()), (None, Some("Unchanged")));
+        let TransformConfig::ExtractNewRecordState(u) = &chain[1] else { panic!() };
+        assert_eq!(u.drop_fields_header_name.as_deref(), Some("Unchanged"));
+        assert!(u.drop_fields_from_key && u.drop_fields_keep_schema_compatible);
+        let TransformConfig::RegexRouter(r) = &chain[2] else { panic!() };
+        assert_eq!(r.apply("t_12").as_deref(), Some("t"));
+        let TransformConfig::ByLogicalTableRouter(l) = &chain[3] else { panic!() };
+        assert!(l.key_enforce_uniqueness);
+        assert_eq!(l.key_field_name, crate::transform::logical_router::DEFAULT_KEY_FIELD_NAME);
+        assert_eq!(l.key_field.as_ref().and_then(|k| k.apply("x")).as_deref(), Some("id_x"));
+        assert_eq!(l.adjustment, SchemaNameAdjustment::Avro);
+    }
+
+    #[test]
+    fn router_errors_name_the_property() {
+        let (_, p) = parse(&[
+            ("transforms", "l"),
+            ("transforms.l.type", "io.debezium.transforms.ByLogicalTableRouter"),
+            ("transforms.l.topic.regex", "(.*)"),
+            ("transforms.l.topic.replacement", "$2"),
+            ("transforms.l.key.field.regex", "x"),
+        ]);
+        let props: Vec<&str> = p.errors.iter().map(|i| i.property.as_str()).collect();
+        assert_eq!(props, ["transforms.l.topic.replacement", "transforms.l.key.field.replacement"], "{:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "r"), ("transforms.r.type", "RegexRouter"), ("transforms.r.regex", "(?<=a)b"), ("transforms.r.replacement", "x")]);
+        assert_eq!(p.errors[0].property, "transforms.r.regex", "look-behind is not supported");
+    }
+}
