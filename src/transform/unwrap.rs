@@ -104,8 +104,12 @@ pub struct Unwrap {
     opts: UnwrapOptions,
     plans: HashMap<*const Schema, Plan>,
     /// Struct schemas without dropped fields, by original schema and kept-field mask.
-    dropped: HashMap<(*const Schema, Vec<bool>), (Arc<Schema>, Arc<Schema>)>,
+    dropped: DroppedCache,
 }
+
+/// Struct schemas without dropped fields, keyed by the original schema's
+/// address and the kept-field mask; each entry holds the original alive.
+type DroppedCache = HashMap<(*const Schema, Vec<bool>), (Arc<Schema>, Arc<Schema>)>;
 
 // The raw pointers are only compared; each plan holds the `Arc` it points to.
 unsafe impl Send for Unwrap {}
@@ -290,7 +294,7 @@ fn build_plan(opts: &UnwrapOptions, env: &Arc<Schema>) -> Option<Plan> {
 /// Kafka's `ReplaceField` with `exclude`: the fields named in `names` (only
 /// optional ones when `compatible`) leave a struct's schema and value.
 fn drop_struct_fields(
-    cache: &mut HashMap<(*const Schema, Vec<bool>), (Arc<Schema>, Arc<Schema>)>,
+    cache: &mut DroppedCache,
     sv: &mut SchemaAndValue,
     names: &[&str],
     compatible: bool,

@@ -346,8 +346,10 @@ mod tests {
         // column.mask.with.3.chars on the key `id` (int4: values unchanged,
         // parameter only) and on `body` (text: masked while decoding).
         let (rel, cat) = fixture();
-        let mut options = crate::config::columns::ColumnOptions::default();
-        options.mask_with = vec![(3, vec![r"public\.t\.(id|body)".into()])];
+        let options = crate::config::columns::ColumnOptions {
+            mask_with: vec![(3, vec![r"public\.t\.(id|body)".into()])],
+            ..Default::default()
+        };
         let mut cache = RelationCache::with_rules(ColumnRules::new(&options));
         let table = cache.apply(&rel, &cat, &ValueOptions::default()).unwrap();
         let (id, body) = (&table.columns[0], &table.columns[1]);
