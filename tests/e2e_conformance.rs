@@ -29,7 +29,7 @@ mod identity {
     use super::*;
     conformance!("identity": envelope, all_ops, txmeta, unwrap, unwrap_rewrite, unwrap_drop, unwrap_rewrite_tombstone,
         unwrap_delete_to_tombstone, unwrap_fields_headers, skip_cu, skip_d, unwrap_drop_unchanged, unwrap_drop_unchanged_key,
-        changed_headers);
+        changed_headers, unwrap_tombstone_headers);
 }
 
 mod naming {
@@ -69,7 +69,7 @@ fn every_variant_has_a_test() {
             "time_adaptive_us", "binary_base64", "binary_base64_url", "money_digits"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
             "unwrap_delete_to_tombstone", "unwrap_fields_headers", "skip_cu", "skip_d", "unwrap_drop_unchanged",
-            "unwrap_drop_unchanged_key", "changed_headers"]),
+            "unwrap_drop_unchanged_key", "changed_headers", "unwrap_tombstone_headers"]),
         ("naming", &["envelope", "tables_included", "schemas_excluded"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
         ("columns", &["include", "exclude", "mask", "truncate", "hash", "hash_v2", "key_columns", "key_columns_nullable"]),

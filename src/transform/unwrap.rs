@@ -105,6 +105,8 @@ pub struct Unwrap {
     plans: HashMap<*const Schema, Plan>,
     /// Struct schemas without dropped fields, by original schema and kept-field mask.
     dropped: DroppedCache,
+    /// Topic, key and `add.headers` of the last delete, for its tombstone.
+    last_delete_headers: Option<(String, Option<SchemaAndValue>, Vec<Header>)>,
 }
 
 /// Struct schemas without dropped fields, keyed by the original schema's
@@ -119,7 +121,7 @@ const PLAN_CACHE_CAPACITY: usize = 4096;
 
 impl Unwrap {
     pub fn new(opts: UnwrapOptions) -> Self {
-        Unwrap { opts, plans: HashMap::new(), dropped: HashMap::new() }
+        Unwrap { opts, plans: HashMap::new(), dropped: HashMap::new(), last_delete_headers: None }
     }
 
     pub fn options(&self) -> &UnwrapOptions {
@@ -132,14 +134,22 @@ impl Unwrap {
         let mode = self.opts.delete_tombstone_handling;
         let Some(value) = record.value.take() else {
             // Debezium's own tombstones survive only rewrite-with-tombstone.
+            // A tombstone shares its delete's Headers object in Debezium, so
+            // it carries the `add.headers` added to the delete.
+            if let Some((topic, key, added)) = self.last_delete_headers.take() {
+                if topic == record.topic && key == record.key {
+                    record.headers.extend(added);
+                }
+            }
             if mode == M::RewriteWithTombstone {
                 out.push(record);
             }
             return;
         };
+        self.last_delete_headers = None;
         let replace_null = self.opts.replace_null_with_default;
         let route_by = self.opts.route_by_field.clone();
-        let Some(plan) = self.plan(&value.schema) else {
+        let Some(plan) = Self::plan(&mut self.plans, &self.opts, &value.schema) else {
             // Not a change-event envelope (messages, heartbeats): unchanged.
             record.value = Some(value);
             out.push(record);
@@ -166,12 +176,16 @@ impl Unwrap {
         if op == "t" {
             return;
         }
+        let first_added = record.headers.len();
         for (name, loc, schema) in &plan.headers {
             let v = get(*loc);
             let value = (!v.is_null()).then(|| SchemaAndValue::new(Arc::clone(schema), v));
             record.headers.push(Header { key: name.clone(), value });
         }
         let deleted = op == "d";
+        let remember = deleted && first_added < record.headers.len();
+        self.last_delete_headers =
+            remember.then(|| (record.topic.clone(), record.key.clone(), record.headers[first_added..].to_vec()));
         let rewrite = matches!(mode, M::Rewrite | M::RewriteWithTombstone);
         if deleted {
             match mode {
@@ -246,17 +260,22 @@ impl Unwrap {
         }
     }
 
-    fn plan(&mut self, schema: &Arc<Schema>) -> Option<&Plan> {
+    /// The cached plan of an envelope schema (borrowing only the plan cache,
+    /// so the other fields stay usable while it is held).
+    fn plan<'a>(
+        plans: &'a mut HashMap<*const Schema, Plan>,
+        opts: &UnwrapOptions,
+        schema: &Arc<Schema>,
+    ) -> Option<&'a Plan> {
         let key = Arc::as_ptr(schema);
-        if !self.plans.contains_key(&key) {
-            let plan = build_plan(&self.opts, schema)?;
-            if self.plans.len() >= PLAN_CACHE_CAPACITY {
-                self.plans.clear();
-                self.dropped.clear();
+        if !plans.contains_key(&key) {
+            let plan = build_plan(opts, schema)?;
+            if plans.len() >= PLAN_CACHE_CAPACITY {
+                plans.clear();
             }
-            self.plans.insert(key, plan);
+            plans.insert(key, plan);
         }
-        self.plans.get(&key)
+        plans.get(&key)
     }
 }
 

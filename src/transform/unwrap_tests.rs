@@ -153,3 +153,30 @@ fn drop_fields_from_key_and_not_schema_compatible_drop_required_fields_too() {
     let out = run(opts, vec![record.clone()]);
     assert_eq!(out[0].key, record.key);
 }
+
+/// Debezium builds a delete's tombstone on the delete's own Headers object,
+/// so the tombstone kept by rewrite-with-tombstone carries the delete's
+/// `add.headers` (tests/debezium/golden/identity/unwrap_tombstone_headers).
+#[test]
+fn a_kept_tombstone_carries_its_deletes_added_headers() {
+    let opts = UnwrapOptions {
+        delete_tombstone_handling: DeleteTombstoneHandling::RewriteWithTombstone,
+        add_headers: added("op,db"),
+        ..UnwrapOptions::default()
+    };
+    let input = stock_records();
+    let out = run(opts, input.clone());
+    let tombstones: Vec<&Record> = out.iter().filter(|r| r.value.is_none()).collect();
+    assert!(!tombstones.is_empty());
+    for t in tombstones {
+        let names: Vec<&str> = t.headers.iter().map(|h| h.key.as_str()).collect();
+        assert_eq!(&names[names.len() - 2..], ["__op", "__db"], "{names:?}");
+        let op = t.headers.iter().find(|h| h.key == "__op").and_then(|h| h.value.as_ref()).map(|v| v.value.clone());
+        assert_eq!(op, Some(Value::String("d".into())));
+    }
+    // Without add.headers the tombstone keeps exactly its own headers.
+    let plain = run(UnwrapOptions { delete_tombstone_handling: DeleteTombstoneHandling::RewriteWithTombstone, ..UnwrapOptions::default() }, input.clone());
+    let own: Vec<&Record> = input.iter().filter(|r| r.value.is_none()).collect();
+    let kept: Vec<&Record> = plain.iter().filter(|r| r.value.is_none()).collect();
+    assert_eq!(own, kept);
+}
