@@ -12,12 +12,21 @@ use crate::connect::herder::HIDDEN;
 
 /// The Debezium release whose connector pgcdc stands in for.
 pub const DEBEZIUM_VERSION: &str = "3.6.3.Final";
+/// The Kafka Connect release whose transforms pgcdc implements (RegexRouter).
+pub const KAFKA_CONNECT_VERSION: &str = "4.3.0";
 
 /// The plugins list; with `all`, transforms and converters too (`connectorsOnly=false`).
 pub fn plugins(all: bool) -> Vec<Value> {
     let mut out = vec![json!({ "class": POSTGRES_CONNECTOR_CLASS, "type": "source", "version": DEBEZIUM_VERSION })];
     if all {
-        out.push(json!({ "class": "io.debezium.transforms.ExtractNewRecordState", "type": "transformation", "version": DEBEZIUM_VERSION }));
+        for class in [
+            "io.debezium.transforms.ByLogicalTableRouter",
+            "io.debezium.transforms.ExtractChangedRecordState",
+            "io.debezium.transforms.ExtractNewRecordState",
+        ] {
+            out.push(json!({ "class": class, "type": "transformation", "version": DEBEZIUM_VERSION }));
+        }
+        out.push(json!({ "class": "org.apache.kafka.connect.transforms.RegexRouter", "type": "transformation", "version": KAFKA_CONNECT_VERSION }));
         out.push(json!({ "class": JSON_CONVERTER_CLASS, "type": "converter", "version": env!("CARGO_PKG_VERSION") }));
     }
     out
