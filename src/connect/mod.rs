@@ -2,6 +2,7 @@
 //! over the [`herder`], which keeps the registered connectors, persists them
 //! ([`store`]) and starts their tasks through a [`runtime::ConnectorRuntime`].
 
+pub mod distributed;
 pub mod herder;
 pub mod rest;
 pub mod runtime;
