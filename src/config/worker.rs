@@ -565,6 +565,65 @@ mod tests {
     }
 
     #[test]
+    fn distributed_example_loads_and_names_worker_by_advertised_url() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/distributed.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PGCDC_REST__ADVERTISED_URL", "http://pgcdc-1.pgcdc:8083/");
+            let c = load(Some(&path)).map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+            assert_eq!(c.worker.mode, WorkerMode::Distributed);
+            assert_eq!(c.worker.config_storage_topic, DEFAULT_CONFIG_STORAGE_TOPIC);
+            assert_eq!(c.worker.status_storage_topic, DEFAULT_STATUS_STORAGE_TOPIC);
+            assert_eq!(c.worker_id(), "pgcdc-1.pgcdc:8083");
+            assert_eq!(c.advertised_url(), "http://pgcdc-1.pgcdc:8083");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn distributed_constraints_name_the_key() {
+        let base = || {
+            let mut c = WorkerConfig::default();
+            c.worker.mode = WorkerMode::Distributed;
+            c
+        };
+        base().validate().unwrap();
+        assert_eq!(base().advertised_url(), "http://127.0.0.1:8083");
+        let cases: Vec<(&str, Box<dyn Fn(&mut WorkerConfig)>)> = vec![
+            ("worker.config_storage_topic", Box::new(|c| c.worker.config_storage_topic = c.worker.offset_storage_topic.clone())),
+            ("worker.status_storage_topic", Box::new(|c| c.worker.status_storage_topic = "bad topic".into())),
+            ("worker.connectors_dir", Box::new(|c| c.worker.connectors_dir = Some("conns".into()))),
+            ("worker.session_timeout_ms", Box::new(|c| c.worker.session_timeout_ms = 10)),
+            ("worker.heartbeat_interval_ms", Box::new(|c| c.worker.heartbeat_interval_ms = 5_000)),
+            ("worker.rebalance_timeout_ms", Box::new(|c| c.worker.rebalance_timeout_ms = 1_000)),
+            ("rest.advertised_url", Box::new(|c| c.rest.advertised_url = Some("pgcdc-1:8083".into()))),
+            ("rest.advertised_url", Box::new(|c| c.rest.advertised_url = Some("http://h:1/path".into()))),
+            ("rest.advertised_url", Box::new(|c| c.rest.listen = "0.0.0.0:8083".parse().unwrap())),
+        ];
+        for (field, change) in cases {
+            let mut c = base();
+            change(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        // Standalone ignores the distributed-only keys.
+        let mut c = WorkerConfig::default();
+        c.worker.heartbeat_interval_ms = 50_000;
+        c.worker.connectors_dir = Some("conns".into());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn mode_from_env_and_unknown_mode_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PGCDC_WORKER__MODE", "distributed");
+            assert_eq!(load(None).map_err(|e| e.to_string())?.worker.mode, WorkerMode::Distributed);
+            jail.set_env("PGCDC_WORKER__MODE", "clustered");
+            assert!(load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn example_config_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/pgcdc.toml");
         figment::Jail::expect_with(|_jail| {
