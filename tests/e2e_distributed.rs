@@ -107,7 +107,7 @@ async fn connectors_spread_over_workers_and_visible_everywhere() {
 async fn kill_9_owner_moves_connector_exactly_once() {
     let broker = Broker::shared();
     let cluster = unique_name("dist_kill");
-    let mut workers = vec![Worker::start_distributed(broker, &cluster).await, Worker::start_distributed(broker, &cluster).await];
+    let mut workers = [Worker::start_distributed(broker, &cluster).await, Worker::start_distributed(broker, &cluster).await];
     let db = PgServer::shared().create_database("dist_kill").await;
     create_tables(&db).await;
     let prefix = unique_name("distkill");
@@ -150,7 +150,7 @@ async fn graceful_stop_moves_connector_at_once() {
     let broker = Broker::shared();
     let cluster = unique_name("dist_leave");
     let t = DistributedTimeouts { session_ms: 30_000, heartbeat_ms: 1_000, rebalance_ms: 40_000 };
-    let mut workers = vec![
+    let mut workers = [
         Worker::start_distributed_with(broker, &cluster, &t).await,
         Worker::start_distributed_with(broker, &cluster, &t).await,
     ];

@@ -588,7 +588,8 @@ mod tests {
         };
         base().validate().unwrap();
         assert_eq!(base().advertised_url(), "http://127.0.0.1:8083");
-        let cases: Vec<(&str, Box<dyn Fn(&mut WorkerConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut WorkerConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("worker.config_storage_topic", Box::new(|c| c.worker.config_storage_topic = c.worker.offset_storage_topic.clone())),
             ("worker.status_storage_topic", Box::new(|c| c.worker.status_storage_topic = "bad topic".into())),
             ("worker.connectors_dir", Box::new(|c| c.worker.connectors_dir = Some("conns".into()))),

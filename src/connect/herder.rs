@@ -10,6 +10,11 @@
 //! task included), so operations on connectors are serialized, as in Kafka
 //! Connect's herder. The new state is persisted first; if that fails, nothing
 //! changes in memory and no task is touched.
+//!
+//! The store is a [`ConnectorStore`]: the state file in standalone mode, the
+//! shared config topic in distributed mode ([`crate::connect::distributed`]),
+//! where a change is applied when it is read back from the topic — by every
+//! worker — and a task runs only on the worker the group assigned it to.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
