@@ -201,17 +201,19 @@ async fn wait_slot(db: &TestDatabase, slot: &str, active: bool) {
 }
 
 /// GIVEN two workers and a connector running on one of them, WHEN it is
-/// paused, restarted, resumed and deleted through the other worker, THEN each
-/// takes effect on the owner: its replication slot is released while paused,
-/// a change made while paused arrives after the resume, and after the delete
-/// no worker knows the connector and its slot is idle.
+/// paused, restarted, resumed, reconfigured and deleted through the other
+/// worker, THEN each takes effect on the owner: its replication slot is
+/// released while paused, a change made while paused arrives after the
+/// resume, a restart is forwarded to and done by the owner, a change made after the new config is visible on the owner is
+/// captured with that config, and after the delete no worker knows the
+/// connector and its slot is idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pause_resume_delete_through_another_worker() {
+async fn pause_resume_reconfigure_delete_through_another_worker() {
     let broker = Broker::shared();
     let cluster = unique_name("dist_ops");
     let workers = [Worker::start_distributed(broker, &cluster).await, Worker::start_distributed(broker, &cluster).await];
     let db = PgServer::shared().create_database("dist_ops").await;
-    db.execute("CREATE TABLE t (id int PRIMARY KEY)").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, note text)").await;
     let prefix = unique_name("distops");
     let slot = unique_name("slot");
     let (code, body) = workers[0].register("distops", connector_config(&db, &prefix, &slot, &[])).await;
@@ -228,15 +230,42 @@ async fn pause_resume_delete_through_another_worker() {
     wait_slot(&db, &slot, false).await;
     db.execute("INSERT INTO t VALUES (1)").await;
 
-    // A restart through the non-owner is forwarded to the owner.
-    let (code, body) = x.call(Method::POST, "/connectors/distops/restart", None).await;
-    assert_eq!(code, 204, "{body}");
-
     let (code, body) = x.call(Method::PUT, "/connectors/distops/resume", None).await;
     assert_eq!(code, 202, "{body}");
     wait_status(o, "distops", "RUNNING on the owner", |s| running_on(s).as_deref() == Some(owner_id.as_str())).await;
-    let got = broker.consume(&format!("{prefix}.public.t"), 1, TIMEOUT).await;
+    let topic = format!("{prefix}.public.t");
+    let got = broker.consume(&topic, 1, TIMEOUT).await;
     assert_eq!(got.len(), 1, "the change made while paused arrives after the resume");
+
+    // Restarts and offsets go to the worker that runs the connector.
+    let (code, body) = x.call(Method::POST, "/connectors/distops/restart", None).await;
+    assert_eq!(code, 204, "{body}");
+    assert!(o.log().contains("connector restarted"), "the owner restarted it\n{}", o.log());
+    assert!(!x.log().contains("connector restarted"), "{}", x.log());
+    wait_status(o, "distops", "RUNNING after the restart", |s| running_on(s).is_some()).await;
+    let (code, body) = x.call(Method::GET, "/connectors/distops/offsets", None).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body["offsets"][0]["offset"]["lsn"].is_number(), "{body}");
+
+    let mut config = connector_config(&db, &prefix, &slot, &[("column.exclude.list", "public.t.note")]);
+    config["name"] = Value::String("distops".into());
+    let (code, body) = x.call(Method::PUT, "/connectors/distops/config", Some(&config)).await;
+    assert_eq!(code, 200, "{body}");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (_, current) = o.call(Method::GET, "/connectors/distops/config", None).await;
+        if current["column.exclude.list"] == "public.t.note" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "owner never saw the new config: {current}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.execute("INSERT INTO t VALUES (2, 'excluded')").await;
+    let got = broker.consume(&topic, 2, TIMEOUT).await;
+    assert_eq!(got.len(), 2);
+    let after = &got[1].value_json()["payload"]["after"];
+    assert_eq!(after["id"], 2, "{after}");
+    assert!(after.get("note").is_none(), "the owner runs the new config: {after}");
 
     let (code, body) = x.call(Method::DELETE, "/connectors/distops", None).await;
     assert_eq!(code, 204, "{body}");
