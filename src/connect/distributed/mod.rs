@@ -38,6 +38,9 @@ mod ops;
 pub mod rpc;
 pub mod topics;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

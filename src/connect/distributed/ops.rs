@@ -136,7 +136,7 @@ impl Herder {
     }
 
     /// Applies a connector's state read from the config topic.
-    async fn apply_change(&self, name: &str, change: Option<StoredConnector>) {
+    pub(super) async fn apply_change(&self, name: &str, change: Option<StoredConnector>) {
         let mut map = self.connectors.lock().await;
         let mut membership_changed = false;
         match change {
