@@ -59,10 +59,19 @@ pub async fn run(herder: Arc<Herder>, cluster: Arc<Cluster>, mut shutdown: watch
             },
         };
         let mut round_shutdown = shutdown.clone();
+        let mut interrupted = false;
         let next = tokio::select! {
             next = round(&herder, &cluster, c, &mut member_id, timeouts, &mut round_shutdown) => next,
-            _ = shutdown.changed() => Next::Stop,
+            _ = shutdown.changed() => {
+                interrupted = true;
+                Next::Stop
+            }
         };
+        if interrupted {
+            // A request may be half-way on the connection (JoinGroup waits
+            // for the whole group): LeaveGroup goes over a fresh one.
+            conn = None;
+        }
         herder.revoke_all().await;
         match next {
             Next::Rejoin => {}
