@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -107,6 +107,19 @@ pub async fn ensure_compacted(settings: &ClientSettings, topic: &str) -> Result<
             Ok(_) => tracing::info!(topic, "created internal topic (compacted)"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((_, code)) => return Err(TopicError::Create { topic: topic.to_owned(), source: KafkaError::AdminOp(code) }),
+        }
+    }
+    // A topic created by someone else may not be compacted: its records
+    // would then expire and connectors be forgotten. Connect refuses to
+    // start; pgcdc warns (brokers differ in what they describe).
+    if let Ok(described) = admin.describe_configs([&ResourceSpecifier::Topic(topic)], &opts).await {
+        let policy = described.iter().flatten().find_map(|r| r.get("cleanup.policy").and_then(|e| e.value.clone()));
+        if let Some(policy) = policy.filter(|p| !p.split(',').any(|x| x.trim() == "compact")) {
+            tracing::warn!(
+                topic,
+                cleanup_policy = %policy,
+                "internal topic is not compacted: set cleanup.policy=compact on it, or its records expire"
+            );
         }
     }
     Ok(())
