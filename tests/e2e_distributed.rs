@@ -278,3 +278,49 @@ async fn pause_resume_reconfigure_delete_through_another_worker() {
     }
     wait_slot(&db, &slot, false).await;
 }
+
+/// GIVEN one worker streaming a mixed load, WHEN two more workers join the
+/// cluster (two eager rebalances: every connector stops and starts again,
+/// possibly on another worker), THEN Kafka holds every committed change
+/// exactly once and the connector ends RUNNING on one of the three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_under_load_stays_exactly_once() {
+    let broker = Broker::shared();
+    let cluster = unique_name("dist_scale");
+    let a = Worker::start_distributed(broker, &cluster).await;
+    let db = PgServer::shared().create_database("dist_scale").await;
+    create_tables(&db).await;
+    let prefix = unique_name("distscale");
+    register(&a, &db, "distscale", &prefix).await;
+    wait_status(&a, "distscale", "RUNNING", |s| running_on(s).is_some()).await;
+
+    let mut rng = Rng::seeded();
+    let load = Load::start(&db, rng.next());
+    tokio::time::sleep(Duration::from_millis(1000 + rng.below(1000))).await;
+    let b = Worker::start_distributed(broker, &cluster).await;
+    tokio::time::sleep(Duration::from_millis(500 + rng.below(2000))).await;
+    let c = Worker::start_distributed(broker, &cluster).await;
+    let workers: BTreeSet<String> = [&a, &b, &c].iter().map(|w| w.worker_id()).collect();
+    // Settled once all three report the same owner, running.
+    let deadline = Instant::now() + TIMEOUT;
+    let owner = loop {
+        let mut seen = BTreeSet::new();
+        for w in [&a, &b, &c] {
+            seen.insert(running_on(&w.status("distscale").await));
+        }
+        if let [Some(owner)] = seen.into_iter().collect::<Vec<_>>().as_slice() {
+            if workers.contains(owner) {
+                break owner.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "never settled\n--- a ---\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (stats, expected) = load.stop().await;
+    let verdict = settle(&broker.bootstrap, &format!("{prefix}.public.t"), &expected, Duration::from_secs(60)).await;
+    println!("scale out: settled on {owner}");
+    println!("{}", report("scale_out", &stats, &expected, &verdict));
+    assert!(stats.transactions > 20, "{stats:?}");
+    assert!(verdict.is_exact(), "{verdict:?}\n--- a ---\n{}", a.log());
+}
