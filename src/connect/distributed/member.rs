@@ -137,6 +137,14 @@ async fn round(
             return Next::Rejoin;
         }
         codes::REBALANCE_IN_PROGRESS | codes::ILLEGAL_GENERATION => return Next::Rejoin,
+        codes::INCONSISTENT_GROUP_PROTOCOL => {
+            tracing::error!(
+                group = %s.group_id,
+                "the group is used by other clients (another protocol, e.g. Kafka Connect or consumers): \
+                 give the pgcdc workers a worker.group_id of their own"
+            );
+            return Next::Reconnect;
+        }
         code => {
             tracing::warn!(group = %s.group_id, code, "join group refused");
             return Next::Reconnect;
