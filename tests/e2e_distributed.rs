@@ -102,7 +102,8 @@ async fn connectors_spread_over_workers_and_visible_everywhere() {
 /// GIVEN two workers and a connector streaming a mixed load, WHEN the
 /// worker running it is killed with SIGKILL, THEN the connector moves to the
 /// survivor after the session timeout and Kafka holds every committed change
-/// exactly once (read_committed, markers applied by the verifier).
+/// exactly once (read_committed, markers applied by the verifier); the
+/// killed worker, started again, rejoins and the cluster settles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_owner_moves_connector_exactly_once() {
     let broker = Broker::shared();
@@ -136,6 +137,20 @@ async fn kill_9_owner_moves_connector_exactly_once() {
     println!("{}", report("kill_9_owner", &stats, &expected, &verdict));
     assert!(stats.transactions > 20, "the load committed too little to mean anything: {stats:?}");
     assert!(verdict.is_exact(), "{verdict:?}\n--- survivor log ---\n{}", workers[survivor].log());
+
+    // The killed worker comes back (same address, new member id) and the
+    // cluster settles with the connector running on one of the two.
+    let joins_before = workers[owner].log().matches("assignment received").count();
+    workers[owner].start_again().await;
+    let deadline = Instant::now() + TIMEOUT;
+    while workers[owner].log().matches("assignment received").count() == joins_before {
+        assert!(Instant::now() < deadline, "the restarted worker never joined\n{}", workers[owner].log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ids: BTreeSet<String> = workers.iter().map(|w| w.worker_id()).collect();
+    for w in &workers {
+        wait_status(w, "distkill", "RUNNING after the rejoin", |s| running_on(s).is_some_and(|id| ids.contains(&id))).await;
+    }
 }
 
 /// GIVEN two workers with a long session timeout (30 s), WHEN the worker
