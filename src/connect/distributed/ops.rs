@@ -145,9 +145,10 @@ impl Herder {
                     membership_changed = true;
                     if let Some(task) = entry.task {
                         task.stop().await;
-                        if let Ok(config) = &entry.config {
-                            self.release_slot(config).await;
-                        }
+                    }
+                    // Only the owner drops the slot (slot.drop.on.stop), as standalone does on delete.
+                    if let (true, Ok(config)) = (self.owns(name), &entry.config) {
+                        self.release_slot(config).await;
                     }
                     tracing::info!(connector = %name, "connector removed");
                 }
@@ -155,7 +156,7 @@ impl Herder {
             Some(stored) => match map.get_mut(name) {
                 Some(entry) if entry.raw == stored.config && entry.target == stored.target_state => {}
                 Some(entry) => {
-                    let was_running = entry.task.is_some();
+                    let newly_stopped = entry.target != TargetState::Stopped && stored.target_state == TargetState::Stopped;
                     if let Some(task) = entry.task.take() {
                         task.stop().await;
                     }
@@ -164,7 +165,7 @@ impl Herder {
                         tracing::info!(connector = %name, "connector reconfigured");
                     }
                     entry.target = stored.target_state;
-                    if was_running && entry.target == TargetState::Stopped {
+                    if newly_stopped && self.owns(name) {
                         if let Ok(config) = &entry.config {
                             self.release_slot(config).await;
                         }

@@ -22,6 +22,8 @@ struct Runtime {
     /// (connector, database.dbname) of every start.
     started: Mutex<Vec<(String, String)>>,
     stopped: Arc<Mutex<Vec<String>>>,
+    /// Connectors whose slot was dropped.
+    dropped: Mutex<Vec<String>>,
 }
 
 struct Task(String, Arc<Mutex<Vec<String>>>);
@@ -39,6 +41,10 @@ impl ConnectorRuntime for Runtime {
     fn start(&self, config: ConnectorConfig) -> Box<dyn TaskHandle> {
         self.started.lock().unwrap().push((config.name.clone(), config.connection.dbname.clone()));
         Box::new(Task(config.name, self.stopped.clone()))
+    }
+    fn drop_slot(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), crate::connect::RuntimeError>> {
+        self.dropped.lock().unwrap().push(config.name.clone());
+        async { Ok(()) }.boxed()
     }
 }
 
@@ -193,4 +199,37 @@ async fn create_conflicts_with_the_config_view_and_put_keeps_hidden_secrets() {
     assert_eq!(h.connectors.lock().await.get("a").map(|e| e.target), Some(TargetState::Stopped));
     assert!(runtime.started.lock().unwrap().is_empty(), "nothing is assigned to this worker");
     assert!(matches!(h.set_target("b", TargetState::Paused).await, Err(HerderError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn only_the_owner_drops_the_slot_on_stop_and_delete() {
+    let runtime = Arc::new(Runtime::default());
+    let cluster = cluster();
+    let h = herder(runtime.clone(), cluster.clone());
+    let with_drop = |target| {
+        let mut config = props("db1");
+        config.insert("slot.drop.on.stop".into(), "true".into());
+        Some(StoredConnector { config, target_state: target })
+    };
+    let mut b = with_drop(TargetState::Started);
+    if let Some(b) = b.as_mut() {
+        b.config.insert("name".into(), "b".into());
+    }
+    h.apply_change("a", with_drop(TargetState::Started)).await;
+    h.apply_change("b", b.clone()).await;
+    h.take_assignment(assigned(&["a"])).await;
+    // Paused first, then stopped: the owner still drops the slot.
+    h.apply_change("a", with_drop(TargetState::Paused)).await;
+    assert!(runtime.dropped.lock().unwrap().is_empty());
+    h.apply_change("a", with_drop(TargetState::Stopped)).await;
+    assert_eq!(*runtime.dropped.lock().unwrap(), vec!["a"]);
+    h.apply_change("a", None).await;
+    assert_eq!(*runtime.dropped.lock().unwrap(), vec!["a", "a"]);
+    // b runs elsewhere: this worker leaves its slot alone.
+    if let Some(b) = b.as_mut() {
+        b.target_state = TargetState::Stopped;
+    }
+    h.apply_change("b", b).await;
+    h.apply_change("b", None).await;
+    assert_eq!(runtime.dropped.lock().unwrap().len(), 2);
 }
