@@ -7,7 +7,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use pgcdc::config::worker::{LogConfig, LogFormat, WorkerConfig};
+use pgcdc::config::worker::{LogConfig, LogFormat, WorkerConfig, WorkerMode};
+use pgcdc::connect::distributed;
 use pgcdc::connect::task::PipelineRuntime;
 use pgcdc::connect::{Herder, HerderOptions};
 use pgcdc::pipeline::WorkerSettings;
@@ -101,10 +102,24 @@ fn run(config: Option<PathBuf>) -> ExitCode {
 async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
     let worker = WorkerSettings::from_config(&config);
     let runtime = Arc::new(PipelineRuntime::new(worker));
-    let herder = Herder::open(HerderOptions::from_worker(&config), runtime)
-        .await
-        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
-    tracing::info!(listen = %config.rest.listen, version = env!("CARGO_PKG_VERSION"), "pgcdc worker started");
+    let opts = HerderOptions::from_worker(&config);
+    let herder = match config.worker.mode {
+        WorkerMode::Standalone => Herder::open(opts, runtime).await,
+        WorkerMode::Distributed => {
+            let parts = distributed::connect(distributed::ClusterSettings::from_worker(&config))
+                .await
+                .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+            Herder::open_distributed(opts, runtime, parts).await
+        }
+    }
+    .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    tracing::info!(
+        listen = %config.rest.listen,
+        mode = ?config.worker.mode,
+        worker_id = %config.worker_id(),
+        version = env!("CARGO_PKG_VERSION"),
+        "pgcdc worker started"
+    );
     pgcdc::connect::serve(config.rest.listen, pgcdc::connect::router(herder.clone()), shutdown_signal())
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;

@@ -14,3 +14,4 @@ mod catalog_types;
 mod e2e_exactly_once;
 mod e2e_tls;
 mod e2e_faults;
+mod e2e_distributed;

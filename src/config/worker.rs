@@ -29,6 +29,16 @@ pub const DEFAULT_STATE_DIR: &str = ".pgcdc/state";
 pub const DEFAULT_OFFSET_STORAGE_TOPIC: &str = crate::offsets::DEFAULT_OFFSET_STORAGE_TOPIC;
 /// Default of `worker.offset_storage_partitions`.
 pub const DEFAULT_OFFSET_STORAGE_PARTITIONS: i32 = crate::offsets::DEFAULT_OFFSET_STORAGE_PARTITIONS;
+/// Default of `worker.config_storage_topic` (distributed mode).
+pub const DEFAULT_CONFIG_STORAGE_TOPIC: &str = "pgcdc-configs";
+/// Default of `worker.status_storage_topic` (distributed mode).
+pub const DEFAULT_STATUS_STORAGE_TOPIC: &str = "pgcdc-status";
+/// Default of `worker.session_timeout_ms` (Connect's `session.timeout.ms`).
+pub const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
+/// Default of `worker.heartbeat_interval_ms` (Connect's `heartbeat.interval.ms`).
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 3_000;
+/// Default of `worker.rebalance_timeout_ms` (Connect's `rebalance.timeout.ms`).
+pub const DEFAULT_REBALANCE_TIMEOUT_MS: u64 = 60_000;
 /// Default of `log.level`.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Prefix of the environment variables read.
@@ -78,11 +88,17 @@ pub struct RestConfig {
     /// Authentication required on every endpoint but `GET /` (default: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<RestAuth>,
+    /// The URL other workers of a distributed cluster reach this one's REST
+    /// API at, e.g. `http://pgcdc-1.pgcdc:8083` (Connect's
+    /// `rest.advertised.*`); default `http://<listen>`. Its `host:port` is
+    /// the `worker_id` statuses show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertised_url: Option<String>,
 }
 
 impl Default for RestConfig {
     fn default() -> Self {
-        RestConfig { listen: default_listen(), auth: None }
+        RestConfig { listen: default_listen(), auth: None, advertised_url: None }
     }
 }
 
@@ -161,12 +177,28 @@ impl Default for KafkaConfig {
     }
 }
 
+/// `worker.mode`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerMode {
+    /// One worker runs every connector; configs in `state_dir` (default).
+    #[default]
+    Standalone,
+    /// Workers of the same `group_id` share the connectors through Kafka
+    /// (group membership, config and status topics), as Connect's distributed mode.
+    Distributed,
+}
+
 /// `[worker]`
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerSection {
+    /// `standalone` (default) or `distributed`.
+    pub mode: WorkerMode,
     /// Names this worker (Connect's `group.id`): prefixes transactional ids
-    /// and internal topics (default `pgcdc`). Two workers must not share it.
+    /// (default `pgcdc`). Standalone: two workers must not share it.
+    /// Distributed: every worker of the cluster has the same one; it is the
+    /// Kafka group the workers join.
     pub group_id: String,
     /// Where registered connectors and their target state are kept (default `.pgcdc/state`).
     pub state_dir: PathBuf,
@@ -178,11 +210,32 @@ pub struct WorkerSection {
     pub offset_storage_topic: String,
     /// Partitions of the offsets topic when the worker creates it (default 1).
     pub offset_storage_partitions: i32,
+    /// Distributed: the compacted topic of connector configs and target
+    /// states (Connect's `config.storage.topic`; default `pgcdc-configs`).
+    pub config_storage_topic: String,
+    /// Distributed: the compacted topic of connector and task statuses
+    /// (Connect's `status.storage.topic`; default `pgcdc-status`).
+    pub status_storage_topic: String,
+    /// Distributed: a worker that sends no heartbeat for this long leaves
+    /// the group and its connectors move (default 10000).
+    pub session_timeout_ms: u64,
+    /// Distributed: how often a worker heartbeats (default 3000; below a
+    /// third of the session timeout).
+    pub heartbeat_interval_ms: u64,
+    /// Distributed: how long a rebalance waits for every worker to stop its
+    /// connectors and rejoin (default 60000).
+    pub rebalance_timeout_ms: u64,
 }
 
 impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
+            mode: WorkerMode::Standalone,
+            config_storage_topic: DEFAULT_CONFIG_STORAGE_TOPIC.to_owned(),
+            status_storage_topic: DEFAULT_STATUS_STORAGE_TOPIC.to_owned(),
+            session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            rebalance_timeout_ms: DEFAULT_REBALANCE_TIMEOUT_MS,
             group_id: DEFAULT_GROUP_ID.to_owned(),
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             connectors_dir: None,
@@ -225,9 +278,24 @@ impl WorkerConfig {
         load(path)
     }
 
-    /// The id reported as `worker_id` by the REST API (the REST address, as Connect does).
+    /// The id reported as `worker_id` by the REST API (the REST address, as
+    /// Connect does; in distributed mode the `host:port` of `rest.advertised_url`).
     pub fn worker_id(&self) -> String {
-        self.rest.listen.to_string()
+        match (&self.worker.mode, &self.rest.advertised_url) {
+            (WorkerMode::Distributed, Some(url)) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                rest.trim_end_matches('/').to_owned()
+            }
+            _ => self.rest.listen.to_string(),
+        }
+    }
+
+    /// The URL other workers reach this one's REST API at.
+    pub fn advertised_url(&self) -> String {
+        match &self.rest.advertised_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.rest.listen),
+        }
     }
 
     /// Checks every constraint serde cannot express; names the field that breaks one.
@@ -255,15 +323,20 @@ impl WorkerConfig {
         if self.worker.state_dir.as_os_str().is_empty() {
             return invalid("worker.state_dir", "must not be empty");
         }
-        let topic = &self.worker.offset_storage_topic;
-        if topic.is_empty()
-            || topic.len() > 249
-            || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return invalid(
-                "worker.offset_storage_topic",
-                "must be a Kafka topic name: 1 to 249 ASCII alphanumerics, '.', '_' and '-'",
-            );
+        for (field, topic) in [
+            ("worker.offset_storage_topic", &self.worker.offset_storage_topic),
+            ("worker.config_storage_topic", &self.worker.config_storage_topic),
+            ("worker.status_storage_topic", &self.worker.status_storage_topic),
+        ] {
+            if topic.is_empty()
+                || topic.len() > 249
+                || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return invalid(field, "must be a Kafka topic name: 1 to 249 ASCII alphanumerics, '.', '_' and '-'");
+            }
+        }
+        if self.worker.mode == WorkerMode::Distributed {
+            self.validate_distributed()?;
         }
         if self.worker.offset_storage_partitions < 1 {
             return invalid("worker.offset_storage_partitions", "must be at least 1");
@@ -282,6 +355,56 @@ impl WorkerConfig {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return invalid("log.level", "must be a tracing filter such as info, debug or pgcdc=debug,rdkafka=warn");
+        }
+        Ok(())
+    }
+
+    fn validate_distributed(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &str, constraint: &str| {
+            Err(ConfigError::Invalid { field: field.to_owned(), constraint: constraint.to_owned() })
+        };
+        let w = &self.worker;
+        let topics = [&w.offset_storage_topic, &w.config_storage_topic, &w.status_storage_topic];
+        if topics[0] == topics[1] || topics[0] == topics[2] || topics[1] == topics[2] {
+            return invalid(
+                "worker.config_storage_topic",
+                "the offset, config and status storage topics must be three different topics",
+            );
+        }
+        if w.connectors_dir.is_some() {
+            return invalid(
+                "worker.connectors_dir",
+                "is standalone only; in distributed mode register connectors over the REST API of any worker",
+            );
+        }
+        if w.session_timeout_ms < 1_000 {
+            return invalid("worker.session_timeout_ms", "must be at least 1000");
+        }
+        if w.heartbeat_interval_ms == 0 || w.heartbeat_interval_ms.saturating_mul(3) > w.session_timeout_ms {
+            return invalid(
+                "worker.heartbeat_interval_ms",
+                "must be above 0 and at most a third of worker.session_timeout_ms",
+            );
+        }
+        if w.rebalance_timeout_ms < w.session_timeout_ms {
+            return invalid("worker.rebalance_timeout_ms", "must be at least worker.session_timeout_ms");
+        }
+        if w.session_timeout_ms > i32::MAX as u64 || w.rebalance_timeout_ms > i32::MAX as u64 {
+            return invalid("worker.rebalance_timeout_ms", "must fit in a 32-bit millisecond count");
+        }
+        if let Some(url) = &self.rest.advertised_url {
+            let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+            if !rest.is_some_and(|r| {
+                let host_port = r.trim_end_matches('/');
+                !host_port.is_empty() && !host_port.contains('/') && host_port.contains(':')
+            }) {
+                return invalid("rest.advertised_url", "must be http://host:port or https://host:port (no path)");
+            }
+        } else if self.rest.listen.ip().is_unspecified() {
+            return invalid(
+                "rest.advertised_url",
+                "must be set when rest.listen is a wildcard address: other workers need an address they can reach",
+            );
         }
         Ok(())
     }
@@ -437,6 +560,66 @@ mod tests {
     fn missing_explicit_file_is_an_error() {
         figment::Jail::expect_with(|_jail| {
             assert!(load(Some(Path::new("nope.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn distributed_example_loads_and_names_worker_by_advertised_url() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/distributed.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PGCDC_REST__ADVERTISED_URL", "http://pgcdc-1.pgcdc:8083/");
+            let c = load(Some(&path)).map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+            assert_eq!(c.worker.mode, WorkerMode::Distributed);
+            assert_eq!(c.worker.config_storage_topic, DEFAULT_CONFIG_STORAGE_TOPIC);
+            assert_eq!(c.worker.status_storage_topic, DEFAULT_STATUS_STORAGE_TOPIC);
+            assert_eq!(c.worker_id(), "pgcdc-1.pgcdc:8083");
+            assert_eq!(c.advertised_url(), "http://pgcdc-1.pgcdc:8083");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn distributed_constraints_name_the_key() {
+        let base = || {
+            let mut c = WorkerConfig::default();
+            c.worker.mode = WorkerMode::Distributed;
+            c
+        };
+        base().validate().unwrap();
+        assert_eq!(base().advertised_url(), "http://127.0.0.1:8083");
+        type Change = Box<dyn Fn(&mut WorkerConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
+            ("worker.config_storage_topic", Box::new(|c| c.worker.config_storage_topic = c.worker.offset_storage_topic.clone())),
+            ("worker.status_storage_topic", Box::new(|c| c.worker.status_storage_topic = "bad topic".into())),
+            ("worker.connectors_dir", Box::new(|c| c.worker.connectors_dir = Some("conns".into()))),
+            ("worker.session_timeout_ms", Box::new(|c| c.worker.session_timeout_ms = 10)),
+            ("worker.heartbeat_interval_ms", Box::new(|c| c.worker.heartbeat_interval_ms = 5_000)),
+            ("worker.rebalance_timeout_ms", Box::new(|c| c.worker.rebalance_timeout_ms = 1_000)),
+            ("rest.advertised_url", Box::new(|c| c.rest.advertised_url = Some("pgcdc-1:8083".into()))),
+            ("rest.advertised_url", Box::new(|c| c.rest.advertised_url = Some("http://h:1/path".into()))),
+            ("rest.advertised_url", Box::new(|c| c.rest.listen = "0.0.0.0:8083".parse().unwrap())),
+        ];
+        for (field, change) in cases {
+            let mut c = base();
+            change(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        // Standalone ignores the distributed-only keys.
+        let mut c = WorkerConfig::default();
+        c.worker.heartbeat_interval_ms = 50_000;
+        c.worker.connectors_dir = Some("conns".into());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn mode_from_env_and_unknown_mode_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PGCDC_WORKER__MODE", "distributed");
+            assert_eq!(load(None).map_err(|e| e.to_string())?.worker.mode, WorkerMode::Distributed);
+            jail.set_env("PGCDC_WORKER__MODE", "clustered");
+            assert!(load(None).is_err());
             Ok(())
         });
     }

@@ -10,6 +10,11 @@
 //! task included), so operations on connectors are serialized, as in Kafka
 //! Connect's herder. The new state is persisted first; if that fails, nothing
 //! changes in memory and no task is touched.
+//!
+//! The store is a [`ConnectorStore`]: the state file in standalone mode, the
+//! shared config topic in distributed mode ([`crate::connect::distributed`]),
+//! where a change is applied when it is read back from the topic — by every
+//! worker — and a task runs only on the worker the group assigned it to.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +28,8 @@ use crate::config::definitions::is_secret;
 use crate::config::worker::{RestAuth, WorkerConfig};
 use crate::config::ConfigErrors;
 use crate::connect::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
-use crate::connect::store::{Store, StoreError, StoredConnector, TargetState};
+use crate::connect::distributed::Cluster;
+use crate::connect::store::{ConnectorStore, Store, StoreError, StoredConnector, TargetState};
 use crate::error::{Classify, ErrorClass};
 
 /// What a secret's value is replaced with in every response (Connect's `Password.HIDDEN`).
@@ -71,6 +77,9 @@ pub enum HerderError {
     Runtime(#[from] RuntimeError),
     #[error("cannot register connector file {path}: {reason}")]
     ConnectorFile { path: PathBuf, reason: String },
+    /// Distributed mode: no worker owns the connector right now (HTTP 409, as Connect).
+    #[error("Cannot complete request because of a conflicting operation (e.g. worker rebalance)")]
+    Rebalancing,
 }
 
 impl Classify for HerderError {
@@ -127,15 +136,16 @@ pub struct ConnectorStatus {
     pub kind: String,
 }
 
-struct Entry {
-    raw: BTreeMap<String, String>,
-    config: Result<ConnectorConfig, ConfigErrors>,
-    target: TargetState,
-    task: Option<Box<dyn TaskHandle>>,
+/// One registered connector and, where it runs here, its task.
+pub(in crate::connect) struct Entry {
+    pub(in crate::connect) raw: BTreeMap<String, String>,
+    pub(in crate::connect) config: Result<ConnectorConfig, ConfigErrors>,
+    pub(in crate::connect) target: TargetState,
+    pub(in crate::connect) task: Option<Box<dyn TaskHandle>>,
 }
 
 impl Entry {
-    fn new(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Entry {
+    pub(in crate::connect) fn new(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Entry {
         let config = ConnectorConfig::from_properties(name, &raw).map(|(config, warnings)| {
             for warning in warnings {
                 tracing::warn!(connector = %name, warning = %warning, "connector configuration");
@@ -145,7 +155,7 @@ impl Entry {
         Entry { raw, config, target, task: None }
     }
 
-    fn stored(&self) -> StoredConnector {
+    pub(in crate::connect) fn stored(&self) -> StoredConnector {
         StoredConnector { config: self.raw.clone(), target_state: self.target }
     }
 }
@@ -154,8 +164,10 @@ impl Entry {
 pub struct Herder {
     opts: HerderOptions,
     runtime: Arc<dyn ConnectorRuntime>,
-    store: Store,
-    connectors: Mutex<BTreeMap<String, Entry>>,
+    pub(in crate::connect) store: Arc<dyn ConnectorStore>,
+    pub(in crate::connect) connectors: Mutex<BTreeMap<String, Entry>>,
+    /// Set in distributed mode: the group, the assignment and the status view.
+    pub(in crate::connect) cluster: Option<Arc<Cluster>>,
 }
 
 impl Herder {
@@ -171,7 +183,13 @@ impl Herder {
             }
             connectors.insert(name, entry);
         }
-        let herder = Herder { opts, runtime, store, connectors: Mutex::new(connectors) };
+        let herder = Herder {
+            opts,
+            runtime,
+            store: Arc::new(store),
+            connectors: Mutex::new(connectors),
+            cluster: None,
+        };
         if let Some(dir) = herder.opts.connectors_dir.clone() {
             for (path, name, raw) in read_connector_files(&dir)? {
                 herder.apply_file(&path, &name, raw).await?;
@@ -186,6 +204,16 @@ impl Herder {
         Ok(Arc::new(herder))
     }
 
+    /// A herder with no connectors yet over `store` (distributed mode fills it from the config topic).
+    pub(in crate::connect) fn with_store(
+        opts: HerderOptions,
+        runtime: Arc<dyn ConnectorRuntime>,
+        store: Arc<dyn ConnectorStore>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Herder {
+        Herder { opts, runtime, store, connectors: Mutex::new(BTreeMap::new()), cluster }
+    }
+
     async fn apply_file(&self, path: &Path, name: &str, raw: BTreeMap<String, String>) -> Result<(), HerderError> {
         let mut map = self.connectors.lock().await;
         if map.get(name).is_some_and(|e| e.raw == with_name(name, raw.clone())) {
@@ -197,7 +225,7 @@ impl Herder {
             reason: e.to_string(),
         })?;
         tracing::info!(connector = %name, path = %path.display(), "registering connector from file");
-        self.persist_with(&map, name, Some(&entry))?;
+        self.persist_with(&map, name, Some(&entry)).await?;
         map.insert(name.to_owned(), entry);
         Ok(())
     }
@@ -234,13 +262,16 @@ impl Herder {
         raw: BTreeMap<String, String>,
         initial: TargetState,
     ) -> Result<ConnectorInfo, HerderError> {
+        if self.store.shared() {
+            return self.dist_create(name, raw, initial).await;
+        }
         validate_name(name)?;
         let mut map = self.connectors.lock().await;
         if map.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
         let mut entry = checked_entry(name, raw, initial)?;
-        self.persist_with(&map, name, Some(&entry))?;
+        self.persist_with(&map, name, Some(&entry)).await?;
         tracing::info!(connector = %name, "connector created");
         self.start_task(name, &mut entry);
         let info = self.info_of(name, &entry);
@@ -260,6 +291,9 @@ impl Herder {
                 )));
             }
         }
+        if self.store.shared() {
+            return self.dist_put(name, raw).await;
+        }
         let mut map = self.connectors.lock().await;
         let existing = map.get(name);
         for (key, value) in raw.iter_mut() {
@@ -274,7 +308,7 @@ impl Herder {
         }
         let target = existing.map(|e| e.target).unwrap_or_default();
         let mut entry = checked_entry(name, raw, target)?;
-        self.persist_with(&map, name, Some(&entry))?;
+        self.persist_with(&map, name, Some(&entry)).await?;
         let created = match map.remove(name) {
             Some(old) => {
                 if let Some(task) = old.task {
@@ -336,11 +370,14 @@ impl Herder {
 
     /// Stops and unregisters a connector.
     pub async fn delete(&self, name: &str) -> Result<(), HerderError> {
+        if self.store.shared() {
+            return self.dist_delete(name).await;
+        }
         let mut map = self.connectors.lock().await;
         if !map.contains_key(name) {
             return Err(HerderError::NotFound(name.to_owned()));
         }
-        self.persist_with(&map, name, None)?;
+        self.persist_with(&map, name, None).await?;
         if let Some(entry) = map.remove(name) {
             if let Some(task) = entry.task {
                 task.stop().await;
@@ -355,6 +392,9 @@ impl Herder {
 
     /// Sets the target state, stopping or starting the task to match.
     pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        if self.store.shared() {
+            return self.dist_set_target(name, target).await;
+        }
         let mut map = self.connectors.lock().await;
         let Some(entry) = map.get(name) else { return Err(HerderError::NotFound(name.to_owned())) };
         if entry.target == target {
@@ -364,7 +404,7 @@ impl Herder {
         updated.target_state = target;
         let snapshot: BTreeMap<String, StoredConnector> =
             map.iter().map(|(n, e)| (n.clone(), if n == name { updated.clone() } else { e.stored() })).collect();
-        self.store.save(&snapshot)?;
+        self.store.persist(name, Some(&updated), &snapshot).await?;
         let Some(entry) = map.get_mut(name) else { return Err(HerderError::NotFound(name.to_owned())) };
         entry.target = target;
         if let Some(task) = entry.task.take() {
@@ -430,7 +470,7 @@ impl Herder {
     }
 
     /// Drops the slot of a stopped or deleted connector when `slot.drop.on.stop` says so.
-    async fn release_slot(&self, config: &ConnectorConfig) {
+    pub(in crate::connect) async fn release_slot(&self, config: &ConnectorConfig) {
         if !config.slot_drop_on_stop {
             return;
         }
@@ -446,6 +486,10 @@ impl Herder {
 
     /// Stops every task (the connectors stay registered).
     pub async fn shutdown(&self) {
+        if let Some(cluster) = &self.cluster {
+            // Stops this worker's connectors, then leaves the group at once.
+            cluster.leave().await;
+        }
         let mut map = self.connectors.lock().await;
         for (name, entry) in map.iter_mut() {
             if let Some(task) = entry.task.take() {
@@ -455,8 +499,8 @@ impl Herder {
         }
     }
 
-    fn start_task(&self, name: &str, entry: &mut Entry) {
-        if entry.target != TargetState::Started || entry.task.is_some() {
+    pub(in crate::connect) fn start_task(&self, name: &str, entry: &mut Entry) {
+        if entry.target != TargetState::Started || entry.task.is_some() || !self.owns(name) {
             return;
         }
         if let Ok(config) = &entry.config {
@@ -466,13 +510,14 @@ impl Herder {
     }
 
     /// Persists `map` with `name` replaced by `entry` (or removed).
-    fn persist_with(&self, map: &BTreeMap<String, Entry>, name: &str, entry: Option<&Entry>) -> Result<(), HerderError> {
+    async fn persist_with(&self, map: &BTreeMap<String, Entry>, name: &str, entry: Option<&Entry>) -> Result<(), HerderError> {
         let mut snapshot: BTreeMap<String, StoredConnector> = map.iter().map(|(n, e)| (n.clone(), e.stored())).collect();
         match entry {
             Some(e) => snapshot.insert(name.to_owned(), e.stored()),
             None => snapshot.remove(name),
         };
-        self.store.save(&snapshot)?;
+        let stored = entry.map(Entry::stored);
+        self.store.persist(name, stored.as_ref(), &snapshot).await?;
         Ok(())
     }
 
@@ -485,6 +530,9 @@ impl Herder {
     }
 
     fn status_of(&self, name: &str, entry: &Entry) -> ConnectorStatus {
+        if let Some(remote) = self.remote_status(name, entry) {
+            return remote;
+        }
         let state = |state: &str, trace: Option<String>| StateInfo {
             state: state.to_owned(),
             worker_id: self.opts.worker_id.clone(),
@@ -509,6 +557,11 @@ impl Herder {
     }
 }
 
+/// A status response.
+pub(in crate::connect) fn masked_status(name: &str, connector: StateInfo, tasks: Vec<TaskStatus>) -> ConnectorStatus {
+    ConnectorStatus { name: name.to_owned(), connector, tasks, kind: "source".to_owned() }
+}
+
 /// The parsed config of a connector, or the reason it has none.
 fn runnable(entry: &Entry) -> Result<&ConnectorConfig, HerderError> {
     entry.config.as_ref().map_err(|e| HerderError::InvalidConfig(e.clone()))
@@ -530,7 +583,7 @@ fn with_name(name: &str, mut raw: BTreeMap<String, String>) -> BTreeMap<String, 
 }
 
 /// A new entry whose config must be valid.
-fn checked_entry(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Result<Entry, HerderError> {
+pub(in crate::connect) fn checked_entry(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Result<Entry, HerderError> {
     let entry = Entry::new(name, with_name(name, raw), target);
     match entry.config {
         Err(errors) => Err(HerderError::InvalidConfig(errors)),
@@ -546,7 +599,7 @@ pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn validate_name(name: &str) -> Result<(), HerderError> {
+pub(in crate::connect) fn validate_name(name: &str) -> Result<(), HerderError> {
     if name.trim().is_empty() {
         return Err(HerderError::BadRequest("Connector name cannot be empty".to_owned()));
     }

@@ -1,7 +1,10 @@
 //! The Kafka Connect-compatible side of the worker: the REST API ([`rest`])
 //! over the [`herder`], which keeps the registered connectors, persists them
 //! ([`store`]) and starts their tasks through a [`runtime::ConnectorRuntime`].
+//! In distributed mode ([`distributed`]) several workers share the
+//! connectors through Kafka: group membership, a config topic and a status topic.
 
+pub mod distributed;
 pub mod herder;
 pub mod rest;
 pub mod runtime;

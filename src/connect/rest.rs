@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{OriginalUri, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -57,7 +57,7 @@ impl From<HerderError> for ApiError {
     fn from(e: HerderError) -> ApiError {
         match &e {
             HerderError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            HerderError::AlreadyExists(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            HerderError::AlreadyExists(_) | HerderError::Rebalancing => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             HerderError::InvalidConfig(errors) => {
                 let mut message = format!(
                     "Connector configuration is invalid and contains the following {} error(s):",
@@ -386,9 +386,9 @@ async fn get_offsets(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> 
 async fn alter_offsets(
     State(h): State<Arc<Herder>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    fwd: Forwardable,
 ) -> ApiResult<Response> {
+    let (headers, body) = (fwd.headers.clone(), fwd.body.clone());
     let value = json_body(&headers, &body)?;
     let offsets = value.get("offsets").cloned().unwrap_or(Value::Null);
     let Value::Array(items) = &offsets else {
@@ -404,11 +404,17 @@ async fn alter_offsets(
             ));
         }
     }
+    if let Some(resp) = fwd.to_owner(&h, &name).await? {
+        return Ok(resp);
+    }
     h.alter_offsets(&name, offsets).await?;
     Ok(Json(json!({"message": "The offsets for this connector have been altered successfully"})).into_response())
 }
 
-async fn reset_offsets(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResult<Response> {
+async fn reset_offsets(State(h): State<Arc<Herder>>, Path(name): Path<String>, fwd: Forwardable) -> ApiResult<Response> {
+    if let Some(resp) = fwd.to_owner(&h, &name).await? {
+        return Ok(resp);
+    }
     h.reset_offsets(&name).await?;
     Ok(Json(json!({"message": "The offsets for this connector have been reset successfully"})).into_response())
 }
@@ -439,7 +445,15 @@ async fn stop(State(h): State<Arc<Herder>>, Path(name): Path<String>) -> ApiResu
 
 /// `POST /connectors/{name}/restart[?includeTasks=&onlyFailed=]`: 204 for a plain
 /// restart, 202 with the status when either flag is given (Connect 3.0+).
-async fn restart(State(h): State<Arc<Herder>>, Path(name): Path<String>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+async fn restart(
+    State(h): State<Arc<Herder>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    fwd: Forwardable,
+) -> ApiResult<Response> {
+    if let Some(resp) = fwd.to_owner(&h, &name).await? {
+        return Ok(resp);
+    }
     let flag = |flag: &str| {
         q.as_deref().unwrap_or_default().split('&').any(|kv| kv.eq_ignore_ascii_case(&format!("{flag}=true")))
     };
@@ -473,11 +487,87 @@ async fn get_task_status(State(h): State<Arc<Herder>>, Path((name, task)): Path<
     Ok(Json(task).into_response())
 }
 
-async fn restart_task(State(h): State<Arc<Herder>>, Path((name, task)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn restart_task(
+    State(h): State<Arc<Herder>>,
+    Path((name, task)): Path<(String, String)>,
+    fwd: Forwardable,
+) -> ApiResult<Response> {
     h.info(&name).await?;
     task_zero(&name, &task)?;
+    if let Some(resp) = fwd.to_owner(&h, &name).await? {
+        return Ok(resp);
+    }
     h.restart(&name, false).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Header marking a request forwarded by another worker (never forwarded again).
+const FORWARDED_HEADER: &str = "x-pgcdc-forwarded-by";
+/// How long a forwarded request may take.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// A request that distributed mode may forward to the worker running the
+/// connector, as Connect forwards restarts and offset changes.
+struct Forwardable {
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Forwardable {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let uri = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().clone(), |u| u.0.clone());
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Forwardable { method, uri, headers, body })
+    }
+}
+
+impl Forwardable {
+    /// `None` when this worker handles the request itself (standalone, or it
+    /// runs the connector); else the owner's answer.
+    async fn to_owner(&self, h: &Herder, name: &str) -> ApiResult<Option<Response>> {
+        let Some(cluster) = h.cluster() else { return Ok(None) };
+        h.info(name).await?;
+        if cluster.owns(name) {
+            return Ok(None);
+        }
+        if self.headers.contains_key(FORWARDED_HEADER) {
+            // The sender thought we own it: the assignment is changing.
+            return Err(HerderError::Rebalancing.into());
+        }
+        let Some(owner) = cluster.owner_url(name) else { return Err(HerderError::Rebalancing.into()) };
+        let path = self.uri.path_and_query().map_or(self.uri.path(), |p| p.as_str());
+        let url = format!("{owner}{path}");
+        tracing::debug!(connector = %name, url = %url, "forwarding request to the connector's owner");
+        let mut req = reqwest::Client::new()
+            .request(self.method.clone(), &url)
+            .timeout(FORWARD_TIMEOUT)
+            .header(FORWARDED_HEADER, h.worker_id())
+            .body(self.body.clone());
+        for key in [header::CONTENT_TYPE, header::AUTHORIZATION] {
+            if let Some(v) = self.headers.get(&key) {
+                req = req.header(key, v.clone());
+            }
+        }
+        let resp = req.send().await.map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot forward the request to {owner}: {e}"))
+        })?;
+        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+        let body = resp.bytes().await.map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the answer of {owner}: {e}"))
+        })?;
+        let mut out = (status, body).into_response();
+        if let Some(ct) = content_type {
+            out.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        Ok(Some(out))
+    }
 }
 
 async fn list_plugins(RawQuery(q): RawQuery) -> Json<Value> {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 /// Name of the state file inside `state_dir`.
@@ -52,6 +54,41 @@ pub enum StoreError {
     Corrupt { path: PathBuf, #[source] source: serde_json::Error },
     #[error("cannot write connector state file {path}")]
     Write { path: PathBuf, #[source] source: std::io::Error },
+    /// The shared config topic of distributed mode could not be written or read back.
+    #[error("cannot write the connector config topic")]
+    Kafka(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Where the herder persists connectors: the state file of a standalone
+/// worker ([`Store`]) or the config topic shared by distributed workers
+/// ([`crate::connect::distributed::KafkaStore`]).
+pub trait ConnectorStore: Send + Sync {
+    /// Persists `name`'s new state (`None`: deleted); `all` is the whole
+    /// registry after the change (a store of single records may ignore it).
+    fn persist<'a>(
+        &'a self,
+        name: &'a str,
+        change: Option<&'a StoredConnector>,
+        all: &'a BTreeMap<String, StoredConnector>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Whether other workers share the store: the herder then applies a
+    /// change when it reads it back from the store, not inline.
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+impl ConnectorStore for Store {
+    fn persist<'a>(
+        &'a self,
+        _name: &'a str,
+        _change: Option<&'a StoredConnector>,
+        all: &'a BTreeMap<String, StoredConnector>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let result = self.save(all);
+        async move { result }.boxed()
+    }
 }
 
 /// The state file of one worker.

@@ -70,6 +70,24 @@ impl Worker {
         Self::start_with(broker, &[("PGCDC_WORKER__GROUP_ID", group_id)]).await
     }
 
+    /// Start a worker of the distributed cluster `cluster` (its group id;
+    /// config and status topics named after it), with short group timeouts.
+    pub async fn start_distributed(broker: &Broker, cluster: &str) -> Worker {
+        Self::start_distributed_with(broker, cluster, &DistributedTimeouts::default()).await
+    }
+
+    /// [`Worker::start_distributed`] with the given group timeouts.
+    pub async fn start_distributed_with(broker: &Broker, cluster: &str, t: &DistributedTimeouts) -> Worker {
+        let env = distributed_env(cluster, t);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Self::start_with(broker, &env).await
+    }
+
+    /// The `worker_id` statuses show for this worker (`host:port` of its REST API).
+    pub fn worker_id(&self) -> String {
+        self.rest.trim_start_matches("http://").to_owned()
+    }
+
     async fn wait_rest(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -219,6 +237,36 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Group timeouts of a distributed test cluster.
+#[derive(Clone, Debug)]
+pub struct DistributedTimeouts {
+    pub session_ms: u64,
+    pub heartbeat_ms: u64,
+    pub rebalance_ms: u64,
+}
+
+impl Default for DistributedTimeouts {
+    fn default() -> Self {
+        DistributedTimeouts { session_ms: 6_000, heartbeat_ms: 1_000, rebalance_ms: 20_000 }
+    }
+}
+
+/// The `PGCDC_*` environment of a distributed worker of `cluster`.
+pub fn distributed_env(cluster: &str, t: &DistributedTimeouts) -> Vec<(String, String)> {
+    [
+        ("PGCDC_WORKER__MODE", "distributed".to_owned()),
+        ("PGCDC_WORKER__GROUP_ID", cluster.to_owned()),
+        ("PGCDC_WORKER__CONFIG_STORAGE_TOPIC", format!("{cluster}-configs")),
+        ("PGCDC_WORKER__STATUS_STORAGE_TOPIC", format!("{cluster}-status")),
+        ("PGCDC_WORKER__SESSION_TIMEOUT_MS", t.session_ms.to_string()),
+        ("PGCDC_WORKER__HEARTBEAT_INTERVAL_MS", t.heartbeat_ms.to_string()),
+        ("PGCDC_WORKER__REBALANCE_TIMEOUT_MS", t.rebalance_ms.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// Connector properties for a test database, as a user would POST them.
