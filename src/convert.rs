@@ -9,7 +9,7 @@ use crate::config::connector::{ConnectorConfig, MessageFilter};
 use crate::delivery::Convert;
 use crate::encode::{EncodeError, RecordEncoder};
 use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
-use crate::event::SourceEvent;
+use crate::event::{SnapshotMarker, SourceEvent};
 use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
 use crate::transform::logical_router::LogicalRouter;
@@ -85,7 +85,11 @@ impl Convert for Converter {
         match event {
             SourceEvent::Change(change) => {
                 self.envelope.records(change, now, None, &mut self.records);
-                if let (Some(m), Some(xid), Some(lsn)) = (&mut self.transactions, change.source.tx_id, change.source.lsn) {
+                // Snapshot records belong to no transaction (Debezium: `transaction` null).
+                let streamed = change.source.snapshot == SnapshotMarker::False;
+                if let (true, Some(m), Some(xid), Some(lsn)) =
+                    (streamed, &mut self.transactions, change.source.tx_id, change.source.lsn)
+                {
                     let collection = change.table.id.to_string();
                     let event = TxEvent { xid, lsn, commit_ts_us: change.source.commit_ts_us, collection: Some(&collection) };
                     m.annotate(event, &mut self.records, 0);
@@ -111,7 +115,7 @@ impl Convert for Converter {
                 Some(m) => m.commit(commit, &mut self.records),
                 None => return Ok(()),
             },
-            SourceEvent::Idle { .. } => return Ok(()),
+            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) => return Ok(()),
         }
         for transform in &mut self.transforms {
             for record in self.records.drain(..) {

@@ -4,6 +4,7 @@
 //!   mpsc<SourceEvent> ──▶ Begin/Change/Message/Commit ──convert──▶ EncodedRecord* ──▶ sink.send
 //!                         Commit{end_lsn}  ─(after its records)──────────▶ sink.end_transaction
 //!                         Idle{lsn}        ──────────────────────────────▶ sink.idle
+//!                         SnapshotMark     ──────────────────────────────▶ sink.end_snapshot_chunk
 //!                         linger deadline  ──────────────────────────────▶ sink.flush
 //! ```
 //!
@@ -116,6 +117,7 @@ async fn handle<C: Convert>(
             }
         }
         SourceEvent::Idle { lsn } => sink.idle(*lsn).await?,
+        SourceEvent::SnapshotMark(mark) => sink.end_snapshot_chunk(mark).await?,
     }
     Ok(())
 }

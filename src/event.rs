@@ -13,6 +13,9 @@
 //! - `Commit::end_lsn` increases strictly from one transaction to the next;
 //! - `Idle { lsn }` means the server has nothing more for us before `lsn`: once
 //!   every earlier commit is durable, the slot may be confirmed up to `lsn`.
+//! - The initial snapshot comes first: `Change`s with `Op::Read` outside any
+//!   transaction, cut by `SnapshotMark`s (commit points carrying the offset
+//!   that records the snapshot's progress); the last mark is `completed`.
 
 use std::sync::Arc;
 
@@ -261,6 +264,19 @@ pub enum SourceEvent {
     Commit(TxCommit),
     /// Nothing more before `lsn` (a keepalive with no pending transaction).
     Idle { lsn: Lsn },
+    /// A point of the initial snapshot where the records so far may be
+    /// committed, with the offset that records how far it got.
+    SnapshotMark(SnapshotMark),
+}
+
+/// A commit point of the initial snapshot (see `source::postgres::snapshot`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotMark {
+    /// The offset to store with the records before this mark.
+    pub offset: crate::offsets::SourceOffset,
+    /// The snapshot is complete: commit now, and streaming resumes at this
+    /// position (published as durable once committed).
+    pub completed: Option<Lsn>,
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! Start order matters for exactly-once: the sink first (its
 //! `init_transactions` fences an older instance and settles its open
 //! transaction), then the stored offset is read, then the source starts
-//! after it.
+//! after it (with the initial snapshot first when `snapshot.mode` and the
+//! stored offset call for one).
 
 use tokio::sync::{mpsc, watch};
 
@@ -131,11 +132,14 @@ pub async fn run(
     let mut sink = KafkaSink::connect(sink_config(config, worker, heartbeat), durable_tx).await?;
     let stored = worker.offset_store().read_latest(&config.name, config.topic_prefix()).await?;
     let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());
-    tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), "stored offset read");
+    tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), snapshot_in_progress = stored.as_ref().is_some_and(|o| o.snapshot_in_progress()), "stored offset read");
     if let Some(lsn) = stored_lsn {
         sink.set_durable_floor(lsn);
     }
-    let source = PostgresSource::connect_resuming(config, stored_lsn).await?;
+    if let Some(o) = &stored {
+        sink.set_table_floors(o.floors());
+    }
+    let source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
     running();
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);

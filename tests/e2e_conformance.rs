@@ -3,8 +3,7 @@
 //! by record — keys, values, headers — after blanking only times, versions,
 //! WAL positions and the database/prefix names (see `support::golden`).
 //!
-//! Not yet covered: skeleton/snapshot_initial (pgcdc has no initial snapshot).
-//! The skeleton's streaming variants are in `e2e_skeleton`.
+//! The skeleton's variants (streaming and the initial snapshot) are in `e2e_skeleton`.
 
 use crate::support::golden::{assert_matches_debezium, variants};
 
@@ -58,13 +57,12 @@ mod geo {
     conformance!("geo": envelope, hstore_map);
 }
 
-/// Every variant of every scenario has a test here or in `e2e_skeleton`
-/// (snapshot_initial excepted): a variant added to a `variants` file without
-/// a test fails this.
+/// Every variant of every scenario has a test here or in `e2e_skeleton`: a
+/// variant added to a `variants` file without a test fails this.
 #[test]
 fn every_variant_has_a_test() {
     let covered: &[(&str, &[&str])] = &[
-        ("skeleton", &["envelope", "unwrap", "schemaless"]),
+        ("skeleton", &["envelope", "unwrap", "schemaless", "snapshot_initial"]),
         ("types", &["envelope", "decimal_string", "decimal_double", "time_connect", "time_adaptive", "binary_hex", "interval_string",
             "time_adaptive_us", "binary_base64", "binary_base64_url", "money_digits"]),
         ("identity", &["envelope", "all_ops", "txmeta", "unwrap", "unwrap_rewrite", "unwrap_drop", "unwrap_rewrite_tombstone",
@@ -77,13 +75,9 @@ fn every_variant_has_a_test() {
             "logical_router_key_field", "logical_router_no_uniqueness"]),
         ("geo", &["envelope", "hstore_map"]),
     ];
-    let not_yet = ["snapshot_initial"];
     for (scenario, tested) in covered {
         for (name, _) in variants(scenario) {
-            assert!(
-                tested.contains(&name.as_str()) || not_yet.contains(&name.as_str()),
-                "{scenario}/{name} has no conformance test"
-            );
+            assert!(tested.contains(&name.as_str()), "{scenario}/{name} has no conformance test");
         }
     }
 }

@@ -27,6 +27,19 @@ async fn schemas_disabled_matches_debezium() {
     assert_matches_debezium("skeleton", "schemaless", &[]).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_snapshot_matches_debezium() {
+    // GIVEN the changes made before the connector exists; WHEN it starts
+    // with snapshot.mode=initial THEN its `op: r` records equal Debezium's.
+    assert_matches_debezium("skeleton", "snapshot_initial", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_snapshot_matches_debezium() {
+    // The same with four reading connections (small tables are read whole).
+    assert_matches_debezium("skeleton", "snapshot_initial", &[("snapshot.max.threads", "4")]).await;
+}
+
 /// GIVEN the user's own registration request (no topic.prefix), changed only
 /// in host, port and database, WHEN rows change, THEN the events land on
 /// `<dbname>.public.<table>`, unwrapped with `__op` and `__ts_ms`, keyed by

@@ -101,6 +101,12 @@ pub struct ConnectorConfig {
     pub message_prefix_include_list: Vec<String>,
     pub message_prefix_exclude_list: Vec<String>,
     pub snapshot_mode: SnapshotMode,
+    /// `snapshot.max.threads` (default 1): connections reading the snapshot
+    /// in parallel (large tables are read in chunks by block range).
+    pub snapshot_max_threads: usize,
+    /// `snapshot.include.collection.list`: anchored regular expressions over
+    /// `schema.table` of the captured tables to snapshot (default: all).
+    pub snapshot_include_list: Vec<String>,
     pub envelope: EnvelopeOptions,
     pub values: ValueOptions,
     pub transforms: Vec<TransformConfig>,
@@ -122,6 +128,9 @@ pub struct ConnectorConfig {
     /// `column.truncate.to.*`, `message.key.columns`.
     pub columns: super::columns::ColumnOptions,
 }
+
+/// Default of `snapshot.max.threads` (Debezium's).
+pub const DEFAULT_SNAPSHOT_MAX_THREADS: usize = 1;
 
 /// Default of `pgcdc.streaming`: stream large transactions where the server can.
 pub const DEFAULT_STREAMING: bool = true;
@@ -257,6 +266,18 @@ impl ConnectorConfig {
             p.warn("snapshot.mode=never is deprecated: treated as no_data");
         }
         let snapshot_mode = p.enum_or("snapshot.mode", SnapshotMode::default(), SNAPSHOT_MODES);
+        if matches!(snapshot_mode, SnapshotMode::ConfigurationBased | SnapshotMode::Custom) {
+            let v = p.get("snapshot.mode").unwrap_or_default();
+            p.error(
+                "snapshot.mode",
+                format!(
+                    "Invalid value {v} for configuration snapshot.mode: pgcdc runs no Java snapshotter classes; \
+                     use initial, initial_only, no_data, always or when_needed"
+                ),
+            );
+        }
+        let snapshot_max_threads = p.int_or("snapshot.max.threads", DEFAULT_SNAPSHOT_MAX_THREADS, 1, 64);
+        let snapshot_include_list = regex_list(&mut p, "snapshot.include.collection.list");
         let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
         envelope.tombstones_on_delete = p.bool_or("tombstones.on.delete", envelope.tombstones_on_delete);
         envelope.provide_transaction_metadata =
@@ -283,6 +304,8 @@ impl ConnectorConfig {
             message_prefix_include_list,
             message_prefix_exclude_list,
             snapshot_mode,
+            snapshot_max_threads,
+            snapshot_include_list,
             envelope,
             values: parse_values(&mut p),
             transforms: parse_transforms(&mut p),
@@ -315,6 +338,12 @@ impl ConnectorConfig {
             schema_include: compile(&self.schema_include_list),
             schema_exclude: compile(&self.schema_exclude_list),
         }
+    }
+
+    /// The captured tables the initial snapshot reads
+    /// (`snapshot.include.collection.list`, default all).
+    pub fn snapshot_filter(&self) -> Vec<regex::Regex> {
+        compile(&self.snapshot_include_list)
     }
 
     /// The logical decoding messages this connector emits.

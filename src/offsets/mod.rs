@@ -22,6 +22,8 @@
 
 pub mod log_reader;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Classify, ErrorClass};
@@ -36,6 +38,22 @@ pub const DEFAULT_OFFSET_STORAGE_TOPIC: &str = "pgcdc-offsets";
 pub const DEFAULT_OFFSET_STORAGE_PARTITIONS: i32 = 1;
 /// `messageType` of an offset written after a transaction's commit.
 pub const MESSAGE_TYPE_COMMIT: &str = "COMMIT";
+/// `snapshot` of an offset written by the initial snapshot (Debezium 3.x).
+pub const SNAPSHOT_KIND_INITIAL: &str = "INITIAL";
+
+/// Where a running snapshot stands: what its offsets record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotProgress {
+    /// The snapshot's position (its slot's consistent point).
+    pub lsn: Lsn,
+    /// Transaction id of the snapshot transaction.
+    pub tx_id: i64,
+    /// When the snapshot started, µs since the epoch.
+    pub ts_us: i64,
+    /// Tables completed so far (by this and earlier attempts), with the
+    /// LSN each was read at.
+    pub done: BTreeMap<String, u64>,
+}
 
 /// Debezium's `snapshot` offset entry: a boolean in old versions, the
 /// snapshot kind (e.g. `"INITIAL"`) in 3.x.
@@ -80,6 +98,17 @@ pub struct SourceOffset {
     /// Open transaction of `provide.transaction.metadata`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
+    /// pgcdc's own: the tables the running initial snapshot has completed,
+    /// each with the LSN of the snapshot it was read at (`schema.table` →
+    /// LSN). A restart resumes the snapshot with the other tables.
+    #[serde(rename = "pgcdc_snapshot_done", skip_serializing_if = "Option::is_none")]
+    pub snapshot_done: Option<BTreeMap<String, u64>>,
+    /// pgcdc's own: tables read by a later snapshot than the resume point
+    /// (a snapshot resumed after a restart): their changes in transactions
+    /// that committed before the LSN are in the snapshot already and are
+    /// skipped. Kept while the stream is behind them.
+    #[serde(rename = "pgcdc_table_lsn", skip_serializing_if = "Option::is_none")]
+    pub table_floors: Option<BTreeMap<String, u64>>,
 }
 
 impl SourceOffset {
@@ -112,9 +141,53 @@ impl SourceOffset {
         }
     }
 
-    /// Everything at or below this LSN is in Kafka.
+    /// An offset written while the snapshot runs (`snapshot` set, neither
+    /// its last record nor its completion recorded).
+    pub fn snapshot_in_progress(&self) -> bool {
+        let flagged = match &self.snapshot {
+            Some(SnapshotFlag::Bool(b)) => *b,
+            Some(SnapshotFlag::Kind(_)) => true,
+            None => false,
+        };
+        flagged && self.last_snapshot_record != Some(true) && self.snapshot_completed != Some(true)
+    }
+
+    /// An offset written during the initial snapshot at `lsn` by the
+    /// snapshot transaction `tx_id` started at `ts_us`, with the tables done
+    /// so far. `completed`: the last snapshot record is in the batch;
+    /// `resume` is then where streaming starts (Debezium's `lsn_proc` /
+    /// `lsn_commit`) and `floors` the tables read by a later snapshot.
+    pub fn during_snapshot(progress: &SnapshotProgress, completed: Option<(Lsn, BTreeMap<String, u64>)>) -> Self {
+        let (resume, floors) = match completed {
+            Some((resume, floors)) => (Some(resume.as_u64()), (!floors.is_empty()).then_some(floors)),
+            None => (None, None),
+        };
+        SourceOffset {
+            ts_usec: Some(progress.ts_us),
+            tx_id: Some(progress.tx_id),
+            lsn: Some(progress.lsn.as_u64()),
+            snapshot: Some(SnapshotFlag::Kind(SNAPSHOT_KIND_INITIAL.to_owned())),
+            last_snapshot_record: Some(resume.is_some()),
+            snapshot_completed: Some(resume.is_some()),
+            lsn_proc: resume,
+            lsn_commit: resume,
+            snapshot_done: resume.is_none().then(|| progress.done.clone()),
+            table_floors: floors,
+            ..SourceOffset::default()
+        }
+    }
+
+    /// Everything at or below this LSN is in Kafka: `lsn_commit`, else
+    /// `lsn_proc` (as Debezium's loader), else — for an offset written at the
+    /// end of a snapshot by Debezium — the snapshot's `lsn`.
     pub fn resume_lsn(&self) -> Option<Lsn> {
-        self.lsn_commit.or(self.lsn_proc).map(Lsn)
+        let after_snapshot = self.snapshot.is_some() && !self.snapshot_in_progress();
+        self.lsn_commit.or(self.lsn_proc).or(self.lsn.filter(|_| after_snapshot)).map(Lsn)
+    }
+
+    /// The per-table floors (see [`table_floors`](Self::table_floors)).
+    pub fn floors(&self) -> BTreeMap<String, Lsn> {
+        self.table_floors.iter().flatten().map(|(t, l)| (t.clone(), Lsn(*l))).collect()
     }
 
     /// The JSON value bytes.
@@ -292,7 +365,37 @@ mod tests {
         let snap = r#"{"lsn":1,"snapshot":"INITIAL","last_snapshot_record":false,"snapshot_completed":false}"#;
         let o = SourceOffset::from_json(snap.as_bytes()).unwrap();
         assert_eq!(o.snapshot, Some(SnapshotFlag::Kind("INITIAL".into())));
+        assert!(o.snapshot_in_progress());
+        assert_eq!(o.resume_lsn(), None, "a snapshot in progress has no streaming position");
         let old = r#"{"lsn":1,"snapshot":true,"last_snapshot_record":true}"#;
-        assert_eq!(SourceOffset::from_json(old.as_bytes()).unwrap().snapshot, Some(SnapshotFlag::Bool(true)));
+        let o = SourceOffset::from_json(old.as_bytes()).unwrap();
+        assert_eq!(o.snapshot, Some(SnapshotFlag::Bool(true)));
+        assert!(!o.snapshot_in_progress());
+        assert_eq!(o.resume_lsn(), Some(Lsn(1)), "Debezium resumes after a completed snapshot at its lsn");
+    }
+
+    #[test]
+    fn snapshot_offsets_record_progress_then_the_resume_point() {
+        let mut progress = SnapshotProgress { lsn: Lsn(500), tx_id: 768, ts_us: 1_000, done: BTreeMap::new() };
+        progress.done.insert("public.a".into(), 400);
+        let running = SourceOffset::during_snapshot(&progress, None);
+        let v: serde_json::Value = serde_json::from_slice(&running.to_json()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"ts_usec": 1000, "txId": 768, "lsn": 500, "snapshot": "INITIAL",
+                "last_snapshot_record": false, "snapshot_completed": false, "pgcdc_snapshot_done": {"public.a": 400}})
+        );
+        let back = SourceOffset::from_json(&running.to_json()).unwrap();
+        assert!(back.snapshot_in_progress());
+        assert_eq!(back.snapshot_done.as_ref().map(BTreeMap::len), Some(1));
+
+        let floors = BTreeMap::from([("public.b".to_owned(), 500_u64)]);
+        let done = SourceOffset::during_snapshot(&progress, Some((Lsn(400), floors)));
+        assert!(!done.snapshot_in_progress());
+        assert_eq!(done.resume_lsn(), Some(Lsn(400)));
+        assert_eq!(done.floors().get("public.b"), Some(&Lsn(500)));
+        assert_eq!(done.snapshot_done, None);
+        let plain = SourceOffset::during_snapshot(&progress, Some((Lsn(500), BTreeMap::new())));
+        assert_eq!(plain.table_floors, None, "no floors when every table was read at the resume point");
     }
 }

@@ -52,7 +52,7 @@ use tokio::time::Instant;
 use crate::config::connector::TopicCreation;
 use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
-use crate::event::TxCommit;
+use crate::event::{SnapshotMark, TxCommit};
 use crate::heartbeat::{now_ms, Heartbeat};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
@@ -256,6 +256,8 @@ struct Batch {
     last_commit: Option<TxCommit>,
     /// An idle position to confirm once the batch is durable.
     idle_lsn: Option<Lsn>,
+    /// The offset of the snapshot's last mark in the batch (snapshot phase).
+    snapshot_offset: Option<SourceOffset>,
     /// The Kafka transaction is open.
     in_txn: bool,
     /// Records of a PostgreSQL transaction whose end has not been seen yet
@@ -283,6 +285,10 @@ pub struct KafkaSink {
     /// The last complete PostgreSQL transaction made durable (for the
     /// transaction id and time of an idle offset).
     last_durable_commit: Option<TxCommit>,
+    /// Tables whose changes before an LSN came with a later snapshot (see
+    /// `SourceOffset::table_floors`): carried in every offset while the
+    /// stream is behind them, so a restart still skips those changes.
+    table_floors: std::collections::BTreeMap<String, Lsn>,
 }
 
 impl KafkaSink {
@@ -339,6 +345,7 @@ impl KafkaSink {
             heartbeat: config.heartbeat,
             last_beat: Instant::now(),
             last_durable_commit: None,
+            table_floors: Default::default(),
         })
     }
 
@@ -346,6 +353,52 @@ impl KafkaSink {
     /// stored offset at start): publish it as the starting durable position.
     pub fn set_durable_floor(&self, lsn: Lsn) {
         self.publish(lsn);
+    }
+
+    /// Per-table floors to keep in the offsets while the stream is behind
+    /// them (from the stored offset or the snapshot's last mark).
+    pub fn set_table_floors(&mut self, floors: std::collections::BTreeMap<String, Lsn>) {
+        self.table_floors = floors;
+    }
+
+    /// A commit point of the initial snapshot: the records so far may be
+    /// committed with `mark.offset`. The last mark commits at once and
+    /// publishes the position streaming resumes from.
+    pub async fn end_snapshot_chunk(&mut self, mark: &SnapshotMark) -> Result<(), SinkError> {
+        let result = self.end_snapshot_chunk_inner(mark).await;
+        result.map_err(|e| self.fenced_or(e))
+    }
+
+    async fn end_snapshot_chunk_inner(&mut self, mark: &SnapshotMark) -> Result<(), SinkError> {
+        self.batch.partial = false;
+        self.batch.snapshot_offset = Some(mark.offset.clone());
+        if let Some(resume) = mark.completed {
+            self.table_floors = mark.offset.floors();
+            self.batch.last_end_lsn = Some(resume);
+        }
+        if self.offsets.is_none() && self.batch.records == 0 {
+            if let Some(resume) = mark.completed {
+                self.publish(resume);
+            }
+            return Ok(());
+        }
+        if !self.batch.in_txn {
+            // A mark without records (an empty table ended): its offset
+            // alone is worth a transaction when it records progress.
+            if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
+            }
+            self.batch.in_txn = true;
+            self.batch.opened_at.get_or_insert_with(Instant::now);
+        }
+        if mark.completed.is_some()
+            || self.batch.records >= self.policy.max_records
+            || self.batch.bytes >= self.policy.max_bytes
+            || self.deadline().is_some_and(|d| d <= Instant::now())
+        {
+            self.flush_inner().await?;
+        }
+        Ok(())
     }
 
     /// The error to report: [`SinkError::Fenced`] when the producer was
@@ -581,14 +634,24 @@ impl KafkaSink {
     fn send_offset(&mut self) -> Result<(), SinkError> {
         let Some(target) = &self.offsets else { return Ok(()) };
         let commit_end = self.batch.last_commit.as_ref().map(|c| c.end_lsn);
-        let offset = match (self.batch.idle_lsn, &self.batch.last_commit) {
-            (Some(idle), _) if commit_end.is_none_or(|end| idle > end) => {
+        let mut offset = match (self.batch.snapshot_offset.take(), self.batch.idle_lsn, &self.batch.last_commit) {
+            (Some(snapshot), _, _) => snapshot,
+            (None, Some(idle), _) if commit_end.is_none_or(|end| idle > end) => {
                 let last = self.batch.last_commit.as_ref().or(self.last_durable_commit.as_ref());
                 SourceOffset::at_idle(idle, last.map(|c| (c.xid, c.commit_ts_us)))
             }
-            (_, Some(commit)) => SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us),
-            (_, None) => return Ok(()),
+            (None, _, Some(commit)) => SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us),
+            (None, _, None) => return Ok(()),
         };
+        if offset.table_floors.is_none() && !self.table_floors.is_empty() {
+            // Floors the stream has passed no longer matter.
+            let at = offset.lsn_commit.map_or(Lsn::ZERO, Lsn);
+            self.table_floors.retain(|_, floor| *floor > at);
+            if !self.table_floors.is_empty() {
+                offset.table_floors =
+                    Some(self.table_floors.iter().map(|(t, l)| (t.clone(), l.as_u64())).collect());
+            }
+        }
         let value = offset.to_json();
         let fr: FutureRecord<'_, [u8], [u8]> =
             FutureRecord::to(&target.topic).key(target.key.as_slice()).payload(value.as_slice());

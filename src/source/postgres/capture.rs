@@ -37,6 +37,7 @@
 //!   `wal_end`: an uncommitted streamed transaction is streamed again from
 //!   its start after a restart (the slot's restart point stays before it).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ use crate::config::connector::{ConnectorConfig, PgConnection, TableFilter};
 use crate::error::{Classify, ErrorClass};
 use crate::event::{Row, SourceEvent, TableId, TableSchema};
 use crate::lsn::Lsn;
+use crate::offsets::SourceOffset;
 
 use super::catalog::{self, classify_pg, CatalogError};
 use super::columns::ColumnRules;
@@ -57,6 +59,7 @@ use super::replication::{
     BoxTransport, ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream,
     SlotSnapshot, StartOptions, Streaming, DEFAULT_STATUS_INTERVAL,
 };
+use super::snapshot::{self, ExportedSnapshot, SnapshotError, SnapshotJob};
 use super::spill::{Replay, SpillError, StreamSpool};
 use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
@@ -96,6 +99,8 @@ pub enum SourceError {
     HeartbeatQuery(#[source] tokio_postgres::Error),
     #[error(transparent)]
     Spill(#[from] SpillError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 impl Classify for SourceError {
@@ -113,6 +118,7 @@ impl Classify for SourceError {
             SourceError::HeartbeatQuery(e) => classify_pg(e),
             // Disk trouble or a protocol violation: a restart starts the stream over.
             SourceError::Spill(_) => ErrorClass::Transient,
+            SourceError::Snapshot(e) => e.class(),
         }
     }
 }
@@ -201,32 +207,46 @@ pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Clie
     Ok((client, tls))
 }
 
-/// A connected source, streaming from its slot.
+/// A connected source: publication and slot ready, the initial snapshot
+/// (if one is due) exported; [`run`](Self::run) reads the snapshot, then
+/// streams from the slot.
 pub struct PostgresSource {
-    stream: ReplicationStream<BoxTransport>,
-    decoder: ChangeDecoder,
-    lookup: CatalogLookup,
-    start_lsn: Lsn,
-    status_interval: Duration,
-    /// `heartbeat.interval.ms` when heartbeats are on.
-    heartbeat_interval: Option<Duration>,
-    /// `heartbeat.action.query`.
-    heartbeat_query: Option<String>,
-    /// Files of streamed in-progress transactions (streaming on only).
-    spool: Option<StreamSpool>,
+    config: ConnectorConfig,
+    client: tokio_postgres::Client,
+    repl: ReplicationClient<BoxTransport>,
+    repl_config: ReplicationConfig,
+    /// The slot's confirmed position when connecting (or its creation point).
+    slot_lsn: Lsn,
+    /// Transactions that ended at or before it are already in Kafka.
+    stored: Option<Lsn>,
+    /// Per-table floors (see `snapshot`).
+    floors: HashMap<TableId, Lsn>,
+    snapshot: Option<PendingSnapshot>,
+    /// Stream after the snapshot (false for `snapshot.mode=initial_only`).
+    stream: bool,
+}
+
+/// A snapshot to read before streaming.
+struct PendingSnapshot {
+    job: SnapshotJob,
+    /// The connection of the temporary slot that exported the snapshot
+    /// (when the connector's slot existed already): the snapshot lives as
+    /// long as it is open and idle.
+    _exporter: Option<ReplicationClient<BoxTransport>>,
 }
 
 impl PostgresSource {
-    /// Connect, make sure publication and slot exist, and start streaming
-    /// after the slot's confirmed position.
+    /// Connect, make sure publication and slot exist; with no stored offset.
     pub async fn connect(config: &ConnectorConfig) -> Result<Self, SourceError> {
         Self::connect_resuming(config, None).await
     }
 
-    /// Connect and start streaming after `stored` (the end LSN of the last
-    /// transaction already in Kafka) or the slot's confirmed position,
-    /// whichever is later; transactions ending at or before `stored` are dropped.
-    pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<Lsn>) -> Result<Self, SourceError> {
+    /// Connect with the connector's stored offset: it says where streaming
+    /// resumes (transactions ending at or before it are dropped) and,
+    /// with `snapshot.mode`, whether a snapshot is due (see
+    /// [`snapshot::decide`]). A due snapshot is exported now: by the slot
+    /// when it is created here, else by a temporary slot.
+    pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<&SourceOffset>) -> Result<Self, SourceError> {
         let conn = &config.connection;
         let (client, tls) = catalog_client(conn).await?;
 
@@ -240,31 +260,160 @@ impl PostgresSource {
         repl_config.password = conn.password.clone();
         repl_config.tls = tls;
         repl_config.application_name = format!("pgcdc-{}", config.name);
-        let status_interval = repl_config.status_interval;
         let mut repl = ReplicationClient::connect(&repl_config).await?;
 
-        let start_lsn = match catalog::slot_info(&client, &config.slot_name).await? {
-            Some(slot) => {
-                let plugin = slot.plugin.clone().unwrap_or_default();
-                let database = slot.database.clone().unwrap_or_default();
-                if plugin != "pgoutput" || database != conn.dbname {
-                    return Err(SourceError::ForeignSlot {
-                        slot: config.slot_name.clone(),
-                        expected: conn.dbname.clone(),
-                        found: database,
-                        plugin,
-                    });
-                }
-                slot.confirmed_flush_lsn.unwrap_or(Lsn::ZERO)
+        let stored_lsn = stored.and_then(SourceOffset::resume_lsn);
+        let slot = catalog::slot_info(&client, &config.slot_name).await?;
+        if let Some(slot) = &slot {
+            let plugin = slot.plugin.clone().unwrap_or_default();
+            let database = slot.database.clone().unwrap_or_default();
+            if plugin != "pgoutput" || database != conn.dbname {
+                return Err(SourceError::ForeignSlot {
+                    slot: config.slot_name.clone(),
+                    expected: conn.dbname.clone(),
+                    found: database,
+                    plugin,
+                });
             }
+        }
+        let confirmed = slot.as_ref().and_then(|s| s.confirmed_flush_lsn);
+        let wal_kept = match (confirmed, stored_lsn) {
+            (Some(c), Some(s)) => c <= s,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if stored.is_some() && !wal_kept {
+            tracing::warn!(slot = %config.slot_name, "the slot no longer holds the WAL after the stored offset: \
+                changes in between are lost unless a snapshot is taken (snapshot.mode=when_needed)");
+        }
+        let decision = snapshot::decide(config.snapshot_mode, stored, wal_kept);
+        let (slot_lsn, mut exported, mut exporter) = match confirmed.or(slot.as_ref().map(|_| Lsn::ZERO)) {
+            Some(lsn) => (lsn, None, None),
             None => {
-                let created = repl.create_logical_slot(&config.slot_name, false, SlotSnapshot::NoExport).await?;
+                let mode = if decision.take { SlotSnapshot::Export } else { SlotSnapshot::NoExport };
+                let created = repl.create_logical_slot(&config.slot_name, false, mode).await?;
                 tracing::info!(slot = %config.slot_name, lsn = %created.consistent_point, "created replication slot");
-                created.consistent_point
+                let exported = created
+                    .snapshot_name
+                    .map(|name| ExportedSnapshot { name, lsn: created.consistent_point });
+                (created.consistent_point, exported, None)
             }
         };
+        if decision.take && exported.is_none() {
+            // The slot exists: a temporary slot exports a snapshot of its own.
+            let mut temp = ReplicationClient::connect(&repl_config).await?;
+            let name = temporary_slot_name(&config.slot_name);
+            let created = temp.create_logical_slot(&name, true, SlotSnapshot::Export).await?;
+            tracing::info!(slot = %name, lsn = %created.consistent_point, "temporary slot exported a snapshot");
+            exported = created.snapshot_name.map(|n| ExportedSnapshot { name: n, lsn: created.consistent_point });
+            exporter = Some(temp);
+        }
+        let snapshot = match (decision.take, exported) {
+            (true, Some(exported)) => {
+                let selected = config.snapshot_filter();
+                let tables = tables
+                    .into_iter()
+                    .filter(|t| {
+                        let name = t.to_string();
+                        !decision.done.contains_key(&name)
+                            && (selected.is_empty() || selected.iter().any(|r| r.is_match(&name)))
+                    })
+                    .collect();
+                let job = SnapshotJob { exported, tables, done: decision.done, server_version: repl.server_version() };
+                Some(PendingSnapshot { job, _exporter: exporter })
+            }
+            (true, None) => return Err(SourceError::Replication(ReplicationError::Protocol("no exported snapshot"))),
+            (false, _) => None,
+        };
+        let floors = stored
+            .map(SourceOffset::floors)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(t, l)| t.split_once('.').map(|(s, n)| (TableId::new(s, n), l)))
+            .collect();
+        Ok(PostgresSource {
+            config: config.clone(),
+            client,
+            repl,
+            repl_config,
+            slot_lsn,
+            stored: stored_lsn,
+            floors,
+            snapshot,
+            stream: decision.stream,
+        })
+    }
 
-        let slot_lsn = start_lsn;
+    /// Whether an initial snapshot runs before streaming.
+    pub fn snapshot_pending(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Reads the snapshot (if due), then streams until `shutdown` or an
+    /// error. `durable` carries the position the sink made durable; it is
+    /// reported to the server as flushed.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<SourceEvent>,
+        durable: watch::Receiver<Lsn>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
+        let PostgresSource { config, client, repl, repl_config, slot_lsn, mut stored, mut floors, snapshot, stream } =
+            self;
+        if let Some(pending) = snapshot {
+            match snapshot::run(&config, pending.job, &events, &mut shutdown).await? {
+                Some(outcome) => {
+                    stored = Some(outcome.resume);
+                    floors = outcome.floors;
+                }
+                None => return Ok(()),
+            }
+        }
+        if !stream {
+            tracing::info!("snapshot.mode=initial_only: not streaming");
+            crate::shutdown::stopped(&mut shutdown).await;
+            return Ok(());
+        }
+        let streamer = Streamer::start(&config, client, repl, &repl_config, slot_lsn, stored, floors).await?;
+        streamer.run(events, durable, shutdown).await
+    }
+}
+
+/// The temporary slot exporting a snapshot for `slot`: `<slot>_snap`
+/// (within PostgreSQL's 63 characters).
+fn temporary_slot_name(slot: &str) -> String {
+    let mut base: String = slot.chars().take(63 - "_snap".len()).collect();
+    base.push_str("_snap");
+    base
+}
+
+/// The source while streaming from its slot.
+struct Streamer {
+    stream: ReplicationStream<BoxTransport>,
+    decoder: ChangeDecoder,
+    lookup: CatalogLookup,
+    status_interval: Duration,
+    /// `heartbeat.interval.ms` when heartbeats are on.
+    heartbeat_interval: Option<Duration>,
+    /// `heartbeat.action.query`.
+    heartbeat_query: Option<String>,
+    /// Files of streamed in-progress transactions (streaming on only).
+    spool: Option<StreamSpool>,
+}
+
+impl Streamer {
+    /// START_REPLICATION after `stored` (transactions that ended at or
+    /// before it are dropped) or the slot's position, whichever is later.
+    async fn start(
+        config: &ConnectorConfig,
+        client: tokio_postgres::Client,
+        mut repl: ReplicationClient<BoxTransport>,
+        repl_config: &ReplicationConfig,
+        slot_lsn: Lsn,
+        stored: Option<Lsn>,
+        floors: HashMap<TableId, Lsn>,
+    ) -> Result<Self, SourceError> {
+        let status_interval = repl_config.status_interval;
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
         options.messages = true;
@@ -283,19 +432,20 @@ impl PostgresSource {
                 {
                     tracing::info!(slot = %config.slot_name, "slot still in use by another process; waiting");
                     tokio::time::sleep(SLOT_BUSY_RETRY).await;
-                    repl = ReplicationClient::connect(&repl_config).await?;
+                    repl = ReplicationClient::connect(repl_config).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
         };
-        tracing::info!(slot = %config.slot_name, lsn = %start_lsn, slot_lsn = %slot_lsn, stored = ?stored.map(|l| l.to_string()), "streaming started");
+        tracing::info!(slot = %config.slot_name, lsn = %start_lsn, slot_lsn = %slot_lsn, stored = ?stored.map(|l| l.to_string()), floors = floors.len(), "streaming started");
 
+        let filter = config.table_filter();
         let include = Box::new(move |t: &TableId| filter.matches(t));
-        let mut decoder = ChangeDecoder::new(include, stored);
+        let mut decoder = ChangeDecoder::new(include, stored).with_floors(floors);
         if let Some(stored) = stored {
             decoder = decoder.resume_after(stored);
         }
-        Ok(PostgresSource {
+        Ok(Streamer {
             stream,
             decoder,
             lookup: CatalogLookup {
@@ -303,7 +453,6 @@ impl PostgresSource {
                 cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
                 values: config.values.clone(),
             },
-            start_lsn,
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
             heartbeat_interval: config.heartbeat.enabled().then_some(config.heartbeat.interval),
             heartbeat_query: config.heartbeat.action_query.clone(),
@@ -311,14 +460,9 @@ impl PostgresSource {
         })
     }
 
-    /// The position streaming started from (everything before it is durable).
-    pub fn start_lsn(&self) -> Lsn {
-        self.start_lsn
-    }
-
     /// Stream until `shutdown` or an error. `durable` carries the position
     /// the sink made durable; it is reported to the server as flushed.
-    pub async fn run(
+    async fn run(
         mut self,
         events: mpsc::Sender<SourceEvent>,
         mut durable: watch::Receiver<Lsn>,

@@ -23,7 +23,7 @@
 //! names) are looked up when a Relation message arrives; the caller supplies
 //! them through [`RelationLookup`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::event::{
@@ -74,6 +74,9 @@ pub struct ChangeDecoder {
     skip_before: Option<Lsn>,
     /// The current transaction is being skipped.
     skipping: bool,
+    /// Tables read by a snapshot later than the resume point: their changes
+    /// in transactions that committed before the floor are in it already.
+    floors: HashMap<TableId, Lsn>,
     /// Commit time of the last transaction begun: a non-transactional
     /// message's `source.ts_ms`, as Debezium reports it.
     last_commit_ts_us: i64,
@@ -88,6 +91,7 @@ impl ChangeDecoder {
             last_commit_lsn,
             skip_before: None,
             skipping: false,
+            floors: HashMap::new(),
             last_commit_ts_us: 0,
         }
     }
@@ -96,6 +100,13 @@ impl ChangeDecoder {
     /// before `stored_end_lsn`.
     pub fn resume_after(mut self, stored_end_lsn: Lsn) -> Self {
         self.skip_before = Some(stored_end_lsn);
+        self
+    }
+
+    /// Per-table floors: drop the changes of a table in every transaction
+    /// that committed before its floor (the table was snapshotted there).
+    pub fn with_floors(mut self, floors: HashMap<TableId, Lsn>) -> Self {
+        self.floors = floors;
         self
     }
 
@@ -283,7 +294,16 @@ impl ChangeDecoder {
         if self.excluded.contains(&relation_id) {
             return Ok(None);
         }
-        lookup.table(relation_id).map(Some).ok_or(DecoderError::UnknownRelation(relation_id))
+        let table = lookup.table(relation_id).ok_or(DecoderError::UnknownRelation(relation_id))?;
+        if !self.floors.is_empty() {
+            let committed = self.tx.as_ref().map(|t| t.final_lsn);
+            if let (Some(floor), Some(commit)) = (self.floors.get(&table.id), committed) {
+                if commit < *floor {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(table))
     }
 
     fn source_info<E: std::error::Error + 'static>(
@@ -512,6 +532,42 @@ mod tests {
         assert_eq!(c.source.last_commit_lsn, Some(Lsn(210)), "sequence starts from the stored lsn_commit");
         assert!(matches!(out[2], SourceEvent::Commit(TxCommit { end_lsn: Lsn(310), .. })));
         assert!(!d.skipping() && !d.in_transaction());
+    }
+
+    #[tokio::test]
+    async fn floors_drop_a_snapshotted_tables_changes_committed_before_its_snapshot() {
+        // Table b was snapshotted at 250 (a resumed snapshot), table a earlier:
+        // a's change at commit 200 counts, b's does not; both count after 250.
+        let floors = HashMap::from([(TableId::new("public", "b"), Lsn(250))]);
+        let mut d = ChangeDecoder::new(Box::new(|_: &TableId| true), None).with_floors(floors);
+        let mut l = FakeLookup::default();
+        let mut out = Vec::new();
+        let insert = |rel: u32, id: &str| PgOutputMessage::Insert { xid: None, relation_id: rel, new: vec![text(id), text("x")] };
+        let msgs = vec![
+            (Lsn(100), relation(1, "a")),
+            (Lsn(100), relation(2, "b")),
+            (Lsn(100), begin(200, 1)),
+            (Lsn(110), insert(1, "1")),
+            (Lsn(120), insert(2, "2")),
+            (Lsn(210), commit(200, 210)),
+            (Lsn(260), begin(300, 2)),
+            (Lsn(270), insert(2, "3")),
+            (Lsn(310), commit(300, 310)),
+        ];
+        for (lsn, m) in msgs {
+            d.on_message(lsn, m, &mut l, &mut out).await.unwrap();
+        }
+        let changes: Vec<(String, String)> = out
+            .iter()
+            .filter_map(|e| match e {
+                SourceEvent::Change(c) => match &c.after.as_ref()?[0] {
+                    Value::String(id) => Some((c.table.id.table.clone(), id.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changes, [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "3".to_owned())]);
     }
 
     #[tokio::test]

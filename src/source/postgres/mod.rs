@@ -8,6 +8,7 @@ pub mod decoder;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;
+pub mod snapshot;
 pub mod spill;
 pub mod tls;
 pub mod value;
