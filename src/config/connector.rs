@@ -107,6 +107,9 @@ pub struct ConnectorConfig {
     /// `snapshot.include.collection.list`: anchored regular expressions over
     /// `schema.table` of the captured tables to snapshot (default: all).
     pub snapshot_include_list: Vec<String>,
+    /// `pgcdc.snapshot.chunk.blocks` (default 1024, 8 MiB): the smallest
+    /// block range a table is split into for parallel reading.
+    pub snapshot_chunk_blocks: u64,
     pub envelope: EnvelopeOptions,
     pub values: ValueOptions,
     pub transforms: Vec<TransformConfig>,
@@ -131,6 +134,9 @@ pub struct ConnectorConfig {
 
 /// Default of `snapshot.max.threads` (Debezium's).
 pub const DEFAULT_SNAPSHOT_MAX_THREADS: usize = 1;
+
+/// Default of `pgcdc.snapshot.chunk.blocks`: 8 MiB of 8 KiB blocks.
+pub const DEFAULT_SNAPSHOT_CHUNK_BLOCKS: u64 = 1024;
 
 /// Default of `pgcdc.streaming`: stream large transactions where the server can.
 pub const DEFAULT_STREAMING: bool = true;
@@ -278,6 +284,7 @@ impl ConnectorConfig {
         }
         let snapshot_max_threads = p.int_or("snapshot.max.threads", DEFAULT_SNAPSHOT_MAX_THREADS, 1, 64);
         let snapshot_include_list = regex_list(&mut p, "snapshot.include.collection.list");
+        let snapshot_chunk_blocks = p.int_or("pgcdc.snapshot.chunk.blocks", DEFAULT_SNAPSHOT_CHUNK_BLOCKS, 1, 1 << 30);
         let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
         envelope.tombstones_on_delete = p.bool_or("tombstones.on.delete", envelope.tombstones_on_delete);
         envelope.provide_transaction_metadata =
@@ -306,6 +313,7 @@ impl ConnectorConfig {
             snapshot_mode,
             snapshot_max_threads,
             snapshot_include_list,
+            snapshot_chunk_blocks,
             envelope,
             values: parse_values(&mut p),
             transforms: parse_transforms(&mut p),

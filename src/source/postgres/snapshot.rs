@@ -92,8 +92,6 @@ pub fn marker(first_table: bool, last_table: bool, first_in_table: bool, last_in
     }
 }
 
-/// Smallest block range worth a chunk of its own (8 MiB of 8 KiB pages).
-pub const MIN_CHUNK_BLOCKS: u64 = 1024;
 /// Chunks per reading connection, so a slow chunk does not leave the others idle.
 const CHUNKS_PER_THREAD: u64 = 4;
 
@@ -110,15 +108,17 @@ impl Chunk {
     pub const WHOLE: Chunk = Chunk { start: 0, end: None };
 }
 
-/// Splits a table of `blocks` blocks for `threads` connections. Block-range
-/// scans (TID Range Scan) exist from PostgreSQL 14; before, and for small
-/// tables or one thread, the table is read whole.
-pub fn chunks(blocks: u64, threads: usize, server_version: u32) -> Vec<Chunk> {
+/// Splits a table of `blocks` blocks for `threads` connections, in chunks
+/// of at least `min_blocks`. Block-range scans (TID Range Scan) exist from
+/// PostgreSQL 14; before, and for small tables or one thread, the table is
+/// read whole.
+pub fn chunks(blocks: u64, threads: usize, min_blocks: u64, server_version: u32) -> Vec<Chunk> {
     let threads = threads as u64;
-    if threads <= 1 || server_version < 140_000 || blocks < 2 * MIN_CHUNK_BLOCKS {
+    let min_blocks = min_blocks.max(1);
+    if threads <= 1 || server_version < 140_000 || blocks < 2 * min_blocks {
         return vec![Chunk::WHOLE];
     }
-    let size = blocks.div_ceil(threads * CHUNKS_PER_THREAD).max(MIN_CHUNK_BLOCKS);
+    let size = blocks.div_ceil(threads * CHUNKS_PER_THREAD).max(min_blocks);
     let mut out = Vec::new();
     let mut start = 0;
     while start + size < blocks {
@@ -208,17 +208,18 @@ mod tests {
 
     #[test]
     fn chunking() {
-        assert_eq!(chunks(1_000_000, 1, 150_000), vec![Chunk::WHOLE], "one thread reads whole tables");
-        assert_eq!(chunks(1_000_000, 4, 130_000), vec![Chunk::WHOLE], "no TID range scans before 14");
-        assert_eq!(chunks(2 * MIN_CHUNK_BLOCKS - 1, 4, 150_000), vec![Chunk::WHOLE]);
-        let c = chunks(100_000, 2, 150_000);
+        const MIN: u64 = 1024;
+        assert_eq!(chunks(1_000_000, 1, MIN, 150_000), vec![Chunk::WHOLE], "one thread reads whole tables");
+        assert_eq!(chunks(1_000_000, 4, MIN, 130_000), vec![Chunk::WHOLE], "no TID range scans before 14");
+        assert_eq!(chunks(2 * MIN - 1, 4, MIN, 150_000), vec![Chunk::WHOLE]);
+        let c = chunks(100_000, 2, MIN, 150_000);
         assert_eq!(c.len(), 8);
         assert_eq!(c[0], Chunk { start: 0, end: Some(12_500) });
         assert_eq!(c[7], Chunk { start: 87_500, end: None });
         for w in c.windows(2) {
             assert_eq!(w[0].end, Some(w[1].start), "ranges tile the table");
         }
-        let small = chunks(3 * MIN_CHUNK_BLOCKS, 8, 160_000);
+        let small = chunks(3 * MIN, 8, MIN, 160_000);
         assert_eq!(small.len(), 3, "never below the minimum chunk: {small:?}");
     }
 

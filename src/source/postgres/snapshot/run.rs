@@ -159,7 +159,7 @@ pub async fn run(
             &conns,
             &rel,
             &config.values,
-            job.server_version,
+            (job.server_version, config.snapshot_chunk_blocks),
             (first_table, last_table),
             &progress,
             &mut emitter,
@@ -297,12 +297,12 @@ async fn read_table(
     conns: &[Arc<tokio_postgres::Client>],
     table: &Reading,
     values: &ValueOptions,
-    server_version: u32,
+    (server_version, chunk_blocks): (u32, u64),
     (first_table, last_table): (bool, bool),
     progress: &SnapshotProgress,
     emitter: &mut Emitter<'_>,
 ) -> Result<Option<u64>, SnapshotError> {
-    let chunks = chunks(table.blocks, conns.len(), server_version);
+    let chunks = chunks(table.blocks, conns.len(), chunk_blocks, server_version);
     let readers = conns.len().min(chunks.len());
     tracing::debug!(table = %table.id, blocks = table.blocks, chunks = chunks.len(), readers, "reading table");
     let queue: Arc<Mutex<VecDeque<Chunk>>> = Arc::new(Mutex::new(chunks.into()));
