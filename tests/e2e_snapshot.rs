@@ -69,11 +69,8 @@ fn spawn_writer(db: &TestDatabase, first_new_key: i64, keys: i64, stop: Arc<Atom
                 }
                 1 => {
                     let deleted = client.query_opt("DELETE FROM t WHERE id = $1 RETURNING version", &[&id]).await.expect("delete");
-                    match deleted {
-                        Some(row) => {
-                            committed.lock().unwrap().entry(id).or_default().push(("d".into(), row.get(0)));
-                        }
-                        None => {}
+                    if let Some(row) = deleted {
+                        committed.lock().unwrap().entry(id).or_default().push(("d".into(), row.get(0)));
                     }
                     continue;
                 }
@@ -141,7 +138,8 @@ async fn hand_over(threads: &str, chunk_blocks: &str) {
     const ROWS: i64 = 4000;
     let db = PgServer::shared().create_database("snap_handover").await;
     create_table(&db, ROWS, 200).await;
-    let broker = Broker::shared();
+    // A broker of its own: the volume stays off the shared one.
+    let broker = &Broker::dedicated();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = spawn_writer(&db, ROWS, ROWS, Arc::clone(&stop));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -232,7 +230,8 @@ async fn snapshot_resumes_after_kill9_with_the_tables_not_done() {
          INSERT INTO c SELECT g, 0 FROM generate_series(1, 2000) g;",
     )
     .await;
-    let broker = Broker::shared();
+    // A broker of its own: ~100 MB of records stay off the shared one.
+    let broker = &Broker::dedicated();
     let mut worker = Worker::start(broker).await;
     let prefix = unique_name("snapres");
     let config = connector_config(

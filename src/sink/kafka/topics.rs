@@ -48,7 +48,7 @@ impl TopicManager {
         if self.known.contains(topic) {
             return Ok(());
         }
-        let configs: Vec<(String, String)> = self.settings.configs.iter().cloned().collect();
+        let configs: Vec<(String, String)> = self.settings.configs.to_vec();
         let mut new_topic = NewTopic::new(
             topic,
             self.settings.partitions,

@@ -46,7 +46,7 @@ pub enum RelationError {
         table: TableId,
         column: String,
         #[source]
-        source: ValueError,
+        source: Box<ValueError>,
     },
     #[error("column {table}.{column} holds text that is not UTF-8")]
     NotUtf8 { table: TableId, column: String },
@@ -154,7 +154,9 @@ impl RelationCache {
                     positions.push(None);
                     continue;
                 }
-                Err(source) => return Err(RelationError::Value { table: id, column: rc.name.clone(), source }),
+                Err(source) => {
+                    return Err(RelationError::Value { table: id, column: rc.name.clone(), source: Box::new(source) })
+                }
             };
             // Like Debezium, the default is taken from the catalog by column name
             // and parsed as the Relation message's type: the catalog may already
@@ -260,7 +262,7 @@ pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) 
         let Some(i) = *pos else { continue };
         let column = &table.columns[i];
         let ty = &rel.types[i];
-        let err = |source| RelationError::Value { table: table.id.clone(), column: column.name.clone(), source };
+        let err = |source| RelationError::Value { table: table.id.clone(), column: column.name.clone(), source: Box::new(source) };
         row[i] = match value_in {
             TupleValue::Null => Value::Null,
             TupleValue::UnchangedToast => value::unavailable_placeholder_for(ty, &column.schema, opts),

@@ -53,7 +53,7 @@ pub enum SnapshotError {
         source: CopyTextError,
     },
     #[error("snapshot: cannot decode a row")]
-    Row(#[from] RelationError),
+    Row(#[source] Box<RelationError>),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("snapshot: the exported snapshot name {0:?} is not of PostgreSQL's form")]
@@ -69,7 +69,7 @@ impl Classify for SnapshotError {
         match self {
             SnapshotError::Query { source, .. } => classify_pg(source),
             SnapshotError::Copy { .. } => ErrorClass::Fatal,
-            SnapshotError::Row(e) => e.class(),
+            SnapshotError::Row(e) => e.as_ref().class(),
             SnapshotError::Catalog(e) => e.class(),
             SnapshotError::BadSnapshotName(_) => ErrorClass::Fatal,
             SnapshotError::Reader(_) => ErrorClass::Fatal,
@@ -254,8 +254,9 @@ async fn describe(
         },
         columns,
     };
-    let schema = cache.apply(&body, &catalog, values)?;
-    let relation = cache.get(oid).cloned().ok_or(RelationError::UnknownRelation(oid))?;
+    let row_err = |e| SnapshotError::Row(Box::new(e));
+    let schema = cache.apply(&body, &catalog, values).map_err(row_err)?;
+    let relation = cache.get(oid).cloned().ok_or(RelationError::UnknownRelation(oid)).map_err(row_err)?;
     let column_list = body.columns.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let name = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.table));
     Ok(Some(Reading {
@@ -410,7 +411,7 @@ async fn read_chunk(
         let data = data.map_err(q("COPY of a table"))?;
         splitter.push(&data, |line| {
             let tuple = copy_text::parse_row(line, ncols).map_err(copy_err)?;
-            batch.push(relation.decode_row(&tuple, values)?);
+            batch.push(relation.decode_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?);
             Ok::<_, SnapshotError>(())
         })?;
         if batch.len() >= ROW_BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))).await.is_err() {
