@@ -27,6 +27,16 @@ pub const DURABLE_LSN: &str = "pgcdc_durable_lsn";
 pub const DURABLE_COMMIT_TIMESTAMP_SECONDS: &str = "pgcdc_durable_commit_timestamp_seconds";
 /// Restarts of the connector's pipeline after a transient error.
 pub const CONNECTOR_RESTARTS_TOTAL: &str = "pgcdc_connector_restarts_total";
+/// Rows read by the initial snapshot (Debezium's `RowsScanned`, summed).
+pub const SNAPSHOT_ROWS_TOTAL: &str = "pgcdc_snapshot_rows_total";
+/// 1 while the initial snapshot runs (Debezium's `SnapshotRunning`).
+pub const SNAPSHOT_RUNNING: &str = "pgcdc_snapshot_running";
+/// 1 once a snapshot completed in this process (Debezium's `SnapshotCompleted`).
+pub const SNAPSHOT_COMPLETED: &str = "pgcdc_snapshot_completed";
+/// Tables the running or last snapshot reads, done or not (`TotalTableCount`).
+pub const SNAPSHOT_TABLES: &str = "pgcdc_snapshot_tables";
+/// Tables of it done (`TotalTableCount - RemainingTableCount`).
+pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 
 /// One connector's metrics.
 #[derive(Debug, Default)]
@@ -41,6 +51,11 @@ pub struct ConnectorMetrics {
     /// Microseconds since the epoch.
     pub durable_commit_ts_us: AtomicU64,
     pub restarts: AtomicU64,
+    pub snapshot_rows: AtomicU64,
+    pub snapshot_running: AtomicU64,
+    pub snapshot_completed: AtomicU64,
+    pub snapshot_tables: AtomicU64,
+    pub snapshot_tables_done: AtomicU64,
 }
 
 impl ConnectorMetrics {
@@ -88,7 +103,7 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 9] = [
+        let families: [(&str, &str, &str, Getter); 14] = [
             (SOURCE_EVENTS_TOTAL, "counter", "Row changes and messages decoded.", |m| &m.source_events),
             (SOURCE_TRANSACTIONS_TOTAL, "counter", "PostgreSQL transactions decoded.", |m| &m.source_transactions),
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),
@@ -97,6 +112,11 @@ impl Registry {
             (SINK_BATCHES_TOTAL, "counter", "Batches made durable.", |m| &m.sink_batches),
             (DURABLE_LSN, "gauge", "Position durable in Kafka and confirmed to the slot.", |m| &m.durable_lsn),
             (CONNECTOR_RESTARTS_TOTAL, "counter", "Pipeline restarts after transient errors.", |m| &m.restarts),
+            (SNAPSHOT_ROWS_TOTAL, "counter", "Rows read by the initial snapshot.", |m| &m.snapshot_rows),
+            (SNAPSHOT_RUNNING, "gauge", "1 while the initial snapshot runs.", |m| &m.snapshot_running),
+            (SNAPSHOT_COMPLETED, "gauge", "1 once a snapshot completed in this process.", |m| &m.snapshot_completed),
+            (SNAPSHOT_TABLES, "gauge", "Tables of the running or last snapshot.", |m| &m.snapshot_tables),
+            (SNAPSHOT_TABLES_DONE, "gauge", "Tables of it done.", |m| &m.snapshot_tables_done),
             (
                 DURABLE_COMMIT_TIMESTAMP_SECONDS,
                 "gauge",

@@ -344,6 +344,18 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     assert_eq!(ops(observed(&broker.bootstrap, &topics["initial_only"]).await), [r(1, 0), r(2, 0)]);
     assert_eq!(ops(observed(&broker.bootstrap, &topics["no_data"]).await), [u(1, 1)]);
     assert_eq!(ops(observed(&broker.bootstrap, &topics["always"]).await), [r(1, 0), u(1, 1), r(2, 0)]);
+    let metrics = reqwest::get(format!("{}/metrics", worker.rest)).await.expect("GET /metrics").text().await.expect("text");
+    for (name, want) in [
+        ("pgcdc_snapshot_rows_total{connector=\"always\"}", "2"),
+        ("pgcdc_snapshot_completed{connector=\"always\"}", "1"),
+        ("pgcdc_snapshot_running{connector=\"always\"}", "0"),
+        ("pgcdc_snapshot_tables_done{connector=\"initial_only\"}", "1"),
+        ("pgcdc_snapshot_rows_total{connector=\"no_data\"}", "0"),
+    ] {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap_or_default();
+        // no_data never snapshots: its counter may be absent or 0.
+        assert!(line.ends_with(&format!(" {want}")) || (want == "0" && line.is_empty()), "{name}: {line:?} in\n{metrics}");
+    }
 
     // WHEN the worker restarts THEN always snapshots again; initial_only does not
     worker.restart().await;

@@ -145,7 +145,14 @@ pub async fn run(
     tracing::info!(tables = job.tables.len(), done = job.done.len(), threads, lsn = %job.exported.lsn,
         "snapshot started");
     let mut cache = RelationCache::with_rules(ColumnRules::new(&config.columns));
-    let mut emitter = Emitter { events, shutdown };
+    let metrics = crate::metrics::Registry::global().connector(&config.name);
+    let set = crate::metrics::ConnectorMetrics::set;
+    set(&metrics.snapshot_running, 1);
+    let _running = Running(Arc::clone(&metrics));
+    set(&metrics.snapshot_completed, 0);
+    set(&metrics.snapshot_tables, (job.tables.len() + job.done.len()) as u64);
+    set(&metrics.snapshot_tables_done, job.done.len() as u64);
+    let mut emitter = Emitter { events, shutdown, metrics: Arc::clone(&metrics) };
     let count = job.tables.len();
     for (i, table) in job.tables.iter().enumerate() {
         let first_table = i == 0 && job.done.is_empty();
@@ -168,6 +175,7 @@ pub async fn run(
         let Some(rows) = rows else { return Ok(None) };
         tracing::info!(table = %table, rows, "table snapshot read");
         progress.done.insert(table.to_string(), job.exported.lsn.as_u64());
+        crate::metrics::ConnectorMetrics::add(&metrics.snapshot_tables_done, 1);
         if !last_table && !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
             return Ok(None);
         }
@@ -183,6 +191,8 @@ pub async fn run(
     if !emitter.mark(offset, Some(resume)).await {
         return Ok(None);
     }
+    set(&metrics.snapshot_running, 0);
+    set(&metrics.snapshot_completed, 1);
     tracing::info!(resume = %resume, floors = floors.len(), "snapshot completed");
     let floors = floors
         .into_iter()
@@ -435,6 +445,7 @@ struct RowSource {
 struct Emitter<'a> {
     events: &'a mpsc::Sender<SourceEvent>,
     shutdown: &'a mut watch::Receiver<bool>,
+    metrics: Arc<crate::metrics::ConnectorMetrics>,
 }
 
 impl Emitter<'_> {
@@ -447,6 +458,7 @@ impl Emitter<'_> {
     }
 
     async fn row(&mut self, source: &RowSource, row: Row, snapshot: crate::event::SnapshotMarker) -> bool {
+        crate::metrics::ConnectorMetrics::add(&self.metrics.snapshot_rows, 1);
         let mut info = source.info.clone();
         info.snapshot = snapshot;
         let event = ChangeEvent { op: Op::Read, table: Arc::clone(&source.table), before: None, after: Some(row), source: info };
@@ -455,6 +467,15 @@ impl Emitter<'_> {
 
     async fn mark(&mut self, offset: SourceOffset, completed: Option<Lsn>) -> bool {
         self.send(SourceEvent::SnapshotMark(SnapshotMark { offset, completed })).await
+    }
+}
+
+/// Clears `snapshot_running` however the snapshot ends.
+struct Running(Arc<crate::metrics::ConnectorMetrics>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        crate::metrics::ConnectorMetrics::set(&self.0.snapshot_running, 0);
     }
 }
 
