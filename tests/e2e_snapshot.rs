@@ -312,11 +312,14 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     let broker = Broker::shared();
     let mut worker = Worker::start(broker).await;
     let json_off = [("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")];
-    let register = |mode: &'static str| {
+    let mut slots = BTreeMap::new();
+    let mut register = |mode: &'static str| {
         let prefix = unique_name(mode);
         let mut extra = json_off.to_vec();
         extra.push(("snapshot.mode", mode));
-        (prefix.clone(), connector_config(&db, &prefix, &unique_name("slot"), &extra))
+        let slot = unique_name("slot");
+        slots.insert(mode, slot.clone());
+        (prefix.clone(), connector_config(&db, &prefix, &slot, &extra))
     };
 
     // WHEN initial_only, no_data and always connectors start, and a row changes
@@ -344,6 +347,16 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     assert_eq!(ops(observed(&broker.bootstrap, &topics["initial_only"]).await), [r(1, 0), r(2, 0)]);
     assert_eq!(ops(observed(&broker.bootstrap, &topics["no_data"]).await), [u(1, 1)]);
     assert_eq!(ops(observed(&broker.bootstrap, &topics["always"]).await), [r(1, 0), u(1, 1), r(2, 0)]);
+    // initial_only leaves no slot behind to pin WAL
+    let client = db.client().await;
+    let slot_exists = |name: String| {
+        let client = &client;
+        async move {
+            client.query_opt("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", &[&name]).await.expect("slots").is_some()
+        }
+    };
+    assert!(!slot_exists(slots["initial_only"].clone()).await, "initial_only created a slot");
+    assert!(slot_exists(slots["always"].clone()).await);
     let metrics = reqwest::get(format!("{}/metrics", worker.rest)).await.expect("GET /metrics").text().await.expect("text");
     for (name, want) in [
         ("pgcdc_snapshot_rows_total{connector=\"always\"}", "2"),

@@ -289,6 +289,9 @@ impl PostgresSource {
         let decision = snapshot::decide(config.snapshot_mode, stored, wal_kept);
         let (slot_lsn, mut exported, mut exporter) = match confirmed.or(slot.as_ref().map(|_| Lsn::ZERO)) {
             Some(lsn) => (lsn, None, None),
+            // initial_only never streams: no slot to pin WAL, only the
+            // temporary one that exports the snapshot.
+            None if !decision.stream => (Lsn::ZERO, None, None),
             None => {
                 let mode = if decision.take { SlotSnapshot::Export } else { SlotSnapshot::NoExport };
                 let created = repl.create_logical_slot(&config.slot_name, false, mode).await?;
