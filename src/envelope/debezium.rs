@@ -225,10 +225,18 @@ impl Envelope {
         let prefix = &self.opts.topic_prefix;
         let shared = &self.shared;
         let entry = self.tables.entry(table.relation_id);
-        let fresh = || TableSchemas::build(prefix, table, shared);
+        let fresh = || TableSchemas { source: Some(Arc::clone(table)), ..TableSchemas::build(prefix, table, shared) };
         match entry {
             std::collections::hash_map::Entry::Occupied(mut o) => {
-                if o.get().version != table.version || o.get().id != table.id {
+                let same = match &o.get().source {
+                    Some(s) if Arc::ptr_eq(s, table) => true,
+                    Some(s) if o.get().version == table.version && o.get().id == table.id && **s == **table => {
+                        o.get_mut().source = Some(Arc::clone(table));
+                        true
+                    }
+                    _ => false,
+                };
+                if !same {
                     o.insert(fresh());
                 }
             }

@@ -192,6 +192,31 @@ fn schemas_are_shared_between_records_of_one_table_version() {
 }
 
 #[test]
+fn a_shape_from_another_source_with_the_same_version_rebuilds_the_schemas() {
+    // The snapshot's table shape and the stream's both start at version 1:
+    // a column dropped in between must still change the schema.
+    let mut env = Envelope::with_context_headers(test_options(), None);
+    let mut e = stock_events().remove(0);
+    let mut out = Vec::new();
+    env.records(&e, NOW, None, &mut out);
+    let mut t = (*e.table).clone();
+    t.columns.pop();
+    e.table = Arc::new(t);
+    e.after.as_mut().unwrap().pop();
+    env.records(&e, NOW, None, &mut out);
+    let fields = |i: usize| {
+        let envelope = &out[i].value.as_ref().unwrap().schema;
+        envelope.fields.iter().find(|f| f.name == "after").map(|a| a.schema.fields.len())
+    };
+    assert_eq!(fields(1), fields(0).map(|n| n - 1), "same version, one column less");
+    // and an equal shape in a new Arc keeps the schemas
+    let same = Arc::new((*e.table).clone());
+    e.table = same;
+    env.records(&e, NOW, None, &mut out);
+    assert!(Arc::ptr_eq(&out[1].value.as_ref().unwrap().schema, &out[2].value.as_ref().unwrap().schema));
+}
+
+#[test]
 fn message_matches_debezium() {
     let mut env = Envelope::with_context_headers(test_options(), Some(test_context()));
     let msg = LogicalMessage {

@@ -116,6 +116,10 @@ pub(crate) struct TableSchemas {
     /// not per record).
     pub key_indices: Vec<usize>,
     pub envelope: Arc<Schema>,
+    /// The table shape these were built from: a shape from another source
+    /// (the snapshot's catalog read, then the stream's Relation message) may
+    /// carry the same version number with other columns.
+    pub source: Option<Arc<TableSchema>>,
 }
 
 impl TableSchemas {
@@ -150,7 +154,7 @@ impl TableSchemas {
                 .with_field("ts_ns", o(SchemaType::Int64)),
         );
         let key_indices = table.key_columns().map(|(i, _)| i).collect();
-        TableSchemas { version: table.version, id: table.id.clone(), topic, key, key_indices, envelope }
+        TableSchemas { version: table.version, id: table.id.clone(), topic, key, key_indices, envelope, source: None }
     }
 }
 
