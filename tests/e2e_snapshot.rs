@@ -378,3 +378,112 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(ops(observed(&broker.bootstrap, &topics["initial_only"]).await), [r(1, 0), r(2, 0)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_snapshot_by_signal_interleaves_with_streaming_consistently() {
+    // GIVEN a streaming-only connector with a signal table, and a table with rows
+    const ROWS: i64 = 3000;
+    let db = PgServer::shared().create_database("snap_incremental").await;
+    create_table(&db, ROWS, 20).await;
+    db.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));")
+        .await;
+    let broker = &Broker::dedicated();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("inc");
+    let config = connector_config(
+        &db,
+        &prefix,
+        &unique_name("slot"),
+        &[
+            ("snapshot.mode", "no_data"),
+            ("signal.data.collection", "public.debezium_signal"),
+            ("incremental.snapshot.chunk.size", "250"),
+            ("key.converter.schemas.enable", "false"),
+            ("value.converter.schemas.enable", "false"),
+            ("tombstones.on.delete", "false"),
+        ],
+    );
+    let (code, body) = worker.register("inc", config).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("inc", "RUNNING", TIMEOUT).await;
+
+    // WHEN a writer changes rows while an execute-snapshot signal runs
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(&db, ROWS, ROWS, Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    db.execute(
+        r#"INSERT INTO debezium_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public\\.t"], "type": "incremental"}');"#,
+    )
+    .await;
+    let deadline = Instant::now() + TIMEOUT;
+    while !plain(&worker.log()).contains("incremental snapshot completed") {
+        assert!(Instant::now() < deadline, "incremental snapshot did not complete:\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let committed = writer.await.expect("writer");
+    let changes: usize = committed.values().map(Vec::len).sum();
+
+    // THEN without the `r` records each key has exactly its committed
+    // changes, and every `r` carries the state its key had at that point
+    let topic = format!("{prefix}.public.t");
+    let deadline = Instant::now() + TIMEOUT;
+    let (errors, reads) = loop {
+        let seen = observed(&broker.bootstrap, &topic).await;
+        let mut errors = Vec::new();
+        let mut reads = 0;
+        for id in 1..=ROWS + committed.keys().max().copied().unwrap_or(0) {
+            let empty = Vec::new();
+            let s = seen.get(&id).unwrap_or(&empty);
+            let c = committed.get(&id).unwrap_or(&empty);
+            let streamed: Vec<Change> = s.iter().filter(|(op, _)| op != "r").cloned().collect();
+            if &streamed != c {
+                errors.push(format!("key {id}: streamed {streamed:?}, committed {c:?}"));
+            }
+            let mut state = (id <= ROWS).then_some(0);
+            let mut read = 0;
+            for (op, v) in s {
+                match op.as_str() {
+                    "r" => {
+                        read += 1;
+                        if state != Some(*v) {
+                            errors.push(format!("key {id}: r at version {v} while the key was at {state:?}: {s:?}"));
+                        }
+                    }
+                    "d" => state = None,
+                    _ => state = Some(*v),
+                }
+            }
+            reads += read;
+            let untouched = id <= ROWS && c.is_empty();
+            if read > 1 || (untouched && read != 1) {
+                errors.push(format!("key {id}: {read} snapshot reads: {s:?}"));
+            }
+        }
+        if errors.is_empty() || Instant::now() > deadline {
+            break (errors, reads);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!("incremental snapshot: {ROWS} rows, {reads} read, {changes} concurrent changes");
+    assert!(changes > 20, "the writer must have run during the snapshot ({changes} changes)");
+    let log = plain(&worker.log());
+    let progress: Vec<&str> = log.lines().filter(|l| l.contains("incremental") || l.contains("signal")).collect();
+    assert!(
+        errors.is_empty(),
+        "{} keys wrong, e.g.:\n{}\nworker:\n{}",
+        errors.len(),
+        errors.iter().take(10).cloned().collect::<Vec<_>>().join("\n"),
+        progress.join("\n")
+    );
+    // and the records are marked as Debezium marks them
+    let first_read = read_topic(&broker.bootstrap, &topic)
+        .await
+        .into_iter()
+        .filter_map(|r| r.value.and_then(|v| serde_json::from_slice::<Value>(&v).ok()))
+        .find(|v| v["op"] == "r")
+        .expect("a read record");
+    assert_eq!(first_read["source"]["snapshot"], "incremental");
+    assert!(first_read["before"].is_null());
+}

@@ -110,6 +110,11 @@ pub struct ConnectorConfig {
     /// `pgcdc.snapshot.chunk.blocks` (default 1024, 8 MiB): the smallest
     /// block range a table is split into for parallel reading.
     pub snapshot_chunk_blocks: u64,
+    /// `signal.data.collection`: the signal table (`schema.table`) whose
+    /// `execute-snapshot` / `stop-snapshot` rows drive incremental snapshots.
+    pub signal_table: Option<TableId>,
+    /// `incremental.snapshot.chunk.size` (default 1024): rows per chunk.
+    pub incremental_chunk_size: usize,
     pub envelope: EnvelopeOptions,
     pub values: ValueOptions,
     pub transforms: Vec<TransformConfig>,
@@ -137,6 +142,9 @@ pub const DEFAULT_SNAPSHOT_MAX_THREADS: usize = 1;
 
 /// Default of `pgcdc.snapshot.chunk.blocks`: 8 MiB of 8 KiB blocks.
 pub const DEFAULT_SNAPSHOT_CHUNK_BLOCKS: u64 = 1024;
+
+/// Default of `incremental.snapshot.chunk.size` (Debezium's).
+pub const DEFAULT_INCREMENTAL_CHUNK_SIZE: usize = 1024;
 
 /// Default of `pgcdc.streaming`: stream large transactions where the server can.
 pub const DEFAULT_STREAMING: bool = true;
@@ -285,6 +293,26 @@ impl ConnectorConfig {
         let snapshot_max_threads = p.int_or("snapshot.max.threads", DEFAULT_SNAPSHOT_MAX_THREADS, 1, 64);
         let snapshot_include_list = regex_list(&mut p, "snapshot.include.collection.list");
         let snapshot_chunk_blocks = p.int_or("pgcdc.snapshot.chunk.blocks", DEFAULT_SNAPSHOT_CHUNK_BLOCKS, 1, 1 << 30);
+        let signal_table = p.get("signal.data.collection").filter(|v| !v.trim().is_empty()).and_then(|v| {
+            match v.trim().split_once('.') {
+                Some((schema, table)) if !schema.is_empty() && !table.is_empty() => Some(TableId::new(schema, table)),
+                _ => {
+                    p.error(
+                        "signal.data.collection",
+                        format!("Invalid value {v} for configuration signal.data.collection: expected <schema>.<table> of the signal table"),
+                    );
+                    None
+                }
+            }
+        });
+        if let Some(channels) = p.get("signal.enabled.channels") {
+            let others: Vec<String> =
+                split_list(&channels).into_iter().filter(|c| !c.eq_ignore_ascii_case("source")).collect();
+            if !others.is_empty() {
+                p.warn(format!("signal.enabled.channels: only the source channel (the signal table) is read; {} ignored", others.join(", ")));
+            }
+        }
+        let incremental_chunk_size = p.int_or("incremental.snapshot.chunk.size", DEFAULT_INCREMENTAL_CHUNK_SIZE, 1, 1 << 20);
         let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
         envelope.tombstones_on_delete = p.bool_or("tombstones.on.delete", envelope.tombstones_on_delete);
         envelope.provide_transaction_metadata =
@@ -314,6 +342,8 @@ impl ConnectorConfig {
             snapshot_max_threads,
             snapshot_include_list,
             snapshot_chunk_blocks,
+            signal_table,
+            incremental_chunk_size,
             envelope,
             values: parse_values(&mut p),
             transforms: parse_transforms(&mut p),

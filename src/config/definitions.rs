@@ -101,6 +101,8 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("snapshot.mode", T::String, Some("initial"), "Connector", "initial, initial_only, no_data (never), always or when_needed."),
     def("snapshot.max.threads", T::Int, Some("1"), "Connector", "Connections reading the initial snapshot in parallel; large tables are read in chunks."),
     def("pgcdc.snapshot.chunk.blocks", T::Long, Some("1024"), "Connector", "Smallest block range (8 KiB blocks) a large table is split into when snapshot.max.threads > 1."),
+    def("signal.data.collection", T::String, None, "Connector", "The signal table (<schema>.<table>, columns id, type, data) whose execute-snapshot and stop-snapshot rows run incremental snapshots."),
+    def("incremental.snapshot.chunk.size", T::Int, Some("1024"), "Connector", "Rows per chunk of an incremental snapshot."),
     def("snapshot.include.collection.list", T::List, None, "Connector", "Regular expressions matching schema.table of the captured tables to snapshot (default: all)."),
     def("tombstones.on.delete", T::Boolean, Some("true"), "Events", "Whether a delete is followed by a tombstone."),
     def("provide.transaction.metadata", T::Boolean, Some("false"), "Events", "Whether to emit transaction boundaries and metadata."),

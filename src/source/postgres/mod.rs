@@ -5,6 +5,7 @@ pub mod capture;
 pub mod catalog;
 pub mod columns;
 pub mod decoder;
+pub mod incremental;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;

@@ -157,7 +157,7 @@ pub async fn run(
     for (i, table) in job.tables.iter().enumerate() {
         let first_table = i == 0 && job.done.is_empty();
         let last_table = i + 1 == count;
-        let Some(rel) = describe(&main, table, &mut cache, &config.values).await? else {
+        let Some(rel) = describe(&main, table, &mut cache, &config.values, true).await? else {
             tracing::info!(table = %table, "no rows of its own (partitioned) or gone since listed: not in the snapshot");
             progress.done.insert(table.to_string(), job.exported.lsn.as_u64());
             continue;
@@ -204,11 +204,12 @@ pub async fn run(
 /// A table's shape as of the snapshot, through the streaming path's
 /// relation cache (so its events carry the same schemas); `None` when it
 /// no longer exists.
-async fn describe(
+pub(crate) async fn describe(
     client: &tokio_postgres::Client,
     table: &TableId,
     cache: &mut RelationCache,
     values: &ValueOptions,
+    lock: bool,
 ) -> Result<Option<Reading>, SnapshotError> {
     let row = client
         .query_opt(
@@ -229,8 +230,10 @@ async fn describe(
     let blocks: i64 = row.get(1);
     // Held to the end of the snapshot transaction: no DDL on the table
     // while it is read (COPY reads with the current table definition).
-    let lock = format!("LOCK TABLE ONLY {}.{} IN ACCESS SHARE MODE", quote_ident(&table.schema), quote_ident(&table.table));
-    client.batch_execute(&lock).await.map_err(q("locking a table for the snapshot"))?;
+    if lock {
+        let lock = format!("LOCK TABLE ONLY {}.{} IN ACCESS SHARE MODE", quote_ident(&table.schema), quote_ident(&table.table));
+        client.batch_execute(&lock).await.map_err(q("locking a table for the snapshot"))?;
+    }
     let catalog = catalog::load_table(client, oid).await?;
     // pgoutput leaves generated columns out; so does the snapshot.
     let generated: Vec<String> = client
@@ -276,18 +279,21 @@ async fn describe(
         ncols: body.columns.len(),
         select: format!("SELECT {column_list} FROM ONLY {name}"),
         blocks: u64::try_from(blocks).unwrap_or(0),
+        columns: body.columns.iter().map(|c| c.name.clone()).collect(),
     }))
 }
 
 /// One table being read.
-struct Reading {
-    id: TableId,
-    schema: Arc<TableSchema>,
-    relation: Arc<CachedRelation>,
-    ncols: usize,
+pub(crate) struct Reading {
+    pub id: TableId,
+    pub schema: Arc<TableSchema>,
+    pub relation: Arc<CachedRelation>,
+    pub ncols: usize,
     /// `SELECT <columns> FROM ONLY <table>`.
-    select: String,
-    blocks: u64,
+    pub select: String,
+    pub blocks: u64,
+    /// The selected columns, in order.
+    pub columns: Vec<String>,
 }
 
 /// The COPY statement reading `chunk` of `select` (`SELECT <columns> FROM ONLY <table>`).
