@@ -115,7 +115,9 @@ impl Convert for Converter {
                 Some(m) => m.commit(commit, &mut self.records),
                 None => return Ok(()),
             },
-            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) => return Ok(()),
+            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) | SourceEvent::IncrementalProgress(_) => {
+                return Ok(())
+            }
         }
         for transform in &mut self.transforms {
             for record in self.records.drain(..) {

@@ -118,6 +118,7 @@ async fn handle<C: Convert>(
         }
         SourceEvent::Idle { lsn } => sink.idle(*lsn).await?,
         SourceEvent::SnapshotMark(mark) => sink.end_snapshot_chunk(mark).await?,
+        SourceEvent::IncrementalProgress(progress) => sink.set_incremental(progress.clone()),
     }
     Ok(())
 }

@@ -267,6 +267,9 @@ pub enum SourceEvent {
     /// A point of the initial snapshot where the records so far may be
     /// committed, with the offset that records how far it got.
     SnapshotMark(SnapshotMark),
+    /// Where the incremental snapshot stands after the events before it
+    /// (`None`: none runs): kept in the offsets from the next commit on.
+    IncrementalProgress(Option<serde_json::Value>),
 }
 
 /// A commit point of the initial snapshot (see `source::postgres::snapshot`).

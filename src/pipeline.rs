@@ -138,6 +138,7 @@ pub async fn run(
     }
     if let Some(o) = &stored {
         sink.set_table_floors(o.floors());
+        sink.set_incremental(o.incremental.clone());
     }
     let source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
     running();

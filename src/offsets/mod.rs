@@ -109,6 +109,10 @@ pub struct SourceOffset {
     /// skipped. Kept while the stream is behind them.
     #[serde(rename = "pgcdc_table_lsn", skip_serializing_if = "Option::is_none")]
     pub table_floors: Option<BTreeMap<String, u64>>,
+    /// pgcdc's own: the running incremental snapshot (tables queued, the
+    /// table being read and the key its next chunk starts after).
+    #[serde(rename = "pgcdc_incremental", skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<serde_json::Value>,
 }
 
 impl SourceOffset {

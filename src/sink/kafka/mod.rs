@@ -289,6 +289,9 @@ pub struct KafkaSink {
     /// `SourceOffset::table_floors`): carried in every offset while the
     /// stream is behind them, so a restart still skips those changes.
     table_floors: std::collections::BTreeMap<String, Lsn>,
+    /// The incremental snapshot's progress as of the last record sent: the
+    /// offsets carry it so a restart resumes the snapshot.
+    incremental: Option<serde_json::Value>,
 }
 
 impl KafkaSink {
@@ -346,6 +349,7 @@ impl KafkaSink {
             last_beat: Instant::now(),
             last_durable_commit: None,
             table_floors: Default::default(),
+            incremental: None,
         })
     }
 
@@ -359,6 +363,12 @@ impl KafkaSink {
     /// them (from the stored offset or the snapshot's last mark).
     pub fn set_table_floors(&mut self, floors: std::collections::BTreeMap<String, Lsn>) {
         self.table_floors = floors;
+    }
+
+    /// The incremental snapshot's progress after the records sent so far
+    /// (from the stored offset at start, then from the source).
+    pub fn set_incremental(&mut self, progress: Option<serde_json::Value>) {
+        self.incremental = progress;
     }
 
     /// A commit point of the initial snapshot: the records so far may be
@@ -643,6 +653,9 @@ impl KafkaSink {
             (None, _, Some(commit)) => SourceOffset::after_commit(commit.end_lsn, commit.xid, commit.commit_ts_us),
             (None, _, None) => return Ok(()),
         };
+        if offset.incremental.is_none() {
+            offset.incremental = self.incremental.clone();
+        }
         if offset.table_floors.is_none() && !self.table_floors.is_empty() {
             // Floors the stream has passed no longer matter.
             let at = offset.lsn_commit.map_or(Lsn::ZERO, Lsn);

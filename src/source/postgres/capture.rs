@@ -226,6 +226,8 @@ pub struct PostgresSource {
     snapshot: Option<PendingSnapshot>,
     /// Stream after the snapshot (false for `snapshot.mode=initial_only`).
     stream: bool,
+    /// The stored progress of an incremental snapshot to resume.
+    incremental: Option<serde_json::Value>,
 }
 
 /// A snapshot to read before streaming.
@@ -346,6 +348,7 @@ impl PostgresSource {
             floors,
             snapshot,
             stream: decision.stream,
+            incremental: stored.and_then(|o| o.incremental.clone()),
         })
     }
 
@@ -363,8 +366,18 @@ impl PostgresSource {
         durable: watch::Receiver<Lsn>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
-        let PostgresSource { config, client, repl, repl_config, slot_lsn, mut stored, mut floors, snapshot, stream } =
-            self;
+        let PostgresSource {
+            config,
+            client,
+            repl,
+            repl_config,
+            slot_lsn,
+            mut stored,
+            mut floors,
+            snapshot,
+            stream,
+            incremental,
+        } = self;
         if let Some(pending) = snapshot {
             match snapshot::run(&config, pending.job, &events, &mut shutdown).await? {
                 Some(outcome) => {
@@ -379,7 +392,8 @@ impl PostgresSource {
             crate::shutdown::stopped(&mut shutdown).await;
             return Ok(());
         }
-        let streamer = Streamer::start(&config, client, repl, &repl_config, slot_lsn, stored, floors).await?;
+        let position = Position { slot_lsn, stored, floors, incremental };
+        let streamer = Streamer::start(&config, client, repl, &repl_config, position).await?;
         streamer.run(events, durable, shutdown).await
     }
 }
@@ -390,6 +404,17 @@ fn temporary_slot_name(slot: &str) -> String {
     let mut base: String = slot.chars().take(63 - "_snap".len()).collect();
     base.push_str("_snap");
     base
+}
+
+/// Where streaming starts.
+struct Position {
+    /// The slot's confirmed position.
+    slot_lsn: Lsn,
+    /// Transactions that ended at or before it are in Kafka.
+    stored: Option<Lsn>,
+    floors: HashMap<TableId, Lsn>,
+    /// The stored progress of an incremental snapshot.
+    incremental: Option<serde_json::Value>,
 }
 
 /// The source while streaming from its slot.
@@ -431,10 +456,9 @@ impl Streamer {
         client: tokio_postgres::Client,
         mut repl: ReplicationClient<BoxTransport>,
         repl_config: &ReplicationConfig,
-        slot_lsn: Lsn,
-        stored: Option<Lsn>,
-        floors: HashMap<TableId, Lsn>,
+        position: Position,
     ) -> Result<Self, SourceError> {
+        let Position { slot_lsn, stored, floors, incremental } = position;
         let status_interval = repl_config.status_interval;
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
@@ -467,7 +491,7 @@ impl Streamer {
             emit: filter.matches(&table),
             table,
             filter: config.table_filter(),
-            inc: Incremental::default(),
+            inc: incremental.as_ref().and_then(Incremental::restore).unwrap_or_default(),
             reading: None,
             cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
             chunk_size: config.incremental_chunk_size,
@@ -537,6 +561,7 @@ impl Streamer {
                                 source: source.clone(),
                             }));
                         }
+                        kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
                         read_next = true;
                     }
                     continue;
@@ -549,6 +574,7 @@ impl Streamer {
                         tables.into_iter().filter(|t| patterns.iter().any(|p| p.is_match(&t.to_string()))).collect();
                     tracing::info!(tables = chosen.len(), collections = ?collections, "incremental snapshot requested");
                     sig.inc.enqueue(chosen);
+                    kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
                     read_next |= !sig.inc.busy();
                 }
                 Some(Ok(Signal::Stop(collections))) => {
@@ -558,6 +584,7 @@ impl Streamer {
                     if sig.inc.cursor.is_none() {
                         sig.reading = None;
                     }
+                    kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
                 }
                 Some(Ok(Signal::Other(kind))) => tracing::info!(signal = %kind, "signal not run by pgcdc; ignored"),
                 Some(Err(err)) => tracing::warn!(error = %err, "signal ignored"),
@@ -612,6 +639,18 @@ impl Streamer {
                 sig.inc.cursor = Some(Cursor { table, last: None, max });
                 sig.reading = Some(reading);
             }
+            if let (Some(cursor), None) = (&sig.inc.cursor, &sig.reading) {
+                // Resumed from the offsets: the table's shape is read again.
+                let table = cursor.table.clone();
+                match snapshot::describe(client, &table, &mut sig.cache, values, false).await? {
+                    Some(reading) if reading.schema.has_key() => sig.reading = Some(reading),
+                    _ => {
+                        tracing::warn!(table = %table, "table of the resumed incremental snapshot gone or without a key; skipped");
+                        sig.inc.cursor = None;
+                        continue;
+                    }
+                }
+            }
             let (Some(cursor), Some(reading)) = (sig.inc.cursor.clone(), sig.reading.as_ref()) else { return Ok(()) };
             sig.windows += 1;
             let id = format!("pgcdc-{:x}-{:x}", std::process::id(), sig.windows);
@@ -653,10 +692,7 @@ impl Streamer {
                 .map_err(pg("writing the high watermark to signal.data.collection"))?;
             let last = rows.len() < sig.chunk_size;
             tracing::debug!(table = %cursor.table, rows = rows.len(), last, window = %id, "incremental snapshot chunk read");
-            if let Some(c) = sig.inc.cursor.as_mut() {
-                c.last = last_key.or(c.last.take());
-            }
-            sig.inc.window = Some(Window { id, table: Arc::clone(&reading.schema), rows, open: false, last });
+            sig.inc.window = Some(Window { id, table: Arc::clone(&reading.schema), rows, open: false, last, last_key });
         }
         Ok(())
     }
@@ -669,6 +705,11 @@ impl Streamer {
         mut durable: watch::Receiver<Lsn>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
+        if self.signals.as_ref().is_some_and(|s| s.inc.cursor.is_some() || !s.inc.queue.is_empty()) {
+            let at = self.signals.as_ref().and_then(|s| s.inc.cursor.as_ref().map(|c| (c.table.to_string(), c.last.clone())));
+            tracing::info!(at = ?at, "resuming the incremental snapshot");
+            self.read_chunk().await?;
+        }
         let mut out = Vec::new();
         let mut heartbeat = self.heartbeat_interval.map(|every| {
             let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -20,8 +20,10 @@
 //! of its key. Changes before the open watermark were streamed before the
 //! row is emitted; the row then carries the state they led to.
 //!
-//! Not kept across restarts: an incremental snapshot interrupted by a restart
-//! must be signalled again (Debezium resumes it from its offsets).
+//! Resumable: at each closed window the source emits the progress (tables
+//! queued, the table being read, the key its next chunk starts after); the
+//! sink keeps it in every offset from then on, and a restart resumes there
+//! (the chunk of a window still open is read again).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -125,6 +127,8 @@ pub struct Window {
     pub open: bool,
     /// The table has no rows after this chunk.
     pub last: bool,
+    /// Key columns' text of the chunk's last row read.
+    pub last_key: Option<Vec<String>>,
 }
 
 /// The state of the incremental snapshot.
@@ -148,7 +152,53 @@ pub struct Cursor {
     pub max: Vec<String>,
 }
 
+/// What the offsets keep of an incremental snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Progress {
+    /// Tables waiting, as `[schema, table]`.
+    queue: Vec<[String; 2]>,
+    /// The table being read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<[String; 2]>,
+    /// Its next chunk starts after this key (key columns' text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<Vec<String>>,
+}
+
+fn pair(t: &TableId) -> [String; 2] {
+    [t.schema.clone(), t.table.clone()]
+}
+
 impl Incremental {
+    /// The state to keep in the offsets once the rows of every closed
+    /// window are in Kafka; `None` when nothing runs. A window still open
+    /// is not part of it: after a restart its chunk is read again.
+    pub fn progress(&self) -> Option<serde_json::Value> {
+        if self.queue.is_empty() && self.cursor.is_none() {
+            return None;
+        }
+        let p = Progress {
+            queue: self.queue.iter().map(pair).collect(),
+            table: self.cursor.as_ref().map(|c| pair(&c.table)),
+            last: self.cursor.as_ref().and_then(|c| c.last.clone()),
+            max: self.cursor.as_ref().map(|c| c.max.clone()),
+        };
+        serde_json::to_value(p).ok()
+    }
+
+    /// The state a stored [`progress`](Self::progress) describes.
+    pub fn restore(value: &serde_json::Value) -> Option<Incremental> {
+        let p: Progress = serde_json::from_value(value.clone()).ok()?;
+        let table = |[s, t]: [String; 2]| TableId::new(s, t);
+        let cursor = match (p.table, p.max) {
+            (Some(t), Some(max)) => Some(Cursor { table: table(t), last: p.last, max }),
+            _ => None,
+        };
+        Some(Incremental { queue: p.queue.into_iter().map(table).collect(), cursor, window: None })
+    }
+
     /// Whether a chunk is being read or waited for.
     pub fn busy(&self) -> bool {
         self.window.is_some()
@@ -196,7 +246,8 @@ impl Incremental {
     }
 
     /// The high watermark `id` came through the stream: the window's rows
-    /// left to emit. The table is finished when it was its last chunk.
+    /// left to emit. The table is finished when it was its last chunk;
+    /// otherwise the next chunk starts after the window's last key.
     pub fn close(&mut self, id: &str) -> Option<Window> {
         if self.window.as_ref().is_none_or(|w| w.id != id) {
             return None;
@@ -204,6 +255,8 @@ impl Incremental {
         let window = self.window.take()?;
         if window.last {
             self.cursor = None;
+        } else if let Some(c) = self.cursor.as_mut() {
+            c.last = window.last_key.clone().or(c.last.take());
         }
         Some(window)
     }
@@ -304,7 +357,7 @@ mod tests {
                 (key_of(&t, &row), row)
             })
             .collect();
-        Window { id: "w".into(), table: t, rows, open: false, last: false }
+        Window { id: "w".into(), table: t, rows, open: false, last: false, last_key: Some(vec![ids.last().map_or(0, |k| *k).to_string()]) }
     }
 
     #[test]
@@ -323,6 +376,26 @@ mod tests {
         let left: Vec<&Value> = w.rows.iter().map(|(_, r)| &r[0]).collect();
         assert_eq!(left, [&Value::Int32(2), &Value::Int32(4)]);
         assert!(inc.window.is_none());
+    }
+
+    #[test]
+    fn progress_moves_at_each_closed_window_and_survives_a_restart() {
+        let mut inc = Incremental::default();
+        assert_eq!(inc.progress(), None);
+        inc.enqueue([TableId::new("public", "t"), TableId::new("s", "u")]);
+        let queued = inc.progress().expect("queued tables");
+        assert_eq!(Incremental::restore(&queued).unwrap().queue.len(), 2);
+        inc.queue.pop_front();
+        inc.cursor = Some(Cursor { table: TableId::new("public", "t"), last: None, max: vec!["9".into()] });
+        inc.window = Some(window(&[1, 2]));
+        let before = Incremental::restore(&inc.progress().unwrap()).unwrap();
+        assert_eq!(before.cursor.as_ref().unwrap().last, None, "an open window is read again after a restart");
+        inc.open("w");
+        inc.close("w").expect("window");
+        let after = Incremental::restore(&inc.progress().unwrap()).unwrap();
+        assert_eq!(after.cursor.unwrap().last, Some(vec!["2".to_owned()]));
+        assert_eq!(after.queue, [TableId::new("s", "u")]);
+        assert!(Incremental::restore(&serde_json::json!({"nonsense": 1})).is_none(), "unreadable progress starts nothing");
     }
 
     #[test]
