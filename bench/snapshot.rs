@@ -262,7 +262,13 @@ async fn pgcdc_snapshot_inner(
     let mut daemon =
         tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, true, &state_dir))
             .await??;
-    let server0 = ctx.pg.server_cpu();
+    let broker_pid = broker.pid();
+    let others = |server: Option<f64>| OtherCpu {
+        server,
+        broker: proc_stats(broker_pid).map(|s| s.cpu_secs),
+        harness: proc_stats(std::process::id()).map(|s| s.cpu_secs),
+    };
+    let cpu0 = others(ctx.pg.server_cpu());
     let start = Instant::now();
     daemon.register_with(
         &spec,
@@ -279,7 +285,7 @@ async fn pgcdc_snapshot_inner(
     })
     .await?;
     let stats = daemon.sampler.read();
-    let server1 = ctx.pg.server_cpu();
+    let cpu1 = others(ctx.pg.server_cpu());
     let Some(last) = last else {
         let got = counter.count();
         let tail = daemon.log_tail();
@@ -309,10 +315,36 @@ async fn pgcdc_snapshot_inner(
         if threads == 1 { "" } else { "s" },
         counter.steady_note(rows, last),
         counter.mean_size(),
-        server_note(server0, server1, rows),
+        cpu0.note(&cpu1, rows),
     );
     drop(broker);
     Ok(row)
+}
+
+/// CPU seconds of the processes around pgcdc, read before and after a measurement.
+struct OtherCpu {
+    server: Option<f64>,
+    broker: Option<f64>,
+    /// This harness: the counting consumer reading the records back.
+    harness: Option<f64>,
+}
+
+impl OtherCpu {
+    /// "PostgreSQL server N, broker N, harness (consumer) N CPU-s/M" from `self` to `after`.
+    fn note(&self, after: &OtherCpu, events: u64) -> String {
+        let per_m = |a: Option<f64>, b: Option<f64>| {
+            a.zip(b).filter(|_| events > 0).map_or_else(
+                || "?".to_owned(),
+                |(a, b)| format!("{:.1}", (b - a) * 1e6 / events as f64),
+            )
+        };
+        format!(
+            "CPU-s/M of the PostgreSQL server {}, the broker {}, the consumer (harness) {}",
+            per_m(self.server, after.server),
+            per_m(self.broker, after.broker),
+            per_m(self.harness, after.harness)
+        )
+    }
 }
 
 /// Drops the connector's slot once its walsender is gone (the daemon was just stopped).
