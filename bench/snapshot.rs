@@ -4,7 +4,8 @@
 //! ```text
 //!  snapshot_src (rows committed, then VACUUM FREEZE: no reader pays for hint bits)
 //!     ├─▶ COPY (SELECT id, seq, payload FROM ONLY …) TO STDOUT ──▶ bytes counted, dropped
-//!     │       — the floor of what reading the table costs (one backend)
+//!     │       — the floor of what reading the table costs: one connection, then two at once
+//!     │         (one ctid block range each)
 //!     └─▶ pgcdc run, connector registered with snapshot.mode=initial (it creates its slot, which
 //!         exports the snapshot), snapshot.max.threads = 1 and 2, exactly-once
 //!             ──▶ op r records ──▶ Kafka ──▶ counting consumer (read_committed)
