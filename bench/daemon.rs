@@ -112,15 +112,24 @@ impl Daemon {
 
     /// Registers the connector (POST /connectors) unless the worker already has it.
     pub fn register(&self, spec: &ConnectorSpec) -> Result<()> {
+        self.register_with(spec, &[])
+    }
+
+    /// As [`register`](Self::register), with `overrides` replacing (or adding to) the spec's
+    /// properties, e.g. `snapshot.mode`.
+    pub fn register_with(&self, spec: &ConnectorSpec, overrides: &[(&str, String)]) -> Result<()> {
         let (status, body) = http(self.rest_port, "GET", "/connectors", None)?;
         if status == 200 && body.contains(&format!("\"{}\"", spec.name)) {
             return Ok(());
         }
-        let config: serde_json::Map<String, serde_json::Value> = spec
+        let mut config: serde_json::Map<String, serde_json::Value> = spec
             .properties()
             .into_iter()
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
+        for (k, v) in overrides {
+            config.insert((*k).to_owned(), serde_json::Value::String(v.clone()));
+        }
         let body = serde_json::json!({ "name": spec.name, "config": config }).to_string();
         let (status, resp) = http(self.rest_port, "POST", "/connectors", Some(&body))?;
         if !(200..300).contains(&status) {

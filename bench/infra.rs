@@ -176,6 +176,36 @@ impl Postgres {
         Ok(client)
     }
 
+    /// CPU seconds the whole server has used so far: the postmaster, its live children (backends,
+    /// walsenders, background processes) and the children it has reaped (cutime + cstime), so a
+    /// backend that ended during a measurement still counts. `None` when /proc cannot tell.
+    pub fn server_cpu(&self) -> Option<f64> {
+        let pid_file = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).ok()?;
+        let postmaster: u32 = pid_file.lines().next()?.trim().parse().ok()?;
+        let fields = stat_fields(postmaster)?;
+        // After pid and comm: utime, stime, cutime, cstime are indexes 11..=14 (clock ticks).
+        let mut ticks = 0u64;
+        for i in 11..=14 {
+            ticks += fields.get(i)?.parse::<u64>().ok()?;
+        }
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Some(f) = stat_fields(pid) else { continue };
+            // Index 1 is the parent pid.
+            if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(postmaster) {
+                let own = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                ticks += own(11) + own(12);
+            }
+        }
+        Some(ticks as f64 / clk_tck())
+    }
+
     /// `postgres --version`.
     pub fn version(&self) -> String {
         run(Command::new(self.bin.join("postgres")).arg("--version"))
@@ -236,6 +266,11 @@ impl Broker {
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// The broker's process id (for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Broker {
@@ -295,6 +330,13 @@ pub struct ProcStats {
     pub cpu_secs: f64,
     /// VmHWM, bytes.
     pub peak_rss: u64,
+}
+
+/// The fields of /proc/`pid`/stat after pid and comm (state is index 0).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Reads /proc/`pid`/stat and /proc/`pid`/status; `None` once the process is gone.

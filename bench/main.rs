@@ -9,6 +9,8 @@
 //!     └─▶ Debezium 3.6.3 embedded engine ──▶ Kafka          — with --with-debezium
 //!  broker ceiling: plain rdkafka producer, idempotent and transactional
 //!  latency: paced open-loop writer at fixed rates → pgcdc → consumer, HDR percentiles
+//!  snapshot: a table that exists before the connector ─▶ COPY TO STDOUT (the floor)
+//!                                                     └▶ pgcdc snapshot.mode=initial, 1 and 2 threads
 //! ```
 //!
 //! Prints one markdown table and writes `bench-results/<timestamp>.json`. Benchmarks are never
@@ -21,6 +23,7 @@ mod latency;
 mod load;
 mod report;
 mod runners;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +50,9 @@ struct Args {
     /// Rows of the one-transaction workload (default: rows × 5, i.e. 5M at the default scale).
     #[arg(long)]
     txn_rows: Option<u64>,
+    /// Rows of the table the snapshot workload reads (default: rows).
+    #[arg(long)]
+    snapshot_rows: Option<u64>,
     /// Latency workload rates, rows/s.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000")]
     rates: Vec<u64>,
@@ -56,11 +62,11 @@ struct Args {
     /// Also drain the ~200 B backlog through Debezium 3.6.3 (tests/debezium/run-oracle.sh).
     #[arg(long)]
     with_debezium: bool,
-    /// Workloads to run (comma-separated): small, large, mixed, txn, ceiling, latency.
+    /// Workloads to run (comma-separated): small, large, mixed, txn, ceiling, latency, snapshot.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "small,large,mixed,txn,ceiling,latency"
+        default_value = "small,large,mixed,txn,ceiling,latency,snapshot"
     )]
     only: Vec<String>,
     /// The pgcdc binary (default: `pgcdc` next to this program).
@@ -214,11 +220,26 @@ async fn main() -> Result<()> {
             rows.extend(latency::run(&mut ctx, &args.rates, args.latency_secs, eo).await);
         }
     }
-    rows.push(Row::missing(
-        "snapshot of a 5M-row table vs COPY TO STDOUT",
-        "pgcdc",
-        "not yet measured (snapshots do not exist yet)",
-    ));
+    if wants("snapshot") {
+        let n = args.snapshot_rows.unwrap_or(args.rows);
+        eprintln!("[bench] snapshot: loading {n} rows");
+        let table = snapshot::prepare(&ctx, n)
+            .await
+            .context("loading the snapshot table")?;
+        eprintln!(
+            "[bench] snapshot: loaded in {:.1} s, {} blocks",
+            table.load_secs, table.blocks
+        );
+        for readers in [1, 2] {
+            eprintln!("[bench] snapshot: COPY TO STDOUT, {readers} connection(s)");
+            rows.push(snapshot::copy_floor(&ctx, &table, readers).await);
+        }
+        for threads in [1, 2] {
+            eprintln!("[bench] snapshot: pgcdc, snapshot.max.threads={threads}");
+            rows.push(snapshot::pgcdc_snapshot(&mut ctx, &table, threads).await);
+        }
+        print_progress(&rows);
+    }
 
     let now = chrono::Utc::now();
     let header = format!(

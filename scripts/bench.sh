@@ -10,6 +10,7 @@
 #   scripts/bench.sh --rows 100000                 # quick run
 #   scripts/bench.sh --debezium --with-debezium    # full scale, with the Debezium column
 #   scripts/bench.sh --rows 100000 --only small,ceiling
+#   scripts/bench.sh --rows 100000 --only snapshot --snapshot-rows 1000000
 #
 # The markdown table goes to stdout, progress to stderr, the JSON to bench-results/<timestamp>.json.
 set -euo pipefail
@@ -32,4 +33,4 @@ if [ -n "${PGCDC_DEBEZIUM_LIBS:-}" ]; then export DEBEZIUM_LIBS="$PGCDC_DEBEZIUM
 
 echo "[bench.sh] cargo build --release --bin pgcdc --bin pgcdc-bench" >&2
 cargo build --release --bin pgcdc --bin pgcdc-bench >&2
-exec target/release/pgcdc-bench "${bench_args[@]}"
+exec "${CARGO_TARGET_DIR:-target}/release/pgcdc-bench" "${bench_args[@]}"
