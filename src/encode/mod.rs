@@ -40,14 +40,14 @@ impl ConverterConfig {
 #[derive(Debug)]
 pub enum Converter {
     Json(JsonConverter),
-    Avro(AvroConverter),
+    Avro(Box<AvroConverter>),
 }
 
 impl Converter {
     pub fn new(config: &ConverterConfig, is_key: bool) -> Self {
         match config {
             ConverterConfig::Json(o) => Converter::Json(JsonConverter::new(o.clone())),
-            ConverterConfig::Avro(o) => Converter::Avro(AvroConverter::new(o.clone(), is_key)),
+            ConverterConfig::Avro(o) => Converter::Avro(Box::new(AvroConverter::new(o.clone(), is_key))),
         }
     }
 

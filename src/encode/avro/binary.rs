@@ -49,12 +49,13 @@ fn write(schema: &Schema, value: &Value, opts: &AvroDataOptions, buf: &mut Vec<u
         // An optional struct is always ["null", record]; other optional
         // schemas put the type first when they have a default.
         let type_first = schema.kind != SchemaType::Struct && schema.default.is_some();
-        match (value.is_null(), type_first) {
-            (true, false) => return Ok(buf.push(0)),
-            (true, true) => return Ok(buf.push(2)),
-            (false, false) => buf.push(2),
-            (false, true) => buf.push(0),
+        // Branch indexes 0 and 1 are the zig-zag varints 0 and 2.
+        let null_index = if type_first { 2 } else { 0 };
+        if value.is_null() {
+            buf.push(null_index);
+            return Ok(());
         }
+        buf.push(2 - null_index);
     } else if value.is_null() {
         return Err(EncodeError::RequiredNull { field: field.to_owned() });
     }
