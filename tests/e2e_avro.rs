@@ -336,3 +336,49 @@ async fn registered_schemas_match_debezium_with_avro_converter() {
     let (v1, v2) = (json!(value_ids[0]), json!(value_ids[1]));
     assert_eq!(ids, [v1.clone(), v1.clone(), v1.clone(), v1.clone(), Value::Null, v2, v1], "value ids per record (the 5th is the tombstone)");
 }
+
+/// GIVEN the tests' registry WHEN pgcdc's registry client registers, looks
+/// up, asks for the latest version, logs in, and fails over between URLs
+/// THEN it gets the registry's ids, and each refusal is the error (and class)
+/// that names the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_client_ids_lookups_auth_and_failover() {
+    use pgcdc::config::Secret;
+    use pgcdc::encode::schema_registry::{RegistryClient, RegistryConfig, RegistryError};
+    use pgcdc::error::{Classify, ErrorClass};
+
+    let registry = Registry::start_with(Some("u:pw")).await;
+    let config = |urls: Vec<String>, auth: Option<&str>| RegistryConfig { urls, basic_auth: auth.map(Secret::new) };
+    let a = r#"{"type":"record","name":"V","fields":[{"name":"id","type":"int"}]}"#;
+    let b = r#"{"type":"record","name":"V","fields":[{"name":"id","type":"int"},{"name":"x","type":["null","long"],"default":null}]}"#;
+
+    let anonymous = RegistryClient::new(config(vec![registry.url.clone()], None), "value.converter");
+    let err = anonymous.id("s-value", a, true).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Unauthorized { status: 401, .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert!(err.to_string().contains("value.converter.basic.auth.user.info"), "{err}");
+
+    // The first URL refuses connections: the client moves on to the second.
+    let dead = "http://127.0.0.1:1".to_owned();
+    let client = RegistryClient::new(config(vec![dead.clone(), registry.url.clone()], Some("u:pw")), "value.converter");
+    let id_a = client.id("s-value", a, true).await.unwrap();
+    assert_eq!(client.id("s-value", a, true).await.unwrap(), id_a);
+    assert_eq!(registry.registrations(), 1, "the second call is served from the cache");
+    let err = client.id("s-value", b, false).await.unwrap_err();
+    assert!(matches!(err, RegistryError::NotRegistered { .. }), "auto.register.schemas=false: {err}");
+    assert_eq!(err.class(), ErrorClass::Data);
+    assert_eq!(client.latest_id("s-value", a).await.unwrap(), id_a);
+    let id_b = client.id("s-value", b, true).await.unwrap();
+    assert_ne!(id_a, id_b);
+    assert_eq!(client.id("s-value", a, false).await.unwrap(), id_a, "lookup of version 1");
+    let err = client.latest_id("s-value", a).await.unwrap_err();
+    assert!(matches!(err, RegistryError::LatestDiffers { .. }), "{err}");
+    let err = client.id("s-value", "{\"type\":\"record\"}", true).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Invalid { code: 42201, .. }), "{err}");
+
+    let unreachable = RegistryClient::new(config(vec![dead], None), "key.converter");
+    let err = unreachable.id("s-key", a, true).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Unreachable { .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert!(err.to_string().contains("key.converter.schema.registry.url"), "{err}");
+}
