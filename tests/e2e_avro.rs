@@ -382,3 +382,44 @@ async fn registry_client_ids_lookups_auth_and_failover() {
     assert_eq!(err.class(), ErrorClass::Transient);
     assert!(err.to_string().contains("key.converter.schema.registry.url"), "{err}");
 }
+
+/// GIVEN the tests' registry WHEN Confluent's Java client 7.0 drives it
+/// (CachedSchemaRegistryClient, and AvroConverter over HTTP writing and
+/// reading back every record of a Debezium capture) THEN every answer is
+/// what that client expects. Needs the Debezium jars
+/// (`scripts/install-deps.sh --debezium`, `$PGCDC_DEBEZIUM_LIBS`) and javac;
+/// skipped without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_registry_serves_confluents_java_client() {
+    let Ok(libs) = std::env::var("PGCDC_DEBEZIUM_LIBS") else {
+        eprintln!("skipped: PGCDC_DEBEZIUM_LIBS is not set (scripts/install-deps.sh --debezium)");
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/debezium");
+    let classes = tempfile::tempdir().expect("temp dir");
+    let cp = format!("{libs}/*");
+    let javac = tokio::process::Command::new("javac")
+        .args(["-nowarn", "-cp", &cp, "-d"])
+        .arg(classes.path())
+        .arg(dir.join("RegistryCheck.java"))
+        .output()
+        .await
+        .expect("javac");
+    assert!(javac.status.success(), "javac: {}", String::from_utf8_lossy(&javac.stderr));
+    let registry = Registry::start().await;
+    let out = tokio::process::Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{cp}", classes.path().display()))
+        .arg("RegistryCheck")
+        .arg(&registry.url)
+        .arg(dir.join("golden/avroschemas/envelope.jsonl"))
+        .output()
+        .await
+        .expect("java");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("registry-java-check: passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.starts_with("SLF4J")).collect::<Vec<_>>().join("\n")
+    );
+}
