@@ -7,7 +7,8 @@
 # schemas.enable=true), runs AvroOracle.java (Connect schema and value rebuilt by JsonConverter,
 # then AvroData.fromConnectSchema and AvroConverter.fromConnectData with the converter's defaults)
 # and writes OUTDIR/<scenario>/<variant>.jsonl; captures without schemas are skipped. The
-# variants `<variant>.nometa.jsonl` of skeleton/envelope use connect.meta.data=false.
+# variants `<variant>.nometa.jsonl` of skeleton/envelope use connect.meta.data=false, and
+# naming/envelope.scrub.jsonl scrub.invalid.names=true.
 # Env: DEBEZIUM_LIBS (default $PGCDC_DEBEZIUM_LIBS or /work/tools-debezium/libs), ORACLE_CACHE.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -26,3 +27,4 @@ for f in "$HERE"/golden/*/*.jsonl; do
   if run "$f" "$OUT/$sc/$v.jsonl"; then echo "$sc/$v" >&2; else rm -f "$OUT/$sc/$v.jsonl"; echo "$sc/$v: skipped" >&2; fi
 done
 run "$HERE/golden/skeleton/envelope.jsonl" "$OUT/skeleton/envelope.nometa.jsonl" connect.meta.data=false
+run "$HERE/golden/naming/envelope.jsonl" "$OUT/naming/envelope.scrub.jsonl" scrub.invalid.names=true
