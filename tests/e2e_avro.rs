@@ -423,3 +423,47 @@ async fn test_registry_serves_confluents_java_client() {
         String::from_utf8_lossy(&out.stderr).lines().filter(|l| !l.starts_with("SLF4J")).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// GIVEN a connector with the AvroConverter WHEN the registry answers 503
+/// while rows change THEN the task restarts with the registry's error as its
+/// trace (transient), and once the registry is back every row arrives exactly
+/// once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_outage_is_retried_without_loss() {
+    let db = PgServer::shared().create_database("avrooutage").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)").await;
+    let broker = Broker::shared();
+    let registry = Registry::start().await;
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("avroout");
+    let extra = [
+        ("slot.drop.on.stop", "true"),
+        ("retriable.restart.connector.wait.ms", "300"),
+        ("errors.retry.delay.initial.ms", "100"),
+        ("errors.retry.delay.max.ms", "500"),
+    ];
+    let cfg = with(connector_config(&db, &prefix, &unique_name("slot"), &extra), &avro_props(&registry));
+    register(&worker, "avroout", cfg).await;
+
+    registry.set_unavailable(true);
+    for id in 1..=3 {
+        db.execute(&format!("INSERT INTO t VALUES ({id}, 'v{id}')")).await;
+    }
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let trace = loop {
+        let status = worker.status("avroout").await;
+        let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
+        if trace.contains("HTTP 503") {
+            break trace;
+        }
+        assert!(std::time::Instant::now() < deadline, "no registry error in the status: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(trace.contains(&format!("{prefix}.public.t-")), "{trace}");
+    registry.set_unavailable(false);
+    worker.wait_task_state("avroout", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (4, 'v4')").await;
+    let records = decode(&registry, broker, &format!("{prefix}.public.t"), 4).await;
+    let ids: Vec<Value> = records.iter().map(|r| r["key"]["id"].clone()).collect();
+    assert_eq!(ids, [json!(1), json!(2), json!(3), json!(4)], "every row once, in order");
+}

@@ -50,8 +50,10 @@ struct Store {
     levels: BTreeMap<String, String>,
     /// `user:password` required when set.
     credentials: Option<String>,
-    /// Requests answered so far (POST register counted separately).
+    /// Registrations answered so far.
     registrations: usize,
+    /// When false every request gets 503 / 50003, as a registry that lost its leader.
+    unavailable: bool,
 }
 
 const DEFAULT_LEVEL: &str = "BACKWARD";
@@ -93,6 +95,11 @@ impl Registry {
         self.state.lock().unwrap().schemas.get(id as usize - 1).map(|(_, v)| v.clone())
     }
 
+    /// Answer every request with 503 (error 50003) while `down`.
+    pub fn set_unavailable(&self, down: bool) {
+        self.state.lock().unwrap().unavailable = down;
+    }
+
     /// How many registrations (POST /subjects/{s}/versions) were answered.
     pub fn registrations(&self) -> usize {
         self.state.lock().unwrap().registrations
@@ -106,6 +113,9 @@ fn error(status: StatusCode, code: u32, message: impl Into<String>) -> Response 
 }
 
 fn authorized(store: &Store, headers: &HeaderMap) -> Result<(), Response> {
+    if store.unavailable {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, 50003, "Error while forwarding the request to the leader"));
+    }
     let Some(want) = &store.credentials else { return Ok(()) };
     let given = headers
         .get("authorization")
