@@ -189,3 +189,44 @@ fn record_full_name(json: &serde_json::Value) -> String {
 
 #[cfg(test)]
 mod golden_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn converter(strategy: SubjectNameStrategy, is_key: bool) -> AvroConverter {
+        let opts = AvroOptions {
+            registry: RegistryConfig { urls: vec!["http://127.0.0.1:1".into()], basic_auth: None },
+            auto_register_schemas: true,
+            use_latest_version: false,
+            subject_name_strategy: strategy,
+            data: AvroDataOptions::default(),
+        };
+        AvroConverter::new(opts, is_key)
+    }
+
+    #[test]
+    fn subjects_follow_the_strategy() {
+        let record = "shop.public.orders.Envelope";
+        assert_eq!(converter(SubjectNameStrategy::TopicName, false).subject("shop.public.orders", record), "shop.public.orders-value");
+        assert_eq!(converter(SubjectNameStrategy::TopicName, true).subject("shop.public.orders", record), "shop.public.orders-key");
+        assert_eq!(converter(SubjectNameStrategy::RecordName, false).subject("t", record), record);
+        assert_eq!(converter(SubjectNameStrategy::TopicRecordName, true).subject("t", record), "t-shop.public.orders.Envelope");
+    }
+
+    #[test]
+    fn record_names_for_the_record_strategies() {
+        let json = serde_json::json!({"type": "record", "name": "Key", "namespace": "a.b", "fields": []});
+        assert_eq!(record_full_name(&json), "a.b.Key");
+        assert_eq!(record_full_name(&serde_json::json!({"type": "record", "name": "K", "fields": []})), "K");
+        assert_eq!(record_full_name(&serde_json::json!("string")), "string");
+    }
+
+    #[tokio::test]
+    async fn null_of_an_optional_schema_is_a_kafka_null_without_the_registry() {
+        let mut c = converter(SubjectNameStrategy::TopicName, false);
+        let sv = SchemaAndValue::new(Arc::new(Schema::new(crate::schema::SchemaType::Int32).optional()), crate::schema::Value::Null);
+        assert_eq!(c.to_bytes("t", Some(&sv)).await.unwrap(), None);
+        assert_eq!(c.to_bytes("t", None).await.unwrap(), None);
+    }
+}
