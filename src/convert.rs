@@ -7,7 +7,7 @@
 
 use crate::config::connector::{ConnectorConfig, MessageFilter};
 use crate::delivery::Convert;
-use crate::encode::{EncodeError, RecordEncoder};
+use crate::encode::{Converters, EncodeError};
 use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
 use crate::event::{SnapshotMarker, SourceEvent};
 use crate::record::{EncodedRecord, Record};
@@ -49,7 +49,7 @@ impl Transform {
 pub struct Converter {
     envelope: Envelope,
     transforms: Vec<Transform>,
-    encoder: RecordEncoder,
+    encoder: Converters,
     /// `provide.transaction.metadata`: BEGIN/END records and `transaction` blocks.
     transactions: Option<TransactionMonitor>,
     /// `message.prefix.include.list` / `exclude.list`.
@@ -70,7 +70,7 @@ impl Converter {
             transactions,
             messages: config.message_filter(),
             transforms,
-            encoder: RecordEncoder::new(config.key_converter.clone(), config.value_converter.clone()),
+            encoder: Converters::new(&config.key_converter, &config.value_converter),
             records: Vec::new(),
             scratch: Vec::new(),
         }
@@ -80,7 +80,19 @@ impl Converter {
 impl Convert for Converter {
     type Error = EncodeError;
 
-    fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), EncodeError> {
+    async fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), EncodeError> {
+        self.records_of(event);
+        for record in self.records.drain(..) {
+            out.push(self.encoder.encode_owned(record).await?);
+        }
+        Ok(())
+    }
+}
+
+impl Converter {
+    /// The records of one event after the transforms, into `self.records`
+    /// (synchronous: only encoding may await).
+    fn records_of(&mut self, event: &SourceEvent) {
         let now = EventTime::now();
         match event {
             SourceEvent::Change(change) => {
@@ -95,7 +107,7 @@ impl Convert for Converter {
                     m.annotate(event, &mut self.records, 0);
                 }
             }
-            SourceEvent::Message(message) if !self.messages.matches(&message.prefix) => return Ok(()),
+            SourceEvent::Message(message) if !self.messages.matches(&message.prefix) => return,
             SourceEvent::Message(message) => {
                 let record = self.envelope.message_record(message, now, None);
                 self.records.push(record);
@@ -109,15 +121,13 @@ impl Convert for Converter {
             }
             SourceEvent::Begin(begin) => match &mut self.transactions {
                 Some(m) => m.begin(begin),
-                None => return Ok(()),
+                None => return,
             },
             SourceEvent::Commit(commit) => match &mut self.transactions {
                 Some(m) => m.commit(commit, &mut self.records),
-                None => return Ok(()),
+                None => return,
             },
-            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) | SourceEvent::IncrementalProgress(_) => {
-                return Ok(())
-            }
+            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) | SourceEvent::IncrementalProgress(_) => return,
         }
         for transform in &mut self.transforms {
             for record in self.records.drain(..) {
@@ -125,10 +135,6 @@ impl Convert for Converter {
             }
             std::mem::swap(&mut self.records, &mut self.scratch);
         }
-        for record in self.records.drain(..) {
-            out.push(self.encoder.encode_owned(record)?);
-        }
-        Ok(())
     }
 }
 
@@ -180,8 +186,9 @@ mod tests {
 
     fn run(c: &mut Converter, events: &[SourceEvent]) -> Vec<(String, serde_json::Value)> {
         let mut out = Vec::new();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for e in events {
-            c.convert(e, &mut out).unwrap();
+            rt.block_on(c.convert(e, &mut out)).unwrap();
         }
         out.iter()
             .map(|r| {

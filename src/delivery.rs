@@ -21,10 +21,16 @@ use crate::record::EncodedRecord;
 use crate::sink::kafka::{KafkaSink, SinkError};
 
 /// Turns one source event into encoded records (envelope, transforms, encoder).
+/// Asynchronous because a converter may have to register a new schema with a
+/// schema registry; once known, conversion never waits.
 pub trait Convert: Send {
     type Error: std::error::Error + Classify + Send + Sync + 'static;
 
-    fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), Self::Error>;
+    fn convert(
+        &mut self,
+        event: &SourceEvent,
+        out: &mut Vec<EncodedRecord>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Errors of the delivery loop.
@@ -105,7 +111,7 @@ async fn handle<C: Convert>(
     match &event {
         // A Commit's records (transaction metadata END) belong to its transaction.
         SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
-            converter.convert(&event, records).map_err(DeliveryError::Convert)?;
+            converter.convert(&event, records).await.map_err(DeliveryError::Convert)?;
             for record in records.drain(..) {
                 let bytes = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
                 sink.send(record).await?;

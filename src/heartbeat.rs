@@ -15,12 +15,18 @@
 //! partition 0 of the heartbeat topic. Because the offset record goes with
 //! it, a connector whose tables never change still moves its stored offset
 //! (and, through the durable position, its slot) forward.
+//!
+//! Both are written with the connector's converters: with the AvroConverter
+//! their schemas are registered when the connector starts (subjects
+//! `<heartbeat topic>-key` / `-value` by default), so a beat never waits on
+//! the registry.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::encode::avro::{binary, AvroConverter, AvroDataOptions, WireHeader};
 use crate::encode::json::{JsonConverter, JsonOptions};
-use crate::encode::EncodeError;
+use crate::encode::{Converter, ConverterConfig, EncodeError};
 use crate::record::{EncodedRecord, SchemaAndValue};
 use crate::schema::{Schema, SchemaType, Value};
 
@@ -71,17 +77,26 @@ pub struct Heartbeat {
     topic: String,
     key: Vec<u8>,
     value_schema: Arc<Schema>,
-    value_options: JsonOptions,
+    value_encoding: ValueEncoding,
+}
+
+/// How the value of each beat is written.
+#[derive(Clone, Debug)]
+enum ValueEncoding {
+    Json(JsonOptions),
+    /// Avro with the id its schema was registered under.
+    Avro { id: u32, data: AvroDataOptions },
 }
 
 impl Heartbeat {
     /// Heartbeats of server `server` (`topic.prefix`), encoded with the
-    /// connector's key and value converter options; `None` when off.
-    pub fn new(
+    /// connector's key and value converters (registering their Avro schemas
+    /// with the AvroConverter); `None` when off.
+    pub async fn new(
         config: &HeartbeatConfig,
         server: &str,
-        key_options: &JsonOptions,
-        value_options: &JsonOptions,
+        key_converter: &ConverterConfig,
+        value_converter: &ConverterConfig,
     ) -> Result<Option<Self>, EncodeError> {
         if !config.enabled() {
             return Ok(None);
@@ -93,20 +108,22 @@ impl Heartbeat {
                 .with_field("serverName", Arc::new(Schema::new(SchemaType::String))),
         );
         let key = SchemaAndValue::new(key_schema, Value::Struct(vec![Value::String(server.to_owned())]));
-        let key = JsonConverter::new(key_options.clone()).to_bytes(Some(&key))?.unwrap_or_default();
+        let topic = config.topic(server);
+        let key = Converter::new(key_converter, true).to_bytes(&topic, Some(&key)).await?.unwrap_or_default();
         let value_schema = Arc::new(
             Schema::new(SchemaType::Struct)
                 .named(VALUE_SCHEMA_NAME)
                 .with_version(1)
                 .with_field("ts_ms", Arc::new(Schema::new(SchemaType::Int64))),
         );
-        Ok(Some(Heartbeat {
-            interval: config.interval,
-            topic: config.topic(server),
-            key,
-            value_schema,
-            value_options: value_options.clone(),
-        }))
+        let value_encoding = match value_converter {
+            ConverterConfig::Json(o) => ValueEncoding::Json(o.clone()),
+            ConverterConfig::Avro(o) => {
+                let id = AvroConverter::new(o.clone(), false).resolve(&value_schema, &topic).await?;
+                ValueEncoding::Avro { id, data: o.data.clone() }
+            }
+        };
+        Ok(Some(Heartbeat { interval: config.interval, topic, key, value_schema, value_encoding }))
     }
 
     /// `heartbeat.interval.ms`.
@@ -122,7 +139,15 @@ impl Heartbeat {
     /// The record of a beat at `ts_ms` (ms since the epoch).
     pub fn record(&self, ts_ms: i64) -> Result<EncodedRecord, EncodeError> {
         let value = SchemaAndValue::new(self.value_schema.clone(), Value::Struct(vec![Value::Int64(ts_ms)]));
-        let payload = JsonConverter::new(self.value_options.clone()).to_bytes(Some(&value))?;
+        let payload = match &self.value_encoding {
+            ValueEncoding::Json(o) => JsonConverter::new(o.clone()).to_bytes(Some(&value))?,
+            ValueEncoding::Avro { id, data } => {
+                let mut buf = Vec::with_capacity(WireHeader::LEN + 10);
+                WireHeader::new(*id).write(&mut buf);
+                binary::write_value(&value.schema, &value.value, data, &mut buf)?;
+                Some(buf)
+            }
+        };
         Ok(EncodedRecord {
             topic: self.topic.clone(),
             key: Some(self.key.clone()),
@@ -178,17 +203,17 @@ mod tests {
         assert!(parse(&[("heartbeat.interval.ms", "-1")]).is_err());
     }
 
-    #[test]
-    fn off_by_default() {
+    #[tokio::test]
+    async fn off_by_default() {
         assert!(!HeartbeatConfig::default().enabled());
-        let o = JsonOptions::default();
-        assert!(Heartbeat::new(&HeartbeatConfig::default(), "shop", &o, &o).unwrap().is_none());
+        let o = ConverterConfig::default();
+        assert!(Heartbeat::new(&HeartbeatConfig::default(), "shop", &o, &o).await.unwrap().is_none());
     }
 
-    #[test]
-    fn record_is_debeziums_with_schemas() {
-        let o = JsonOptions::default();
-        let hb = Heartbeat::new(&config(1000), "shop", &o, &o).unwrap().unwrap();
+    #[tokio::test]
+    async fn record_is_debeziums_with_schemas() {
+        let o = ConverterConfig::default();
+        let hb = Heartbeat::new(&config(1000), "shop", &o, &o).await.unwrap().unwrap();
         let r = hb.record(1_700_000_000_123).unwrap();
         assert_eq!(r.topic, "__debezium-heartbeat.shop");
         let key: serde_json::Value = serde_json::from_slice(r.key.as_deref().unwrap()).unwrap();
@@ -211,11 +236,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn record_without_schemas_and_custom_prefix() {
-        let o = JsonOptions { schemas_enable: false, ..JsonOptions::default() };
+    #[tokio::test]
+    async fn record_without_schemas_and_custom_prefix() {
+        let o = ConverterConfig::Json(JsonOptions { schemas_enable: false, ..JsonOptions::default() });
         let c = HeartbeatConfig { topic_prefix: "hb".into(), ..config(10) };
-        let r = Heartbeat::new(&c, "shop", &o, &o).unwrap().unwrap().record(5).unwrap();
+        let r = Heartbeat::new(&c, "shop", &o, &o).await.unwrap().unwrap().record(5).unwrap();
         assert_eq!(r.topic, "hb.shop");
         assert_eq!(r.key.as_deref(), Some(br#"{"serverName":"shop"}"#.as_slice()));
         assert_eq!(r.payload.as_deref(), Some(br#"{"ts_ms":5}"#.as_slice()));

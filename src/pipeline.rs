@@ -126,9 +126,12 @@ pub async fn run(
     running: impl FnOnce(),
 ) -> Result<(), PipelineError> {
     let (durable_tx, durable_rx) = watch::channel(Lsn::ZERO);
+    // Registers the heartbeat's schemas with an AvroConverter: a registry
+    // error is classified like one met converting a change event.
     let heartbeat =
         Heartbeat::new(&config.heartbeat, config.topic_prefix(), &config.key_converter, &config.value_converter)
-            .map_err(SinkError::Heartbeat)?;
+            .await
+            .map_err(DeliveryError::Convert)?;
     let mut sink = KafkaSink::connect(sink_config(config, worker, heartbeat), durable_tx).await?;
     let stored = worker.offset_store().read_latest(&config.name, config.topic_prefix()).await?;
     let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());

@@ -16,3 +16,4 @@ mod e2e_exactly_once;
 mod e2e_tls;
 mod e2e_faults;
 mod e2e_distributed;
+mod e2e_avro;

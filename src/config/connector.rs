@@ -8,7 +8,7 @@ use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
 use crate::config::transforms::parse_transforms;
 use crate::config::Secret;
-use crate::encode::json::{DecimalFormat, JsonOptions};
+use crate::encode::ConverterConfig;
 use crate::envelope::EnvelopeOptions;
 use crate::event::{Op, TableId};
 use crate::source::postgres::value::ValueOptions;
@@ -118,8 +118,8 @@ pub struct ConnectorConfig {
     pub envelope: EnvelopeOptions,
     pub values: ValueOptions,
     pub transforms: Vec<TransformConfig>,
-    pub key_converter: JsonOptions,
-    pub value_converter: JsonOptions,
+    pub key_converter: ConverterConfig,
+    pub value_converter: ConverterConfig,
     pub topic_creation: TopicCreation,
     /// `slot.drop.on.stop` (default false): drop the replication slot when the
     /// connector is stopped or deleted through the REST API.
@@ -190,8 +190,7 @@ impl Default for RetryPolicy {
 pub const POSTGRES_CONNECTOR_CLASS: &str = "io.debezium.connector.postgresql.PostgresConnector";
 /// Names accepted for `connector.class` besides the full class name (Connect's aliases and pgcdc's own).
 pub const POSTGRES_CONNECTOR_ALIASES: &[&str] = &["PostgresConnector", "Postgres", "pgcdc", "pgcdc.PostgresConnector"];
-/// The only converter supported for keys and values.
-pub const JSON_CONVERTER_CLASS: &str = "org.apache.kafka.connect.json.JsonConverter";
+pub use super::converter::JSON_CONVERTER_CLASS;
 /// Default of `database.port`.
 pub const DEFAULT_PORT: u16 = 5432;
 /// Default of `slot.name`.
@@ -347,8 +346,8 @@ impl ConnectorConfig {
             envelope,
             values: parse_values(&mut p),
             transforms: parse_transforms(&mut p),
-            key_converter: parse_converter(&mut p, "key.converter"),
-            value_converter: parse_converter(&mut p, "value.converter"),
+            key_converter: super::converter::parse_converter(&mut p, "key.converter"),
+            value_converter: super::converter::parse_converter(&mut p, "value.converter"),
             topic_creation: parse_topic_creation(&mut p),
             slot_drop_on_stop: p.bool_or("slot.drop.on.stop", false),
             retry: parse_retry(&mut p),
@@ -533,25 +532,6 @@ fn parse_values(p: &mut Props) -> ValueOptions {
             .get_raw("unavailable.value.placeholder")
             .filter(|v| !v.is_empty())
             .unwrap_or(d.unavailable_value_placeholder),
-    }
-}
-
-/// `<prefix>` (the class) and `<prefix>.schemas.enable` / `.decimal.format` / `.replace.null.with.default`.
-fn parse_converter(p: &mut Props, prefix: &str) -> JsonOptions {
-    if let Some(class) = p.get(prefix) {
-        if class != JSON_CONVERTER_CLASS && class != "JsonConverter" {
-            p.error(prefix, format!("Invalid value {class} for configuration {prefix}: only {JSON_CONVERTER_CLASS} is supported"));
-        }
-    }
-    let d = JsonOptions::default();
-    JsonOptions {
-        schemas_enable: p.bool_or(&format!("{prefix}.schemas.enable"), d.schemas_enable),
-        decimal_format: p.enum_or(
-            &format!("{prefix}.decimal.format"),
-            d.decimal_format,
-            &[("BASE64", DecimalFormat::Base64), ("NUMERIC", DecimalFormat::Numeric)],
-        ),
-        replace_null_with_default: p.bool_or(&format!("{prefix}.replace.null.with.default"), d.replace_null_with_default),
     }
 }
 

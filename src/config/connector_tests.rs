@@ -1,6 +1,7 @@
 //! Tests of [`ConnectorConfig::from_properties`] and [`TableFilter`].
 
 use super::*;
+use crate::encode::json::DecimalFormat;
 use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling};
 use crate::transform::TransformConfig;
 
@@ -60,7 +61,7 @@ fn defaults_match_debezium() {
     assert!(cfg.envelope.tombstones_on_delete);
     assert_eq!(cfg.snapshot_mode, SnapshotMode::Initial);
     assert_eq!(cfg.connection.sslmode, SslMode::Prefer);
-    assert!(cfg.key_converter.schemas_enable);
+    assert!(cfg.key_converter.json().unwrap().schemas_enable);
 }
 
 #[test]
@@ -230,14 +231,14 @@ fn converters_and_topic_creation() {
         ]),
     )
     .unwrap();
-    assert!(!cfg.key_converter.schemas_enable);
-    assert_eq!(cfg.value_converter.decimal_format, DecimalFormat::Numeric);
+    assert!(!cfg.key_converter.json().unwrap().schemas_enable);
+    assert_eq!(cfg.value_converter.json().unwrap().decimal_format, DecimalFormat::Numeric);
     assert_eq!(cfg.topic_creation.partitions, 3);
     assert_eq!(cfg.topic_creation.replication_factor, -1);
     assert_eq!(cfg.topic_creation.configs, vec![("cleanup.policy".to_owned(), "compact".to_owned())]);
     let errs = errors_of(&with(&[("value.converter", "io.confluent.connect.avro.AvroConverter"), ("topic.creation.default.partitions", "0")]));
     let named: Vec<&str> = errs.issues().iter().map(|i| i.property.as_str()).collect();
-    assert_eq!(named, ["value.converter", "topic.creation.default.partitions"]);
+    assert_eq!(named, ["value.converter.schema.registry.url", "topic.creation.default.partitions"]);
 }
 
 #[test]

@@ -67,8 +67,8 @@ pub const PROPERTIES: &[PropertyDef] = &[
     req("name", T::String, "Common", "Globally unique name to use for this connector."),
     req("connector.class", T::String, "Common", "Name or alias of the class for this connector."),
     def("tasks.max", T::Int, Some("1"), "Common", "Maximum number of tasks; pgcdc always runs one."),
-    def("key.converter", T::Class, None, "Common", "Converter class for keys (only org.apache.kafka.connect.json.JsonConverter)."),
-    def("value.converter", T::Class, None, "Common", "Converter class for values (only org.apache.kafka.connect.json.JsonConverter)."),
+    def("key.converter", T::Class, None, "Common", "Converter class for keys: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
+    def("value.converter", T::Class, None, "Common", "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
     def("transforms", T::List, Some(""), "Transforms", "Aliases for the transformations to be applied to records."),
     def("topic.creation.default.partitions", T::Int, Some("1"), "Topic Creation", "Partitions of topics the worker creates (-1: broker default)."),
     def("topic.creation.default.replication.factor", T::Short, Some("1"), "Topic Creation", "Replication factor of created topics (-1: broker default)."),
@@ -129,6 +129,24 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("value.converter.decimal.format", T::String, Some("BASE64"), "Converters", "BASE64 or NUMERIC."),
     def("key.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
     def("value.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
+    def("key.converter.schema.registry.url", T::List, None, "Converters", "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
+    def("value.converter.schema.registry.url", T::List, None, "Converters", "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
+    def("key.converter.basic.auth.credentials.source", T::String, Some("URL"), "Converters", "AvroConverter: URL (user info of the URL) or USER_INFO."),
+    def("value.converter.basic.auth.credentials.source", T::String, Some("URL"), "Converters", "AvroConverter: URL (user info of the URL) or USER_INFO."),
+    def("key.converter.basic.auth.user.info", T::Password, None, "Converters", "AvroConverter: user:password for the registry with USER_INFO."),
+    def("value.converter.basic.auth.user.info", T::Password, None, "Converters", "AvroConverter: user:password for the registry with USER_INFO."),
+    def("key.converter.auto.register.schemas", T::Boolean, Some("true"), "Converters", "AvroConverter: register new schemas (else look them up)."),
+    def("value.converter.auto.register.schemas", T::Boolean, Some("true"), "Converters", "AvroConverter: register new schemas (else look them up)."),
+    def("key.converter.use.latest.version", T::Boolean, Some("false"), "Converters", "AvroConverter: use the subject's latest version (must equal the record's schema)."),
+    def("value.converter.use.latest.version", T::Boolean, Some("false"), "Converters", "AvroConverter: use the subject's latest version (must equal the record's schema)."),
+    def("key.converter.key.subject.name.strategy", T::Class, Some("io.confluent.kafka.serializers.subject.TopicNameStrategy"), "Converters", "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
+    def("value.converter.value.subject.name.strategy", T::Class, Some("io.confluent.kafka.serializers.subject.TopicNameStrategy"), "Converters", "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
+    def("key.converter.connect.meta.data", T::Boolean, Some("true"), "Converters", "AvroConverter: connect.* properties in the Avro schemas."),
+    def("value.converter.connect.meta.data", T::Boolean, Some("true"), "Converters", "AvroConverter: connect.* properties in the Avro schemas."),
+    def("key.converter.enhanced.avro.schema.support", T::Boolean, Some("false"), "Converters", "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
+    def("value.converter.enhanced.avro.schema.support", T::Boolean, Some("false"), "Converters", "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
+    def("key.converter.scrub.invalid.names", T::Boolean, Some("false"), "Converters", "AvroConverter: rewrite names Avro does not accept instead of failing."),
+    def("value.converter.scrub.invalid.names", T::Boolean, Some("false"), "Converters", "AvroConverter: rewrite names Avro does not accept instead of failing."),
 ];
 
 /// The definition of `name`, if pgcdc reads it.
@@ -198,5 +216,8 @@ pub fn is_ignored(name: &str) -> bool {
 /// Whether the value of `name` is a secret (never returned by the REST API).
 pub fn is_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower.ends_with("password") || lower.contains("secret") || lower.ends_with("sasl.jaas.config") || lower.ends_with(".key.password")
+    lower.ends_with("password")
+        || lower.contains("secret")
+        || lower.ends_with("basic.auth.user.info")
+        || lower.ends_with("bearer.auth.token") || lower.ends_with("sasl.jaas.config") || lower.ends_with(".key.password")
 }

@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod connector;
+mod converter;
 pub mod definitions;
 pub mod properties;
 mod transforms;

@@ -313,6 +313,7 @@ async fn plugins_and_validate() {
         "io.debezium.transforms.ExtractChangedRecordState",
         "io.debezium.transforms.ByLogicalTableRouter",
         "org.apache.kafka.connect.transforms.RegexRouter",
+        "io.confluent.connect.avro.AvroConverter",
     ] {
         assert!(classes.contains(&class), "{class} missing from {classes:?}");
     }

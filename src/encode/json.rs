@@ -60,11 +60,24 @@ pub enum EncodeError {
     /// A Decimal schema whose `scale` parameter is missing or not an integer.
     #[error("decimal field {field:?} has no valid scale parameter")]
     DecimalScale { field: String },
+    /// A Connect schema the AvroConverter cannot express in Avro.
+    #[error("schema {schema:?} has no Avro form")]
+    AvroSchema {
+        schema: String,
+        #[source]
+        source: crate::encode::avro::SchemaError,
+    },
+    /// The schema registry could not give the schema an id.
+    #[error(transparent)]
+    Registry(#[from] crate::encode::schema_registry::RegistryError),
 }
 
 impl Classify for EncodeError {
     fn class(&self) -> ErrorClass {
-        ErrorClass::Data
+        match self {
+            EncodeError::Registry(e) => e.class(),
+            _ => ErrorClass::Data,
+        }
     }
 }
 

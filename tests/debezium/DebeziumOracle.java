@@ -30,6 +30,10 @@ import org.apache.kafka.connect.storage.SimpleHeaderConverter;
  * Stops after MAX_EVENTS records, or IDLE_MS without a record (counted once a record was seen),
  * or MAX_SECONDS in total. Converter settings are read from key.converter.* / value.converter.*
  * (e.g. value.converter.schemas.enable=false); oracle.kafka.bootstrap.servers turns on producing.
+ * With oracle.avro.subjects=FILE every key and value also goes through Confluent's AvroConverter
+ * (configured from key.converter.* / value.converter.*, schema.registry.url ignored) against an
+ * in-process MockSchemaRegistryClient, and FILE receives what it registered:
+ * {"subject": [schema of version 1, version 2, ...], ...}.
  */
 public final class DebeziumOracle {
     private static Map<String, String> sub(Properties p, String prefix) {
@@ -64,6 +68,22 @@ public final class DebeziumOracle {
         }
         final KafkaProducer<byte[], byte[]> prod = producer;
 
+        String avroSubjects = props.getProperty("oracle.avro.subjects");
+        io.confluent.kafka.schemaregistry.client.MockSchemaRegistryClient avroRegistry = null;
+        io.confluent.connect.avro.AvroConverter avroKey = null, avroVal = null;
+        if (avroSubjects != null) {
+            avroRegistry = new io.confluent.kafka.schemaregistry.client.MockSchemaRegistryClient();
+            avroKey = new io.confluent.connect.avro.AvroConverter(avroRegistry);
+            avroVal = new io.confluent.connect.avro.AvroConverter(avroRegistry);
+            Map<String, String> kc = sub(props, "key.converter.");
+            kc.put("schema.registry.url", "http://unused.invalid");
+            avroKey.configure(kc, true);
+            Map<String, String> vc = sub(props, "value.converter.");
+            vc.put("schema.registry.url", "http://unused.invalid");
+            avroVal.configure(vc, false);
+        }
+        final io.confluent.connect.avro.AvroConverter aKey = avroKey, aVal = avroVal;
+
         ObjectMapper om = new ObjectMapper();
         PrintWriter out = new PrintWriter(args[1], StandardCharsets.UTF_8);
         AtomicLong count = new AtomicLong();
@@ -77,6 +97,12 @@ public final class DebeziumOracle {
                 String topic = r.topic();
                 byte[] k = keyConv.fromConnectData(topic, r.keySchema(), r.key());
                 byte[] v = valConv.fromConnectData(topic, r.valueSchema(), r.value());
+                if (aKey != null) {
+                    synchronized (aKey) {
+                        aKey.fromConnectData(topic, r.keySchema(), r.key());
+                        aVal.fromConnectData(topic, r.valueSchema(), r.value());
+                    }
+                }
                 ObjectNode line = om.createObjectNode();
                 line.put("topic", topic);
                 try {
@@ -117,6 +143,20 @@ public final class DebeziumOracle {
         exec.awaitTermination(30, TimeUnit.SECONDS);
         if (prod != null) { prod.flush(); prod.close(); }
         out.close();
+        if (avroRegistry != null) {
+            ObjectNode subjects = om.createObjectNode();
+            java.util.List<String> names = new java.util.ArrayList<>(avroRegistry.getAllSubjects());
+            java.util.Collections.sort(names);
+            for (String subject : names) {
+                com.fasterxml.jackson.databind.node.ArrayNode versions = subjects.putArray(subject);
+                for (Integer version : avroRegistry.getAllVersions(subject)) {
+                    versions.add(om.readTree(avroRegistry.getSchemaMetadata(subject, version).getSchema()));
+                }
+            }
+            try (PrintWriter w = new PrintWriter(avroSubjects, StandardCharsets.UTF_8)) {
+                w.println(om.writerWithDefaultPrettyPrinter().writeValueAsString(subjects));
+            }
+        }
         System.exit(0);
     }
 }

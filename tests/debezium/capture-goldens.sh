@@ -62,7 +62,13 @@ key.converter.schemas.enable=true
 value.converter.schemas.enable=true
 PROPS
   # later lines win in java.util.Properties
-  IFS=';' read -ra kvs <<< "$extra"; for kv in "${kvs[@]}"; do [ -n "$kv" ] && echo "$kv" >> "$P"; done
+  # oracle.avro.subjects=true: also write what Confluent's AvroConverter registers to <variant>.subjects.json
+  IFS=';' read -ra kvs <<< "$extra"; for kv in "${kvs[@]}"; do
+    case "$kv" in
+      oracle.avro.subjects=true) echo "oracle.avro.subjects=$OUT/$SC/$name.subjects.json" >> "$P" ;;
+      ?*) echo "$kv" >> "$P" ;;
+    esac
+  done
   echo "== $SC/$name" >&2
   s=$(date +%s.%N)
   "$HERE/run-oracle.sh" "$P" "$OUT/$SC/$name.jsonl" 1000000 "${IDLE_SECS:-4}" "${MAX_SECS:-90}" 2> "$WORK/$name.log" || { tail -50 "$WORK/$name.log"; exit 1; }

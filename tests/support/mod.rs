@@ -25,6 +25,7 @@ pub mod kafka;
 pub mod load;
 pub mod postgres;
 mod process;
+pub mod registry;
 pub mod txlog;
 pub mod worker;
 

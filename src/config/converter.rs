@@ -1,0 +1,185 @@
+//! `key.converter` / `value.converter` and their `*.converter.*` settings:
+//! Kafka Connect's JsonConverter or Confluent's AvroConverter.
+
+use crate::config::properties::Props;
+use crate::config::Secret;
+use crate::encode::avro::{AvroDataOptions, AvroOptions, AVRO_CONVERTER_CLASS, SUBJECT_NAME_STRATEGIES};
+use crate::encode::json::{DecimalFormat, JsonOptions};
+use crate::encode::schema_registry::RegistryConfig;
+use crate::encode::ConverterConfig;
+
+/// Kafka Connect's JsonConverter.
+pub const JSON_CONVERTER_CLASS: &str = "org.apache.kafka.connect.json.JsonConverter";
+
+/// `<prefix>` (the class) and its settings; `prefix` is `key.converter` or `value.converter`.
+pub(crate) fn parse_converter(p: &mut Props, prefix: &str) -> ConverterConfig {
+    let is_key = prefix.starts_with("key");
+    match p.get(prefix).as_deref() {
+        Some(AVRO_CONVERTER_CLASS | "AvroConverter") => return ConverterConfig::Avro(parse_avro(p, prefix, is_key)),
+        Some(JSON_CONVERTER_CLASS | "JsonConverter") | None => {}
+        Some(class) => p.error(
+            prefix,
+            format!("Invalid value {class} for configuration {prefix}: supported are {JSON_CONVERTER_CLASS} and {AVRO_CONVERTER_CLASS}"),
+        ),
+    }
+    let d = JsonOptions::default();
+    ConverterConfig::Json(JsonOptions {
+        schemas_enable: p.bool_or(&format!("{prefix}.schemas.enable"), d.schemas_enable),
+        decimal_format: p.enum_or(
+            &format!("{prefix}.decimal.format"),
+            d.decimal_format,
+            &[("BASE64", DecimalFormat::Base64), ("NUMERIC", DecimalFormat::Numeric)],
+        ),
+        replace_null_with_default: p.bool_or(&format!("{prefix}.replace.null.with.default"), d.replace_null_with_default),
+    })
+}
+
+fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
+    let key = |name: &str| format!("{prefix}.{name}");
+    let url_key = key("schema.registry.url");
+    let mut urls = Vec::new();
+    let mut url_user_info = None;
+    match p.get(&url_key) {
+        None => p.error(
+            &url_key,
+            format!("Missing required configuration \"{url_key}\" which has no default value: {prefix}={AVRO_CONVERTER_CLASS} needs the schema registry's URL, e.g. http://registry:8081"),
+        ),
+        Some(list) => {
+            for entry in crate::config::properties::split_list(&list) {
+                match reqwest::Url::parse(&entry) {
+                    Ok(mut url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                        if !url.username().is_empty() {
+                            url_user_info = Some(format!("{}:{}", url.username(), url.password().unwrap_or("")));
+                            let _ = url.set_username("");
+                            let _ = url.set_password(None);
+                        }
+                        urls.push(url.as_str().trim_end_matches('/').to_owned());
+                    }
+                    _ => p.error(
+                        &url_key,
+                        format!("Invalid value {entry} for configuration {url_key}: expected a comma-separated list of http:// or https:// URLs"),
+                    ),
+                }
+            }
+            if urls.is_empty() && !p.errors.iter().any(|e| e.property == url_key) {
+                p.error(&url_key, format!("Invalid value for configuration {url_key}: no URL given"));
+            }
+        }
+    }
+    let source_key = key("basic.auth.credentials.source");
+    let info_key = key("basic.auth.user.info");
+    let source = p.string_or(&source_key, "URL");
+    let user_info = p
+        .get_raw(&info_key)
+        .or_else(|| p.get_raw(&key("schema.registry.basic.auth.user.info")))
+        .filter(|v| !v.is_empty());
+    let basic_auth = match source.to_ascii_uppercase().as_str() {
+        "URL" => url_user_info.map(Secret::new),
+        "USER_INFO" => match user_info {
+            Some(v) if v.contains(':') => Some(Secret::new(v)),
+            Some(_) => {
+                p.error(&info_key, format!("Invalid value for configuration {info_key}: expected user:password"));
+                None
+            }
+            None => {
+                p.error(&info_key, format!("{source_key}=USER_INFO needs {info_key}=user:password"));
+                None
+            }
+        },
+        other => {
+            p.error(&source_key, format!("Invalid value {other} for configuration {source_key}: supported are URL and USER_INFO (SASL_INHERIT is not)"));
+            None
+        }
+    };
+    for unsupported in ["bearer.auth.credentials.source", "bearer.auth.token"] {
+        if p.get(&key(unsupported)).is_some() {
+            p.error(&key(unsupported), "bearer authentication to the schema registry is not supported; use basic auth (basic.auth.credentials.source=USER_INFO)");
+        }
+    }
+    let side = if is_key { "key" } else { "value" };
+    let strategy_key = key(&format!("{side}.subject.name.strategy"));
+    let subject_name_strategy = p.enum_or(&strategy_key, Default::default(), SUBJECT_NAME_STRATEGIES);
+    let d = AvroDataOptions::default();
+    let data = AvroDataOptions {
+        connect_meta_data: p.bool_or(&key("connect.meta.data"), d.connect_meta_data),
+        enhanced_schema_support: p.bool_or(&key("enhanced.avro.schema.support"), d.enhanced_schema_support),
+        scrub_invalid_names: p.bool_or(&key("scrub.invalid.names"), d.scrub_invalid_names),
+        allow_optional_map_keys: p.bool_or(&key("allow.optional.map.keys"), d.allow_optional_map_keys),
+    };
+    let _cache_size: i64 = p.int_or(&key("schemas.cache.config"), 1000, 1, i64::from(i32::MAX));
+    AvroOptions {
+        registry: RegistryConfig { urls, basic_auth },
+        auto_register_schemas: p.bool_or(&key("auto.register.schemas"), true),
+        use_latest_version: p.bool_or(&key("use.latest.version"), false),
+        subject_name_strategy,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::encode::avro::SubjectNameStrategy;
+
+    fn parse(props: &[(&str, &str)]) -> (ConverterConfig, Vec<(String, String)>) {
+        let raw: BTreeMap<String, String> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut p = Props::new(&raw);
+        let c = parse_converter(&mut p, "value.converter");
+        (c, p.errors.iter().map(|e| (e.property.clone(), e.message.clone())).collect())
+    }
+
+    #[test]
+    fn avro_converter_with_registry_auth_and_strategy() {
+        let (c, errors) = parse(&[
+            ("value.converter", AVRO_CONVERTER_CLASS),
+            ("value.converter.schema.registry.url", "http://a:8081/, https://b:8082"),
+            ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+            ("value.converter.basic.auth.user.info", "u:p@ss"),
+            ("value.converter.auto.register.schemas", "false"),
+            ("value.converter.value.subject.name.strategy", "io.confluent.kafka.serializers.subject.RecordNameStrategy"),
+            ("value.converter.connect.meta.data", "false"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ConverterConfig::Avro(a) = c else { panic!("not avro") };
+        assert_eq!(a.registry.urls, ["http://a:8081", "https://b:8082"]);
+        assert_eq!(a.registry.basic_auth.as_ref().map(Secret::expose), Some("u:p@ss"));
+        assert!(!a.auto_register_schemas);
+        assert_eq!(a.subject_name_strategy, SubjectNameStrategy::RecordName);
+        assert!(!a.data.connect_meta_data);
+        assert!(!format!("{a:?}").contains("p@ss"), "the user info is a secret");
+    }
+
+    #[test]
+    fn user_info_in_the_url_is_the_default_source() {
+        let (c, errors) = parse(&[("value.converter", "AvroConverter"), ("value.converter.schema.registry.url", "http://u:pw@reg:8081")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ConverterConfig::Avro(a) = c else { panic!("not avro") };
+        assert_eq!(a.registry.urls, ["http://reg:8081"]);
+        assert_eq!(a.registry.basic_auth.as_ref().map(Secret::expose), Some("u:pw"));
+    }
+
+    #[test]
+    fn missing_or_bad_registry_url_names_the_property() {
+        let (_, errors) = parse(&[("value.converter", AVRO_CONVERTER_CLASS)]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "value.converter.schema.registry.url");
+        assert!(errors[0].1.contains("Missing required configuration"), "{}", errors[0].1);
+        let (_, errors) = parse(&[("value.converter", AVRO_CONVERTER_CLASS), ("value.converter.schema.registry.url", "registry:8081")]);
+        assert_eq!(errors[0].0, "value.converter.schema.registry.url");
+        let (_, errors) = parse(&[
+            ("value.converter", AVRO_CONVERTER_CLASS),
+            ("value.converter.schema.registry.url", "http://r:1"),
+            ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+        ]);
+        assert_eq!(errors[0].0, "value.converter.basic.auth.user.info");
+    }
+
+    #[test]
+    fn other_converters_are_refused() {
+        let (_, errors) = parse(&[("value.converter", "org.apache.kafka.connect.storage.StringConverter")]);
+        assert_eq!(errors[0].0, "value.converter");
+        assert!(errors[0].1.contains(AVRO_CONVERTER_CLASS));
+    }
+}
