@@ -215,6 +215,17 @@ pub struct SourceInfo {
     /// Commit LSN of the previous transaction (first half of `sequence`).
     pub last_commit_lsn: Option<Lsn>,
     pub xmin: Option<i64>,
+    /// The replication origin the transaction was replayed under
+    /// (pgoutput's Origin message): `source.origin` / `origin_lsn`.
+    pub origin: Option<Arc<TxOrigin>>,
+}
+
+/// A transaction's replication origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxOrigin {
+    pub name: String,
+    /// The commit LSN on the origin server.
+    pub commit_lsn: Lsn,
 }
 
 /// One row change (or truncate / message) of a committed transaction.

@@ -57,6 +57,12 @@ mod geo {
     conformance!("geo": envelope, hstore_map);
 }
 
+mod origin {
+    use super::*;
+    // A transaction replayed under a replication origin: source.origin/origin_lsn.
+    conformance!("origin": envelope);
+}
+
 /// Every variant of every scenario has a test here or in `e2e_skeleton`: a
 /// variant added to a `variants` file without a test fails this.
 #[test]
@@ -74,6 +80,7 @@ fn every_variant_has_a_test() {
         ("keys", &["mask_pk", "truncate_pk", "hash_pk", "regex_router", "unwrap_regex_router", "logical_router",
             "logical_router_key_field", "logical_router_no_uniqueness"]),
         ("geo", &["envelope", "hstore_map"]),
+        ("origin", &["envelope"]),
     ];
     for (scenario, tested) in covered {
         for (name, _) in variants(scenario) {

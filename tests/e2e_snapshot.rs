@@ -309,7 +309,7 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     // GIVEN a table with two rows
     let db = PgServer::shared().create_database("snap_modes").await;
     db.execute("CREATE TABLE t (id bigint PRIMARY KEY, version bigint NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0);").await;
-    let broker = Broker::shared();
+    let broker = &Broker::dedicated();
     let mut worker = Worker::start(broker).await;
     let json_off = [("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")];
     let mut slots = BTreeMap::new();

@@ -269,8 +269,8 @@ impl Envelope {
             opt_i64(s.tx_id),
             s.lsn.map(|l| Value::Int64(l.as_u64() as i64)).unwrap_or(Value::Null),
             opt_i64(s.xmin),
-            Value::Null,
-            Value::Null,
+            s.origin.as_ref().map_or(Value::Null, |o| Value::String(o.name.clone())),
+            s.origin.as_ref().map_or(Value::Null, |o| Value::Int64(o.commit_lsn.as_u64() as i64)),
         ])
     }
 }

@@ -51,6 +51,7 @@ pub(crate) fn streaming_source() -> SourceInfo {
         lsn: Some(Lsn(22_001_000)),
         last_commit_lsn: Some(Lsn(22_000_000)),
         xmin: None,
+        origin: None,
     }
 }
 
@@ -295,6 +296,7 @@ pub(crate) fn measure_events() -> Vec<ChangeEvent> {
         lsn: Some(Lsn(22_003_000)),
         last_commit_lsn: None,
         xmin: None,
+        origin: None,
     };
     let opt = |cond: bool, v: Value| if cond { Value::Null } else { v };
     (0..ratios.len())

@@ -108,6 +108,7 @@ fn rebuild(file: &str, unwrap: Option<UnwrapOptions>) -> (Vec<Record>, Vec<J>) {
                 lsn: src["lsn"].as_u64().map(Lsn),
                 last_commit_lsn: lsn_of(&seq[0]),
                 xmin: None,
+                origin: None,
             },
         };
         let now = EventTime { unix_nanos: v.get("ts_ns").and_then(J::as_i64).unwrap_or(p["ts_ns"].as_i64().unwrap()) };

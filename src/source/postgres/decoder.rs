@@ -27,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::event::{
+    TxOrigin,
     ChangeEvent, LogicalMessage, Op, SnapshotMarker, SourceEvent, SourceInfo, TableId, TableSchema, TxBegin, TxCommit,
 };
 use crate::lsn::Lsn;
@@ -74,6 +75,9 @@ pub struct ChangeDecoder {
     skip_before: Option<Lsn>,
     /// The current transaction is being skipped.
     skipping: bool,
+    /// The current transaction's replication origin (an Origin message
+    /// follows its Begin).
+    origin: Option<Arc<TxOrigin>>,
     /// Tables read by a snapshot later than the resume point: their changes
     /// in transactions that committed before the floor are in it already.
     floors: HashMap<TableId, Lsn>,
@@ -92,6 +96,7 @@ impl ChangeDecoder {
             skip_before: None,
             skipping: false,
             floors: HashMap::new(),
+            origin: None,
             last_commit_ts_us: 0,
         }
     }
@@ -153,6 +158,7 @@ impl ChangeDecoder {
     ) -> Result<(), DecoderError<L::Error>> {
         match message {
             PgOutputMessage::Begin { final_lsn, commit_ts_us, xid } => {
+                self.origin = None;
                 let begin = TxBegin { xid, final_lsn, commit_ts_us };
                 self.tx = Some(begin.clone());
                 if self.skip_before.is_some_and(|stored| final_lsn < stored) {
@@ -261,6 +267,7 @@ impl ChangeDecoder {
                             lsn: Some(lsn),
                             last_commit_lsn: Some(lsn),
                             xmin: None,
+                            origin: None,
                         }
                     }
                 };
@@ -271,7 +278,10 @@ impl ChangeDecoder {
                     source,
                 }));
             }
-            PgOutputMessage::Origin { .. } | PgOutputMessage::Type { .. } => {}
+            PgOutputMessage::Origin { commit_lsn, name } => {
+                self.origin = Some(Arc::new(TxOrigin { name, commit_lsn }));
+            }
+            PgOutputMessage::Type { .. } => {}
             PgOutputMessage::StreamStart { .. }
             | PgOutputMessage::StreamStop
             | PgOutputMessage::StreamCommit { .. }
@@ -319,6 +329,7 @@ impl ChangeDecoder {
             lsn: Some(lsn),
             last_commit_lsn: self.last_commit_lsn,
             xmin: None,
+            origin: self.origin.clone(),
         })
     }
 }

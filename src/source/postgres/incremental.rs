@@ -344,6 +344,7 @@ mod tests {
                 lsn: None,
                 last_commit_lsn: None,
                 xmin: None,
+                origin: None,
             },
         }
     }

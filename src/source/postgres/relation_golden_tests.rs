@@ -157,6 +157,7 @@ fn our_schemas(scenario: &str, table: &Arc<TableSchema>) -> (String, J, J) {
             lsn: None,
             last_commit_lsn: None,
             xmin: None,
+            origin: None,
         },
     };
     let mut records = Vec::new();

@@ -351,6 +351,7 @@ async fn read_table(
             lsn: Some(progress.lsn),
             last_commit_lsn: None,
             xmin: None,
+            origin: None,
         },
     };
     let mut held: Option<Row> = None;
