@@ -159,8 +159,8 @@ impl SourceOffset {
     /// An offset written during the initial snapshot at `lsn` by the
     /// snapshot transaction `tx_id` started at `ts_us`, with the tables done
     /// so far. `completed`: the last snapshot record is in the batch;
-    /// `resume` is then where streaming starts (Debezium's `lsn_proc` /
-    /// `lsn_commit`) and `floors` the tables read by a later snapshot.
+    /// `resume` is then where streaming starts (`lsn_proc`) and `floors` the
+    /// tables read by a later snapshot.
     pub fn during_snapshot(progress: &SnapshotProgress, completed: Option<(Lsn, BTreeMap<String, u64>)>) -> Self {
         let (resume, floors) = match completed {
             Some((resume, floors)) => (Some(resume.as_u64()), (!floors.is_empty()).then_some(floors)),
@@ -173,8 +173,9 @@ impl SourceOffset {
             snapshot: Some(SnapshotFlag::Kind(SNAPSHOT_KIND_INITIAL.to_owned())),
             last_snapshot_record: Some(resume.is_some()),
             snapshot_completed: Some(resume.is_some()),
+            // As Debezium: no lsn_commit after a snapshot, so the first
+            // streamed event's `sequence` starts with null.
             lsn_proc: resume,
-            lsn_commit: resume,
             snapshot_done: resume.is_none().then(|| progress.done.clone()),
             table_floors: floors,
             ..SourceOffset::default()

@@ -658,7 +658,7 @@ impl KafkaSink {
         }
         if offset.table_floors.is_none() && !self.table_floors.is_empty() {
             // Floors the stream has passed no longer matter.
-            let at = offset.lsn_commit.map_or(Lsn::ZERO, Lsn);
+            let at = offset.resume_lsn().unwrap_or(Lsn::ZERO);
             self.table_floors.retain(|_, floor| *floor > at);
             if !self.table_floors.is_empty() {
                 offset.table_floors =

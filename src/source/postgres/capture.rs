@@ -221,6 +221,8 @@ pub struct PostgresSource {
     slot_lsn: Lsn,
     /// Transactions that ended at or before it are already in Kafka.
     stored: Option<Lsn>,
+    /// The stored `lsn_commit` (the first half of the next event's `sequence`).
+    last_commit: Option<Lsn>,
     /// Per-table floors (see `snapshot`).
     floors: HashMap<TableId, Lsn>,
     snapshot: Option<PendingSnapshot>,
@@ -345,6 +347,11 @@ impl PostgresSource {
             repl_config,
             slot_lsn,
             stored: stored_lsn,
+            // Debezium's loader: lsn_commit, else lsn_proc; an offset written
+            // by a snapshot has no last commit.
+            last_commit: stored
+                .and_then(|o| if o.snapshot.is_some() { o.lsn_commit } else { o.lsn_commit.or(o.lsn_proc) })
+                .map(Lsn),
             floors,
             snapshot,
             stream: decision.stream,
@@ -373,6 +380,7 @@ impl PostgresSource {
             repl_config,
             slot_lsn,
             mut stored,
+            mut last_commit,
             mut floors,
             snapshot,
             stream,
@@ -382,6 +390,8 @@ impl PostgresSource {
             match snapshot::run(&config, pending.job, &events, &mut shutdown).await? {
                 Some(outcome) => {
                     stored = Some(outcome.resume);
+                    // Debezium streams on after a snapshot without a last commit.
+                    last_commit = None;
                     floors = outcome.floors;
                 }
                 None => return Ok(()),
@@ -392,7 +402,7 @@ impl PostgresSource {
             crate::shutdown::stopped(&mut shutdown).await;
             return Ok(());
         }
-        let position = Position { slot_lsn, stored, floors, incremental };
+        let position = Position { slot_lsn, stored, last_commit, floors, incremental };
         let streamer = Streamer::start(&config, client, repl, &repl_config, position).await?;
         streamer.run(events, durable, shutdown).await
     }
@@ -412,6 +422,8 @@ struct Position {
     slot_lsn: Lsn,
     /// Transactions that ended at or before it are in Kafka.
     stored: Option<Lsn>,
+    /// `lsn_commit` of the stored offset.
+    last_commit: Option<Lsn>,
     floors: HashMap<TableId, Lsn>,
     /// The stored progress of an incremental snapshot.
     incremental: Option<serde_json::Value>,
@@ -458,7 +470,7 @@ impl Streamer {
         repl_config: &ReplicationConfig,
         position: Position,
     ) -> Result<Self, SourceError> {
-        let Position { slot_lsn, stored, floors, incremental } = position;
+        let Position { slot_lsn, stored, last_commit, floors, incremental } = position;
         let status_interval = repl_config.status_interval;
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
@@ -498,7 +510,7 @@ impl Streamer {
             windows: 0,
         });
         let include = Box::new(move |t: &TableId| filter.matches(t) || signal_table.as_ref() == Some(t));
-        let mut decoder = ChangeDecoder::new(include, stored).with_floors(floors);
+        let mut decoder = ChangeDecoder::new(include, last_commit).with_floors(floors);
         if let Some(stored) = stored {
             decoder = decoder.resume_after(stored);
         }
