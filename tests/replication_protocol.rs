@@ -95,7 +95,9 @@ async fn next_pgoutput(stream: &mut BoxStream, in_stream: &mut bool) -> PgOutput
     }
 }
 
-/// Messages up to and including the next Commit (or Stream Commit).
+/// Messages up to and including the next Commit (or Stream Commit) of a transaction with
+/// changes. Empty transactions are skipped: PostgreSQL 14 sends one for every transaction it
+/// decodes, e.g. the setup's DDL (15+ leaves them out).
 async fn next_transaction(stream: &mut BoxStream) -> Vec<PgOutputMessage> {
     let mut in_stream = false;
     let mut out = Vec::new();
@@ -104,6 +106,10 @@ async fn next_transaction(stream: &mut BoxStream) -> Vec<PgOutputMessage> {
         let end = matches!(m, PgOutputMessage::Commit { .. } | PgOutputMessage::StreamCommit { .. });
         out.push(m);
         if end {
+            if matches!(out[..], [PgOutputMessage::Begin { .. }, PgOutputMessage::Commit { .. }]) {
+                out.clear();
+                continue;
+            }
             return out;
         }
     }
@@ -157,7 +163,7 @@ async fn trust_auth_connects_and_identify_system_reports_the_database() {
     let db = fresh_db("repl_identify").await;
     // WHEN a replication connection is opened and IDENTIFY_SYSTEM is sent
     let mut repl = connect(&db).await;
-    assert!(repl.server_version() >= 150_000, "server_version {}", repl.server_version());
+    assert!(repl.server_version() >= 140_000, "server_version {}", repl.server_version());
     let id = repl.identify_system().await.unwrap();
     // THEN it names our database, timeline 1, a WAL position and a numeric system id
     assert_eq!(id.dbname.as_deref(), Some(db.name.as_str()));
@@ -558,7 +564,7 @@ async fn streamed_commit_and_aborts(options: StartOptions) {
 
     // The committed one: stream blocks, the savepoint's abort, the commit.
     let mut committed = messages_until(&mut stream, |m| matches!(m, PgOutputMessage::StreamCommit { .. })).await;
-    // PostgreSQL 14 also sends the setup's DDL transactions, empty (15+ skips empty transactions).
+    // PostgreSQL 14 also sends the setup's DDL transactions, empty (see `next_transaction`).
     let first = committed.iter().position(|m| matches!(m, PgOutputMessage::StreamStart { .. })).unwrap_or(0);
     let empty = committed
         .drain(..first)
