@@ -97,7 +97,9 @@ fuzz_pgoutput() {
 # the replication connection and pgoutput at the negotiated protocol (incl. streamed aborts, and
 # 'parallel' on 16+), streamed transactions through the spill, catalog queries and the text output of
 # every type, the Debezium conformance of envelopes, replica identities, types and messages, resume
-# and fencing from the slot's positions, and a server restart and a cut replication connection.
+# from the stored offset against the slot's position, and a server restart and a cut replication
+# connection. Left out: fencing and the kill -9 cycles (Kafka-side, and on tansu a fenced or killed
+# producer's open transaction can stall every read_committed reader of the broker).
 PG_EXTRA_TESTS=(
     replication_protocol::
     e2e_streaming::
@@ -106,7 +108,8 @@ PG_EXTRA_TESTS=(
     e2e_conformance::identity::
     e2e_conformance::types::
     e2e_conformance::streaming::
-    e2e_exactly_once::
+    e2e_exactly_once::offset_from_aborted_transaction_never_moves_resume_point
+    e2e_exactly_once::resume_skips_transactions_already_in_kafka
     e2e_faults::postgres_restarted_then_catches_up
     e2e_faults::replication_connection_cut_then_catches_up
 )
