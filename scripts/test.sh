@@ -98,8 +98,8 @@ fuzz_pgoutput() {
 # 'parallel' on 16+), streamed transactions through the spill, catalog queries and the text output of
 # every type, the Debezium conformance of envelopes, replica identities, types and messages, resume
 # from the stored offset against the slot's position, and a server restart and a cut replication
-# connection. Left out: fencing and the kill -9 cycles (Kafka-side, and on tansu a fenced or killed
-# producer's open transaction can stall every read_committed reader of the broker).
+# connection. Left out: fencing and the kill -9 cycles (Kafka-side; on tansu the fenced producer was
+# once followed by every read_committed reader of the broker reading nothing, see README).
 PG_EXTRA_TESTS=(
     replication_protocol::
     e2e_streaming::
