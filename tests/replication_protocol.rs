@@ -14,6 +14,7 @@ use bytes::Bytes;
 use pgcdc::config::Secret;
 use pgcdc::error::{Classify, ErrorClass};
 use pgcdc::lsn::Lsn;
+use pgcdc::source::postgres::capture;
 use pgcdc::source::postgres::pgoutput::{self, OldTuple, PgOutputMessage, TupleValue};
 use pgcdc::source::postgres::replication::{
     ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream, SlotSnapshot,
@@ -94,7 +95,9 @@ async fn next_pgoutput(stream: &mut BoxStream, in_stream: &mut bool) -> PgOutput
     }
 }
 
-/// Messages up to and including the next Commit (or Stream Commit).
+/// Messages up to and including the next Commit (or Stream Commit) of a transaction with
+/// changes. Empty transactions are skipped: PostgreSQL 14 sends one for every transaction it
+/// decodes, e.g. the setup's DDL (15+ leaves them out).
 async fn next_transaction(stream: &mut BoxStream) -> Vec<PgOutputMessage> {
     let mut in_stream = false;
     let mut out = Vec::new();
@@ -103,6 +106,10 @@ async fn next_transaction(stream: &mut BoxStream) -> Vec<PgOutputMessage> {
         let end = matches!(m, PgOutputMessage::Commit { .. } | PgOutputMessage::StreamCommit { .. });
         out.push(m);
         if end {
+            if matches!(out[..], [PgOutputMessage::Begin { .. }, PgOutputMessage::Commit { .. }]) {
+                out.clear();
+                continue;
+            }
             return out;
         }
     }
@@ -156,7 +163,7 @@ async fn trust_auth_connects_and_identify_system_reports_the_database() {
     let db = fresh_db("repl_identify").await;
     // WHEN a replication connection is opened and IDENTIFY_SYSTEM is sent
     let mut repl = connect(&db).await;
-    assert!(repl.server_version() >= 150_000, "server_version {}", repl.server_version());
+    assert!(repl.server_version() >= 140_000, "server_version {}", repl.server_version());
     let id = repl.identify_system().await.unwrap();
     // THEN it names our database, timeline 1, a WAL position and a numeric system id
     assert_eq!(id.dbname.as_deref(), Some(db.name.as_str()));
@@ -506,4 +513,153 @@ async fn shutdown_releases_the_slot_and_finish_returns_to_commands() {
         .unwrap();
     again.shutdown().await.unwrap();
     drop_slot_when_released(&db, &slot).await;
+}
+
+/// `server_version_num` of the shared cluster.
+async fn server_version_num() -> u32 {
+    let server = PgServer::shared();
+    let (client, conn) = tokio_postgres::connect(&server.conn_str("postgres"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let row = client.query_one("SELECT current_setting('server_version_num')::int", &[]).await.unwrap();
+    u32::try_from(row.get::<_, i32>(0)).unwrap()
+}
+
+/// Messages up to and including the first one `last` accepts; tracks stream blocks.
+async fn messages_until(stream: &mut BoxStream, last: impl Fn(&PgOutputMessage) -> bool) -> Vec<PgOutputMessage> {
+    let mut in_stream = false;
+    let mut out = Vec::new();
+    loop {
+        let m = next_pgoutput(stream, &mut in_stream).await;
+        let end = last(&m);
+        out.push(m);
+        if end {
+            return out;
+        }
+    }
+}
+
+/// GIVEN a stream started with `options` (streaming on or parallel) and logical_decoding_work_mem = 64kB,
+/// WHEN a large transaction rolls back a large savepoint and commits, then another large one aborts,
+/// THEN the first is streamed in blocks with a Stream Abort of the subtransaction and a Stream Commit,
+/// the second ends with a Stream Abort of its own xid, and the abort LSN and time are present exactly
+/// when `parallel` was requested (protocol 4, PostgreSQL 16+).
+async fn streamed_commit_and_aborts(options: StartOptions) {
+    let parallel = options.streaming == Streaming::Parallel;
+    let StreamSetup { client: db, slot, mut stream, .. } =
+        setup_stream("repl_stream_abort", "stream_abort_slot", options, Duration::from_secs(10)).await;
+    let before = db.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap();
+    let before: Lsn = before.get::<_, String>(0).parse().unwrap();
+    let big = |from: i32| {
+        format!("INSERT INTO t SELECT g, repeat('x', 200), g FROM generate_series({from}, {}) g", from + 599)
+    };
+    db.batch_execute(&format!(
+        "BEGIN; {}; SAVEPOINT s1; {}; ROLLBACK TO SAVEPOINT s1; {}; COMMIT",
+        big(1),
+        big(1001),
+        big(2001)
+    ))
+    .await
+    .unwrap();
+    db.batch_execute(&format!("BEGIN; {}; ROLLBACK", big(5001))).await.unwrap();
+
+    // The committed one: stream blocks, the savepoint's abort, the commit.
+    let mut committed = messages_until(&mut stream, |m| matches!(m, PgOutputMessage::StreamCommit { .. })).await;
+    // PostgreSQL 14 also sends the setup's DDL transactions, empty (see `next_transaction`).
+    let first = committed.iter().position(|m| matches!(m, PgOutputMessage::StreamStart { .. })).unwrap_or(0);
+    let empty = committed
+        .drain(..first)
+        .filter(|m| !matches!(m, PgOutputMessage::Begin { .. } | PgOutputMessage::Commit { .. }));
+    assert_eq!(empty.count(), 0, "only empty transactions before the streamed one");
+    let PgOutputMessage::StreamStart { xid, first_segment: true } = committed[0] else {
+        panic!("{:?}", &committed[..2])
+    };
+    let Some(&PgOutputMessage::StreamCommit { xid: commit_xid, commit_lsn, commit_ts_us, .. }) = committed.last()
+    else {
+        unreachable!()
+    };
+    assert_eq!(commit_xid, xid);
+    let sub_aborts: Vec<_> = committed
+        .iter()
+        .filter_map(|m| match *m {
+            PgOutputMessage::StreamAbort { xid: x, subxid, abort_lsn, abort_ts_us } => {
+                Some((x, subxid, abort_lsn, abort_ts_us))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sub_aborts.len(), 1, "one Stream Abort for the rolled-back savepoint: {sub_aborts:?}");
+    let (top, subxid, abort_lsn, abort_ts) = sub_aborts[0];
+    assert_eq!(top, xid);
+    assert_ne!(subxid, xid, "the savepoint's abort names its subtransaction");
+    assert_eq!((abort_lsn.is_some(), abort_ts.is_some()), (parallel, parallel), "abort LSN/time only with 'parallel'");
+    if let (Some(lsn), Some(ts)) = (abort_lsn, abort_ts) {
+        assert!(
+            before < lsn && lsn < commit_lsn,
+            "savepoint abort at {lsn}: between {before} and the commit {commit_lsn}"
+        );
+        assert!(ts <= commit_ts_us && commit_ts_us - ts < 60_000_000, "abort time {ts}, commit time {commit_ts_us}");
+    }
+    // Inside stream blocks each change carries the xid of the (sub)transaction that made it: the
+    // savepoint's inserts carry its subxid, the rest the top-level xid or the later savepoint's.
+    let inserts: Vec<(u32, i32)> = committed
+        .iter()
+        .filter_map(|m| match m {
+            PgOutputMessage::Insert { xid: Some(x), new, .. } => match &new[0] {
+                TupleValue::Text(id) => Some((*x, std::str::from_utf8(id).ok()?.parse().ok()?)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let (dropped, kept): (Vec<_>, Vec<_>) = inserts.iter().partition(|(x, _)| *x == subxid);
+    assert!(dropped.iter().all(|(_, id)| (1001..=1600).contains(id)), "only the savepoint's rows carry its subxid");
+    let mut kept: Vec<i32> = kept.iter().map(|(_, id)| *id).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, (1..=600).chain(2001..=2600).collect::<Vec<_>>(), "every committed row was streamed once");
+
+    // The aborted one: its own xid twice, after the commit.
+    let aborted = messages_until(&mut stream, |m| matches!(m, PgOutputMessage::StreamAbort { .. })).await;
+    let PgOutputMessage::StreamStart { xid: xid2, first_segment: true } = aborted[0] else {
+        panic!("{:?}", &aborted[..2])
+    };
+    let Some(&PgOutputMessage::StreamAbort { xid: top2, subxid: sub2, abort_lsn, abort_ts_us }) = aborted.last() else {
+        unreachable!()
+    };
+    assert_eq!((top2, sub2), (xid2, xid2), "a top-level abort names the transaction twice");
+    assert_eq!(
+        (abort_lsn.is_some(), abort_ts_us.is_some()),
+        (parallel, parallel),
+        "abort LSN/time only with 'parallel'"
+    );
+    if let (Some(lsn), Some(ts)) = (abort_lsn, abort_ts_us) {
+        assert!(lsn > commit_lsn, "abort at {lsn} after the earlier commit at {commit_lsn}");
+        assert!(ts >= commit_ts_us && ts - commit_ts_us < 60_000_000, "abort time {ts}, commit time {commit_ts_us}");
+    }
+    stream.shutdown().await.unwrap();
+    drop_slot_when_released(&db, &slot).await;
+}
+
+#[tokio::test]
+async fn negotiated_protocol_streams_savepoint_and_transaction_aborts() {
+    // The options pgcdc itself starts with on this server: protocol 2 on 14–15, 4 on 16+,
+    // streaming 'on' (no abort LSN/time in Stream Abort).
+    let (proto_version, streaming) = capture::negotiate(server_version_num().await, true);
+    assert_eq!(streaming, Streaming::On);
+    let mut options = StartOptions::new(vec!["pub_all".into()]);
+    options.proto_version = proto_version;
+    options.streaming = streaming;
+    streamed_commit_and_aborts(options).await;
+}
+
+#[tokio::test]
+async fn parallel_streaming_aborts_carry_lsn_and_time() {
+    let version = server_version_num().await;
+    if version < 160_000 {
+        eprintln!("skipped: streaming 'parallel' needs PostgreSQL 16+ (server_version_num {version})");
+        return;
+    }
+    let mut options = StartOptions::new(vec!["pub_all".into()]);
+    options.proto_version = 4;
+    options.streaming = Streaming::Parallel;
+    streamed_commit_and_aborts(options).await;
 }
