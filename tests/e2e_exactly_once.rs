@@ -240,11 +240,11 @@ async fn offset_from_aborted_transaction_never_moves_resume_point() {
         .expect("send");
     producer.flush(Duration::from_secs(30)).expect("flush");
     producer.abort_transaction(Duration::from_secs(30)).expect("abort");
-    // What a plain read_committed consumer shows (tansu: the aborted record too).
+    // What a plain consumer shows (the aborted record too).
     let plain = broker.consume(DEFAULT_OFFSET_STORAGE_TOPIC, usize::MAX, Duration::from_secs(3)).await;
     let shown =
         plain.iter().any(|r| r.key.as_deref() == Some(key.as_slice()) && r.value.as_deref() == Some(value.as_slice()));
-    println!("a plain read_committed consumer {} the aborted offset record", if shown { "shows" } else { "hides" });
+    println!("a plain consumer {} the aborted offset record", if shown { "shows" } else { "hides" });
     let after_abort = store.read_latest(name, &prefix).await.expect("read offset");
     assert_eq!(after_abort.as_ref(), Some(&committed), "the aborted offset record is not visible to the store");
 
