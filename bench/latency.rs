@@ -267,7 +267,7 @@ async fn broker_floor_inner(rates: &[u64], secs: u64, size: usize) -> Result<Vec
                 "rdkafka producer → consumer (broker floor)",
             )
             .timed(n, elapsed, None);
-            if h.len() > 0 {
+            if !h.is_empty() {
                 let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
                 row.latency_ms = Some([q(0.5), q(0.99), q(0.999)]);
             }

@@ -78,15 +78,7 @@ impl Converters {
     pub async fn encode_owned(&mut self, record: Record) -> Result<EncodedRecord, EncodeError> {
         let key = self.key.to_bytes(&record.topic, record.key.as_ref()).await?;
         let payload = self.value.to_bytes(&record.topic, record.value.as_ref()).await?;
-        let headers = record
-            .headers
-            .into_iter()
-            .map(|h| {
-                let value = h.value.as_ref().and_then(encode_header);
-                (h.key, value)
-            })
-            .collect();
-        Ok(EncodedRecord { topic: record.topic, key, payload, headers, timestamp_ms: record.timestamp_ms })
+        Ok(assemble(record, key, payload))
     }
 }
 
@@ -121,16 +113,15 @@ impl RecordEncoder {
     pub fn encode_owned(&mut self, record: Record) -> Result<EncodedRecord, EncodeError> {
         let key = self.key.to_bytes(record.key.as_ref())?;
         let payload = self.value.to_bytes(record.value.as_ref())?;
-        let headers = record
-            .headers
-            .into_iter()
-            .map(|h| {
-                let value = h.value.as_ref().and_then(encode_header);
-                (h.key, value)
-            })
-            .collect();
-        Ok(EncodedRecord { topic: record.topic, key, payload, headers, timestamp_ms: record.timestamp_ms })
+        Ok(assemble(record, key, payload))
     }
+}
+
+/// An encoded record from `record`'s topic, headers (SimpleHeaderConverter)
+/// and timestamp, moved rather than copied, with the encoded key and value.
+fn assemble(record: Record, key: Option<Vec<u8>>, payload: Option<Vec<u8>>) -> EncodedRecord {
+    let headers = record.headers.into_iter().map(|h| (h.key, h.value.as_ref().and_then(encode_header))).collect();
+    EncodedRecord { topic: record.topic, key, payload, headers, timestamp_ms: record.timestamp_ms }
 }
 
 #[cfg(test)]

@@ -295,11 +295,10 @@ fn consume_blocking(config: ClientConfig, topic: &str, min_records: usize, timeo
         if left.is_zero() {
             break;
         }
-        match consumer.poll(left.min(Duration::from_millis(100))) {
-            Some(Ok(msg)) => out.push(Consumed::from_message(&msg)),
-            // Transient errors (e.g. a broker still electing the partition) are retried by
-            // librdkafka; the deadline bounds the wait.
-            Some(Err(KafkaError::PartitionEOF(_))) | Some(Err(_)) | None => {}
+        // Errors (e.g. a broker still electing the partition) are retried by librdkafka;
+        // the deadline bounds the wait.
+        if let Some(Ok(msg)) = consumer.poll(left.min(Duration::from_millis(100))) {
+            out.push(Consumed::from_message(&msg));
         }
     }
     out
