@@ -254,13 +254,13 @@ pub async fn ensure_publication(
         (PublicationAutocreateMode::AllTables, None) => {
             let sql = format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name));
             tracing::info!(publication = name, "creating publication for all tables");
-            client.batch_execute(&sql).await.map_err(q("creating publication"))
+            create_publication(client, &sql).await
         }
         (PublicationAutocreateMode::Filtered, _) if tables.is_empty() => Err(CatalogError::NoTablesToPublish),
         (PublicationAutocreateMode::Filtered, None) => {
             let sql = format!("CREATE PUBLICATION {} FOR TABLE {}", quote_ident(name), table_list(tables));
             tracing::info!(publication = name, tables = tables.len(), "creating filtered publication");
-            client.batch_execute(&sql).await.map_err(q("creating publication"))
+            create_publication(client, &sql).await
         }
         (PublicationAutocreateMode::Filtered, Some(row)) => {
             let all: bool = row.get(0);
@@ -279,6 +279,19 @@ pub async fn ensure_publication(
             tracing::info!(publication = name, tables = tables.len(), "updating filtered publication table set");
             client.batch_execute(&sql).await.map_err(q("altering publication"))
         }
+    }
+}
+
+/// Runs `CREATE PUBLICATION`; one that another connector of the same
+/// database created in the meantime (a race between the check and the
+/// create) counts as created.
+async fn create_publication(client: &Client, sql: &str) -> Result<(), CatalogError> {
+    match client.batch_execute(sql).await {
+        Err(e) if matches!(e.code(), Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_OBJECT) => {
+            tracing::info!("publication created concurrently by another connector");
+            Ok(())
+        }
+        other => other.map_err(q("creating publication")),
     }
 }
 
