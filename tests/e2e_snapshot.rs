@@ -519,3 +519,56 @@ async fn incremental(kill: bool) {
     assert_eq!(first_read["source"]["snapshot"], "incremental");
     assert!(first_read["before"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncate_during_the_snapshot_waits_for_it() {
+    // GIVEN a large table read first and a small one read after it
+    let db = PgServer::shared().create_database("snap_ddl").await;
+    db.execute(
+        "CREATE TABLE a (id bigint PRIMARY KEY, version bigint NOT NULL);
+         CREATE TABLE b (id bigint PRIMARY KEY, version bigint NOT NULL);
+         INSERT INTO a SELECT g, 0 FROM generate_series(1, 100000) g;
+         INSERT INTO b SELECT g, 0 FROM generate_series(1, 50) g;",
+    )
+    .await;
+    let broker = &Broker::dedicated();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("snapddl");
+    let config = connector_config(
+        &db,
+        &prefix,
+        &unique_name("slot"),
+        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false"), ("skipped.operations", "none")],
+    );
+    let (code, body) = worker.register("snapddl", config).await;
+    assert_eq!(code, 201, "{body}");
+
+    // WHEN b is truncated (not MVCC-safe) while a is still being read
+    assert!(!broker.consume(&format!("{prefix}.public.a"), 1, TIMEOUT).await.is_empty(), "{}", worker.log());
+    let conn = db.conn_str();
+    let truncate = tokio::spawn(async move {
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.expect("connects");
+        tokio::spawn(connection);
+        client.batch_execute("TRUNCATE b; INSERT INTO b VALUES (1000, 1);").await.expect("truncate");
+    });
+
+    // THEN the snapshot still has b's 50 rows (the TRUNCATE waited for it),
+    // and the truncate and the new row stream after them
+    truncate.await.expect("truncate task");
+    let topic = format!("{prefix}.public.b");
+    let deadline = Instant::now() + TIMEOUT;
+    let ops = loop {
+        let ops: Vec<String> = read_topic(&broker.bootstrap, &topic)
+            .await
+            .iter()
+            .filter_map(|r| r.value.as_deref().and_then(|v| serde_json::from_slice::<Value>(v).ok()))
+            .map(|v| v["op"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if ops.len() >= 52 || Instant::now() > deadline {
+            break ops;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(ops.iter().filter(|o| *o == "r").count(), 50, "{ops:?}");
+    assert_eq!(&ops[50..], ["t", "c"], "{ops:?}");
+}

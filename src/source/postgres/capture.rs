@@ -206,6 +206,11 @@ pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Clie
             tracing::debug!(error = %err, "catalog connection ended");
         }
     });
+    // Literals built here (incremental snapshot keys) double quotes only.
+    client
+        .batch_execute("SET standard_conforming_strings = on")
+        .await
+        .map_err(|source| SourceError::Connect { host: conn.host.clone(), port: conn.port, source })?;
     Ok((client, tls))
 }
 
@@ -283,12 +288,11 @@ impl PostgresSource {
             }
         }
         let confirmed = slot.as_ref().and_then(|s| s.confirmed_flush_lsn);
-        let wal_kept = match (confirmed, stored_lsn) {
-            (Some(c), Some(s)) => c <= s,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if stored.is_some() && !wal_kept {
+        // The slot may be ahead of the stored offset (it is confirmed past
+        // idle stretches without an offset record): only a missing slot has
+        // lost the WAL after the stored offset.
+        let wal_kept = slot.is_some();
+        if stored_lsn.is_some() && !wal_kept {
             tracing::warn!(slot = %config.slot_name, "the slot no longer holds the WAL after the stored offset: \
                 changes in between are lost unless a snapshot is taken (snapshot.mode=when_needed)");
         }
@@ -458,6 +462,8 @@ struct Signals {
     cache: RelationCache,
     chunk_size: usize,
     windows: u64,
+    /// When this source started (ns since the epoch): part of window ids.
+    started_ns: u128,
 }
 
 impl Streamer {
@@ -508,6 +514,9 @@ impl Streamer {
             cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
             chunk_size: config.incremental_chunk_size,
             windows: 0,
+            started_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
         });
         let include = Box::new(move |t: &TableId| filter.matches(t) || signal_table.as_ref() == Some(t));
         let mut decoder = ChangeDecoder::new(include, last_commit).with_floors(floors);
@@ -597,6 +606,8 @@ impl Streamer {
                         sig.reading = None;
                     }
                     kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
+                    // The stopped table's window is gone: go on with the queue.
+                    read_next |= !sig.inc.busy();
                 }
                 Some(Ok(Signal::Other(kind))) => tracing::info!(signal = %kind, "signal not run by pgcdc; ignored"),
                 Some(Err(err)) => tracing::warn!(error = %err, "signal ignored"),
@@ -629,8 +640,8 @@ impl Streamer {
                 let Some(reading) = snapshot::describe(client, &table, &mut sig.cache, values, false).await? else {
                     continue;
                 };
-                if !reading.schema.has_key() {
-                    tracing::warn!(table = %table, "incremental snapshot needs a primary key (or message.key.columns); table skipped");
+                if !reading.schema.has_key() || reading.schema.key_columns().any(|(_, c)| c.nullable) {
+                    tracing::warn!(table = %table, "incremental snapshot needs a primary key (or message.key.columns of NOT NULL columns); table skipped");
                     continue;
                 }
                 let keys = key_columns(&reading);
@@ -665,7 +676,9 @@ impl Streamer {
             }
             let (Some(cursor), Some(reading)) = (sig.inc.cursor.clone(), sig.reading.as_ref()) else { return Ok(()) };
             sig.windows += 1;
-            let id = format!("pgcdc-{:x}-{:x}", std::process::id(), sig.windows);
+            // Unique across restarts (an old watermark replayed from the WAL
+            // after a restart must not close a new window).
+            let id = format!("pgcdc-{:x}-{:x}", sig.started_ns, sig.windows);
             let insert = format!("INSERT INTO {}.{} VALUES ($1, $2, $3)", quote_ident(&sig.table.schema), quote_ident(&sig.table.table));
             client
                 .execute(&insert, &[&format!("{id}-open"), &incremental::WINDOW_OPEN, &"{}"])

@@ -60,6 +60,8 @@ pub enum SnapshotError {
     BadSnapshotName(String),
     #[error("snapshot: a reading task failed")]
     Reader(#[source] tokio::task::JoinError),
+    #[error("snapshot: {0} was dropped, truncated or rewritten after the snapshot was taken; the tables not done are read again at a new snapshot")]
+    Rewritten(TableId),
     #[error(transparent)]
     Connect(Box<crate::source::postgres::capture::SourceError>),
 }
@@ -73,6 +75,7 @@ impl Classify for SnapshotError {
             SnapshotError::Catalog(e) => e.class(),
             SnapshotError::BadSnapshotName(_) => ErrorClass::Fatal,
             SnapshotError::Reader(_) => ErrorClass::Fatal,
+            SnapshotError::Rewritten(_) => ErrorClass::Transient,
             SnapshotError::Connect(e) => e.class(),
         }
     }
@@ -139,6 +142,21 @@ pub async fn run(
         conns.push(Arc::new(client));
     }
     let main = Arc::clone(&conns[0]);
+    // Lock every table now, not when its turn comes: TRUNCATE and rewriting
+    // ALTER TABLEs are not MVCC-safe (an older snapshot would see the table
+    // empty). A rewrite between the export and these locks is caught per
+    // table (`describe`).
+    for table in &job.tables {
+        let lock = format!("LOCK TABLE ONLY {}.{} IN ACCESS SHARE MODE", quote_ident(&table.schema), quote_ident(&table.table));
+        match main.batch_execute(&lock).await {
+            Ok(()) => {}
+            // Dropped since it was listed: the restart lists the tables again.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+                return Err(SnapshotError::Rewritten(table.clone()))
+            }
+            Err(e) => return Err(SnapshotError::Query { context: "locking the snapshot's tables", source: e }),
+        }
+    }
     let tx_id: i64 = main.query_one("SELECT txid_current()", &[]).await.map_err(q("reading txid_current()"))?.get(0);
     let mut progress =
         SnapshotProgress { lsn: job.exported.lsn, tx_id, ts_us: now_us(), done: job.done.clone() };
@@ -231,8 +249,17 @@ pub(crate) async fn describe(
     // Held to the end of the snapshot transaction: no DDL on the table
     // while it is read (COPY reads with the current table definition).
     if lock {
-        let lock = format!("LOCK TABLE ONLY {}.{} IN ACCESS SHARE MODE", quote_ident(&table.schema), quote_ident(&table.table));
-        client.batch_execute(&lock).await.map_err(q("locking a table for the snapshot"))?;
+        // Rewritten (TRUNCATE, ALTER TABLE … TYPE) after the snapshot was
+        // taken: the snapshot would read it as empty. Transient: the restart
+        // reads the tables not done at a new snapshot.
+        let rewritten: bool = client
+            .query_one("SELECT relfilenode <> pg_relation_filenode(oid) FROM pg_class WHERE oid = $1", &[&oid])
+            .await
+            .map_err(q("checking the table was not rewritten"))?
+            .get(0);
+        if rewritten {
+            return Err(SnapshotError::Rewritten(table.clone()));
+        }
     }
     let catalog = catalog::load_table(client, oid).await?;
     // pgoutput leaves generated columns out; so does the snapshot.
