@@ -99,8 +99,8 @@ pub struct SourceOffset {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
     /// pgcdc's own: the tables the running initial snapshot has completed,
-    /// each with the LSN of the snapshot it was read at (`schema.table` →
-    /// LSN). A restart resumes the snapshot with the other tables.
+    /// each with the LSN of the snapshot it was read at (`"schema"."table"`
+    /// → LSN, see `snapshot::table_key`). A restart resumes the snapshot with the other tables.
     #[serde(rename = "pgcdc_snapshot_done", skip_serializing_if = "Option::is_none")]
     pub snapshot_done: Option<BTreeMap<String, u64>>,
     /// pgcdc's own: tables read by a later snapshot than the resume point

@@ -328,7 +328,7 @@ impl PostgresSource {
                     .into_iter()
                     .filter(|t| {
                         let name = t.to_string();
-                        !decision.done.contains_key(&name)
+                        !decision.done.contains_key(&snapshot::table_key(t))
                             && (selected.is_empty() || selected.iter().any(|r| r.is_match(&name)))
                     })
                     .collect();
@@ -342,7 +342,7 @@ impl PostgresSource {
             .map(SourceOffset::floors)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(t, l)| t.split_once('.').map(|(s, n)| (TableId::new(s, n), l)))
+            .filter_map(|(t, l)| snapshot::parse_table_key(&t).map(|id| (id, l)))
             .collect();
         Ok(PostgresSource {
             config: config.clone(),

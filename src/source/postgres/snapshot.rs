@@ -38,7 +38,7 @@ mod run;
 use std::collections::BTreeMap;
 
 use crate::config::connector::SnapshotMode;
-use crate::event::SnapshotMarker;
+use crate::event::{SnapshotMarker, TableId};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 
@@ -128,6 +128,35 @@ pub fn chunks(blocks: u64, threads: usize, min_blocks: u64, server_version: u32)
     }
     out.push(Chunk { start, end: None });
     out
+}
+
+/// A table's key in the offsets' table maps: `"schema"."table"`, quoted as
+/// SQL identifiers so that names with dots or quotes stay unambiguous.
+pub fn table_key(table: &TableId) -> String {
+    format!("{}.{}", crate::source::postgres::catalog::quote_ident(&table.schema), crate::source::postgres::catalog::quote_ident(&table.table))
+}
+
+/// The table a [`table_key`] names.
+pub fn parse_table_key(key: &str) -> Option<TableId> {
+    fn ident(s: &str) -> Option<(String, &str)> {
+        let mut rest = s.strip_prefix('"')?;
+        let mut out = String::new();
+        loop {
+            let i = rest.find('"')?;
+            out.push_str(&rest[..i]);
+            rest = &rest[i + 1..];
+            match rest.strip_prefix('"') {
+                Some(after) => {
+                    out.push('"');
+                    rest = after;
+                }
+                None => return Some((out, rest)),
+            }
+        }
+    }
+    let (schema, rest) = ident(key)?;
+    let (table, rest) = ident(rest.strip_prefix('.')?)?;
+    rest.is_empty().then(|| TableId::new(schema, table))
 }
 
 /// Where streaming resumes after a snapshot whose tables were read at the
@@ -222,6 +251,17 @@ mod tests {
         }
         let small = chunks(3 * MIN, 8, MIN, 160_000);
         assert_eq!(small.len(), 3, "never below the minimum chunk: {small:?}");
+    }
+
+    #[test]
+    fn table_keys_round_trip_any_name() {
+        for (schema, table) in [("public", "t"), ("public", "weird.name"), ("my.schema", "a\"b"), ("S", "")] {
+            let id = TableId::new(schema, table);
+            assert_eq!(parse_table_key(&table_key(&id)), Some(id.clone()), "{}", table_key(&id));
+        }
+        assert_eq!(table_key(&TableId::new("public", "t")), "\"public\".\"t\"");
+        assert_eq!(parse_table_key("public.t"), None);
+        assert_eq!(parse_table_key("\"a\".\"b\"x"), None);
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub async fn run(
         let last_table = i + 1 == count;
         let Some(rel) = describe(&main, table, &mut cache, &config.values, true).await? else {
             tracing::info!(table = %table, "no rows of its own (partitioned) or gone since listed: not in the snapshot");
-            progress.done.insert(table.to_string(), job.exported.lsn.as_u64());
+            progress.done.insert(super::table_key(table), job.exported.lsn.as_u64());
             continue;
         };
         let rows = read_table(
@@ -192,7 +192,7 @@ pub async fn run(
         .await?;
         let Some(rows) = rows else { return Ok(None) };
         tracing::info!(table = %table, rows, "table snapshot read");
-        progress.done.insert(table.to_string(), job.exported.lsn.as_u64());
+        progress.done.insert(super::table_key(table), job.exported.lsn.as_u64());
         crate::metrics::ConnectorMetrics::add(&metrics.snapshot_tables_done, 1);
         if !last_table && !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
             return Ok(None);
@@ -214,7 +214,7 @@ pub async fn run(
     tracing::info!(resume = %resume, floors = floors.len(), "snapshot completed");
     let floors = floors
         .into_iter()
-        .filter_map(|(t, l)| split_table_id(&t).map(|id| (id, Lsn(l))))
+        .filter_map(|(t, l)| super::parse_table_key(&t).map(|id| (id, Lsn(l))))
         .collect();
     Ok(Some(SnapshotOutcome { resume, floors }))
 }
@@ -513,12 +513,6 @@ impl Drop for Running {
     }
 }
 
-/// `schema.table` back to a table id (schemas with dots are not split right;
-/// such a floor is then ignored, which only re-emits changes).
-fn split_table_id(name: &str) -> Option<TableId> {
-    name.split_once('.').map(|(s, t)| TableId::new(s, t))
-}
-
 fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -543,10 +537,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn table_ids_from_offsets() {
-        assert_eq!(split_table_id("public.t"), Some(TableId::new("public", "t")));
-        assert_eq!(split_table_id("public.weird.name"), Some(TableId::new("public", "weird.name")));
-        assert_eq!(split_table_id("nodot"), None);
-    }
 }
