@@ -55,6 +55,8 @@ psql_ -d ecommerce <<'SQL'
 CREATE TABLE product (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL, created_at timestamp DEFAULT now());
 CREATE TABLE stock (id serial PRIMARY KEY, product_id int NOT NULL, quantity int NOT NULL, reserved_quantity int DEFAULT 0);
 CREATE TABLE sale (id serial PRIMARY KEY, product_id int NOT NULL, quantity int NOT NULL, sold_at timestamptz DEFAULT now());
+-- A row from before the connector exists: the initial snapshot reads it (op r).
+INSERT INTO product (name, price) VALUES ('Gizmo', 4.75);
 SQL
 
 log "starting the broker (tansu) on 127.0.0.1:$KAFKA_PORT"
@@ -84,12 +86,12 @@ curl -fsS "http://127.0.0.1:$REST_PORT/connectors/postgres-source-connector/stat
 log "making changes"
 psql_ -d ecommerce <<'SQL'
 INSERT INTO product (name, price) VALUES ('Widget', 9.99), ('Gadget', 24.50);
-INSERT INTO stock (product_id, quantity) VALUES (1, 100), (2, 40);
+INSERT INTO stock (product_id, quantity) VALUES (2, 100), (3, 40);
 BEGIN;
-  INSERT INTO sale (product_id, quantity) VALUES (1, 3);
-  UPDATE stock SET quantity = quantity - 3, reserved_quantity = 0 WHERE product_id = 1;
+  INSERT INTO sale (product_id, quantity) VALUES (2, 3);
+  UPDATE stock SET quantity = quantity - 3, reserved_quantity = 0 WHERE product_id = 2;
 COMMIT;
-DELETE FROM stock WHERE product_id = 2;
+DELETE FROM stock WHERE product_id = 3;
 SQL
 
 log "events on ecommerce.public.{product,stock,sale} (unwrapped rows with __op and __ts_ms):"
