@@ -119,6 +119,18 @@ fn check_key(id: i64, initial: Option<i64>, committed: &[Change], seen: &[Change
     Ok(())
 }
 
+/// Registers connector `name` on `db` (a slot of its own; JSON without
+/// schemas, so values are plain rows) with `extra` properties; returns its
+/// topic prefix and slot.
+async fn register(worker: &Worker, db: &TestDatabase, name: &str, extra: &[(&str, &str)]) -> (String, String) {
+    let (prefix, slot) = (unique_name(name), unique_name("slot"));
+    let mut props = vec![("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")];
+    props.extend_from_slice(extra);
+    let (code, body) = worker.register(name, connector_config(db, &prefix, &slot, &props)).await;
+    assert_eq!(code, 201, "{body}");
+    (prefix, slot)
+}
+
 /// The text without terminal colour codes.
 fn plain(log: &str) -> String {
     regex::Regex::new("\x1b\\[[0-9;]*m").map(|r| r.replace_all(log, "").into_owned()).unwrap_or_default()
@@ -146,21 +158,17 @@ async fn hand_over(threads: &str, chunk_blocks: &str) {
 
     // WHEN the connector takes its initial snapshot (in parallel chunks) and streams on
     let worker = Worker::start(broker).await;
-    let prefix = unique_name("snap");
-    let config = connector_config(
+    let (prefix, _) = register(
+        &worker,
         &db,
-        &prefix,
-        &unique_name("slot"),
+        "snap",
         &[
             ("snapshot.max.threads", threads),
             ("pgcdc.snapshot.chunk.blocks", chunk_blocks),
-            ("key.converter.schemas.enable", "false"),
-            ("value.converter.schemas.enable", "false"),
             ("tombstones.on.delete", "false"),
         ],
-    );
-    let (code, body) = worker.register("snap", config).await;
-    assert_eq!(code, 201, "{body}");
+    )
+    .await;
     worker.wait_task_state("snap", "RUNNING", TIMEOUT).await;
     let topic = format!("{prefix}.public.t");
     let snapshot_rows = wait_records(&broker.bootstrap, &topic, ROWS as usize / 2, TIMEOUT).await;
@@ -233,15 +241,7 @@ async fn snapshot_resumes_after_kill9_with_the_tables_not_done() {
     // A broker of its own: ~100 MB of records stay off the shared one.
     let broker = &Broker::dedicated();
     let mut worker = Worker::start(broker).await;
-    let prefix = unique_name("snapres");
-    let config = connector_config(
-        &db,
-        &prefix,
-        &unique_name("slot"),
-        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")],
-    );
-    let (code, body) = worker.register("snapres", config).await;
-    assert_eq!(code, 201, "{body}");
+    let (prefix, _) = register(&worker, &db, "snapres", &[]).await;
     let topic = |t: &str| format!("{prefix}.public.{t}");
 
     // WHEN the worker is killed while it reads b
@@ -311,23 +311,13 @@ async fn snapshot_modes_initial_only_no_data_and_always() {
     db.execute("CREATE TABLE t (id bigint PRIMARY KEY, version bigint NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0);").await;
     let broker = &Broker::dedicated();
     let mut worker = Worker::start(broker).await;
-    let json_off = [("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false")];
     let mut slots = BTreeMap::new();
-    let mut register = |mode: &'static str| {
-        let prefix = unique_name(mode);
-        let mut extra = json_off.to_vec();
-        extra.push(("snapshot.mode", mode));
-        let slot = unique_name("slot");
-        slots.insert(mode, slot.clone());
-        (prefix.clone(), connector_config(&db, &prefix, &slot, &extra))
-    };
 
     // WHEN initial_only, no_data and always connectors start, and a row changes
     let mut topics = BTreeMap::new();
     for mode in ["initial_only", "no_data", "always"] {
-        let (prefix, config) = register(mode);
-        let (code, body) = worker.register(mode, config).await;
-        assert_eq!(code, 201, "{body}");
+        let (prefix, slot) = register(&worker, &db, mode, &[("snapshot.mode", mode)]).await;
+        slots.insert(mode, slot);
         worker.wait_task_state(mode, "RUNNING", TIMEOUT).await;
         topics.insert(mode, format!("{prefix}.public.t"));
     }
@@ -398,22 +388,18 @@ async fn incremental(kill: bool) {
         .await;
     let broker = &Broker::dedicated();
     let mut worker = Worker::start(broker).await;
-    let prefix = unique_name("inc");
-    let config = connector_config(
+    let (prefix, _) = register(
+        &worker,
         &db,
-        &prefix,
-        &unique_name("slot"),
+        "inc",
         &[
             ("snapshot.mode", "no_data"),
             ("signal.data.collection", "public.debezium_signal"),
             ("incremental.snapshot.chunk.size", if kill { "100" } else { "250" }),
-            ("key.converter.schemas.enable", "false"),
-            ("value.converter.schemas.enable", "false"),
             ("tombstones.on.delete", "false"),
         ],
-    );
-    let (code, body) = worker.register("inc", config).await;
-    assert_eq!(code, 201, "{body}");
+    )
+    .await;
     worker.wait_task_state("inc", "RUNNING", TIMEOUT).await;
 
     // WHEN a writer changes rows while an execute-snapshot signal runs
@@ -533,15 +519,7 @@ async fn truncate_during_the_snapshot_waits_for_it() {
     .await;
     let broker = &Broker::dedicated();
     let worker = Worker::start(broker).await;
-    let prefix = unique_name("snapddl");
-    let config = connector_config(
-        &db,
-        &prefix,
-        &unique_name("slot"),
-        &[("key.converter.schemas.enable", "false"), ("value.converter.schemas.enable", "false"), ("skipped.operations", "none")],
-    );
-    let (code, body) = worker.register("snapddl", config).await;
-    assert_eq!(code, 201, "{body}");
+    let (prefix, _) = register(&worker, &db, "snapddl", &[("skipped.operations", "none")]).await;
 
     // WHEN b is truncated (not MVCC-safe) while a is still being read
     assert!(!broker.consume(&format!("{prefix}.public.a"), 1, TIMEOUT).await.is_empty(), "{}", worker.log());

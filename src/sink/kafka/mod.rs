@@ -395,10 +395,7 @@ impl KafkaSink {
         if !self.batch.in_txn {
             // A mark without records (an empty table ended): its offset
             // alone is worth a transaction when it records progress.
-            if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
-                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
-            }
-            self.batch.in_txn = true;
+            self.open_batch()?;
             self.batch.opened_at.get_or_insert_with(Instant::now);
         }
         if mark.completed.is_some()
@@ -459,12 +456,7 @@ impl KafkaSink {
     /// Hand a record to the producer inside the open batch (opening it).
     async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
-        if !self.batch.in_txn {
-            if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
-                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
-            }
-            self.batch.in_txn = true;
-        }
+        self.open_batch()?;
         let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         while self.in_flight.len() >= self.max_in_flight
             || (!self.in_flight.is_empty() && self.in_flight_bytes + size > self.max_in_flight_bytes)
@@ -493,6 +485,17 @@ impl KafkaSink {
         self.in_flight_bytes += size;
         self.batch.records += 1;
         self.batch.bytes += size;
+        Ok(())
+    }
+
+    /// Opens the batch (its Kafka transaction, exactly-once) if none is open.
+    fn open_batch(&mut self) -> Result<(), SinkError> {
+        if !self.batch.in_txn {
+            if matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+                self.producer.begin_transaction().map_err(|source| SinkError::Transaction { step: "begin", source })?;
+            }
+            self.batch.in_txn = true;
+        }
         Ok(())
     }
 

@@ -46,22 +46,21 @@ use tokio_postgres::NoTls;
 
 use crate::config::connector::{ConnectorConfig, PgConnection, TableFilter};
 use crate::error::{Classify, ErrorClass};
-use crate::event::{ChangeEvent, Op, Row, SourceEvent, TableId, TableSchema};
+use crate::event::{Row, SourceEvent, TableId, TableSchema};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 
 use super::catalog::{self, classify_pg, CatalogError};
 use super::columns::ColumnRules;
 use super::decoder::{ChangeDecoder, DecoderError, RelationLookup};
-use super::pgoutput::{self, DecodeError, PgOutputMessage, RelationBody, TupleData, TupleValue};
+use super::pgoutput::{self, DecodeError, PgOutputMessage, RelationBody, TupleData};
 use super::relation::{RelationCache, RelationError};
 use super::replication::{
     BoxTransport, ReplicationClient, ReplicationConfig, ReplicationError, ReplicationMessage, ReplicationStream,
     SlotSnapshot, StartOptions, Streaming, DEFAULT_STATUS_INTERVAL,
 };
-use super::catalog::quote_ident;
-use super::incremental::{self, parse_signal, Cursor, Incremental, Signal, Window};
-use super::snapshot::{self, ExportedSnapshot, Reading, SnapshotError, SnapshotJob};
+use super::signals::Signals;
+use super::snapshot::{self, ExportedSnapshot, SnapshotError, SnapshotJob};
 use super::spill::{Replay, SpillError, StreamSpool};
 use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
@@ -449,23 +448,6 @@ struct Streamer {
     signals: Option<Signals>,
 }
 
-/// The signal table and the incremental snapshot it drives.
-struct Signals {
-    table: TableId,
-    /// The signal table is captured too: its rows are emitted (watermarks never).
-    emit: bool,
-    /// Captured tables (for the collections an execute-snapshot names).
-    filter: TableFilter,
-    inc: Incremental,
-    /// The shape of the table being read.
-    reading: Option<Reading>,
-    cache: RelationCache,
-    chunk_size: usize,
-    windows: u64,
-    /// When this source started (ns since the epoch): part of window ids.
-    started_ns: u128,
-}
-
 impl Streamer {
     /// START_REPLICATION after `stored` (transactions that ended at or
     /// before it are dropped) or the slot's position, whichever is later.
@@ -505,19 +487,7 @@ impl Streamer {
 
         let filter = config.table_filter();
         let signal_table = config.signal_table.clone();
-        let signals = signal_table.clone().map(|table| Signals {
-            emit: filter.matches(&table),
-            table,
-            filter: config.table_filter(),
-            inc: incremental.as_ref().and_then(Incremental::restore).unwrap_or_default(),
-            reading: None,
-            cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
-            chunk_size: config.incremental_chunk_size,
-            windows: 0,
-            started_ns: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        });
+        let signals = signal_table.clone().map(|table| Signals::new(table, config, incremental.as_ref()));
         let include = Box::new(move |t: &TableId| filter.matches(t) || signal_table.as_ref() == Some(t));
         let mut decoder = ChangeDecoder::new(include, last_commit).with_floors(floors);
         if let Some(stored) = stored {
@@ -539,187 +509,12 @@ impl Streamer {
         })
     }
 
-    /// Signals (see `incremental`): takes the signal table's rows out of
-    /// `out` (keeping them only when that table is captured), opens and
-    /// closes chunk windows, drops window rows whose keys changed, puts a
-    /// closed window's rows in their place, and reads the next chunk.
+    /// Signals: see [`Signals::intercept`].
     async fn intercept_signals(&mut self, out: &mut Vec<SourceEvent>) -> Result<(), SourceError> {
-        let Some(sig) = self.signals.as_mut() else { return Ok(()) };
-        if out.is_empty() {
-            return Ok(());
+        match self.signals.as_mut() {
+            Some(sig) => sig.intercept(&self.lookup.client, &self.lookup.values, out).await,
+            None => Ok(()),
         }
-        let mut read_next = false;
-        let mut kept = Vec::with_capacity(out.len());
-        for event in out.drain(..) {
-            let SourceEvent::Change(change) = &event else {
-                kept.push(event);
-                continue;
-            };
-            if change.table.id != sig.table {
-                sig.inc.observe(change);
-                kept.push(event);
-                continue;
-            }
-            let signal = match (change.op, change.after.as_deref()) {
-                (Op::Create, Some(row)) => Some(parse_signal(row)),
-                _ => None,
-            };
-            match signal {
-                Some(Ok(Signal::WindowOpen(id))) => {
-                    sig.inc.open(&id);
-                    continue;
-                }
-                Some(Ok(Signal::WindowClose(id))) => {
-                    if let Some(window) = sig.inc.close(&id) {
-                        let mut source = change.source.clone();
-                        source.snapshot = incremental::MARKER;
-                        for (_, row) in window.rows {
-                            kept.push(SourceEvent::Change(ChangeEvent {
-                                op: Op::Read,
-                                table: Arc::clone(&window.table),
-                                before: None,
-                                after: Some(row),
-                                source: source.clone(),
-                            }));
-                        }
-                        kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
-                        read_next = true;
-                    }
-                    continue;
-                }
-                Some(Ok(Signal::Execute(collections))) => {
-                    let patterns = collection_patterns(&collections);
-                    let filter = &sig.filter;
-                    let tables = catalog::list_tables(&self.lookup.client, &|t: &TableId| filter.matches(t)).await?;
-                    let chosen: Vec<TableId> =
-                        tables.into_iter().filter(|t| patterns.iter().any(|p| p.is_match(&t.to_string()))).collect();
-                    tracing::info!(tables = chosen.len(), collections = ?collections, "incremental snapshot requested");
-                    sig.inc.enqueue(chosen);
-                    kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
-                    read_next |= !sig.inc.busy();
-                }
-                Some(Ok(Signal::Stop(collections))) => {
-                    let patterns = collection_patterns(&collections);
-                    tracing::info!(collections = ?collections, "incremental snapshot stopped");
-                    sig.inc.stop(|t| patterns.is_empty() || patterns.iter().any(|p| p.is_match(&t.to_string())));
-                    if sig.inc.cursor.is_none() {
-                        sig.reading = None;
-                    }
-                    kept.push(SourceEvent::IncrementalProgress(sig.inc.progress()));
-                    // The stopped table's window is gone: go on with the queue.
-                    read_next |= !sig.inc.busy();
-                }
-                Some(Ok(Signal::Other(kind))) => tracing::info!(signal = %kind, "signal not run by pgcdc; ignored"),
-                Some(Err(err)) => tracing::warn!(error = %err, "signal ignored"),
-                None => {}
-            }
-            if sig.emit {
-                kept.push(event);
-            }
-        }
-        *out = kept;
-        if read_next {
-            self.read_chunk().await?;
-        }
-        Ok(())
-    }
-
-    /// Reads the next chunk of the incremental snapshot between two
-    /// watermarks written to the signal table (nothing when idle or busy).
-    async fn read_chunk(&mut self) -> Result<(), SourceError> {
-        let Some(sig) = self.signals.as_mut() else { return Ok(()) };
-        let client = &self.lookup.client;
-        let values = &self.lookup.values;
-        let pg = |context: &'static str| move |source| SourceError::Snapshot(SnapshotError::Query { context, source });
-        while !sig.inc.busy() {
-            if sig.inc.cursor.is_none() {
-                let Some(table) = sig.inc.queue.pop_front() else {
-                    tracing::info!("incremental snapshot completed");
-                    return Ok(());
-                };
-                let Some(reading) = snapshot::describe(client, &table, &mut sig.cache, values, false).await? else {
-                    continue;
-                };
-                if !reading.schema.has_key() || reading.schema.key_columns().any(|(_, c)| c.nullable) {
-                    tracing::warn!(table = %table, "incremental snapshot needs a primary key (or message.key.columns of NOT NULL columns); table skipped");
-                    continue;
-                }
-                let keys = key_columns(&reading);
-                let max_sql = format!(
-                    "SELECT {} FROM ONLY {}.{} ORDER BY {} LIMIT 1",
-                    // Aliased: ORDER BY must see the columns, not their text.
-                    keys.iter().enumerate().map(|(i, k)| format!("{k}::text AS pgcdc_k{i}")).collect::<Vec<_>>().join(", "),
-                    quote_ident(&table.schema),
-                    quote_ident(&table.table),
-                    keys.iter().map(|k| format!("{k} DESC")).collect::<Vec<_>>().join(", "),
-                );
-                let Some(max) = client.query_opt(&max_sql, &[]).await.map_err(pg("reading the largest key"))? else {
-                    tracing::info!(table = %table, "incremental snapshot: table empty");
-                    continue;
-                };
-                let max: Vec<String> = (0..keys.len()).map(|i| max.get::<_, Option<String>>(i).unwrap_or_default()).collect();
-                tracing::info!(table = %table, "incremental snapshot of table started");
-                sig.inc.cursor = Some(Cursor { table, last: None, max });
-                sig.reading = Some(reading);
-            }
-            if let (Some(cursor), None) = (&sig.inc.cursor, &sig.reading) {
-                // Resumed from the offsets: the table's shape is read again.
-                let table = cursor.table.clone();
-                match snapshot::describe(client, &table, &mut sig.cache, values, false).await? {
-                    Some(reading) if reading.schema.has_key() => sig.reading = Some(reading),
-                    _ => {
-                        tracing::warn!(table = %table, "table of the resumed incremental snapshot gone or without a key; skipped");
-                        sig.inc.cursor = None;
-                        continue;
-                    }
-                }
-            }
-            let (Some(cursor), Some(reading)) = (sig.inc.cursor.clone(), sig.reading.as_ref()) else { return Ok(()) };
-            sig.windows += 1;
-            // Unique across restarts (an old watermark replayed from the WAL
-            // after a restart must not close a new window).
-            let id = format!("pgcdc-{:x}-{:x}", sig.started_ns, sig.windows);
-            let insert = format!("INSERT INTO {}.{} VALUES ($1, $2, $3)", quote_ident(&sig.table.schema), quote_ident(&sig.table.table));
-            client
-                .execute(&insert, &[&format!("{id}-open"), &incremental::WINDOW_OPEN, &"{}"])
-                .await
-                .map_err(pg("writing the low watermark to signal.data.collection"))?;
-            let keys = key_columns(reading);
-            let positions: Vec<usize> = reading
-                .schema
-                .key_columns()
-                .filter_map(|(_, c)| reading.columns.iter().position(|n| *n == c.name))
-                .collect();
-            let sql = format!(
-                "COPY ({}) TO STDOUT",
-                incremental::chunk_select(&reading.select, &keys, cursor.last.as_deref(), &cursor.max, sig.chunk_size)
-            );
-            let stream = client.copy_out(&sql).await.map_err(pg("reading a chunk"))?;
-            futures::pin_mut!(stream);
-            let mut splitter = snapshot::copy_text::RowSplitter::new();
-            let mut rows = Vec::new();
-            let mut last_key: Option<Vec<String>> = None;
-            let copy_err = |source| SourceError::Snapshot(SnapshotError::Copy { table: cursor.table.clone(), source });
-            while let Some(data) = futures::StreamExt::next(&mut stream).await {
-                let data = data.map_err(pg("reading a chunk"))?;
-                splitter.push(&data, |line| {
-                    let tuple = snapshot::copy_text::parse_row(line, reading.ncols).map_err(copy_err)?;
-                    let row = reading.relation.decode_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?;
-                    last_key = Some(positions.iter().map(|p| tuple_text(&tuple, *p)).collect());
-                    rows.push((incremental::key_of(&reading.schema, &row), row));
-                    Ok::<_, SourceError>(())
-                })?;
-            }
-            splitter.finish().map_err(copy_err)?;
-            client
-                .execute(&insert, &[&format!("{id}-close"), &incremental::WINDOW_CLOSE, &"{}"])
-                .await
-                .map_err(pg("writing the high watermark to signal.data.collection"))?;
-            let last = rows.len() < sig.chunk_size;
-            tracing::debug!(table = %cursor.table, rows = rows.len(), last, window = %id, "incremental snapshot chunk read");
-            sig.inc.window = Some(Window { id, table: Arc::clone(&reading.schema), rows, open: false, last, last_key });
-        }
-        Ok(())
     }
 
     /// Stream until `shutdown` or an error. `durable` carries the position
@@ -730,10 +525,8 @@ impl Streamer {
         mut durable: watch::Receiver<Lsn>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
-        if self.signals.as_ref().is_some_and(|s| s.inc.cursor.is_some() || !s.inc.queue.is_empty()) {
-            let at = self.signals.as_ref().and_then(|s| s.inc.cursor.as_ref().map(|c| (c.table.to_string(), c.last.clone())));
-            tracing::info!(at = ?at, "resuming the incremental snapshot");
-            self.read_chunk().await?;
+        if let Some(sig) = self.signals.as_mut() {
+            sig.resume(&self.lookup.client, &self.lookup.values).await?;
         }
         let mut out = Vec::new();
         let mut heartbeat = self.heartbeat_interval.map(|every| {
@@ -941,34 +734,6 @@ struct PendingReplay {
     commit: PgOutputMessage,
     /// The Stream Commit's `wal_start` (the commit's end LSN, as a Commit's).
     commit_wal_start: Lsn,
-}
-
-/// The record key's columns of a table being read, quoted, in key order.
-fn key_columns(reading: &Reading) -> Vec<String> {
-    reading.schema.key_columns().map(|(_, c)| catalog::quote_ident(&c.name)).collect()
-}
-
-/// A COPY field's text (`NULL` never appears in a key).
-fn tuple_text(tuple: &[TupleValue], i: usize) -> String {
-    match tuple.get(i) {
-        Some(TupleValue::Text(b)) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
-    }
-}
-
-/// The anchored, case-insensitive patterns of a signal's `data-collections`
-/// (invalid ones are left out with a warning).
-fn collection_patterns(collections: &[String]) -> Vec<regex::Regex> {
-    collections
-        .iter()
-        .filter_map(|c| match regex::RegexBuilder::new(&format!("^(?:{c})$")).case_insensitive(true).build() {
-            Ok(r) => Some(r),
-            Err(err) => {
-                tracing::warn!(collection = %c, error = %err, "signal names an invalid pattern; ignored");
-                None
-            }
-        })
-        .collect()
 }
 
 /// The next tick of an optional interval; never, without one.

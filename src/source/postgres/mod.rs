@@ -9,6 +9,7 @@ pub mod incremental;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;
+pub mod signals;
 pub mod snapshot;
 pub mod spill;
 pub mod tls;

@@ -32,7 +32,7 @@
 //!   (`first`, `first_in_data_collection`, `true`, `last_in_data_collection`,
 //!   `last`) need one row of lookahead per table.
 
-pub(crate) mod copy_text;
+mod copy_text;
 mod run;
 
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 
 pub use copy_text::CopyTextError;
-pub(crate) use run::{describe, Reading};
+pub(crate) use run::{describe, CopyRows, Reading};
 pub use run::{run, ExportedSnapshot, SnapshotError, SnapshotJob, SnapshotOutcome};
 
 /// What the connector does at start, from `snapshot.mode` and the stored offset.

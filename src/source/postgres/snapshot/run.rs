@@ -26,7 +26,7 @@ use crate::lsn::Lsn;
 use crate::offsets::{SnapshotProgress, SourceOffset};
 use crate::source::postgres::catalog::{self, classify_pg, quote_ident, CatalogError};
 use crate::source::postgres::columns::ColumnRules;
-use crate::source::postgres::pgoutput::{RelationBody, RelationColumn};
+use crate::source::postgres::pgoutput::{RelationBody, RelationColumn, TupleData};
 use crate::source::postgres::relation::{CachedRelation, RelationCache, RelationError};
 use crate::source::postgres::value::ValueOptions;
 
@@ -446,27 +446,63 @@ async fn read_chunk(
     values: &ValueOptions,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<(), SnapshotError> {
-    let stream = client.copy_out(sql).await.map_err(q("COPY of a table"))?;
-    futures::pin_mut!(stream);
-    let mut splitter = RowSplitter::new();
+    let mut rows = CopyRows::open(client, sql, table, ncols).await?;
+    let mut tuples = Vec::new();
     let mut batch: Vec<Row> = Vec::with_capacity(ROW_BATCH);
-    let copy_err = |source| SnapshotError::Copy { table: table.clone(), source };
-    while let Some(data) = stream.next().await {
-        let data = data.map_err(q("COPY of a table"))?;
-        splitter.push(&data, |line| {
-            let tuple = copy_text::parse_row(line, ncols).map_err(copy_err)?;
+    while rows.next(&mut tuples).await? {
+        for tuple in tuples.drain(..) {
             batch.push(relation.decode_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?);
-            Ok::<_, SnapshotError>(())
-        })?;
+        }
         if batch.len() >= ROW_BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))).await.is_err() {
             return Ok(());
         }
     }
-    splitter.finish().map_err(copy_err)?;
     if !batch.is_empty() {
         let _ = tx.send(Ok(batch)).await;
     }
     Ok(())
+}
+
+/// The rows of one `COPY … TO STDOUT` as tuples, one CopyData message at a
+/// time (the initial snapshot's chunks and the incremental snapshot's).
+pub(crate) struct CopyRows {
+    stream: std::pin::Pin<Box<tokio_postgres::CopyOutStream>>,
+    splitter: RowSplitter,
+    table: TableId,
+    ncols: usize,
+}
+
+impl CopyRows {
+    pub(crate) async fn open(
+        client: &tokio_postgres::Client,
+        sql: &str,
+        table: &TableId,
+        ncols: usize,
+    ) -> Result<CopyRows, SnapshotError> {
+        let stream = client.copy_out(sql).await.map_err(q("COPY of a table"))?;
+        Ok(CopyRows { stream: Box::pin(stream), splitter: RowSplitter::new(), table: table.clone(), ncols })
+    }
+
+    /// Appends the rows of the next message to `out`; false once the
+    /// output ended (and ended on a row boundary).
+    pub(crate) async fn next(&mut self, out: &mut Vec<TupleData>) -> Result<bool, SnapshotError> {
+        let CopyRows { stream, splitter, table, ncols } = self;
+        let copy_err = |source| SnapshotError::Copy { table: table.clone(), source };
+        match stream.next().await {
+            Some(data) => {
+                let data = data.map_err(q("COPY of a table"))?;
+                splitter.push(&data, |line| {
+                    out.push(copy_text::parse_row(line, *ncols).map_err(copy_err)?);
+                    Ok::<_, SnapshotError>(())
+                })?;
+                Ok(true)
+            }
+            None => {
+                splitter.finish().map_err(copy_err)?;
+                Ok(false)
+            }
+        }
+    }
 }
 
 /// The table and source block shared by a table's snapshot events.
