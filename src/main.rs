@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use pgcdc::config::worker::{LogConfig, LogFormat, WorkerConfig, WorkerMode};
@@ -44,7 +43,8 @@ enum Command {
     },
 }
 
-/// How long blocking work may delay the exit once connectors are stopped.
+/// How long blocking work may delay the exit once connectors are stopped
+/// (taken from the end of `worker.shutdown_timeout_ms`, at most a fifth of it).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
@@ -85,10 +85,15 @@ fn run(config: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(serve(config));
+    // Set when the stop signal arrives: the process exits by then.
+    let exit_by = Arc::new(OnceLock::new());
+    let result = runtime.block_on(serve(config, exit_by.clone()));
     // A connector stuck in a blocking librdkafka call (e.g. init_transactions
     // against an unreachable broker) must not keep the process alive.
-    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    let grace = exit_by.get().map_or(SHUTDOWN_GRACE, |at: &Instant| {
+        at.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(100), SHUTDOWN_GRACE)
+    });
+    runtime.shutdown_timeout(grace);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -99,7 +104,7 @@ fn run(config: Option<PathBuf>) -> ExitCode {
     }
 }
 
-async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
+async fn serve(config: WorkerConfig, exit_by: Arc<OnceLock<Instant>>) -> anyhow::Result<()> {
     let worker = WorkerSettings::from_config(&config);
     let runtime = Arc::new(PipelineRuntime::new(worker));
     let opts = HerderOptions::from_worker(&config);
@@ -120,12 +125,33 @@ async fn serve(config: WorkerConfig) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "pgcdc worker started"
     );
-    pgcdc::connect::serve(config.rest.listen, pgcdc::connect::router(herder.clone()), shutdown_signal())
+    let timeout = Duration::from_millis(config.worker.shutdown_timeout_ms);
+    let signalled = exit_by.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        let _ = signalled.set(Instant::now() + timeout);
+    };
+    let limits = pgcdc::connect::ServerLimits::from_config(&config.rest);
+    pgcdc::connect::serve(config.rest.listen, pgcdc::connect::router(herder.clone()), limits, stop)
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
-    tracing::info!("shutting down: stopping connectors");
-    herder.shutdown().await;
-    tracing::info!("stopped");
+    let deadline = *exit_by.get_or_init(|| Instant::now() + timeout);
+    // Leave the end of the budget to the runtime for dropping what is left.
+    let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub((timeout / 5).min(SHUTDOWN_GRACE));
+    tracing::info!(timeout_ms = budget.as_millis() as u64, "shutting down: stopping connectors");
+    let unfinished = herder.shutdown_within(budget).await;
+    if unfinished.is_empty() {
+        tracing::info!("stopped");
+    } else {
+        tracing::warn!(
+            connectors = ?unfinished.connectors,
+            group_not_left = unfinished.group,
+            registry_busy = unfinished.registry_busy,
+            shutdown_timeout_ms = timeout.as_millis() as u64,
+            "exiting before everything stopped (worker.shutdown_timeout_ms): open kafka transactions were not \
+             committed and are aborted or fenced; their changes are delivered again after the restart"
+        );
+    }
     Ok(())
 }
 

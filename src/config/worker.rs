@@ -39,6 +39,14 @@ pub const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 3_000;
 /// Default of `worker.rebalance_timeout_ms` (Connect's `rebalance.timeout.ms`).
 pub const DEFAULT_REBALANCE_TIMEOUT_MS: u64 = 60_000;
+/// Default of `rest.header_read_timeout_ms`.
+pub const DEFAULT_REST_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default of `rest.idle_timeout_ms`.
+pub const DEFAULT_REST_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default of `rest.max_connections`.
+pub const DEFAULT_REST_MAX_CONNECTIONS: usize = 256;
+/// Default of `worker.shutdown_timeout_ms`: below Kubernetes' default 30 s grace period.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 25_000;
 /// Default of `log.level`.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Prefix of the environment variables read.
@@ -94,11 +102,28 @@ pub struct RestConfig {
     /// the `worker_id` statuses show.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertised_url: Option<String>,
+    /// A connection that has not sent a whole request head within this long
+    /// is closed; also bounds how long a keep-alive connection waits for its
+    /// next request (default 10000).
+    pub header_read_timeout_ms: u64,
+    /// A connection with no byte read or written for this long is closed: a
+    /// stalled request body, a client that stops reading (default 60000).
+    pub idle_timeout_ms: u64,
+    /// At most this many connections are served at once; more wait in the
+    /// listen backlog until one closes (default 256).
+    pub max_connections: usize,
 }
 
 impl Default for RestConfig {
     fn default() -> Self {
-        RestConfig { listen: default_listen(), auth: None, advertised_url: None }
+        RestConfig {
+            listen: default_listen(),
+            auth: None,
+            advertised_url: None,
+            header_read_timeout_ms: DEFAULT_REST_HEADER_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_REST_IDLE_TIMEOUT_MS,
+            max_connections: DEFAULT_REST_MAX_CONNECTIONS,
+        }
     }
 }
 
@@ -195,6 +220,10 @@ pub enum WorkerMode {
 pub struct WorkerSection {
     /// `standalone` (default) or `distributed`.
     pub mode: WorkerMode,
+    /// On SIGTERM/SIGINT the worker stops its connectors concurrently and
+    /// exits within this long, reporting what it could not finish (default
+    /// 25000, below Kubernetes' 30 s grace period).
+    pub shutdown_timeout_ms: u64,
     /// Names this worker (Connect's `group.id`): prefixes transactional ids
     /// (default `pgcdc`). Standalone: two workers must not share it.
     /// Distributed: every worker of the cluster has the same one; it is the
@@ -231,6 +260,7 @@ impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
             mode: WorkerMode::Standalone,
+            shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
             config_storage_topic: DEFAULT_CONFIG_STORAGE_TOPIC.to_owned(),
             status_storage_topic: DEFAULT_STATUS_STORAGE_TOPIC.to_owned(),
             session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
@@ -343,6 +373,15 @@ impl WorkerConfig {
         }
         if self.worker.connectors_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return invalid("worker.connectors_dir", "must not be empty when set");
+        }
+        if self.rest.header_read_timeout_ms == 0 || self.rest.idle_timeout_ms == 0 {
+            return invalid("rest.header_read_timeout_ms", "rest.header_read_timeout_ms and rest.idle_timeout_ms must be above 0");
+        }
+        if self.rest.max_connections == 0 {
+            return invalid("rest.max_connections", "must be at least 1");
+        }
+        if self.worker.shutdown_timeout_ms < 1_000 {
+            return invalid("worker.shutdown_timeout_ms", "must be at least 1000");
         }
         match &self.rest.auth {
             Some(RestAuth::Basic { user, password }) if user.is_empty() || user.contains(':') || password.expose().is_empty() => {

@@ -35,6 +35,26 @@ use crate::error::{Classify, ErrorClass};
 /// What a secret's value is replaced with in every response (Connect's `Password.HIDDEN`).
 pub const HIDDEN: &str = "[hidden]";
 
+/// [`Herder::shutdown`] waits for every task however long it takes (a day).
+const SHUTDOWN_UNBOUNDED: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// What [`Herder::shutdown_within`] could not finish in time.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Connectors whose task had not stopped.
+    pub connectors: Vec<String>,
+    /// Distributed: the member loop had not left the group.
+    pub group: bool,
+    /// A running operation held the registry, so no task was stopped.
+    pub registry_busy: bool,
+}
+
+impl Unfinished {
+    pub fn is_empty(&self) -> bool {
+        self.connectors.is_empty() && !self.group && !self.registry_busy
+    }
+}
+
 /// Where the herder keeps its state and finds connector files.
 #[derive(Clone, Debug)]
 pub struct HerderOptions {
@@ -486,17 +506,34 @@ impl Herder {
 
     /// Stops every task (the connectors stay registered).
     pub async fn shutdown(&self) {
+        self.shutdown_within(SHUTDOWN_UNBOUNDED).await;
+    }
+
+    /// Stops every task concurrently, giving up at `timeout`: what had not
+    /// stopped by then is abandoned (an open Kafka transaction is never
+    /// committed, so its offsets do not advance) and reported.
+    pub async fn shutdown_within(&self, timeout: std::time::Duration) -> Unfinished {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut unfinished = Unfinished::default();
         if let Some(cluster) = &self.cluster {
             // Stops this worker's connectors, then leaves the group at once.
-            cluster.leave().await;
+            unfinished.group = tokio::time::timeout_at(deadline, cluster.leave()).await.is_err();
         }
-        let mut map = self.connectors.lock().await;
-        for (name, entry) in map.iter_mut() {
-            if let Some(task) = entry.task.take() {
-                tracing::info!(connector = %name, "stopping connector task");
-                task.stop().await;
-            }
-        }
+        let Ok(mut map) = tokio::time::timeout_at(deadline, self.connectors.lock()).await else {
+            unfinished.registry_busy = true;
+            return unfinished;
+        };
+        let tasks: Vec<(String, Box<dyn TaskHandle>)> =
+            map.iter_mut().filter_map(|(name, e)| e.task.take().map(|t| (name.clone(), t))).collect();
+        drop(map);
+        let stops = tasks.into_iter().map(|(name, task)| async move {
+            tracing::info!(connector = %name, "stopping connector task");
+            let stopped = tokio::time::timeout_at(deadline, task.stop()).await.is_ok();
+            (name, stopped)
+        });
+        unfinished.connectors =
+            futures::future::join_all(stops).await.into_iter().filter(|(_, stopped)| !stopped).map(|(n, _)| n).collect();
+        unfinished
     }
 
     pub(in crate::connect) fn start_task(&self, name: &str, entry: &mut Entry) {

@@ -8,14 +8,18 @@ pub mod distributed;
 pub mod herder;
 pub mod rest;
 pub mod runtime;
+pub mod server;
 pub mod store;
 pub mod task;
 pub mod validate;
 
-pub use herder::{Herder, HerderError, HerderOptions};
-pub use rest::{router, serve, serve_on, ServeError, OPENAPI_YAML};
+pub use herder::{Herder, HerderError, HerderOptions, Unfinished};
+pub use rest::{router, OPENAPI_YAML};
+pub use server::{serve, serve_on, ServeError, ServerLimits};
 pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 pub use store::TargetState;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod hardening_tests;

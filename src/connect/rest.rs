@@ -9,8 +9,6 @@
 //! The API's OpenAPI document is `docs/openapi.yaml`, served at `GET /openapi.yaml`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -147,7 +145,70 @@ pub fn router(herder: Arc<Herder>) -> Router {
             let auth = auth.clone();
             async move { authenticate(auth.as_ref(), req, next).await }
         }))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(herder)
+}
+
+/// Longest request target answered (Jetty's, hence Connect's, default
+/// request header size); longer ones get a 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest error body of another content type read to carry its message over.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Every error in Connect's JSON shape: the 400, 413, 415... axum's
+/// extractors answer as text become `{"error_code", "message"}`.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("HTTP 414 URI Too Long: the request target is {uri_len} bytes, at most {MAX_URI_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        essence == "application/json" || essence.ends_with("+json")
+    });
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let message = match text.trim() {
+        "" => format!("HTTP {} {reason}", status.as_u16()),
+        t => format!("HTTP {} {reason}: {t}", status.as_u16()),
+    };
+    let mut out = ApiError::new(status, message).into_response();
+    // Keep headers such as Allow or WWW-Authenticate; the body's own are replaced.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// `name` as one URI path segment: everything but RFC 3986's unreserved
+/// characters percent-encoded (UTF-8), so `/`, `?`, `#`, `%` and spaces cannot
+/// change what the `Location` points at.
+fn encode_path_segment(name: &str) -> String {
+    if name == "." || name == ".." {
+        return name.replace('.', "%2E");
+    }
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Lets a request through when `auth` is unset, when it is one of the
@@ -190,38 +251,6 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML).into_response()
-}
-
-/// Why the REST server stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot listen on {addr}")]
-    Bind { addr: SocketAddr, #[source] source: std::io::Error },
-    #[error("rest server failed")]
-    Serve(#[source] std::io::Error),
-}
-
-/// Binds `listen` and serves `router` until `shutdown` resolves.
-pub async fn serve(
-    listen: SocketAddr,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind { addr: listen, source })?;
-    serve_on(listener, router, shutdown).await
-}
-
-/// Serves `router` on an already bound listener until `shutdown` resolves.
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(listen = %addr, "rest api listening");
-    }
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
 }
 
 /// Parses a JSON body; rejects a declared non-JSON content type (415) and malformed JSON (400).
@@ -330,7 +359,7 @@ async fn create_connector(State(h): State<Arc<Herder>>, headers: HeaderMap, body
         Some(_) => return Err(ApiError::bad_request("initial_state must be a string: RUNNING, PAUSED or STOPPED")),
     };
     let info = h.create_with_state(&name, config, initial).await?;
-    let location = format!("/connectors/{name}");
+    let location = format!("/connectors/{}", encode_path_segment(&name));
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
 }
 

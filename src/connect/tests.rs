@@ -405,7 +405,7 @@ async fn serve_on_a_real_port_and_shut_down() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(listener, app, async move {
+    let server = tokio::spawn(serve_on(listener, app, ServerLimits::default(), async move {
         let _ = rx.await;
     }));
     let client = reqwest::Client::new();
