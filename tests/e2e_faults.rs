@@ -98,6 +98,41 @@ async fn broker_unavailable_30s_then_catches_up() {
     assert!(v.is_exact(), "{v:?}\n--- worker log ---\n{}", worker.log());
 }
 
+/// GIVEN two connectors under load, WHEN the broker is frozen (SIGSTOP) and
+/// the worker gets SIGTERM, THEN it exits within `worker.shutdown_timeout_ms`
+/// (default 25 s, under Kubernetes' 30 s grace period) instead of waiting for
+/// each connector's transaction one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_broker_down_exits_within_the_shutdown_timeout() {
+    let broker = Broker::dedicated();
+    let db = PgServer::shared().create_database("fault_sigterm").await;
+    create_tables(&db).await;
+    let mut worker = Worker::start(&broker).await;
+    let prefix = unique_name("fterm");
+    start_connector(&worker, &db, "fterm1", &prefix, &[]).await;
+    start_connector(&worker, &db, "fterm2", &format!("{prefix}b"), &[]).await;
+    let load = Load::start(&db, Rng::seeded().next());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // WHEN the broker stops answering while changes keep coming, then SIGTERM
+    broker.pause();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = load.stop().await;
+    let started = Instant::now();
+    let status = tokio::task::block_in_place(|| worker.terminate());
+    let took = started.elapsed();
+    broker.resume();
+
+    // THEN
+    let log = worker.log();
+    println!("exit {status} after {took:?}");
+    for line in log.lines().filter(|l| l.contains("shutting down") || l.contains("exiting before") || l.contains("stopped")) {
+        println!("{line}");
+    }
+    assert!(took < Duration::from_secs(28), "the worker took {took:?} to exit on SIGTERM:\n{log}");
+    assert!(status.success(), "exit {status}:\n{log}");
+}
+
 /// GIVEN a connector under load, WHEN PostgreSQL is restarted twice
 /// (`pg_ctl restart -m fast`), THEN the writer and the connector reconnect
 /// by themselves and Kafka holds every committed change exactly once.
