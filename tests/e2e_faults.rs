@@ -131,6 +131,7 @@ async fn sigterm_with_the_broker_down_exits_within_the_shutdown_timeout() {
     }
     assert!(took < Duration::from_secs(28), "the worker took {took:?} to exit on SIGTERM:\n{log}");
     assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains("exiting before everything stopped"), "the unfinished connectors are reported:\n{log}");
 }
 
 /// GIVEN a connector under load, WHEN PostgreSQL is restarted twice
