@@ -18,4 +18,6 @@ pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 pub use store::TargetState;
 
 #[cfg(test)]
+mod secrets_tests;
+#[cfg(test)]
 mod tests;
