@@ -125,7 +125,11 @@ impl ProviderPolicy {
                 match std::env::var(body) {
                     Ok(v) if allowed => Ok(v),
                     result => {
-                        let reason = if allowed { format!("{:?}", result.err()) } else { "not in allowed_names".to_owned() };
+                        let reason = match result {
+                            _ if !allowed => "not in allowed_names",
+                            Err(std::env::VarError::NotUnicode(_)) => "not valid unicode",
+                            _ => "not set",
+                        };
                         tracing::warn!(reference = %whole, reason = %reason, "config provider reference not resolved");
                         Err(format!(
                             "config provider reference {whole} cannot be resolved: the variable is not set, or not listed in the worker's [config_providers.env] allowed_names"

@@ -615,9 +615,9 @@ pub(in crate::connect) fn restore_masked(
     Ok(())
 }
 
-/// Validates a connector config as `PUT /connector-plugins/{plugin}/config/validate`
-/// does, with this worker's config providers.
 impl Herder {
+    /// Validates a connector config as `PUT /connector-plugins/{plugin}/config/validate`
+    /// does, with this worker's config providers.
     pub fn validate(&self, plugin: &str, config: BTreeMap<String, String>) -> Result<serde_json::Value, String> {
         crate::connect::validate::validate(plugin, config, &self.opts.providers)
     }
