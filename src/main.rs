@@ -107,6 +107,9 @@ fn run(config: Option<PathBuf>) -> ExitCode {
 async fn serve(config: WorkerConfig, exit_by: Arc<OnceLock<Instant>>) -> anyhow::Result<()> {
     let worker = WorkerSettings::from_config(&config);
     let runtime = Arc::new(PipelineRuntime::new(worker));
+    for warning in config.startup_warnings() {
+        tracing::warn!(warning = %warning, "worker configuration");
+    }
     let opts = HerderOptions::from_worker(&config);
     let herder = match config.worker.mode {
         WorkerMode::Standalone => Herder::open(opts, runtime).await,

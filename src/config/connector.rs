@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
+use crate::config::providers::ProviderPolicy;
 use crate::config::transforms::parse_transforms;
 use crate::config::Secret;
 use crate::encode::ConverterConfig;
@@ -231,7 +232,18 @@ impl ConnectorConfig {
         name: &str,
         props: &BTreeMap<String, String>,
     ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
-        let mut p = Props::new(props);
+        Self::with_providers(name, props, &ProviderPolicy::default())
+    }
+
+    /// [`Self::from_properties`] with config provider references
+    /// (`${env:…}`, `${file:…}`) expanded under the worker's `providers`
+    /// policy; a reference the policy does not allow is an error of its property.
+    pub fn with_providers(
+        name: &str,
+        props: &BTreeMap<String, String>,
+        providers: &ProviderPolicy,
+    ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
+        let mut p = Props::with_providers(props, providers);
         p.mark_used("name");
         if let Some(given) = p.get("name") {
             if given != name {
@@ -360,10 +372,11 @@ impl ConnectorConfig {
                 p.warn(format!("unknown property {key} is ignored"));
             }
         }
-        if p.errors.is_empty() {
-            Ok((config, p.warnings))
+        let (errors, warnings) = p.finish();
+        if errors.is_empty() {
+            Ok((config, warnings))
         } else {
-            Err(ConfigErrors(p.errors))
+            Err(ConfigErrors(errors))
         }
     }
 

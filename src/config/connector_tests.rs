@@ -244,12 +244,22 @@ fn converters_and_topic_creation() {
 #[test]
 fn password_comes_from_env_provider_and_is_never_printed() {
     std::env::set_var("PGCDC_TEST_CONNECTOR_PW", "from-env");
-    let (cfg, _) = ConnectorConfig::from_properties("c", &with(&[("database.password", "${env:PGCDC_TEST_CONNECTOR_PW}")])).unwrap();
+    let policy = crate::config::providers::ProviderPolicy {
+        env: Some(crate::config::providers::EnvProvider { allowed_names: vec!["PGCDC_TEST_*".into()] }),
+        file: None,
+    };
+    let props = with(&[("database.password", "${env:PGCDC_TEST_CONNECTOR_PW}")]);
+    let (cfg, _) = ConnectorConfig::with_providers("c", &props, &policy).unwrap();
     let password = cfg.connection.password.clone().unwrap();
     assert_eq!(password.expose(), "from-env");
     assert!(!format!("{cfg:?}").contains("from-env"));
-    let errs = errors_of(&with(&[("database.password", "${env:PGCDC_TEST_UNSET_PW_VAR}")]));
+    let unset = with(&[("database.password", "${env:PGCDC_TEST_UNSET_PW_VAR}")]);
+    let errs = ConnectorConfig::with_providers("c", &unset, &policy).unwrap_err();
     assert_eq!(errs.issues()[0].property, "database.password");
+    // Off by default: the reference is refused, not passed on verbatim.
+    let errs = errors_of(&props);
+    assert_eq!(errs.issues()[0].property, "database.password");
+    assert!(errs.issues()[0].message.contains("[config_providers.env]"), "{errs}");
 }
 
 #[test]

@@ -57,7 +57,10 @@ fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
                     }
                     _ => p.error(
                         &url_key,
-                        format!("Invalid value {entry} for configuration {url_key}: expected a comma-separated list of http:// or https:// URLs"),
+                        format!(
+                            "Invalid value {} for configuration {url_key}: expected a comma-separated list of http:// or https:// URLs",
+                            crate::config::secrets::mask_url(&entry)
+                        ),
                     ),
                 }
             }

@@ -213,11 +213,4 @@ pub fn is_ignored(name: &str) -> bool {
     IGNORED.contains(&name) || IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// Whether the value of `name` is a secret (never returned by the REST API).
-pub fn is_secret(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with("password")
-        || lower.contains("secret")
-        || lower.ends_with("basic.auth.user.info")
-        || lower.ends_with("bearer.auth.token") || lower.ends_with("sasl.jaas.config") || lower.ends_with(".key.password")
-}
+pub use crate::config::secrets::is_secret;

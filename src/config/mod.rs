@@ -6,6 +6,8 @@ pub mod connector;
 mod converter;
 pub mod definitions;
 pub mod properties;
+pub mod providers;
+pub mod secrets;
 mod transforms;
 pub mod worker;
 

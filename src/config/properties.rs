@@ -1,12 +1,17 @@
 //! Reading Kafka Connect style string properties: config providers
-//! (`${env:VAR}`, `${file:path:key}`), typed getters that collect every error
-//! instead of stopping at the first, and tracking of which properties were
-//! consumed so that the rest can be reported as unknown.
+//! (`${env:VAR}`, `${file:path:key}`, under the worker's
+//! [`ProviderPolicy`]), typed getters that collect every error instead of
+//! stopping at the first, and tracking of which properties were consumed so
+//! that the rest can be reported as unknown.
+//!
+//! A value that came from a provider is a secret: an error about its
+//! property shows the value as written (`${file:…}`), and any message that
+//! would contain a resolved value has it replaced by `[hidden]`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
-
+use crate::config::providers::ProviderPolicy;
+use crate::config::secrets::HIDDEN;
 use crate::error::{Classify, ErrorClass};
 
 /// One problem with one property.
@@ -50,63 +55,6 @@ impl Classify for ConfigErrors {
     }
 }
 
-/// Expands Kafka's config provider references in `value`: `${env:VAR}` and
-/// `${file:path:key}` (a key of a Java properties file). A reference to any
-/// other provider is left as it is, as Kafka Connect does; a reference that
-/// cannot be resolved is an error (a literal `${env:X}` password would only
-/// fail later, and less clearly).
-pub fn expand_providers(value: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return Ok(out);
-        };
-        let reference = &after[..end];
-        match resolve(reference)? {
-            Some(resolved) => out.push_str(&resolved),
-            None => out.push_str(&rest[start..start + 2 + end + 1]),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Resolves `provider:[path:]key`; `None` for a provider this worker does not know.
-fn resolve(reference: &str) -> Result<Option<String>, String> {
-    let Some((provider, rest)) = reference.split_once(':') else {
-        return Ok(None);
-    };
-    match provider {
-        "env" => std::env::var(rest)
-            .map(Some)
-            .map_err(|_| format!("config provider reference ${{env:{rest}}}: environment variable {rest} is not set")),
-        "file" => {
-            let Some((path, key)) = rest.rsplit_once(':') else {
-                return Err(format!("config provider reference ${{file:{rest}}} must be ${{file:<path>:<key>}}"));
-            };
-            let props = read_properties_file(Path::new(path))?;
-            props
-                .get(key)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| format!("config provider reference ${{file:{path}:{key}}}: key {key} not found in {path}"))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// Reads a Java properties file (`key=value`, `key: value` or `key value`;
-/// `#`/`!` comments; a trailing `\` continues the line).
-pub fn read_properties_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read properties file {}: {e}", path.display()))?;
-    Ok(parse_properties(&text))
-}
-
 /// Parses the text of a Java properties file.
 pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
@@ -145,18 +93,41 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 pub(crate) struct Props {
     map: BTreeMap<String, String>,
     used: BTreeSet<String>,
+    /// Properties whose value came from a config provider: their value as written.
+    provided: BTreeMap<String, String>,
+    /// What provider references resolved to (never shown).
+    resolved: Vec<String>,
     pub(crate) errors: Vec<ConfigIssue>,
     pub(crate) warnings: Vec<String>,
 }
 
 impl Props {
-    /// Expands config providers in every value; a failed expansion is an error of that property.
+    /// Properties read as they are: every provider reference is refused (providers off).
+    #[cfg(test)]
     pub(crate) fn new(raw: &BTreeMap<String, String>) -> Props {
-        let mut props = Props { map: BTreeMap::new(), used: BTreeSet::new(), errors: Vec::new(), warnings: Vec::new() };
+        Props::with_providers(raw, &ProviderPolicy::default())
+    }
+
+    /// Expands config providers in every value under `policy`; a failed
+    /// expansion is an error of that property.
+    pub(crate) fn with_providers(raw: &BTreeMap<String, String>, policy: &ProviderPolicy) -> Props {
+        let mut props = Props {
+            map: BTreeMap::new(),
+            used: BTreeSet::new(),
+            provided: BTreeMap::new(),
+            resolved: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
         for (key, value) in raw {
-            match expand_providers(value) {
-                Ok(v) => {
-                    props.map.insert(key.clone(), v);
+            match policy.expand(value) {
+                Ok(None) => {
+                    props.map.insert(key.clone(), value.clone());
+                }
+                Ok(Some(expanded)) => {
+                    props.map.insert(key.clone(), expanded.value);
+                    props.provided.insert(key.clone(), value.clone());
+                    props.resolved.extend(expanded.resolved.into_iter().filter(|v| !v.trim().is_empty()));
                 }
                 Err(message) => {
                     props.used.insert(key.clone());
@@ -167,8 +138,40 @@ impl Props {
         props
     }
 
+    /// Records an error of `property`. When its value came from a config
+    /// provider, the message names the reference, not what it resolved to.
     pub(crate) fn error(&mut self, property: &str, message: impl Into<String>) {
-        self.errors.push(ConfigIssue { property: property.to_owned(), message: message.into() });
+        let message = match self.provided.get(property) {
+            Some(written) => format!(
+                "Invalid value {written} for configuration {property}: the value its config provider reference resolves to is not valid here (not shown: it is treated as a secret)"
+            ),
+            None => message.into(),
+        };
+        self.errors.push(ConfigIssue { property: property.to_owned(), message });
+    }
+
+    /// The errors and warnings, with every resolved provider value that a
+    /// message might still contain (e.g. through another property) replaced by `[hidden]`.
+    pub(crate) fn finish(mut self) -> (Vec<ConfigIssue>, Vec<String>) {
+        let mut resolved = std::mem::take(&mut self.resolved);
+        // Longest first, so that a value containing another is replaced whole.
+        resolved.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let scrub = |text: &mut String| {
+            for value in &resolved {
+                for v in [value.as_str(), value.trim()] {
+                    if text.contains(v) {
+                        *text = text.replace(v, HIDDEN);
+                    }
+                }
+            }
+        };
+        for issue in &mut self.errors {
+            scrub(&mut issue.message);
+        }
+        for warning in &mut self.warnings {
+            scrub(warning);
+        }
+        (self.errors, self.warnings)
     }
 
     pub(crate) fn warn(&mut self, message: impl Into<String>) {
@@ -277,31 +280,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_provider_expands_and_missing_variable_is_an_error() {
-        std::env::set_var("PGCDC_TEST_PROVIDER_VAR", "s3cret");
-        assert_eq!(expand_providers("a-${env:PGCDC_TEST_PROVIDER_VAR}-b").unwrap(), "a-s3cret-b");
-        let err = expand_providers("${env:PGCDC_TEST_SURELY_UNSET_VAR}").unwrap_err();
-        assert!(err.contains("PGCDC_TEST_SURELY_UNSET_VAR"), "{err}");
-    }
-
-    #[test]
-    fn unknown_provider_is_left_verbatim() {
-        assert_eq!(expand_providers("${vault:secret/x:pw}").unwrap(), "${vault:secret/x:pw}");
-        assert_eq!(expand_providers("no refs ${").unwrap(), "no refs ${");
-    }
-
-    #[test]
-    fn file_provider_reads_a_properties_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.properties");
-        std::fs::write(&path, "# comment\npassword = pw1\nuser: alice\nlong=a\\\n  b\n").unwrap();
-        let reference = format!("${{file:{}:password}}", path.display());
-        assert_eq!(expand_providers(&reference).unwrap(), "pw1");
-        let props = read_properties_file(&path).unwrap();
+    fn properties_file_syntax() {
+        let props = parse_properties("# comment\npassword = pw1\nuser: alice\nlong=a\\\n  b\n");
+        assert_eq!(props.get("password").map(String::as_str), Some("pw1"));
         assert_eq!(props.get("user").map(String::as_str), Some("alice"));
         assert_eq!(props.get("long").map(String::as_str), Some("ab"));
-        let missing = format!("${{file:{}:nope}}", path.display());
-        assert!(expand_providers(&missing).unwrap_err().contains("nope"));
+    }
+
+    #[test]
+    fn errors_never_show_a_resolved_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.properties");
+        std::fs::write(&path, "pw = T0p-s3cret\n").unwrap();
+        let policy = ProviderPolicy {
+            env: None,
+            file: Some(crate::config::providers::FileProvider { allowed_paths: vec![dir.path().to_owned()] }),
+        };
+        let reference = format!("${{file:{}:pw}}", path.display());
+        let raw: BTreeMap<String, String> =
+            [("mode", reference.clone()), ("flag", reference.clone())].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut p = Props::with_providers(&raw, &policy);
+        let _ = p.enum_or("mode", 1, &[("one", 1)]);
+        assert!(p.bool_or("flag", true));
+        p.error("other", "mentions T0p-s3cret through another property");
+        p.warn("a warning with T0p-s3cret");
+        let (errors, warnings) = p.finish();
+        assert_eq!(errors.len(), 3);
+        for text in errors.iter().map(|e| e.message.as_str()).chain(warnings.iter().map(String::as_str)) {
+            assert!(!text.contains("T0p-s3cret"), "{text}");
+        }
+        assert!(errors[0].message.contains(&reference), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn a_disabled_provider_is_an_error_of_its_property() {
+        let raw: BTreeMap<String, String> = [("database.password".to_owned(), "${env:PATH}".to_owned())].into();
+        let p = Props::new(&raw);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].property, "database.password");
+        assert!(p.errors[0].message.contains("[config_providers.env]"), "{}", p.errors[0].message);
     }
 
     #[test]

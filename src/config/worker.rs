@@ -3,7 +3,7 @@
 //! Loaded, lowest precedence first, from the defaults below, a TOML file and
 //! the environment: `PGCDC_<SECTION>__<FIELD>` (`__` separates nesting), e.g.
 //! `PGCDC_KAFKA__BOOTSTRAP_SERVERS=broker:9092`. Only variables whose section
-//! is one of `rest`, `kafka`, `worker`, `log` are read, so other `PGCDC_*`
+//! is one of `rest`, `kafka`, `worker`, `log`, `config_providers` are read, so other `PGCDC_*`
 //! variables (the CLI's own) do not collide. Unknown keys are errors.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::config::providers::ProviderPolicy;
 use crate::config::Secret;
 use crate::error::{Classify, ErrorClass};
 
@@ -52,7 +53,7 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Prefix of the environment variables read.
 pub const ENV_PREFIX: &str = "PGCDC_";
 /// Sections of the file (and of environment variables).
-const SECTIONS: &[&str] = &["rest", "kafka", "worker", "log"];
+const SECTIONS: &[&str] = &["rest", "kafka", "worker", "log", "config_providers"];
 /// librdkafka options the worker sets itself.
 const MANAGED_KAFKA_OPTIONS: &[&str] = &["bootstrap.servers", "transactional.id", "enable.idempotence"];
 
@@ -85,6 +86,9 @@ pub struct WorkerConfig {
     pub worker: WorkerSection,
     /// Logging.
     pub log: LogConfig,
+    /// Which config providers (`${env:…}`, `${file:…}`) connector configs may
+    /// use, and what they may read; none by default.
+    pub config_providers: ProviderPolicy,
 }
 
 /// `[rest]`
@@ -343,6 +347,10 @@ impl WorkerConfig {
                 "is set by the worker itself and cannot be overridden",
             );
         }
+        self.validate_kafka_options()?;
+        if let Err((field, constraint)) = self.config_providers.validate() {
+            return invalid(&field, &constraint);
+        }
         let group = &self.worker.group_id;
         if group.is_empty() || !group.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
             return invalid(
@@ -396,6 +404,40 @@ impl WorkerConfig {
             return invalid("log.level", "must be a tracing filter such as info, debug or pgcdc=debug,rdkafka=warn");
         }
         Ok(())
+    }
+
+    /// Has librdkafka check every `[kafka.options]` entry (a name it does not
+    /// know, a value it rejects) now rather than when each connector starts.
+    /// Only the configuration is built: no client, no connection.
+    fn validate_kafka_options(&self) -> Result<(), ConfigError> {
+        for (key, value) in &self.kafka.options {
+            let mut client = rdkafka::ClientConfig::new();
+            client.set(key, value).set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
+            if let Err(err) = client.create_native_config() {
+                let constraint = match err {
+                    // librdkafka's reason may quote the value: left out for a secret.
+                    rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) if !crate::config::secrets::is_secret(key) => {
+                        format!("rejected by librdkafka: {desc}")
+                    }
+                    _ => "rejected by librdkafka: unknown property or invalid value".to_owned(),
+                };
+                return Err(ConfigError::Invalid { field: format!("kafka.options.\"{key}\""), constraint });
+            }
+        }
+        Ok(())
+    }
+
+    /// Warnings about a configuration that works but is risky, logged at start.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.rest.auth.is_none() && !self.rest.listen.ip().is_loopback() {
+            warnings.push(format!(
+                "the REST API listens on {} without authentication: anyone who reaches it can register connectors; \
+                 set [rest.auth] or listen on a loopback address",
+                self.rest.listen
+            ));
+        }
+        warnings
     }
 
     fn validate_distributed(&self) -> Result<(), ConfigError> {
@@ -506,7 +548,7 @@ mod tests {
                 [kafka]
                 bootstrap_servers = "file:9092"
                 [kafka.options]
-                "security.protocol" = "ssl"
+                "linger.ms" = "5"
                 [worker]
                 connectors_dir = "conns"
                 [log]
@@ -520,11 +562,65 @@ mod tests {
             assert_eq!(c.kafka.bootstrap_servers, "env-broker:9092");
             assert_eq!(c.worker.group_id, "g1");
             assert_eq!(c.rest.listen.port(), 9999);
-            assert_eq!(c.kafka.options.get("security.protocol").map(String::as_str), Some("ssl"));
+            assert_eq!(c.kafka.options.get("linger.ms").map(String::as_str), Some("5"));
             assert_eq!(c.worker.connectors_dir, Some(PathBuf::from("conns")));
             assert_eq!(c.log.format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    #[test]
+    fn kafka_options_are_checked_by_librdkafka_at_load() {
+        let mut c = WorkerConfig::default();
+        c.kafka.options.insert("linger.ms".into(), "5".into());
+        assert!(c.validate().is_ok());
+        c.kafka.options.insert("no.such.option".into(), "1".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("kafka.options.\"no.such.option\""), "{err}");
+        let mut c = WorkerConfig::default();
+        c.kafka.options.insert("acks".into(), "sometimes".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("kafka.options.\"acks\"") && err.contains("librdkafka"), "{err}");
+        // A rejected secret's value is never quoted.
+        let mut c = WorkerConfig::default();
+        c.kafka.options.insert("sasl.password.bogus".into(), "hunter2".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("sasl.password.bogus") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn config_providers_from_file_and_env_are_off_by_default() {
+        assert_eq!(WorkerConfig::default().config_providers, ProviderPolicy::default());
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "w.toml",
+                r#"
+                [config_providers.file]
+                allowed_paths = ["/run/secrets"]
+                "#,
+            )?;
+            jail.set_env("PGCDC_CONFIG_PROVIDERS__ENV__ALLOWED_NAMES", "[DB_PASSWORD, PGCDC_SECRET_*]");
+            let c = load(Some(Path::new("w.toml"))).map_err(|e| e.to_string())?;
+            let file = c.config_providers.file.as_ref().map(|f| f.allowed_paths.clone());
+            assert_eq!(file, Some(vec![PathBuf::from("/run/secrets")]));
+            let env = c.config_providers.env.as_ref().map(|e| e.allowed_names.clone());
+            assert_eq!(env, Some(vec!["DB_PASSWORD".to_owned(), "PGCDC_SECRET_*".to_owned()]));
+            jail.create_file("bad.toml", "[config_providers.file]\nallowed_paths = []\n")?;
+            let err = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(err.contains("config_providers.file.allowed_paths"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_non_loopback_listener_without_auth_warns() {
+        let mut c = WorkerConfig::default();
+        assert!(c.startup_warnings().is_empty(), "loopback default");
+        c.rest.listen = "0.0.0.0:8083".parse().unwrap();
+        let warnings = c.startup_warnings();
+        assert!(warnings.len() == 1 && warnings[0].contains("[rest.auth]"), "{warnings:?}");
+        c.rest.auth = Some(RestAuth::Bearer { token: Secret::new("t") });
+        assert!(c.startup_warnings().is_empty());
     }
 
     #[test]

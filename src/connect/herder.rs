@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::connector::ConnectorConfig;
-use crate::config::definitions::is_secret;
+use crate::config::providers::ProviderPolicy;
+use crate::config::secrets;
 use crate::config::worker::{RestAuth, WorkerConfig};
 use crate::config::ConfigErrors;
 use crate::connect::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
@@ -32,8 +33,7 @@ use crate::connect::distributed::Cluster;
 use crate::connect::store::{ConnectorStore, Store, StoreError, StoredConnector, TargetState};
 use crate::error::{Classify, ErrorClass};
 
-/// What a secret's value is replaced with in every response (Connect's `Password.HIDDEN`).
-pub const HIDDEN: &str = "[hidden]";
+pub use crate::config::secrets::{masked, HIDDEN};
 
 /// [`Herder::shutdown`] waits for every task however long it takes (a day).
 const SHUTDOWN_UNBOUNDED: std::time::Duration = std::time::Duration::from_secs(86_400);
@@ -65,6 +65,9 @@ pub struct HerderOptions {
     pub connectors_dir: Option<PathBuf>,
     /// `[rest.auth]`, enforced by [`crate::connect::router`].
     pub rest_auth: Option<RestAuth>,
+    /// `[config_providers]`: what `${env:…}`/`${file:…}` in connector configs
+    /// may resolve on this worker (nothing by default).
+    pub providers: ProviderPolicy,
 }
 
 impl HerderOptions {
@@ -74,6 +77,7 @@ impl HerderOptions {
             state_dir: config.worker.state_dir.clone(),
             connectors_dir: config.worker.connectors_dir.clone(),
             rest_auth: config.rest.auth.clone(),
+            providers: config.config_providers.clone(),
         }
     }
 }
@@ -165,8 +169,14 @@ pub(in crate::connect) struct Entry {
 }
 
 impl Entry {
-    pub(in crate::connect) fn new(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Entry {
-        let config = ConnectorConfig::from_properties(name, &raw).map(|(config, warnings)| {
+    /// Parses `raw`, expanding config providers under this worker's `providers` policy.
+    pub(in crate::connect) fn new(
+        name: &str,
+        raw: BTreeMap<String, String>,
+        target: TargetState,
+        providers: &ProviderPolicy,
+    ) -> Entry {
+        let config = ConnectorConfig::with_providers(name, &raw, providers).map(|(config, warnings)| {
             for warning in warnings {
                 tracing::warn!(connector = %name, warning = %warning, "connector configuration");
             }
@@ -182,7 +192,7 @@ impl Entry {
 
 /// The registry of connectors.
 pub struct Herder {
-    opts: HerderOptions,
+    pub(in crate::connect) opts: HerderOptions,
     runtime: Arc<dyn ConnectorRuntime>,
     pub(in crate::connect) store: Arc<dyn ConnectorStore>,
     pub(in crate::connect) connectors: Mutex<BTreeMap<String, Entry>>,
@@ -197,7 +207,7 @@ impl Herder {
         let store = Store::new(&opts.state_dir);
         let mut connectors = BTreeMap::new();
         for (name, stored) in store.load()? {
-            let entry = Entry::new(&name, stored.config, stored.target_state);
+            let entry = Entry::new(&name, stored.config, stored.target_state, &opts.providers);
             if let Err(errors) = &entry.config {
                 tracing::error!(connector = %name, error = %errors, "persisted connector configuration is invalid");
             }
@@ -240,7 +250,7 @@ impl Herder {
             return Ok(());
         }
         let target = map.get(name).map(|e| e.target).unwrap_or_default();
-        let entry = checked_entry(name, raw, target).map_err(|e| HerderError::ConnectorFile {
+        let entry = checked_entry(name, raw, target, &self.opts.providers).map_err(|e| HerderError::ConnectorFile {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
@@ -290,7 +300,7 @@ impl Herder {
         if map.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
-        let mut entry = checked_entry(name, raw, initial)?;
+        let mut entry = checked_entry(name, raw, initial, &self.opts.providers)?;
         self.persist_with(&map, name, Some(&entry)).await?;
         tracing::info!(connector = %name, "connector created");
         self.start_task(name, &mut entry);
@@ -316,18 +326,9 @@ impl Herder {
         }
         let mut map = self.connectors.lock().await;
         let existing = map.get(name);
-        for (key, value) in raw.iter_mut() {
-            if value == HIDDEN && is_secret(key) {
-                match existing.and_then(|e| e.raw.get(key)) {
-                    Some(old) => value.clone_from(old),
-                    None => {
-                        return Err(HerderError::BadRequest(format!("{key} is {HIDDEN}, but there is no current value to keep")))
-                    }
-                }
-            }
-        }
+        restore_masked(&mut raw, existing.map(|e| &e.raw))?;
         let target = existing.map(|e| e.target).unwrap_or_default();
-        let mut entry = checked_entry(name, raw, target)?;
+        let mut entry = checked_entry(name, raw, target, &self.opts.providers)?;
         self.persist_with(&map, name, Some(&entry)).await?;
         let created = match map.remove(name) {
             Some(old) => {
@@ -361,7 +362,7 @@ impl Herder {
         };
         for (key, value) in patch {
             match value {
-                Some(v) if v == HIDDEN && is_secret(&key) => {}
+                Some(v) if v == HIDDEN && secrets::is_secret(&key) => {}
                 Some(v) => {
                     raw.insert(key, v);
                 }
@@ -620,20 +621,43 @@ fn with_name(name: &str, mut raw: BTreeMap<String, String>) -> BTreeMap<String, 
 }
 
 /// A new entry whose config must be valid.
-pub(in crate::connect) fn checked_entry(name: &str, raw: BTreeMap<String, String>, target: TargetState) -> Result<Entry, HerderError> {
-    let entry = Entry::new(name, with_name(name, raw), target);
+pub(in crate::connect) fn checked_entry(
+    name: &str,
+    raw: BTreeMap<String, String>,
+    target: TargetState,
+    providers: &ProviderPolicy,
+) -> Result<Entry, HerderError> {
+    let entry = Entry::new(name, with_name(name, raw), target, providers);
     match entry.config {
         Err(errors) => Err(HerderError::InvalidConfig(errors)),
         Ok(_) => Ok(entry),
     }
 }
 
-/// `config` with every secret's value replaced by [`HIDDEN`].
-pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    config
-        .iter()
-        .map(|(k, v)| (k.clone(), if is_secret(k) { HIDDEN.to_owned() } else { v.clone() }))
-        .collect()
+/// Puts back the current value of every property given as its masked form
+/// (a config read from the API sent back unchanged); a masked value with no
+/// current value to stand for is refused.
+pub(in crate::connect) fn restore_masked(
+    raw: &mut BTreeMap<String, String>,
+    current: Option<&BTreeMap<String, String>>,
+) -> Result<(), HerderError> {
+    for (key, value) in raw.iter_mut() {
+        let old = current.and_then(|c| c.get(key)).map(String::as_str);
+        if let Some(old) = secrets::unmask(key, value, old) {
+            *value = old.to_owned();
+        } else if secrets::is_masked_placeholder(key, value) {
+            return Err(HerderError::BadRequest(format!("{key} is {HIDDEN}, but there is no current value to keep")));
+        }
+    }
+    Ok(())
+}
+
+impl Herder {
+    /// Validates a connector config as `PUT /connector-plugins/{plugin}/config/validate`
+    /// does, with this worker's config providers.
+    pub fn validate(&self, plugin: &str, config: BTreeMap<String, String>) -> Result<serde_json::Value, String> {
+        crate::connect::validate::validate(plugin, config, &self.opts.providers)
+    }
 }
 
 pub(in crate::connect) fn validate_name(name: &str) -> Result<(), HerderError> {

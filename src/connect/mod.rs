@@ -20,6 +20,8 @@ pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 pub use store::TargetState;
 
 #[cfg(test)]
+mod secrets_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod hardening_tests;

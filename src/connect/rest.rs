@@ -609,8 +609,13 @@ async fn plugin_config(Path(plugin): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(validate::definitions()))
 }
 
-async fn validate_config(Path(plugin): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn validate_config(
+    State(h): State<Arc<Herder>>,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let value = json_body(&headers, &body)?;
     let config = config_map(&value, "config").map_err(ApiError::bad_request)?;
-    validate::validate(&plugin, config).map(Json).map_err(ApiError::bad_request)
+    h.validate(&plugin, config).map(Json).map_err(ApiError::bad_request)
 }

@@ -52,6 +52,8 @@ pub enum StoreError {
     Read { path: PathBuf, #[source] source: std::io::Error },
     #[error("connector state file {path} is corrupt; fix or remove it")]
     Corrupt { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("connector state file {path} has format version {version}; this pgcdc reads version {FORMAT_VERSION} only (was it written by a newer pgcdc?)")]
+    Version { path: PathBuf, version: u32 },
     #[error("cannot write connector state file {path}")]
     Write { path: PathBuf, #[source] source: std::io::Error },
     /// The shared config topic of distributed mode could not be written or read back.
@@ -114,7 +116,10 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(source) => return Err(StoreError::Read { path, source }),
         };
-        let file: StateFile = serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })?;
+        let file: StateFile = serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path: path.clone(), source })?;
+        if file.version != FORMAT_VERSION {
+            return Err(StoreError::Version { path, version: file.version });
+        }
         Ok(file.connectors)
     }
 
@@ -167,6 +172,15 @@ mod tests {
         store.save(&m).unwrap();
         assert_eq!(store.load().unwrap(), m);
         assert!(!dir.path().join("nested").join("connectors.json.tmp").exists());
+    }
+
+    #[test]
+    fn unknown_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), br#"{"version":99,"connectors":{}}"#).unwrap();
+        let err = Store::new(dir.path()).load().unwrap_err();
+        assert!(matches!(err, StoreError::Version { version: 99, .. }), "{err}");
+        assert!(err.to_string().contains("version 99"), "{err}");
     }
 
     #[test]

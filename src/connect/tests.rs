@@ -15,8 +15,8 @@ use crate::config::connector::ConnectorConfig;
 
 /// Records starts, stops, slot drops and offset calls; every task reports `state`.
 #[derive(Default)]
-struct FakeRuntime {
-    started: Mutex<Vec<String>>,
+pub(super) struct FakeRuntime {
+    pub(super) started: Mutex<Vec<String>>,
     stopped: Arc<Mutex<Vec<String>>>,
     state: Arc<Mutex<Option<TaskState>>>,
     /// `(connector, slot)` of every `drop_slot`, with the stops recorded before it.
@@ -70,11 +70,11 @@ impl ConnectorRuntime for FakeRuntime {
     }
 }
 
-fn opts(dir: &Path) -> HerderOptions {
-    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None }
+pub(super) fn opts(dir: &Path) -> HerderOptions {
+    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None, providers: Default::default() }
 }
 
-fn config() -> Value {
+pub(super) fn config() -> Value {
     json!({
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "database.hostname": "127.0.0.1",
@@ -86,7 +86,7 @@ fn config() -> Value {
     })
 }
 
-async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub(super) async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut req = Request::builder().method(method).uri(uri);
     let body = match body {
         Some(v) => {

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::config::connector::{ConnectorConfig, JSON_CONVERTER_CLASS, POSTGRES_CONNECTOR_ALIASES, POSTGRES_CONNECTOR_CLASS};
-use crate::config::definitions::{self, PropertyDef, PropertyType, GROUPS, PROPERTIES};
+use crate::config::definitions::{self, PropertyDef, GROUPS, PROPERTIES};
+use crate::config::providers::ProviderPolicy;
+use crate::config::secrets::mask_value;
 use crate::config::ConfigErrors;
-use crate::connect::herder::HIDDEN;
 
 /// The Debezium release whose connector pgcdc stands in for.
 pub const DEBEZIUM_VERSION: &str = "3.6.3.Final";
@@ -65,9 +66,11 @@ pub fn definitions() -> Value {
     Value::Array(PROPERTIES.iter().enumerate().map(|(i, d)| definition(d, i + 1)).collect())
 }
 
-/// Validates `config` as Connect's validate endpoint does; `Err` for a request
-/// that cannot be validated at all (unknown plugin, mismatched class).
-pub fn validate(plugin: &str, mut config: BTreeMap<String, String>) -> Result<Value, String> {
+/// Validates `config` as Connect's validate endpoint does, expanding config
+/// providers under `providers`; `Err` for a request that cannot be validated
+/// at all (unknown plugin, mismatched class). Values are shown as written,
+/// secrets masked; no message shows what a provider resolved to.
+pub fn validate(plugin: &str, mut config: BTreeMap<String, String>, providers: &ProviderPolicy) -> Result<Value, String> {
     check_plugin(plugin)?;
     match config.get("connector.class") {
         None => {
@@ -79,7 +82,7 @@ pub fn validate(plugin: &str, mut config: BTreeMap<String, String>) -> Result<Va
         Some(_) => {}
     }
     let name = config.get("name").cloned().unwrap_or_default();
-    let errors = match ConnectorConfig::from_properties(&name, &config) {
+    let errors = match ConnectorConfig::with_providers(&name, &config, providers) {
         Ok(_) => ConfigErrors(Vec::new()),
         Err(e) => e,
     };
@@ -94,8 +97,7 @@ pub fn validate(plugin: &str, mut config: BTreeMap<String, String>) -> Result<Va
     let mut configs = Vec::new();
     let mut order = 0;
     let mut entry = |def: Value, name: &str, value: Option<String>| {
-        let secret = definitions::find(name).is_some_and(|d| d.kind == PropertyType::Password) || definitions::is_secret(name);
-        let value = value.map(|v| if secret { HIDDEN.to_owned() } else { v });
+        let value = value.map(|v| mask_value(name, &v));
         let errs: Vec<&str> = errors.for_property(name).collect();
         configs.push(json!({
             "definition": def,

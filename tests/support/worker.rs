@@ -83,6 +83,11 @@ impl Worker {
         Self::start_with(broker, &env).await
     }
 
+    /// The worker's state file (`<state_dir>/connectors.json`).
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.path().join("state").join("connectors.json")
+    }
+
     /// The `worker_id` statuses show for this worker (`host:port` of its REST API).
     pub fn worker_id(&self) -> String {
         self.rest.trim_start_matches("http://").to_owned()

@@ -20,12 +20,11 @@ use super::codec::{self, ConfigRecord, StatusKey, StatusValue};
 use super::topics::TailRecord;
 use super::{Cluster, Membership, Parts, READ_BACK_TIMEOUT};
 use crate::connect::herder::{
-    checked_entry, masked_status, validate_name, ConnectorInfo, ConnectorStatus, Entry, Herder, HerderError,
-    HerderOptions, StateInfo, TaskStatus, HIDDEN,
+    checked_entry, masked_status, restore_masked, validate_name, ConnectorInfo, ConnectorStatus, Entry, Herder,
+    HerderError, HerderOptions, StateInfo, TaskStatus,
 };
 use crate::connect::runtime::ConnectorRuntime;
 use crate::connect::store::{StoredConnector, TargetState};
-use crate::config::definitions::is_secret;
 
 /// How often the owner compares its connectors' states with what it last published.
 const STATUS_INTERVAL: Duration = Duration::from_millis(500);
@@ -72,7 +71,7 @@ impl Herder {
         if self.connectors.lock().await.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
-        let entry = checked_entry(name, raw, initial)?;
+        let entry = checked_entry(name, raw, initial, &self.opts.providers)?;
         self.store.persist(name, Some(&entry.stored()), &BTreeMap::new()).await?;
         tracing::info!(connector = %name, "connector created");
         self.info(name).await
@@ -86,20 +85,9 @@ impl Herder {
         let (entry, created) = {
             let map = self.connectors.lock().await;
             let existing = map.get(name);
-            for (key, value) in raw.iter_mut() {
-                if value == HIDDEN && is_secret(key) {
-                    match existing.and_then(|e| e.raw.get(key)) {
-                        Some(old) => value.clone_from(old),
-                        None => {
-                            return Err(HerderError::BadRequest(format!(
-                                "{key} is {HIDDEN}, but there is no current value to keep"
-                            )))
-                        }
-                    }
-                }
-            }
+            restore_masked(&mut raw, existing.map(|e| &e.raw))?;
             let target = existing.map(|e| e.target).unwrap_or_default();
-            (checked_entry(name, raw, target)?, existing.is_none())
+            (checked_entry(name, raw, target, &self.opts.providers)?, existing.is_none())
         };
         self.store.persist(name, Some(&entry.stored()), &BTreeMap::new()).await?;
         Ok((self.info(name).await?, created))
@@ -161,7 +149,7 @@ impl Herder {
                         task.stop().await;
                     }
                     if entry.raw != stored.config {
-                        *entry = Entry::new(name, stored.config, stored.target_state);
+                        *entry = Entry::new(name, stored.config, stored.target_state, &self.opts.providers);
                         tracing::info!(connector = %name, "connector reconfigured");
                     }
                     entry.target = stored.target_state;
@@ -173,7 +161,7 @@ impl Herder {
                     self.start_task(name, entry);
                 }
                 None => {
-                    let mut entry = Entry::new(name, stored.config, stored.target_state);
+                    let mut entry = Entry::new(name, stored.config, stored.target_state, &self.opts.providers);
                     self.start_task(name, &mut entry);
                     map.insert(name.to_owned(), entry);
                     membership_changed = true;
