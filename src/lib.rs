@@ -19,6 +19,7 @@ pub mod lsn;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub(crate) mod private_fs;
 pub mod record;
 pub mod schema;
 pub mod shutdown;

@@ -43,6 +43,8 @@ pub struct WorkerSettings {
     pub offset_storage_topic: String,
     /// Its partition count when created.
     pub offset_storage_partitions: i32,
+    /// `worker.spill_dir`: where streamed transactions are spilled (default `$TMPDIR`).
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 impl WorkerSettings {
@@ -53,6 +55,7 @@ impl WorkerSettings {
             group_id: config.worker.group_id.clone(),
             offset_storage_topic: config.worker.offset_storage_topic.clone(),
             offset_storage_partitions: config.worker.offset_storage_partitions,
+            spill_dir: config.worker.spill_dir.clone(),
         }
     }
 
@@ -143,7 +146,10 @@ pub async fn run(
         sink.set_table_floors(o.floors());
         sink.set_incremental(o.incremental.clone());
     }
-    let source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
+    let mut source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
+    if let Some(dir) = &worker.spill_dir {
+        source.set_spill_dir(dir.clone());
+    }
     running();
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);

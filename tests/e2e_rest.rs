@@ -433,3 +433,77 @@ async fn offsets_patch_moves_the_resume_point_and_delete_resets_it() {
     let (_, body) = worker.call(Method::GET, "/connectors/o/offsets", None).await;
     assert_eq!(body, json!({ "offsets": [] }));
 }
+
+/// The slot's `confirmed_flush_lsn` is not past the server's end of WAL.
+async fn assert_slot_within_wal(db: &TestDatabase, slot: &str) {
+    let client = db.client().await;
+    let row = client
+        .query_one(
+            "SELECT confirmed_flush_lsn <= pg_current_wal_insert_lsn(), confirmed_flush_lsn::text \
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("pg_replication_slots");
+    let (within, confirmed): (bool, String) = (row.get(0), row.get(1));
+    assert!(within, "slot {slot} confirmed {confirmed}, beyond the server's WAL");
+}
+
+/// GIVEN a connector that delivered row 1 and was stopped, WHEN its offset
+/// is PATCHed to an LSN far beyond the server's WAL (18446744073709551615)
+/// and it is resumed, THEN the PATCH is refused with a 400 naming the field,
+/// the value and the current WAL position, the slot stays within the WAL,
+/// and a row inserted after the resume is published. AND a stored offset
+/// beyond the WAL that got there another way fails the connector with a
+/// trace saying how to fix it, and DELETE offsets + resume recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_beyond_the_servers_wal_is_refused_and_changes_keep_flowing() {
+    let db = PgServer::shared().create_database("walbound").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let (prefix, slot) = (unique_name("wb"), unique_name("slot"));
+    let config = connector_config(&db, &prefix, &slot, &[("snapshot.mode", "no_data")]);
+    assert_eq!(worker.register("w", config).await.0, 201);
+    worker.wait_task_state("w", "RUNNING", TIMEOUT).await;
+    let topic = format!("{prefix}.public.t");
+    db.execute("INSERT INTO t VALUES (1)").await;
+    assert_eq!(ids(&broker.consume(&topic, 1, TIMEOUT).await), [1]);
+
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/stop", None).await.0, 204);
+    wait_slot(&db, &slot, Some(false)).await;
+    let patch = json!({"offsets": [{"partition": {"server": prefix}, "offset": {"lsn": u64::MAX}}]});
+    let (code, body) = worker.call(Method::PATCH, "/connectors/w/offsets", Some(&patch)).await;
+    assert_eq!(code, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    for part in ["\"lsn\"", "18446744073709551615", "current WAL position"] {
+        assert!(message.contains(part), "{part} missing from {message}");
+    }
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/resume", None).await.0, 202);
+    worker.wait_task_state("w", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (2)").await;
+    assert_eq!(ids(&broker.consume(&topic, 2, TIMEOUT).await), [1, 2], "changes after the refused PATCH are published");
+    assert_slot_within_wal(&db, &slot).await;
+
+    // A stored offset beyond the WAL written behind the API's back.
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/stop", None).await.0, 204);
+    wait_slot(&db, &slot, Some(false)).await;
+    let store = pgcdc::offsets::OffsetStore::new(broker.bootstrap.clone(), pgcdc::offsets::DEFAULT_OFFSET_STORAGE_TOPIC);
+    let bogus = pgcdc::offsets::SourceOffset::after_commit(pgcdc::lsn::Lsn(u64::MAX), 1, 0);
+    store.write("w", &prefix, Some(&bogus), 1, &[]).await.expect("write the bogus offset");
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/resume", None).await.0, 202);
+    let status = worker.wait_task_state("w", "FAILED", TIMEOUT).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    for part in ["FFFFFFFF/FFFFFFFF", "ahead of the server's current WAL position", "DELETE /connectors/w/offsets"] {
+        assert!(trace.contains(part), "{part} missing from {trace}");
+    }
+    assert_slot_within_wal(&db, &slot).await;
+
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/stop", None).await.0, 204);
+    assert_eq!(worker.call(Method::DELETE, "/connectors/w/offsets", None).await.0, 200);
+    assert_eq!(worker.call(Method::PUT, "/connectors/w/resume", None).await.0, 202);
+    worker.wait_task_state("w", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (3)").await;
+    assert_eq!(ids(&broker.consume(&topic, 3, TIMEOUT).await), [1, 2, 3], "row 3 published after the reset");
+    assert_slot_within_wal(&db, &slot).await;
+}

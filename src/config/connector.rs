@@ -367,6 +367,7 @@ impl ConnectorConfig {
             streaming: p.bool_or("pgcdc.streaming", DEFAULT_STREAMING),
             columns: super::columns::parse_columns(&mut p, regex_list),
         };
+        check_names(&mut p, &config);
         for key in p.unused() {
             if !definitions::is_ignored(&key) {
                 p.warn(format!("unknown property {key} is ignored"));
@@ -407,6 +408,53 @@ impl ConnectorConfig {
     /// `topic.prefix` after its fallbacks.
     pub fn topic_prefix(&self) -> &str {
         &self.envelope.topic_prefix
+    }
+}
+
+/// The longest connector name: a Kafka topic name's limit, which keeps the
+/// transactional id, metric labels and PostgreSQL's `application_name` sane.
+pub const MAX_CONNECTOR_NAME_BYTES: usize = 249;
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1).
+pub const MAX_PG_NAME_BYTES: usize = 63;
+
+/// `slot.name` follows PostgreSQL's rule for replication slots (lower-case
+/// letters, digits, underscores, at most 63 bytes), checked here so a bad
+/// name is refused at registration instead of failing the task (Debezium
+/// checks it too). `publication.name` is always sent quoted, so only its
+/// length matters: PostgreSQL would silently truncate a longer one.
+fn check_names(p: &mut Props, config: &ConnectorConfig) {
+    let slot = &config.slot_name;
+    let valid_slot = !slot.is_empty()
+        && slot.len() <= MAX_PG_NAME_BYTES
+        && slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid_slot {
+        p.error(
+            "slot.name",
+            format!(
+                "Invalid value {slot} for configuration slot.name: Valid replication slot name must contain only \
+                 digits, lowercase characters and underscores with length <= {MAX_PG_NAME_BYTES}"
+            ),
+        );
+    }
+    let publication = &config.publication_name;
+    if publication.is_empty() || publication.len() > MAX_PG_NAME_BYTES {
+        p.error(
+            "publication.name",
+            format!(
+                "Invalid value {publication} for configuration publication.name: must be 1 to {MAX_PG_NAME_BYTES} \
+                 bytes long (PostgreSQL's identifier limit)"
+            ),
+        );
+    }
+    if config.name.len() > MAX_CONNECTOR_NAME_BYTES {
+        p.error(
+            "name",
+            format!(
+                "Connector name is {} bytes long; the limit is {MAX_CONNECTOR_NAME_BYTES} bytes (Kafka's topic name \
+                 limit, which the transactional id and topics derived from it must respect)",
+                config.name.len()
+            ),
+        );
     }
 }
 

@@ -402,3 +402,24 @@ fn malformed_column_options_are_errors() {
     let errs = errors_of(&with(&[("column.include.list", "a"), ("column.exclude.list", "b")]));
     assert!(errs.0.iter().any(|e| e.property == "column.exclude.list"), "{errs:?}");
 }
+
+#[test]
+fn slot_publication_and_connector_names_are_checked_at_registration() {
+    for bad in ["Bad-Slot", "slot; DROP TABLE victim", "slot\"x", "ünï", &"s".repeat(64)] {
+        let errs = errors_of(&with(&[("slot.name", bad)]));
+        let msg = errs.for_property("slot.name").next().unwrap_or_else(|| panic!("{bad:?} accepted: {errs}"));
+        assert!(msg.contains("lowercase") && msg.contains("63"), "{msg}");
+    }
+    for good in ["debezium", "slot_1", &"s".repeat(63)] {
+        ConnectorConfig::from_properties("c", &with(&[("slot.name", good)])).unwrap();
+    }
+    // Quoted everywhere: any characters, but PostgreSQL's length limit.
+    ConnectorConfig::from_properties("c", &with(&[("publication.name", "Pub-\"x\"")])).unwrap();
+    let errs = errors_of(&with(&[("publication.name", &"p".repeat(64))]));
+    assert_eq!(errs.for_property("publication.name").count(), 1, "{errs}");
+
+    let long = "n".repeat(MAX_CONNECTOR_NAME_BYTES + 1);
+    let errs = ConnectorConfig::from_properties(&long, &base()).unwrap_err();
+    assert!(errs.for_property("name").next().unwrap().contains("249"), "{errs}");
+    ConnectorConfig::from_properties(&"n".repeat(MAX_CONNECTOR_NAME_BYTES), &base()).unwrap();
+}

@@ -258,6 +258,11 @@ pub struct WorkerSection {
     /// Distributed: how long a rebalance waits for every worker to stop its
     /// connectors and rejoin (default 60000).
     pub rebalance_timeout_ms: u64,
+    /// Where streamed in-progress transactions are spilled (each source gets
+    /// a fresh 0700 subdirectory; default `$TMPDIR`). It must be owned by the
+    /// worker's user or root, and writable by others only with the sticky bit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for WorkerSection {
@@ -275,6 +280,7 @@ impl Default for WorkerSection {
             connectors_dir: None,
             offset_storage_topic: DEFAULT_OFFSET_STORAGE_TOPIC.to_owned(),
             offset_storage_partitions: DEFAULT_OFFSET_STORAGE_PARTITIONS,
+            spill_dir: None,
         }
     }
 }
@@ -390,6 +396,12 @@ impl WorkerConfig {
         }
         if self.worker.shutdown_timeout_ms < 1_000 {
             return invalid("worker.shutdown_timeout_ms", "must be at least 1000");
+        }
+        if let Some(dir) = &self.worker.spill_dir {
+            // Refused rather than warned about: see crate::private_fs.
+            if let Err(unsafe_dir) = crate::private_fs::check_parent(dir) {
+                return invalid("worker.spill_dir", &unsafe_dir.to_string());
+            }
         }
         match &self.rest.auth {
             Some(RestAuth::Basic { user, password }) if user.is_empty() || user.contains(':') || password.expose().is_empty() => {
@@ -671,6 +683,24 @@ mod tests {
         let mut c = WorkerConfig::default();
         c.log.level = "info,[".into();
         assert!(c.validate().unwrap_err().to_string().contains("log.level"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn spill_dir_others_could_tamper_with_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = WorkerConfig::default();
+        c.worker.spill_dir = Some(tmp.path().to_owned());
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        c.validate().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("worker.spill_dir") && err.contains("sticky"), "{err}");
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        c.validate().unwrap();
+        c.worker.spill_dir = Some(tmp.path().join("missing"));
+        assert!(c.validate().unwrap_err().to_string().contains("worker.spill_dir"));
     }
 
     #[test]

@@ -133,17 +133,23 @@ impl Store {
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
     {
-        // The file holds connector configs, passwords included when given literally.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
     }
-    let mut f = options.open(&tmp)?;
+    builder.create(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    // The file holds connector configs, passwords included when given
+    // literally: a fresh 0600 file, never an existing one or a symlink's target
+    // (a leftover of a crash is removed first; `remove_file` does not follow symlinks).
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = crate::private_fs::create_private(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);
@@ -172,6 +178,27 @@ mod tests {
         store.save(&m).unwrap();
         assert_eq!(store.load().unwrap(), m);
         assert!(!dir.path().join("nested").join("connectors.json.tmp").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_file_is_private_and_a_planted_symlink_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&victim, state.join("connectors.json.tmp")).unwrap();
+        let store = Store::new(&state);
+        store.save(&BTreeMap::new()).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "the symlink's target is untouched");
+        let mode = std::fs::metadata(state.join(STATE_FILE)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let fresh = dir.path().join("fresh");
+        Store::new(&fresh).save(&BTreeMap::new()).unwrap();
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use tracing::Instrument;
 
 use crate::config::connector::{ConnectorConfig, RetryPolicy};
 use crate::error::{chain, Classify, ErrorClass};
+use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 use crate::pipeline::{self, WorkerSettings};
 
@@ -95,8 +96,13 @@ impl ConnectorRuntime for PipelineRuntime {
     ) -> BoxFuture<'static, Result<(), RuntimeError>> {
         let worker = self.worker.clone();
         let (name, server) = (config.name.clone(), config.topic_prefix().to_owned());
+        let connection = config.connection.clone();
         async move {
             let offset = parse_altered_offset(&offsets, &server)?;
+            if let Some(offset) = &offset {
+                let current = current_wal_lsn(&connection).await?;
+                check_within_wal(offset, current).map_err(RuntimeError::Invalid)?;
+            }
             write_offset(&worker, &name, &server, offset.as_ref()).await
         }
         .boxed()
@@ -141,6 +147,39 @@ fn parse_altered_offset(offsets: &serde_json::Value, server: &str) -> Result<Opt
         return Err(invalid(format!("offset {offset} has no \"lsn\": give the LSN (a number) to resume after")));
     }
     Ok(Some(parsed))
+}
+
+/// The server's current end of WAL, for checking an altered offset.
+async fn current_wal_lsn(conn: &crate::config::connector::PgConnection) -> Result<Lsn, RuntimeError> {
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| RuntimeError::Failed {
+        what: "cannot read the server's current WAL position to check the offset against it".to_owned(),
+        source,
+    };
+    let (client, _tls) =
+        crate::source::postgres::capture::catalog_client(conn).await.map_err(|e| failed(Box::new(e)))?;
+    crate::source::postgres::catalog::current_wal_lsn(&client).await.map_err(|e| failed(Box::new(e)))
+}
+
+/// Every LSN of an altered offset must be at or before the server's current
+/// end of WAL: a later one would make the connector skip every change until
+/// the server reaches it (see `source::postgres::wal_bound`).
+fn check_within_wal(offset: &SourceOffset, current: Lsn) -> Result<(), String> {
+    let fields = [("lsn", offset.lsn), ("lsn_proc", offset.lsn_proc), ("lsn_commit", offset.lsn_commit)];
+    let floors = offset.floors().into_iter().map(|(t, l)| (format!("pgcdc_table_lsn.{t}"), Some(l.as_u64())));
+    let beyond = fields.into_iter().map(|(f, v)| (f.to_owned(), v)).chain(floors).find_map(|(field, value)| {
+        value.filter(|v| Lsn(*v) > current).map(|v| (field, v))
+    });
+    match beyond {
+        None => Ok(()),
+        Some((field, value)) => Err(format!(
+            "offset field \"{field}\" = {value} ({}) is beyond the server's current WAL position {} ({}): \
+             the connector would skip every change until the server reaches it; give an LSN at or before {}",
+            Lsn(value),
+            current,
+            current.as_u64(),
+            current.as_u64()
+        )),
+    }
 }
 
 async fn write_offset(
@@ -323,6 +362,25 @@ pub fn retry_delay(policy: &RetryPolicy, ran: bool, connect_failures: u32) -> Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn altered_offsets_beyond_the_end_of_wal_are_refused_naming_field_value_and_position() {
+        let current = Lsn(0x1_0000_0100);
+        let offset = |json: serde_json::Value| {
+            let body = serde_json::json!([{"partition": {"server": "c"}, "offset": json}]);
+            parse_altered_offset(&body, "c").unwrap().unwrap()
+        };
+        check_within_wal(&offset(serde_json::json!({"lsn": 0x1_0000_0100u64})), current).unwrap();
+        let err = check_within_wal(&offset(serde_json::json!({"lsn": u64::MAX})), current).unwrap_err();
+        for part in ["\"lsn\"", "18446744073709551615", "FFFFFFFF/FFFFFFFF", "1/100", "4294967552"] {
+            assert!(err.contains(part), "{part} missing from: {err}");
+        }
+        let err = check_within_wal(&offset(serde_json::json!({"lsn": 1, "lsn_commit": 1, "lsn_proc": u64::MAX})), current)
+            .unwrap_err();
+        assert!(err.contains("\"lsn_proc\""), "{err}");
+        let floors = serde_json::json!({"lsn": 1, "pgcdc_table_lsn": {"\"public\".\"t\"": u64::MAX}});
+        assert!(check_within_wal(&offset(floors), current).unwrap_err().contains("pgcdc_table_lsn"));
+    }
 
     #[test]
     fn delays_follow_the_policy() {

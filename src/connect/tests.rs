@@ -300,6 +300,28 @@ async fn pause_resume_stop_and_restart() {
 }
 
 #[tokio::test]
+async fn bad_slot_names_and_overlong_connector_names_are_refused_at_registration() {
+    let (_d, runtime, _h, app) = setup().await;
+    for slot in ["Bad-Slot", "slot; DROP TABLE victim", "slot\"x", "ünï", &"s".repeat(64)] {
+        let mut c = config();
+        c["slot.name"] = json!(slot);
+        let (s, v) = call(&app, "POST", "/connectors", Some(json!({"name": "c", "config": c.clone()}))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{slot:?}: {v}");
+        assert!(v["message"].as_str().unwrap_or_default().contains("slot.name"), "{v}");
+        let uri = "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
+        let (s, v) = call(&app, "PUT", uri, Some(c)).await;
+        assert_eq!(s, StatusCode::OK);
+        let slot_entry = v["configs"].as_array().unwrap().iter().find(|e| e["value"]["name"] == "slot.name").unwrap();
+        assert_eq!(slot_entry["value"]["errors"].as_array().map(Vec::len), Some(1), "{slot_entry}");
+    }
+    let long = "n".repeat(10_000);
+    let (s, v) = call(&app, "POST", "/connectors", Some(json!({"name": long, "config": config()}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap_or_default().contains("249"), "{v}");
+    assert!(runtime.started.lock().unwrap().is_empty(), "nothing was started");
+}
+
+#[tokio::test]
 async fn plugins_and_validate() {
     let (_d, _r, _h, app) = setup().await;
     let (s, v) = call(&app, "GET", "/connector-plugins", None).await;

@@ -64,6 +64,7 @@ use super::snapshot::{self, ExportedSnapshot, SnapshotError, SnapshotJob};
 use super::spill::{Replay, SpillError, StreamSpool};
 use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
+use super::wal_bound::{self, WalBoundError};
 
 /// How long to wait for a slot another process still holds.
 pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(30);
@@ -102,6 +103,8 @@ pub enum SourceError {
     Spill(#[from] SpillError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    WalBound(#[from] WalBoundError),
 }
 
 impl Classify for SourceError {
@@ -117,9 +120,12 @@ impl Classify for SourceError {
             SourceError::Decoder(_) => ErrorClass::Fatal,
             SourceError::StreamEnded => ErrorClass::Transient,
             SourceError::HeartbeatQuery(e) => classify_pg(e),
+            // A directory others could tamper with stays so until an operator acts.
+            SourceError::Spill(SpillError::UnsafeDir(_)) => ErrorClass::Fatal,
             // Disk trouble or a protocol violation: a restart starts the stream over.
             SourceError::Spill(_) => ErrorClass::Transient,
             SourceError::Snapshot(e) => e.class(),
+            SourceError::WalBound(e) => e.class(),
         }
     }
 }
@@ -234,6 +240,8 @@ pub struct PostgresSource {
     stream: bool,
     /// The stored progress of an incremental snapshot to resume.
     incremental: Option<serde_json::Value>,
+    /// Where streamed transactions are spilled (`worker.spill_dir`, default `$TMPDIR`).
+    spill_dir: std::path::PathBuf,
 }
 
 /// A snapshot to read before streaming.
@@ -287,6 +295,7 @@ impl PostgresSource {
             }
         }
         let confirmed = slot.as_ref().and_then(|s| s.confirmed_flush_lsn);
+        wal_bound::check(&client, &config.name, &config.slot_name, stored_lsn, confirmed).await?;
         // The slot may be ahead of the stored offset (it is confirmed past
         // idle stretches without an offset record): only a missing slot has
         // lost the WAL after the stored offset.
@@ -359,7 +368,13 @@ impl PostgresSource {
             snapshot,
             stream: decision.stream,
             incremental: stored.and_then(|o| o.incremental.clone()),
+            spill_dir: std::env::temp_dir(),
         })
+    }
+
+    /// Spill streamed transactions under `dir` instead of `$TMPDIR`.
+    pub fn set_spill_dir(&mut self, dir: std::path::PathBuf) {
+        self.spill_dir = dir;
     }
 
     /// Whether an initial snapshot runs before streaming.
@@ -388,6 +403,7 @@ impl PostgresSource {
             snapshot,
             stream,
             incremental,
+            spill_dir,
         } = self;
         if let Some(pending) = snapshot {
             match snapshot::run(&config, pending.job, &events, &mut shutdown).await? {
@@ -405,7 +421,7 @@ impl PostgresSource {
             crate::shutdown::stopped(&mut shutdown).await;
             return Ok(());
         }
-        let position = Position { slot_lsn, stored, last_commit, floors, incremental };
+        let position = Position { slot_lsn, stored, last_commit, floors, incremental, spill_dir };
         let streamer = Streamer::start(&config, client, repl, &repl_config, position).await?;
         streamer.run(events, durable, shutdown).await
     }
@@ -430,6 +446,8 @@ struct Position {
     floors: HashMap<TableId, Lsn>,
     /// The stored progress of an incremental snapshot.
     incremental: Option<serde_json::Value>,
+    /// The parent of the spill directory.
+    spill_dir: std::path::PathBuf,
 }
 
 /// The source while streaming from its slot.
@@ -458,7 +476,7 @@ impl Streamer {
         repl_config: &ReplicationConfig,
         position: Position,
     ) -> Result<Self, SourceError> {
-        let Position { slot_lsn, stored, last_commit, floors, incremental } = position;
+        let Position { slot_lsn, stored, last_commit, floors, incremental, spill_dir } = position;
         let status_interval = repl_config.status_interval;
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
@@ -466,7 +484,7 @@ impl Streamer {
         (options.proto_version, options.streaming) = negotiate(repl.server_version(), config.streaming);
         let spool = match options.streaming {
             Streaming::Off => None,
-            _ => Some(StreamSpool::new(&std::env::temp_dir(), &config.slot_name)?),
+            _ => Some(StreamSpool::new(&spill_dir, &config.slot_name)?),
         };
         tracing::info!(server_version = repl.server_version(), proto_version = options.proto_version, streaming = ?options.streaming, "pgoutput options");
         let waited_since = tokio::time::Instant::now();

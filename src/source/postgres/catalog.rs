@@ -329,6 +329,24 @@ pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotIn
     }))
 }
 
+/// The server's current end of WAL: `pg_current_wal_insert_lsn()` on a
+/// primary (at or after `pg_current_wal_lsn()`: WAL inserted but not yet
+/// written is still WAL this server has), the last position received or
+/// replayed on a standby. No valid offset or slot position lies beyond it.
+pub async fn current_wal_lsn(client: &Client) -> Result<Lsn, CatalogError> {
+    let row = client
+        .query_one(
+            "SELECT (CASE WHEN pg_is_in_recovery() \
+               THEN COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
+               ELSE pg_current_wal_insert_lsn() END)::text",
+            &[],
+        )
+        .await
+        .map_err(q("reading the current WAL position"))?;
+    let text: Option<String> = row.get(0);
+    text.and_then(|t| t.parse::<Lsn>().ok()).ok_or(CatalogError::Unexpected("current WAL position"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

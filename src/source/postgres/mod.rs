@@ -14,3 +14,4 @@ pub mod snapshot;
 pub mod spill;
 pub mod tls;
 pub mod value;
+pub mod wal_bound;

@@ -340,7 +340,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         let params = [
             ("user", config.user.as_str()),
             ("database", config.dbname.as_str()),
-            ("application_name", config.application_name.as_str()),
+            ("application_name", application_name(&config.application_name)),
             ("replication", "database"),
             ("client_encoding", "UTF8"),
         ];
@@ -618,6 +618,21 @@ fn check_slot_name(name: &str) -> Result<(), ReplicationError> {
     }
 }
 
+/// `name` cut to PostgreSQL's 63 bytes (NAMEDATALEN - 1) at a character
+/// boundary: the server keeps no more, and a long value makes the startup
+/// packet exceed its limit (the server then drops the connection).
+fn application_name(name: &str) -> &str {
+    const MAX: usize = 63;
+    if name.len() <= MAX {
+        return name;
+    }
+    let mut end = MAX;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// `"ident"` with embedded quotes doubled.
 fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -666,6 +681,16 @@ mod tests {
             o.render(),
             r#"proto_version '2', publication_names '"pub","we""ird''one"', messages 'true', streaming 'on'"#
         );
+    }
+
+    #[test]
+    fn application_name_is_cut_to_63_bytes_at_a_char_boundary() {
+        assert_eq!(application_name("pgcdc-c"), "pgcdc-c");
+        let long = format!("pgcdc-{}", "x".repeat(10_000));
+        assert_eq!(application_name(&long).len(), 63);
+        // 'é' is 2 bytes: 6 + 28 * 2 = 62, the next one would end at byte 64.
+        let accents = format!("pgcdc-{}", "é".repeat(40));
+        assert_eq!(application_name(&accents), format!("pgcdc-{}", "é".repeat(28)));
     }
 
     #[test]

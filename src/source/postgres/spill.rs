@@ -32,16 +32,23 @@
 //! Memory stays bounded whatever the transaction's size: only the file
 //! handles and per-subtransaction counters are held; replay reads one record
 //! at a time.
+//!
+//! The files hold row data and sit in a shared directory (`$TMPDIR` unless
+//! `worker.spill_dir` says otherwise), so they are created as
+//! [`crate::private_fs`] says: the parent is checked (others may not replace
+//! what is in it), the spool's directory is a fresh `mkdir` of a random name
+//! with mode 0700, and each file is `O_CREAT|O_EXCL|O_NOFOLLOW` with mode 0600
+//! — a name or symlink planted by another user makes the spool fail instead
+//! of writing through it.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bytes::Bytes;
 
 use crate::lsn::Lsn;
+use crate::private_fs::{self, UnsafeDir};
 
 use super::pgoutput::PgOutputMessage;
 
@@ -55,12 +62,14 @@ pub enum SpillError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot create the spill directory {path}")]
+    #[error("cannot create a spill directory in {path}")]
     Dir {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+    #[error("refusing to spill streamed transactions into an unsafe directory: set worker.spill_dir to a directory only the worker's user can write")]
+    UnsafeDir(#[source] UnsafeDir),
     #[error("{0} outside of a stream block")]
     OutsideStream(&'static str),
     #[error("stream start for xid {0} inside another stream block")]
@@ -75,9 +84,7 @@ const KIND_SCHEMA: u8 = 1;
 /// Bytes of a record header: wal_start, xid, kind, length.
 const HEADER_LEN: usize = 8 + 4 + 1 + 4;
 
-static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// Spill directories are `<DIR_PREFIX><slot>-<pid>-<n>`.
+/// Spill directories are `<DIR_PREFIX><slot>-<pid>-<random>`.
 const DIR_PREFIX: &str = "pgcdc-spill-";
 
 /// One streamed transaction's file.
@@ -99,19 +106,19 @@ pub struct StreamSpool {
 }
 
 impl StreamSpool {
-    /// A spool in a fresh directory under `parent` (named after `slot`);
-    /// spill directories left there by processes that no longer run (killed
-    /// before they could clean up) are removed.
+    /// A spool in a fresh private directory under `parent` (named after
+    /// `slot`, with a random suffix); `parent` must pass
+    /// [`private_fs::check_parent`]. Spill directories of this user left
+    /// there by processes that no longer run (killed before they could clean
+    /// up) are removed.
     pub fn new(parent: &Path, slot: &str) -> Result<Self, SpillError> {
+        private_fs::check_parent(parent).map_err(SpillError::UnsafeDir)?;
         let safe: String = slot.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
         remove_stale(parent);
-        let stem = format!("{DIR_PREFIX}{safe}-");
-        let dir = parent.join(format!(
-            "{stem}{}-{}",
-            std::process::id(),
-            SPOOL_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).map_err(|source| SpillError::Dir { path: dir.clone(), source })?;
+        let prefix = format!("{DIR_PREFIX}{safe}-{}-", std::process::id());
+        let dir = private_fs::private_dir(parent, &prefix)
+            .map_err(|source| SpillError::Dir { path: parent.to_owned(), source })?
+            .keep();
         Ok(StreamSpool { dir, txns: HashMap::new(), current: None })
     }
 
@@ -137,8 +144,13 @@ impl StreamSpool {
         }
         if first_segment || !self.txns.contains_key(&xid) {
             // A first segment starts over (the server re-streams after a reconnect).
+            if let Some(old) = self.txns.remove(&xid) {
+                drop(old.writer);
+                remove_file(&old.path);
+            }
             let path = self.dir.join(format!("{xid}.spill"));
-            let file = File::create(&path).map_err(|source| SpillError::Io { xid, path: path.clone(), source })?;
+            let file =
+                private_fs::create_private(&path).map_err(|source| SpillError::Io { xid, path: path.clone(), source })?;
             self.txns.insert(
                 xid,
                 SpoolFile { path, writer: BufWriter::new(file), changes: HashMap::new(), aborted: HashSet::new() },
@@ -205,7 +217,7 @@ impl StreamSpool {
         let path = file.path.clone();
         let io_err = |source| SpillError::Io { xid, path: path.clone(), source };
         file.writer.flush().map_err(io_err)?;
-        let reader = File::open(&path).map_err(|source| SpillError::Io { xid, path: path.clone(), source })?;
+        let reader = private_fs::open_nofollow(&path).map_err(|source| SpillError::Io { xid, path: path.clone(), source })?;
         Ok(Replay {
             xid,
             reader: Some(BufReader::new(reader)),
@@ -318,14 +330,18 @@ fn remove_file(path: &Path) {
     }
 }
 
-/// Removes `pgcdc-spill-<slot>-<pid>-<n>` directories of processes that no
-/// longer run (Linux: `/proc/<pid>`; elsewhere nothing is removed).
+/// Removes `pgcdc-spill-<slot>-<pid>-<suffix>` directories of this user
+/// (not symlinks) whose process no longer runs (Linux: `/proc/<pid>`;
+/// elsewhere nothing is removed).
 fn remove_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = name.strip_prefix(DIR_PREFIX) else { continue };
         let Some(pid) = rest.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !owned_directory(&entry.path()) {
+            continue;
+        }
         let proc_root = Path::new("/proc");
         if pid != std::process::id() && proc_root.join("self").exists() && !proc_root.join(pid.to_string()).exists() {
             tracing::info!(dir = %entry.path().display(), "removing a stale spill directory");
@@ -333,6 +349,24 @@ fn remove_stale(parent: &Path) {
         }
     }
 }
+
+/// A real directory (not a symlink) owned by this process's user.
+fn owned_directory(path: &Path) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.is_dir() && meta.uid() == private_fs::effective_uid()
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_dir()
+    }
+}
+
+#[cfg(test)]
+#[path = "spill_tests.rs"]
+mod security_tests;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,15 @@
 //! parent module's docs; in short: flush never passes what the caller called
 //! durable, a keepalive asking for a reply is answered before it is returned,
 //! and a status goes out at least every `status_interval`.
+//!
+//! Flush (and apply, and write) also never pass what the server has sent on
+//! this stream: the highest keepalive or XLogData `wal_end`, or Commit /
+//! Stream Commit `end_lsn`. The server takes a logical slot's
+//! `confirmed_flush_lsn` from the flush field without checking it against
+//! its own WAL, so a durable position beyond the server's WAL (a bogus
+//! stored offset) would otherwise move the slot past every future change.
+//! Nothing is confirmed before the server has sent something (0/0, which
+//! the server ignores).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,8 +48,11 @@ pub enum ReplicationMessage {
 pub struct ReplicationStream<S> {
     conn: Conn<S>,
     status_interval: Duration,
-    /// Highest `wal_end` received: the reported write position.
+    /// Highest `wal_end` received, at least the start position (for callers).
     received: Lsn,
+    /// Highest position the server has sent on this stream (see the module
+    /// docs); the reported positions never pass it.
+    sent: Lsn,
     /// What the caller declared durable: the reported flush and apply position.
     flushed: Lsn,
     next_status: Instant,
@@ -54,6 +66,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
             conn,
             status_interval,
             received: start,
+            sent: Lsn::ZERO,
             flushed: start,
             next_status: Instant::now() + status_interval,
             server_done: false,
@@ -67,9 +80,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         self.flushed = self.flushed.max(lsn);
     }
 
-    /// The flush position reported to the server.
+    /// The flush position declared durable (what is reported is at most
+    /// [`confirmable`](Self::confirmable)).
     pub fn flushed(&self) -> Lsn {
         self.flushed
+    }
+
+    /// The flush position a status update reports: what the caller declared
+    /// durable, capped at what the server has sent.
+    pub fn confirmable(&self) -> Lsn {
+        self.flushed.min(self.sent)
     }
 
     /// The highest WAL end position received.
@@ -141,6 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
                 let wal_end = Lsn(be_u64(&data[9..17]));
                 let server_time_us = pg_to_unix(be_u64(&data[17..25]));
                 self.received = self.received.max(wal_end);
+                self.sent = self.sent.max(wal_end).max(commit_end(&data[XLOG_DATA_HEADER_LEN..]).unwrap_or(Lsn::ZERO));
                 Ok(ReplicationMessage::XLogData {
                     wal_start,
                     wal_end,
@@ -153,6 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
                 let server_time_us = pg_to_unix(be_u64(&data[9..17]));
                 let reply_requested = data[17] != 0;
                 self.received = self.received.max(wal_end);
+                self.sent = self.sent.max(wal_end);
                 if reply_requested {
                     self.send_feedback(false).await?;
                 }
@@ -164,17 +186,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     }
 
     /// Sends a status update with the recorded positions: write = highest
-    /// received (at least flush), flush = apply = what the caller declared
-    /// durable.
+    /// sent by the server, flush = apply = what the caller declared durable,
+    /// capped at it.
     pub async fn send_feedback(&mut self, reply_requested: bool) -> Result<(), ReplicationError> {
-        let flush = self.flushed;
-        let write = self.received.max(flush);
-        self.write_status(write, flush, flush, reply_requested).await
+        let flush = self.confirmable();
+        self.write_status(self.sent, flush, flush, reply_requested).await
     }
 
     /// Sends a status update with explicit positions. `flush` counts as a
     /// declaration of durability (as [`set_flushed`](Self::set_flushed));
-    /// positions below what was already reported are raised to it.
+    /// positions below what was already declared are raised to it; none
+    /// passes what the server has sent.
     pub async fn send_status(
         &mut self,
         write: Lsn,
@@ -183,8 +205,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         reply_requested: bool,
     ) -> Result<(), ReplicationError> {
         self.set_flushed(flush);
-        let flush = self.flushed;
-        self.write_status(write.max(flush), flush, apply.min(flush), reply_requested).await
+        let flush = self.confirmable();
+        self.write_status(write.max(flush).min(self.sent), flush, apply.min(flush), reply_requested).await
     }
 
     async fn write_status(&mut self, write: Lsn, flush: Lsn, apply: Lsn, reply: bool) -> Result<(), ReplicationError> {
@@ -250,6 +272,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     pub async fn abort(mut self) {
         let _ = self.conn.io.shutdown().await;
     }
+}
+
+/// The end LSN of a pgoutput Commit (`C`, flags, commit LSN, end LSN, …) or
+/// Stream Commit (`c`, xid, flags, commit LSN, end LSN, …): WAL the server has
+/// sent, though the XLogData header only carries the commit's start.
+fn commit_end(payload: &[u8]) -> Option<Lsn> {
+    let at = match payload.first()? {
+        b'C' => 1 + 1 + 8,
+        b'c' => 1 + 4 + 1 + 8,
+        _ => return None,
+    };
+    payload.get(at..at + 8).map(|b| Lsn(be_u64(b)))
 }
 
 fn be_u64(b: &[u8]) -> u64 {
@@ -369,11 +403,13 @@ mod tests {
     #[tokio::test]
     async fn status_is_sent_every_interval_while_waiting() {
         let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(100));
+        server.write_all(&keepalive(0x200, false)).await.unwrap();
+        assert!(s.next().await.unwrap().is_some());
         s.set_flushed(Lsn(0x120));
         let pending = tokio::time::timeout(Duration::from_millis(250), s.next()).await;
         assert!(pending.is_err(), "no message was sent");
-        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
-        assert_eq!(read_status(&mut server).await, (0x120, 0x120, 0x120, false));
+        assert_eq!(read_status(&mut server).await, (0x200, 0x120, 0x120, false));
+        assert_eq!(read_status(&mut server).await, (0x200, 0x120, 0x120, false));
     }
 
     #[tokio::test]
@@ -392,6 +428,8 @@ mod tests {
     #[tokio::test]
     async fn status_is_sent_while_data_keeps_flowing() {
         let (mut s, mut server) = stream(Lsn(0x100), Duration::from_millis(50));
+        server.write_all(&keepalive(0x200, false)).await.unwrap();
+        assert!(s.next().await.unwrap().is_some());
         let mut p = vec![b'w'];
         p.extend_from_slice(&[0u8; 24]);
         for _ in 0..3 {
@@ -401,6 +439,58 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(80)).await;
         // Every message is already buffered, yet the overdue status goes out first.
         assert!(matches!(s.next().await.unwrap(), Some(ReplicationMessage::XLogData { .. })));
-        assert_eq!(read_status(&mut server).await, (0x110, 0x110, 0x110, false));
+        assert_eq!(read_status(&mut server).await, (0x200, 0x110, 0x110, false));
+    }
+
+    fn xlog_data(wal: u64, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![b'w'];
+        p.extend_from_slice(&wal.to_be_bytes());
+        p.extend_from_slice(&wal.to_be_bytes());
+        p.extend_from_slice(&0i64.to_be_bytes());
+        p.extend_from_slice(payload);
+        copy_data(&p)
+    }
+
+    #[tokio::test]
+    async fn nothing_beyond_what_the_server_sent_is_confirmed() {
+        // GIVEN a stream started at, and declared durable up to, a position
+        // far beyond the server's WAL (a bogus stored offset)
+        let (mut s, mut server) = stream(Lsn(u64::MAX), Duration::from_secs(600));
+        s.set_flushed(Lsn(u64::MAX));
+        // WHEN a status goes out before the server sent anything
+        s.send_feedback(false).await.unwrap();
+        // THEN it confirms nothing (0/0 is ignored by the server)
+        assert_eq!(read_status(&mut server).await, (0, 0, 0, false));
+        // AND after a keepalive it confirms at most the server's end of WAL
+        server.write_all(&keepalive(0x200, true)).await.unwrap();
+        assert!(s.next().await.unwrap().is_some());
+        assert_eq!(read_status(&mut server).await, (0x200, 0x200, 0x200, false));
+        s.send_status(Lsn(u64::MAX), Lsn(u64::MAX), Lsn(u64::MAX), false).await.unwrap();
+        assert_eq!(read_status(&mut server).await, (0x200, 0x200, 0x200, false));
+        assert_eq!(s.confirmable(), Lsn(0x200));
+    }
+
+    #[tokio::test]
+    async fn a_commit_end_counts_as_sent() {
+        let (mut s, mut server) = stream(Lsn(0x100), Duration::from_secs(600));
+        // Commit at 0x300 ending at 0x340; Stream Commit of xid 7 at 0x400 ending at 0x440.
+        let mut commit = vec![b'C', 0];
+        commit.extend_from_slice(&0x300u64.to_be_bytes());
+        commit.extend_from_slice(&0x340u64.to_be_bytes());
+        commit.extend_from_slice(&0i64.to_be_bytes());
+        server.write_all(&xlog_data(0x300, &commit)).await.unwrap();
+        assert!(s.next().await.unwrap().is_some());
+        s.set_flushed(Lsn(0x340));
+        assert_eq!(s.confirmable(), Lsn(0x340));
+        let mut stream_commit = vec![b'c'];
+        stream_commit.extend_from_slice(&7u32.to_be_bytes());
+        stream_commit.push(0);
+        stream_commit.extend_from_slice(&0x400u64.to_be_bytes());
+        stream_commit.extend_from_slice(&0x440u64.to_be_bytes());
+        stream_commit.extend_from_slice(&0i64.to_be_bytes());
+        server.write_all(&xlog_data(0x400, &stream_commit)).await.unwrap();
+        assert!(s.next().await.unwrap().is_some());
+        s.set_flushed(Lsn(0x1000));
+        assert_eq!(s.confirmable(), Lsn(0x440));
     }
 }
