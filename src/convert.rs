@@ -56,6 +56,10 @@ pub struct Converter {
     messages: MessageFilter,
     records: Vec<Record>,
     scratch: Vec<Record>,
+    /// Between a Begin and its Commit: only changes there belong to a
+    /// transaction (snapshot rows, and the changes a resumed snapshot
+    /// replays for rows gone since an interrupted pass, do not).
+    in_transaction: bool,
 }
 
 impl Converter {
@@ -73,6 +77,7 @@ impl Converter {
             encoder: Converters::new(&config.key_converter, &config.value_converter),
             records: Vec::new(),
             scratch: Vec::new(),
+            in_transaction: false,
         }
     }
 }
@@ -95,10 +100,15 @@ impl Converter {
     fn records_of(&mut self, event: &SourceEvent) {
         let now = EventTime::now();
         match event {
+            SourceEvent::Begin(_) => self.in_transaction = true,
+            SourceEvent::Commit(_) => self.in_transaction = false,
+            _ => {}
+        }
+        match event {
             SourceEvent::Change(change) => {
                 self.envelope.records(change, now, None, &mut self.records);
                 // Snapshot records belong to no transaction (Debezium: `transaction` null).
-                let streamed = change.source.snapshot == SnapshotMarker::False;
+                let streamed = change.source.snapshot == SnapshotMarker::False && self.in_transaction;
                 if let (true, Some(m), Some(xid), Some(lsn)) =
                     (streamed, &mut self.transactions, change.source.tx_id, change.source.lsn)
                 {

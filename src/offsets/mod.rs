@@ -53,6 +53,10 @@ pub struct SnapshotProgress {
     /// Tables completed so far (by this and earlier attempts), with the
     /// LSN each was read at.
     pub done: BTreeMap<String, u64>,
+    /// The table being read, with the snapshot points of every pass that
+    /// read it (earlier, interrupted ones and this one): its records of
+    /// those passes may be in Kafka (see `snapshot::window`).
+    pub reading: BTreeMap<String, Vec<u64>>,
 }
 
 /// Debezium's `snapshot` offset entry: a boolean in old versions, the
@@ -103,6 +107,12 @@ pub struct SourceOffset {
     /// → LSN, see `snapshot::table_key`). A restart resumes the snapshot with the other tables.
     #[serde(rename = "pgcdc_snapshot_done", skip_serializing_if = "Option::is_none")]
     pub snapshot_done: Option<BTreeMap<String, u64>>,
+    /// pgcdc's own: the table the running initial snapshot is reading, with
+    /// the snapshot points of the passes that read it so far (`"schema"."table"`
+    /// → LSNs). A restart reads it again and first sends the deletes those
+    /// passes' records would otherwise outlive (see `snapshot::window`).
+    #[serde(rename = "pgcdc_snapshot_reading", skip_serializing_if = "Option::is_none")]
+    pub snapshot_reading: Option<BTreeMap<String, Vec<u64>>>,
     /// pgcdc's own: tables read by a later snapshot than the resume point
     /// (a snapshot resumed after a restart): their changes in transactions
     /// that committed before the LSN are in the snapshot already and are
@@ -177,6 +187,7 @@ impl SourceOffset {
             // streamed event's `sequence` starts with null.
             lsn_proc: resume,
             snapshot_done: resume.is_none().then(|| progress.done.clone()),
+            snapshot_reading: (resume.is_none() && !progress.reading.is_empty()).then(|| progress.reading.clone()),
             table_floors: floors,
             ..SourceOffset::default()
         }
@@ -381,7 +392,7 @@ mod tests {
 
     #[test]
     fn snapshot_offsets_record_progress_then_the_resume_point() {
-        let mut progress = SnapshotProgress { lsn: Lsn(500), tx_id: 768, ts_us: 1_000, done: BTreeMap::new() };
+        let mut progress = SnapshotProgress { lsn: Lsn(500), tx_id: 768, ts_us: 1_000, done: BTreeMap::new(), reading: BTreeMap::new() };
         progress.done.insert("public.a".into(), 400);
         let running = SourceOffset::during_snapshot(&progress, None);
         let v: serde_json::Value = serde_json::from_slice(&running.to_json()).unwrap();
@@ -393,6 +404,10 @@ mod tests {
         let back = SourceOffset::from_json(&running.to_json()).unwrap();
         assert!(back.snapshot_in_progress());
         assert_eq!(back.snapshot_done.as_ref().map(BTreeMap::len), Some(1));
+        progress.reading.insert("public.b".into(), vec![300, 500]);
+        let reading: serde_json::Value =
+            serde_json::from_slice(&SourceOffset::during_snapshot(&progress, None).to_json()).unwrap();
+        assert_eq!(reading["pgcdc_snapshot_reading"], serde_json::json!({"public.b": [300, 500]}));
 
         let floors = BTreeMap::from([("public.b".to_owned(), 500_u64)]);
         let done = SourceOffset::during_snapshot(&progress, Some((Lsn(400), floors)));
@@ -400,6 +415,7 @@ mod tests {
         assert_eq!(done.resume_lsn(), Some(Lsn(400)));
         assert_eq!(done.floors().get("public.b"), Some(&Lsn(500)));
         assert_eq!(done.snapshot_done, None);
+        assert_eq!(done.snapshot_reading, None, "nothing is being read once the snapshot completed");
         let plain = SourceOffset::during_snapshot(&progress, Some((Lsn(500), BTreeMap::new())));
         assert_eq!(plain.table_floors, None, "no floors when every table was read at the resume point");
     }

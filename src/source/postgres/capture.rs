@@ -162,10 +162,21 @@ pub fn negotiate(server_version: u32, streaming: bool) -> (u32, Streaming) {
 }
 
 /// The relation cache, filled from the catalog on Relation messages.
-struct CatalogLookup {
+pub(crate) struct CatalogLookup {
     client: tokio_postgres::Client,
     cache: RelationCache,
     values: ValueOptions,
+}
+
+impl CatalogLookup {
+    /// A lookup over `client` with the connector's column rules and value options.
+    pub(crate) fn new(client: tokio_postgres::Client, config: &ConnectorConfig) -> Self {
+        CatalogLookup {
+            client,
+            cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
+            values: config.values.clone(),
+        }
+    }
 }
 
 impl RelationLookup for CatalogLookup {
@@ -340,7 +351,13 @@ impl PostgresSource {
                             && (selected.is_empty() || selected.iter().any(|r| r.is_match(&name)))
                     })
                     .collect();
-                let job = SnapshotJob { exported, tables, done: decision.done, server_version: repl.server_version() };
+                let job = SnapshotJob {
+                    exported,
+                    tables,
+                    done: decision.done,
+                    reading: decision.reading,
+                    server_version: repl.server_version(),
+                };
                 Some(PendingSnapshot { job, _exporter: exporter })
             }
             (true, None) => return Err(SourceError::Replication(ReplicationError::Protocol("no exported snapshot"))),
@@ -514,11 +531,7 @@ impl Streamer {
         Ok(Streamer {
             stream,
             decoder,
-            lookup: CatalogLookup {
-                client,
-                cache: RelationCache::with_rules(ColumnRules::new(&config.columns)),
-                values: config.values.clone(),
-            },
+            lookup: CatalogLookup::new(client, config),
             status_interval: if status_interval.is_zero() { DEFAULT_STATUS_INTERVAL } else { status_interval },
             heartbeat_interval: config.heartbeat.enabled().then_some(config.heartbeat.interval),
             heartbeat_query: config.heartbeat.action_query.clone(),

@@ -34,6 +34,8 @@
 
 mod copy_text;
 mod run;
+pub mod window;
+mod window_scan;
 
 use std::collections::BTreeMap;
 
@@ -54,6 +56,9 @@ pub struct SnapshotDecision {
     /// Tables an interrupted snapshot already completed (`schema.table` →
     /// the LSN each was read at); only the others are read.
     pub done: BTreeMap<String, u64>,
+    /// The table an interrupted snapshot was reading, with the snapshot
+    /// points of its passes (see [`window`]).
+    pub reading: BTreeMap<String, Vec<u64>>,
     /// Stream changes (after the snapshot, if any). False for `initial_only`.
     pub stream: bool,
 }
@@ -62,9 +67,11 @@ pub struct SnapshotDecision {
 /// after the stored offset (it existed and has not moved past it).
 pub fn decide(mode: SnapshotMode, stored: Option<&SourceOffset>, wal_kept: bool) -> SnapshotDecision {
     let in_progress = stored.is_some_and(SourceOffset::snapshot_in_progress);
-    let done = match stored {
-        Some(o) if in_progress => o.snapshot_done.clone().unwrap_or_default(),
-        _ => BTreeMap::new(),
+    let (done, reading) = match stored {
+        Some(o) if in_progress => {
+            (o.snapshot_done.clone().unwrap_or_default(), o.snapshot_reading.clone().unwrap_or_default())
+        }
+        _ => (BTreeMap::new(), BTreeMap::new()),
     };
     let needed = stored.is_none() || in_progress;
     let (take, stream) = match mode {
@@ -74,7 +81,10 @@ pub fn decide(mode: SnapshotMode, stored: Option<&SourceOffset>, wal_kept: bool)
         SnapshotMode::Always => (true, true),
         SnapshotMode::WhenNeeded => (needed || !wal_kept, true),
     };
-    SnapshotDecision { take, done: if take { done } else { BTreeMap::new() }, stream }
+    if !take {
+        return SnapshotDecision { take, done: BTreeMap::new(), reading: BTreeMap::new(), stream };
+    }
+    SnapshotDecision { take, done, reading, stream }
 }
 
 /// Debezium's `source.snapshot` of a snapshot record
@@ -182,6 +192,7 @@ mod tests {
             tx_id: 1,
             ts_us: 1,
             done: BTreeMap::from([("public.a".to_owned(), 500)]),
+            reading: BTreeMap::from([("public.b".to_owned(), vec![300, 500])]),
         };
         SourceOffset::during_snapshot(&progress, None)
     }
@@ -208,6 +219,8 @@ mod tests {
         let d = decide(SnapshotMode::Initial, Some(&interrupted()), true);
         assert!(d.take);
         assert_eq!(d.done.keys().collect::<Vec<_>>(), ["public.a"]);
+        assert_eq!(d.reading, BTreeMap::from([("public.b".to_owned(), vec![300, 500])]), "the interrupted table's passes");
+        assert!(decide(SnapshotMode::Initial, Some(&streaming_offset()), true).reading.is_empty());
         // Debezium's own in-progress offset (no pgcdc progress): everything again.
         let dbz = SourceOffset {
             lsn: Some(1),

@@ -64,6 +64,12 @@ pub enum SnapshotError {
     Rewritten(TableId),
     #[error(transparent)]
     Connect(Box<crate::source::postgres::capture::SourceError>),
+    #[error("snapshot: the WAL since an interrupted pass could not be decoded (lsn {lsn:?}); a restart tries again")]
+    WindowLsn { lsn: String, #[source] source: crate::lsn::ParseLsnError },
+    #[error("snapshot: the WAL since an interrupted pass could not be decoded")]
+    WindowDecode(#[source] crate::source::postgres::pgoutput::DecodeError),
+    #[error("snapshot: the WAL since an interrupted pass could not be decoded")]
+    WindowChange(#[source] Box<crate::source::postgres::decoder::DecoderError<crate::source::postgres::capture::LookupError>>),
 }
 
 impl Classify for SnapshotError {
@@ -77,6 +83,11 @@ impl Classify for SnapshotError {
             SnapshotError::Reader(_) => ErrorClass::Fatal,
             SnapshotError::Rewritten(_) => ErrorClass::Transient,
             SnapshotError::Connect(e) => e.class(),
+            SnapshotError::WindowLsn { .. } | SnapshotError::WindowDecode(_) => ErrorClass::Fatal,
+            SnapshotError::WindowChange(e) => match e.as_ref() {
+                crate::source::postgres::decoder::DecoderError::Lookup(l) => l.class(),
+                _ => ErrorClass::Fatal,
+            },
         }
     }
 }
@@ -103,6 +114,9 @@ pub struct SnapshotJob {
     pub tables: Vec<TableId>,
     /// Tables done by an earlier, interrupted attempt.
     pub done: BTreeMap<String, u64>,
+    /// The table an earlier attempt was reading when it was interrupted,
+    /// with the snapshot points of the passes that read it.
+    pub reading: BTreeMap<String, Vec<u64>>,
     /// `server_version_num`.
     pub server_version: u32,
 }
@@ -159,7 +173,7 @@ pub async fn run(
     }
     let tx_id: i64 = main.query_one("SELECT txid_current()", &[]).await.map_err(q("reading txid_current()"))?.get(0);
     let mut progress =
-        SnapshotProgress { lsn: job.exported.lsn, tx_id, ts_us: now_us(), done: job.done.clone() };
+        SnapshotProgress { lsn: job.exported.lsn, tx_id, ts_us: now_us(), done: job.done.clone(), reading: BTreeMap::new() };
     tracing::info!(tables = job.tables.len(), done = job.done.len(), threads, lsn = %job.exported.lsn,
         "snapshot started");
     let mut cache = RelationCache::with_rules(ColumnRules::new(&config.columns));
@@ -180,6 +194,25 @@ pub async fn run(
             progress.done.insert(super::table_key(table), job.exported.lsn.as_u64());
             continue;
         };
+        // Every record of this table goes out after an offset that names
+        // the passes reading it, so a restart knows whose records may be in
+        // Kafka; the deletes earlier passes' records would outlive go first.
+        let key = super::table_key(table);
+        let earlier: Vec<u64> = job.reading.get(&key).cloned().unwrap_or_default();
+        let mut passes = earlier.clone();
+        passes.push(job.exported.lsn.as_u64());
+        progress.reading = BTreeMap::from([(key.clone(), passes)]);
+        if !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
+            return Ok(None);
+        }
+        if !earlier.is_empty() {
+            let earlier: Vec<Lsn> = earlier.into_iter().map(Lsn).collect();
+            for event in super::window_scan::window_events(config, table, &earlier, job.exported.lsn).await? {
+                if !emitter.send(SourceEvent::Change(event)).await {
+                    return Ok(None);
+                }
+            }
+        }
         let rows = read_table(
             &conns,
             &rel,
@@ -192,7 +225,8 @@ pub async fn run(
         .await?;
         let Some(rows) = rows else { return Ok(None) };
         tracing::info!(table = %table, rows, "table snapshot read");
-        progress.done.insert(super::table_key(table), job.exported.lsn.as_u64());
+        progress.reading.clear();
+        progress.done.insert(key, job.exported.lsn.as_u64());
         crate::metrics::ConnectorMetrics::add(&metrics.snapshot_tables_done, 1);
         if !last_table && !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
             return Ok(None);
@@ -519,7 +553,7 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    async fn send(&mut self, event: SourceEvent) -> bool {
+    pub(super) async fn send(&mut self, event: SourceEvent) -> bool {
         tokio::select! {
             biased;
             _ = crate::shutdown::stopped(self.shutdown) => false,
