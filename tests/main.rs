@@ -9,6 +9,7 @@ mod e2e_rest;
 mod e2e_secrets;
 mod e2e_skeleton;
 mod e2e_snapshot;
+mod e2e_snapshot_resume;
 mod e2e_streaming;
 mod infra_smoke;
 mod replication_protocol;

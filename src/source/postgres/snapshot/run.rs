@@ -201,6 +201,7 @@ pub async fn run(
         let earlier: Vec<u64> = job.reading.get(&key).cloned().unwrap_or_default();
         let mut passes = earlier.clone();
         passes.push(job.exported.lsn.as_u64());
+        tracing::info!(table = %table, pass = passes.len(), "table snapshot pass started");
         progress.reading = BTreeMap::from([(key.clone(), passes)]);
         if !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
             return Ok(None);
