@@ -20,6 +20,7 @@
 use std::sync::Arc;
 
 use crate::lsn::Lsn;
+use crate::progress::{IncrementalProgress, SnapshotCompletion, SnapshotProgress};
 use crate::schema::{Schema, Value};
 
 /// Debezium's operation codes.
@@ -280,17 +281,17 @@ pub enum SourceEvent {
     SnapshotMark(SnapshotMark),
     /// Where the incremental snapshot stands after the events before it
     /// (`None`: none runs): kept in the offsets from the next commit on.
-    IncrementalProgress(Option<serde_json::Value>),
+    IncrementalProgress(Option<IncrementalProgress>),
 }
 
 /// A commit point of the initial snapshot (see `source::postgres::snapshot`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SnapshotMark {
-    /// The offset to store with the records before this mark.
-    pub offset: crate::offsets::SourceOffset,
-    /// The snapshot is complete: commit now, and streaming resumes at this
-    /// position (published as durable once committed).
-    pub completed: Option<Lsn>,
+    /// How far the snapshot got with the records before this mark.
+    pub progress: SnapshotProgress,
+    /// The snapshot is complete: commit now, and streaming resumes at
+    /// `completed.resume` (published as durable once committed).
+    pub completed: Option<SnapshotCompletion>,
 }
 
 #[cfg(test)]

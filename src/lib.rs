@@ -19,6 +19,7 @@ pub mod lsn;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod progress;
 pub(crate) mod private_fs;
 pub mod record;
 pub mod schema;

@@ -1,7 +1,7 @@
 //! Wiring of one connector's stages; no logic of its own.
 //!
 //! ```text
-//!   PostgresSource ──mpsc<SourceEvent>(bounded)──▶ delivery::run(Converter, KafkaSink)
+//!   PostgresSource ──mpsc<SourceEvent>(bounded)──▶ delivery::run(Converter, Batcher(OffsetLedger, KafkaSink))
 //!        ▲                                                     │
 //!        └──────────── watch<Lsn>: durable position ◀──────────┘
 //! ```
@@ -18,15 +18,15 @@ use crate::config::connector::ConnectorConfig;
 use crate::config::worker::KafkaConfig;
 use crate::config::worker::WorkerConfig;
 use crate::convert::Converter;
-use crate::delivery::{self, DeliveryError};
+use crate::delivery::{self, BatchPolicy, Batcher, DeliveryError};
 use crate::encode::EncodeError;
 use crate::error::{Classify, ErrorClass};
 use crate::heartbeat::Heartbeat;
 use crate::lsn::Lsn;
+use crate::offsets::ledger::OffsetLedger;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
 use crate::sink::kafka::{
-    BatchPolicy, DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_IN_FLIGHT_BYTES,
+    DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_BYTES,
 };
 use crate::source::postgres::capture::{PostgresSource, SourceError};
 
@@ -73,7 +73,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
-    Delivery(#[from] DeliveryError<EncodeError>),
+    Delivery(#[from] DeliveryError<EncodeError, SinkError>),
     #[error(transparent)]
     Offsets(#[from] OffsetError),
     #[error("the source task panicked or was cancelled")]
@@ -98,7 +98,7 @@ pub fn transactional_id(group_id: &str, connector: &str) -> String {
     format!("{group_id}-{connector}")
 }
 
-fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings, heartbeat: Option<Heartbeat>) -> SinkConfig {
+fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig {
     SinkConfig {
         bootstrap_servers: worker.kafka.bootstrap_servers.clone(),
         options: worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -107,7 +107,6 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings, heartbeat: Opt
         } else {
             DeliveryGuarantee::AtLeastOnce
         },
-        batch: BatchPolicy::default(),
         max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
         topic_creation: config.topic_creation.clone(),
@@ -116,7 +115,6 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings, heartbeat: Opt
             partitions: worker.offset_storage_partitions,
             key: offset_key(&config.name, config.topic_prefix()),
         }),
-        heartbeat,
     }
 }
 
@@ -135,17 +133,12 @@ pub async fn run(
         Heartbeat::new(&config.heartbeat, config.topic_prefix(), &config.key_converter, &config.value_converter)
             .await
             .map_err(DeliveryError::Convert)?;
-    let mut sink = KafkaSink::connect(sink_config(config, worker, heartbeat), durable_tx).await?;
+    let sink = KafkaSink::connect(sink_config(config, worker)).await?;
     let stored = worker.offset_store().read_latest(&config.name, config.topic_prefix()).await?;
     let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());
     tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), snapshot_in_progress = stored.as_ref().is_some_and(|o| o.snapshot_in_progress()), "stored offset read");
-    if let Some(lsn) = stored_lsn {
-        sink.set_durable_floor(lsn);
-    }
-    if let Some(o) = &stored {
-        sink.set_table_floors(o.floors());
-        sink.set_incremental(o.incremental.clone());
-    }
+    let ledger = OffsetLedger::from_stored(stored.as_ref());
+    let mut batcher = Batcher::new(sink, ledger, durable_tx, BatchPolicy::default(), heartbeat);
     let mut source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
     if let Some(dir) = &worker.spill_dir {
         source.set_spill_dir(dir.clone());
@@ -158,7 +151,7 @@ pub async fn run(
     let (stop_source, source_stop) = watch::channel(false);
     let source_task = tokio::spawn(source.run(events_tx, durable_rx, source_stop));
     let metrics = crate::metrics::Registry::global().connector(&config.name);
-    let delivered = delivery::run(events_rx, Converter::new(config), &mut sink, shutdown, &metrics).await;
+    let delivered = delivery::run(events_rx, Converter::new(config), &mut batcher, shutdown, &metrics).await;
     let _ = stop_source.send(true);
     let sourced = source_task.await.map_err(PipelineError::SourceTask)?;
     delivered?;

@@ -20,6 +20,7 @@
 //!   `lsn_proc` as Debezium's loader does): every transaction whose end LSN
 //!   is at or below it is already in Kafka.
 
+pub mod ledger;
 pub mod log_reader;
 
 use std::collections::BTreeMap;
@@ -41,23 +42,7 @@ pub const MESSAGE_TYPE_COMMIT: &str = "COMMIT";
 /// `snapshot` of an offset written by the initial snapshot (Debezium 3.x).
 pub const SNAPSHOT_KIND_INITIAL: &str = "INITIAL";
 
-/// Where a running snapshot stands: what its offsets record.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SnapshotProgress {
-    /// The snapshot's position (its slot's consistent point).
-    pub lsn: Lsn,
-    /// Transaction id of the snapshot transaction.
-    pub tx_id: i64,
-    /// When the snapshot started, µs since the epoch.
-    pub ts_us: i64,
-    /// Tables completed so far (by this and earlier attempts), with the
-    /// LSN each was read at.
-    pub done: BTreeMap<String, u64>,
-    /// The table being read, with the snapshot points of every pass that
-    /// read it (earlier, interrupted ones and this one): its records of
-    /// those passes may be in Kafka (see `snapshot::window`).
-    pub reading: BTreeMap<String, Vec<u64>>,
-}
+pub use crate::progress::{IncrementalProgress, SnapshotCompletion, SnapshotProgress};
 
 /// Debezium's `snapshot` offset entry: a boolean in old versions, the
 /// snapshot kind (e.g. `"INITIAL"`) in 3.x.
@@ -121,8 +106,13 @@ pub struct SourceOffset {
     pub table_floors: Option<BTreeMap<String, u64>>,
     /// pgcdc's own: the running incremental snapshot (tables queued, the
     /// table being read and the key its next chunk starts after).
-    #[serde(rename = "pgcdc_incremental", skip_serializing_if = "Option::is_none")]
-    pub incremental: Option<serde_json::Value>,
+    #[serde(
+        rename = "pgcdc_incremental",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "IncrementalProgress::deserialize_lenient"
+    )]
+    pub incremental: Option<IncrementalProgress>,
 }
 
 impl SourceOffset {
@@ -171,9 +161,9 @@ impl SourceOffset {
     /// so far. `completed`: the last snapshot record is in the batch;
     /// `resume` is then where streaming starts (`lsn_proc`) and `floors` the
     /// tables read by a later snapshot.
-    pub fn during_snapshot(progress: &SnapshotProgress, completed: Option<(Lsn, BTreeMap<String, u64>)>) -> Self {
+    pub fn during_snapshot(progress: &SnapshotProgress, completed: Option<&SnapshotCompletion>) -> Self {
         let (resume, floors) = match completed {
-            Some((resume, floors)) => (Some(resume.as_u64()), (!floors.is_empty()).then_some(floors)),
+            Some(c) => (Some(c.resume.as_u64()), (!c.floors.is_empty()).then(|| c.floors.clone())),
             None => (None, None),
         };
         SourceOffset {
@@ -410,13 +400,13 @@ mod tests {
         assert_eq!(reading["pgcdc_snapshot_reading"], serde_json::json!({"public.b": [300, 500]}));
 
         let floors = BTreeMap::from([("public.b".to_owned(), 500_u64)]);
-        let done = SourceOffset::during_snapshot(&progress, Some((Lsn(400), floors)));
+        let done = SourceOffset::during_snapshot(&progress, Some(&SnapshotCompletion { resume: Lsn(400), floors }));
         assert!(!done.snapshot_in_progress());
         assert_eq!(done.resume_lsn(), Some(Lsn(400)));
         assert_eq!(done.floors().get("public.b"), Some(&Lsn(500)));
         assert_eq!(done.snapshot_done, None);
         assert_eq!(done.snapshot_reading, None, "nothing is being read once the snapshot completed");
-        let plain = SourceOffset::during_snapshot(&progress, Some((Lsn(500), BTreeMap::new())));
+        let plain = SourceOffset::during_snapshot(&progress, Some(&SnapshotCompletion { resume: Lsn(500), floors: BTreeMap::new() }));
         assert_eq!(plain.table_floors, None, "no floors when every table was read at the resume point");
     }
 }

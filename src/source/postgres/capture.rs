@@ -250,7 +250,7 @@ pub struct PostgresSource {
     /// Stream after the snapshot (false for `snapshot.mode=initial_only`).
     stream: bool,
     /// The stored progress of an incremental snapshot to resume.
-    incremental: Option<serde_json::Value>,
+    incremental: Option<crate::progress::IncrementalProgress>,
     /// Where streamed transactions are spilled (`worker.spill_dir`, default `$TMPDIR`).
     spill_dir: std::path::PathBuf,
 }
@@ -462,7 +462,7 @@ struct Position {
     last_commit: Option<Lsn>,
     floors: HashMap<TableId, Lsn>,
     /// The stored progress of an incremental snapshot.
-    incremental: Option<serde_json::Value>,
+    incremental: Option<crate::progress::IncrementalProgress>,
     /// The parent of the spill directory.
     spill_dir: std::path::PathBuf,
 }

@@ -29,6 +29,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::event::{ChangeEvent, Op, Row, SnapshotMarker, TableId, TableSchema};
+use crate::progress::IncrementalProgress;
 use crate::schema::Value;
 
 /// `type` of the signal that starts an incremental snapshot.
@@ -152,21 +153,6 @@ pub struct Cursor {
     pub max: Vec<String>,
 }
 
-/// What the offsets keep of an incremental snapshot.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct Progress {
-    /// Tables waiting, as `[schema, table]`.
-    queue: Vec<[String; 2]>,
-    /// The table being read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    table: Option<[String; 2]>,
-    /// Its next chunk starts after this key (key columns' text).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max: Option<Vec<String>>,
-}
-
 fn pair(t: &TableId) -> [String; 2] {
     [t.schema.clone(), t.table.clone()]
 }
@@ -175,22 +161,21 @@ impl Incremental {
     /// The state to keep in the offsets once the rows of every closed
     /// window are in Kafka; `None` when nothing runs. A window still open
     /// is not part of it: after a restart its chunk is read again.
-    pub fn progress(&self) -> Option<serde_json::Value> {
+    pub fn progress(&self) -> Option<IncrementalProgress> {
         if self.queue.is_empty() && self.cursor.is_none() {
             return None;
         }
-        let p = Progress {
+        Some(IncrementalProgress {
             queue: self.queue.iter().map(pair).collect(),
             table: self.cursor.as_ref().map(|c| pair(&c.table)),
             last: self.cursor.as_ref().and_then(|c| c.last.clone()),
             max: self.cursor.as_ref().map(|c| c.max.clone()),
-        };
-        serde_json::to_value(p).ok()
+        })
     }
 
     /// The state a stored [`progress`](Self::progress) describes.
-    pub fn restore(value: &serde_json::Value) -> Option<Incremental> {
-        let p: Progress = serde_json::from_value(value.clone()).ok()?;
+    pub fn restore(p: &IncrementalProgress) -> Option<Incremental> {
+        let p = p.clone();
         let table = |[s, t]: [String; 2]| TableId::new(s, t);
         let cursor = match (p.table, p.max) {
             (Some(t), Some(max)) => Some(Cursor { table: table(t), last: p.last, max }),
@@ -396,7 +381,8 @@ mod tests {
         let after = Incremental::restore(&inc.progress().unwrap()).unwrap();
         assert_eq!(after.cursor.unwrap().last, Some(vec!["2".to_owned()]));
         assert_eq!(after.queue, [TableId::new("s", "u")]);
-        assert!(Incremental::restore(&serde_json::json!({"nonsense": 1})).is_none(), "unreadable progress starts nothing");
+        let stored = crate::offsets::SourceOffset::from_json(br#"{"lsn":1,"pgcdc_incremental":{"nonsense":1}}"#).unwrap();
+        assert_eq!(stored.incremental, None, "unreadable progress starts nothing");
     }
 
     #[test]

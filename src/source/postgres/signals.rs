@@ -45,7 +45,7 @@ pub struct Signals {
 impl Signals {
     /// The signals of `table`, resuming the incremental snapshot whose
     /// progress the stored offset kept, if any.
-    pub fn new(table: TableId, config: &ConnectorConfig, progress: Option<&serde_json::Value>) -> Signals {
+    pub fn new(table: TableId, config: &ConnectorConfig, progress: Option<&crate::progress::IncrementalProgress>) -> Signals {
         let filter = config.table_filter();
         Signals {
             emit: filter.matches(&table),

@@ -23,7 +23,7 @@ use crate::config::connector::ConnectorConfig;
 use crate::error::{Classify, ErrorClass};
 use crate::event::{ChangeEvent, Op, Row, SnapshotMark, SourceEvent, SourceInfo, TableId, TableSchema};
 use crate::lsn::Lsn;
-use crate::offsets::{SnapshotProgress, SourceOffset};
+use crate::progress::{SnapshotCompletion, SnapshotProgress};
 use crate::source::postgres::catalog::{self, classify_pg, quote_ident, CatalogError};
 use crate::source::postgres::columns::ColumnRules;
 use crate::source::postgres::pgoutput::{RelationBody, RelationColumn, TupleData};
@@ -203,7 +203,7 @@ pub async fn run(
         passes.push(job.exported.lsn.as_u64());
         tracing::info!(table = %table, pass = passes.len(), "table snapshot pass started");
         progress.reading = BTreeMap::from([(key.clone(), passes)]);
-        if !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
+        if !emitter.mark(&progress, None).await {
             return Ok(None);
         }
         if !earlier.is_empty() {
@@ -229,7 +229,7 @@ pub async fn run(
         progress.reading.clear();
         progress.done.insert(key, job.exported.lsn.as_u64());
         crate::metrics::ConnectorMetrics::add(&metrics.snapshot_tables_done, 1);
-        if !last_table && !emitter.mark(SourceOffset::during_snapshot(&progress, None), None).await {
+        if !last_table && !emitter.mark(&progress, None).await {
             return Ok(None);
         }
     }
@@ -240,8 +240,8 @@ pub async fn run(
         }
     }
     let (resume, floors) = resume_point(&progress.done, job.exported.lsn);
-    let offset = SourceOffset::during_snapshot(&progress, Some((resume, floors.clone())));
-    if !emitter.mark(offset, Some(resume)).await {
+    let completion = SnapshotCompletion { resume, floors: floors.clone() };
+    if !emitter.mark(&progress, Some(completion)).await {
         return Ok(None);
     }
     set(&metrics.snapshot_running, 0);
@@ -436,7 +436,7 @@ async fn read_table(
                     return Ok(None);
                 }
                 if rows % ROWS_PER_MARK == 0
-                    && !emitter.mark(SourceOffset::during_snapshot(progress, None), None).await
+                    && !emitter.mark(progress, None).await
                 {
                     abort(&tasks);
                     return Ok(None);
@@ -570,8 +570,8 @@ impl Emitter<'_> {
         self.send(SourceEvent::Change(event)).await
     }
 
-    async fn mark(&mut self, offset: SourceOffset, completed: Option<Lsn>) -> bool {
-        self.send(SourceEvent::SnapshotMark(SnapshotMark { offset, completed })).await
+    async fn mark(&mut self, progress: &SnapshotProgress, completed: Option<SnapshotCompletion>) -> bool {
+        self.send(SourceEvent::SnapshotMark(SnapshotMark { progress: progress.clone(), completed })).await
     }
 }
 

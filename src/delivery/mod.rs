@@ -1,12 +1,16 @@
-//! The delivery loop: source events → records → the sink, batch by batch.
+//! The delivery loop: source events → records → the batcher, batch by batch.
 //!
 //! ```text
-//!   mpsc<SourceEvent> ──▶ Begin/Change/Message/Commit ──convert──▶ EncodedRecord* ──▶ sink.send
-//!                         Commit{end_lsn}  ─(after its records)──────────▶ sink.end_transaction
-//!                         Idle{lsn}        ──────────────────────────────▶ sink.idle
-//!                         SnapshotMark     ──────────────────────────────▶ sink.end_snapshot_chunk
-//!                         linger deadline  ──────────────────────────────▶ sink.flush
+//!   mpsc<SourceEvent> ──▶ Begin/Change/Message/Commit ──convert──▶ EncodedRecord* ──▶ batcher.send
+//!                         Commit{end_lsn}  ─(after its records)──────────▶ batcher.end_transaction
+//!                         Idle{lsn}        ──────────────────────────────▶ batcher.idle
+//!                         SnapshotMark     ──────────────────────────────▶ batcher.end_snapshot_chunk
+//!                         linger deadline  ──────────────────────────────▶ batcher.flush
 //! ```
+//!
+//! The batcher ([`batcher`]) owns the batching policy and the offset ledger
+//! and writes through any [`Sink`]; the rules are unit-tested against the
+//! in-memory sink (`tests.rs`).
 //!
 //! On shutdown the open batch is committed if it ends at a transaction
 //! boundary and aborted otherwise; the source resumes after the last durable
@@ -18,7 +22,13 @@ use crate::error::{Classify, ErrorClass};
 use crate::metrics::ConnectorMetrics;
 use crate::event::SourceEvent;
 use crate::record::EncodedRecord;
-use crate::sink::kafka::{KafkaSink, SinkError};
+use crate::sink::Sink;
+
+pub mod batcher;
+#[cfg(test)]
+mod tests;
+
+pub use batcher::{BatchError, BatchPolicy, Batcher};
 
 /// Turns one source event into encoded records (envelope, transforms, encoder).
 /// Asynchronous because a converter may have to register a new schema with a
@@ -35,30 +45,30 @@ pub trait Convert: Send {
 
 /// Errors of the delivery loop.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliveryError<E: std::error::Error + 'static> {
+pub enum DeliveryError<E: std::error::Error + 'static, S: std::error::Error + 'static> {
     #[error("cannot convert a change event")]
     Convert(#[source] E),
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Batch(#[from] BatchError<S>),
 }
 
-impl<E: std::error::Error + Classify + 'static> Classify for DeliveryError<E> {
+impl<E: std::error::Error + Classify + 'static, S: std::error::Error + Classify + 'static> Classify for DeliveryError<E, S> {
     fn class(&self) -> ErrorClass {
         match self {
             DeliveryError::Convert(e) => e.class(),
-            DeliveryError::Sink(e) => e.class(),
+            DeliveryError::Batch(e) => e.class(),
         }
     }
 }
 
 /// Run until the source closes the channel or `shutdown` turns true.
-pub async fn run<C: Convert>(
+pub async fn run<C: Convert, S: Sink>(
     mut events: mpsc::Receiver<SourceEvent>,
     mut converter: C,
-    sink: &mut KafkaSink,
+    sink: &mut Batcher<S>,
     mut shutdown: watch::Receiver<bool>,
     metrics: &ConnectorMetrics,
-) -> Result<(), DeliveryError<C::Error>> {
+) -> Result<(), DeliveryError<C::Error, S::Error>> {
     let mut records = Vec::new();
     let result = loop {
         let deadline = sink.deadline();
@@ -93,13 +103,13 @@ pub async fn run<C: Convert>(
     }
 }
 
-async fn handle<C: Convert>(
+async fn handle<C: Convert, S: Sink>(
     event: SourceEvent,
     converter: &mut C,
-    sink: &mut KafkaSink,
+    sink: &mut Batcher<S>,
     records: &mut Vec<EncodedRecord>,
     metrics: &ConnectorMetrics,
-) -> Result<(), DeliveryError<C::Error>> {
+) -> Result<(), DeliveryError<C::Error, S::Error>> {
     match &event {
         SourceEvent::Change(_) | SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
         SourceEvent::Commit(c) => {
