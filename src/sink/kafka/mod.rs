@@ -34,6 +34,10 @@
 //! - Fencing: a second producer with the same `transactional.id` fences this
 //!   one; the next produce or commit fails and the sink reports
 //!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
+//!   A fenced sink does not abort: the coordinator aborted its open
+//!   transaction when the newer producer registered, and a fenced producer's
+//!   abort can only fail (tansu drops it, so it would hang for [`TXN_TIMEOUT`]
+//!   while this instance still holds the slot the newer one waits for).
 
 pub mod partitioner;
 pub mod topics;
@@ -85,7 +89,7 @@ const PRODUCER_LINGER_MS_EXACTLY_ONCE: &str = "50";
 /// of millions of rows is one Kafka transaction.
 const TRANSACTION_TIMEOUT_MS: &str = "600000";
 /// How long a transaction commit or abort may take.
-const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+pub const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How records become durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -292,6 +296,8 @@ pub struct KafkaSink {
     /// The incremental snapshot's progress as of the last record sent: the
     /// offsets carry it so a restart resumes the snapshot.
     incremental: Option<serde_json::Value>,
+    /// A step reported [`SinkError::Fenced`]: the producer is done.
+    fenced: bool,
 }
 
 impl KafkaSink {
@@ -350,6 +356,7 @@ impl KafkaSink {
             last_durable_commit: None,
             table_floors: Default::default(),
             incremental: None,
+            fenced: false,
         })
     }
 
@@ -410,7 +417,7 @@ impl KafkaSink {
 
     /// The error to report: [`SinkError::Fenced`] when the producer was
     /// fenced, whatever step noticed it first.
-    fn fenced_or(&self, err: SinkError) -> SinkError {
+    fn fenced_or(&mut self, err: SinkError) -> SinkError {
         let DeliveryGuarantee::ExactlyOnce { transactional_id } = &self.delivery else { return err };
         let fatal = self.producer.client().fatal_error();
         let code = match (&fatal, &err) {
@@ -433,7 +440,9 @@ impl KafkaSink {
                 | SinkError::Enqueue { source, .. } => source,
                 _ => KafkaError::Global(RDKafkaErrorCode::ProducerFenced),
             };
-            return SinkError::Fenced { transactional_id: transactional_id.clone(), source };
+            let transactional_id = transactional_id.clone();
+            self.fenced = true;
+            return SinkError::Fenced { transactional_id, source };
         }
         err
     }
@@ -629,11 +638,14 @@ impl KafkaSink {
     }
 
     /// Abort the open batch (exactly-once) after an error; nothing in it
-    /// becomes visible to read_committed consumers.
+    /// becomes visible to read_committed consumers. A fenced sink only
+    /// forgets it: the coordinator aborted it already (see the module docs).
     pub async fn abort(&mut self) {
         self.in_flight.clear();
         self.in_flight_bytes = 0;
-        if self.batch.in_txn && matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
+        if self.batch.in_txn && self.fenced {
+            tracing::debug!("fenced: the open kafka transaction was aborted by the coordinator");
+        } else if self.batch.in_txn && matches!(self.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = self.producer.clone();
             if let Err(err) = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await {
                 tracing::warn!(error = %err, "kafka transaction abort failed");
