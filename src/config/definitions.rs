@@ -10,7 +10,7 @@
 //!
 //! ```text
 //!  declarations.rs ──▶ lookup(name) ──▶ Props getters (default, bounds, choices) ──▶ ConnectorConfig
-//!        │                                                   
+//!        │
 //!        ├──────────▶ validate.rs (definitions, defaults, groups)
 //!        └──────────▶ markdown() ──▶ README.md (checked by a test)
 //! ```
