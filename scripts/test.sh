@@ -11,6 +11,9 @@
 #                                            its binaries (install-deps.sh --pg-extra): the end-to-end tests
 #                                            whose behaviour depends on the server version (PG_EXTRA_TESTS);
 #                                            skipped with PGCDC_PG_EXTRA=0. Step 1 runs on Debian's PostgreSQL 15.
+#   6. scripts/check-deploy.sh              the Kubernetes manifests (kubernetes-validate, checkov) and the
+#                                            systemd unit (systemd-analyze verify/security); installs its
+#                                            validators into a venv on the first run; skipped with PGCDC_SKIP_DEPLOY_CHECK=1
 # Prints a summary and exits non-zero if any step failed; the test counts add up every run.
 #
 # Extra arguments are passed to `cargo test` after `--` in step 1 (e.g. a test-name filter).
@@ -152,6 +155,8 @@ if [ "$PG_EXTRA" != "0" ]; then
         run_step "e2e on PostgreSQL $major" pg_extra_run "$major"
     done
 fi
+
+[ "${PGCDC_SKIP_DEPLOY_CHECK:-0}" != "0" ] || run_step "deploy files" scripts/check-deploy.sh
 
 # Totals over every test binary's `test result:` line, step 5's runs included.
 read -r passed tests_failed ignored < <(count_results "$test_log")

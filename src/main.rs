@@ -129,20 +129,32 @@ async fn serve(config: WorkerConfig, exit_by: Arc<OnceLock<Instant>>) -> anyhow:
         "pgcdc worker started"
     );
     let timeout = Duration::from_millis(config.worker.shutdown_timeout_ms);
-    let signalled = exit_by.clone();
-    let stop = async move {
-        shutdown_signal().await;
-        let _ = signalled.set(Instant::now() + timeout);
-    };
+    // The REST API stays up while the connectors stop, so `/ready` answers
+    // 503 (and `/health`, `/metrics`, statuses keep answering) until the end.
+    let (stop_rest, rest_stop) = tokio::sync::oneshot::channel::<()>();
     let limits = pgcdc::connect::ServerLimits::from_config(&config.rest);
-    pgcdc::connect::serve(config.rest.listen, pgcdc::connect::router(herder.clone()), limits, stop)
-        .await
-        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    let router = pgcdc::connect::router(herder.clone());
+    let mut server = tokio::spawn(pgcdc::connect::serve(config.rest.listen, router, limits, async move {
+        let _ = rest_stop.await;
+    }));
+    tokio::select! {
+        // The server ends on its own only when it cannot listen.
+        served = &mut server => {
+            return match served {
+                Ok(r) => r.map_err(|e| anyhow::anyhow!(error_chain(&e))),
+                Err(e) => Err(anyhow::anyhow!("rest server task failed: {e}")),
+            };
+        }
+        () = shutdown_signal() => {}
+    }
     let deadline = *exit_by.get_or_init(|| Instant::now() + timeout);
+    herder.begin_shutdown();
     // Leave the end of the budget to the runtime for dropping what is left.
     let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub((timeout / 5).min(SHUTDOWN_GRACE));
     tracing::info!(timeout_ms = budget.as_millis() as u64, "shutting down: stopping connectors");
     let unfinished = herder.shutdown_within(budget).await;
+    let _ = stop_rest.send(());
+    let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), server).await;
     if unfinished.is_empty() {
         tracing::info!("stopped");
     } else {

@@ -10,7 +10,15 @@
 //! `init_transactions` fences an older instance and settles its open
 //! transaction), then the stored offset is read, then the source starts
 //! after it (with the initial snapshot first when `snapshot.mode` and the
-//! stored offset call for one).
+//! stored offset call for one). A restart of a task that had streamed checks
+//! the slot before all of that: if another process took it over meanwhile,
+//! this instance was replaced and fails without fencing the new owner
+//! (`crate::source::postgres::ownership`). The check only reads the slot, so
+//! the order above is unchanged.
+//!
+//! On an error, the source lets go of the slot first, then the sink aborts
+//! its open transaction (which may take [`TXN_TIMEOUT`] on an unreachable
+//! coordinator): a newer instance waiting for the slot is not held up by it.
 
 use tokio::sync::{mpsc, watch};
 
@@ -25,10 +33,13 @@ use crate::heartbeat::Heartbeat;
 use crate::lsn::Lsn;
 use crate::offsets::ledger::OffsetLedger;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
+#[cfg(doc)]
+use crate::sink::kafka::TXN_TIMEOUT;
 use crate::sink::kafka::{
     DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_BYTES,
 };
 use crate::source::postgres::capture::{PostgresSource, SourceError};
+use crate::source::postgres::ownership::{self, SlotTenure};
 
 /// Source events buffered between the source and the delivery loop.
 pub const EVENT_CHANNEL_CAPACITY: usize = 4096;
@@ -119,13 +130,17 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
 }
 
 /// Run one connector until `shutdown` turns true or a stage fails.
-/// `running` is told once both ends are connected and streaming.
+/// `running` is told once both ends are connected and streaming. `tenure`
+/// carries the slot's walsender from one run of a task to the next.
 pub async fn run(
     config: &ConnectorConfig,
     worker: &WorkerSettings,
     shutdown: watch::Receiver<bool>,
     running: impl FnOnce(),
+    tenure: &mut SlotTenure,
 ) -> Result<(), PipelineError> {
+    // Before init_transactions, which would fence whoever took the slot over.
+    ownership::check_not_replaced(config, *tenure).await?;
     let (durable_tx, durable_rx) = watch::channel(Lsn::ZERO);
     // Registers the heartbeat's schemas with an AvroConverter: a registry
     // error is classified like one met converting a change event.
@@ -143,6 +158,7 @@ pub async fn run(
     if let Some(dir) = &worker.spill_dir {
         source.set_spill_dir(dir.clone());
     }
+    let walsender = source.walsender();
     running();
 
     let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
@@ -153,7 +169,15 @@ pub async fn run(
     let metrics = crate::metrics::Registry::global().connector(&config.name);
     let delivered = delivery::run(events_rx, Converter::new(config), &mut batcher, shutdown, &metrics).await;
     let _ = stop_source.send(true);
-    let sourced = source_task.await.map_err(PipelineError::SourceTask)?;
+    let sourced = source_task.await;
+    if let Some(pid) = *walsender.borrow() {
+        tenure.streamed_as(pid);
+    }
+    if delivered.is_err() {
+        // The slot is free now; the abort may wait on the broker.
+        batcher.abort().await;
+    }
+    let sourced = sourced.map_err(PipelineError::SourceTask)?;
     delivered?;
     sourced?;
     Ok(())

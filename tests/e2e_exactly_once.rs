@@ -302,6 +302,65 @@ async fn second_instance_is_fenced() {
     assert_eq!(first.status("fence").await["tasks"][0]["state"], "FAILED");
 }
 
+/// The process streaming from `slot`, if any.
+async fn slot_holder(client: &tokio_postgres::Client, slot: &str) -> Option<i32> {
+    let row = client
+        .query_one("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
+        .await
+        .expect("slot row");
+    row.get(0)
+}
+
+/// GIVEN a running connector whose replication connection is cut (a transient
+/// failure: its task waits `retriable.restart.connector.wait.ms`, then starts
+/// again), WHEN a second worker of the same group starts the connector and
+/// takes the slot over in the meantime, THEN the restarting task fails as
+/// fenced instead of fencing the new owner back, and the new owner keeps
+/// running and delivers everything exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_instance_does_not_fence_its_successor() {
+    let db = PgServer::shared().create_database("eos_successor").await;
+    table(&db).await;
+    let broker = Broker::shared();
+    let prefix = unique_name("eossucc");
+    let topic = format!("{prefix}.public.t");
+    let slot = unique_name("slot");
+    let config = connector_config(&db, &prefix, &slot, &[("retriable.restart.connector.wait.ms", "8000")]);
+    let first = Worker::start(broker).await;
+    assert_eq!(first.register("succ", config.clone()).await.0, 201);
+    first.wait_task_state("succ", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t SELECT g, 1, 'a' FROM generate_series(1, 5) g").await;
+    let five: BTreeMap<i64, Vec<Change>> = (1..=5).map(|i| (i, vec![("c".to_owned(), 1)])).collect();
+    assert!(settle(broker, &topic, &five, TIMEOUT).await.is_exact());
+
+    let client = db.client().await;
+    let first_pid = slot_holder(&client, &slot).await.expect("the first worker streams from the slot");
+    client.execute("SELECT pg_terminate_backend($1)", &[&first_pid]).await.expect("terminate the walsender");
+    first.wait_task_state("succ", "RESTARTING", TIMEOUT).await;
+
+    let second = Worker::start_in_group(broker, &first.group_id).await;
+    assert_eq!(second.register("succ", config).await.0, 201);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match slot_holder(&client, &slot).await {
+            Some(pid) if pid != first_pid => break,
+            _ if Instant::now() > deadline => panic!("the second worker never took the slot\n{}", second.log()),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    // The first task restarts 8 s after the cut and finds the slot taken.
+    let status = first.wait_task_state("succ", "FAILED", Duration::from_secs(25)).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
+    assert!(trace.contains("fenced"), "the first instance says it was fenced: {trace}");
+
+    db.execute("INSERT INTO t SELECT g, 1, 'b' FROM generate_series(6, 10) g").await;
+    let all: BTreeMap<i64, Vec<Change>> = (1..=10).map(|i| (i, vec![("c".to_owned(), 1)])).collect();
+    let v = settle(broker, &topic, &all, TIMEOUT).await;
+    assert!(v.is_exact(), "{v:?}\n--- second worker log ---\n{}", second.log());
+    let states = second.task_states_during("succ", Duration::from_secs(2)).await;
+    assert_eq!(states, ["RUNNING"], "the new owner was not fenced\n{}", second.log());
+}
+
 /// GIVEN a connector stopped cleanly after delivering five transactions, and
 /// its slot rewound to before them (a crash between the Kafka commit and the
 /// slot's flush does that), WHEN it starts again, THEN the five are skipped by

@@ -19,3 +19,4 @@ mod e2e_tls;
 mod e2e_faults;
 mod e2e_distributed;
 mod e2e_avro;
+mod e2e_ready;

@@ -78,7 +78,11 @@ pub struct TopicCreation {
 
 impl Default for TopicCreation {
     fn default() -> Self {
-        TopicCreation { partitions: 1, replication_factor: 1, configs: Vec::new() }
+        TopicCreation {
+            partitions: DEFAULT_TOPIC_PARTITIONS,
+            replication_factor: DEFAULT_TOPIC_REPLICATION_FACTOR,
+            configs: Vec::new(),
+        }
     }
 }
 
@@ -159,7 +163,7 @@ pub const DEFAULT_RETRY_DELAY_MAX_MS: u64 = 10_000;
 /// Default of `retriable.restart.connector.wait.ms`.
 pub const DEFAULT_RETRIABLE_RESTART_WAIT_MS: u64 = 10_000;
 /// Largest delay accepted for the retry properties (one day).
-const MAX_DELAY_MS: i64 = 86_400_000;
+pub const MAX_DELAY_MS: i64 = 86_400_000;
 
 /// Debezium's retry properties for transient failures (database or broker unreachable).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +196,10 @@ pub const POSTGRES_CONNECTOR_CLASS: &str = "io.debezium.connector.postgresql.Pos
 /// Names accepted for `connector.class` besides the full class name (Connect's aliases and pgcdc's own).
 pub const POSTGRES_CONNECTOR_ALIASES: &[&str] = &["PostgresConnector", "Postgres", "pgcdc", "pgcdc.PostgresConnector"];
 pub use super::converter::JSON_CONVERTER_CLASS;
+/// Default of `topic.creation.default.partitions`.
+pub const DEFAULT_TOPIC_PARTITIONS: i32 = 1;
+/// Default of `topic.creation.default.replication.factor`.
+pub const DEFAULT_TOPIC_REPLICATION_FACTOR: i16 = 1;
 /// Default of `database.port`.
 pub const DEFAULT_PORT: u16 = 5432;
 /// Default of `slot.name`.
@@ -244,135 +252,7 @@ impl ConnectorConfig {
         providers: &ProviderPolicy,
     ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
         let mut p = Props::with_providers(props, providers);
-        p.mark_used("name");
-        if let Some(given) = p.get("name") {
-            if given != name {
-                p.error("name", format!("Connector name configuration ({given}) doesn't match connector name ({name})"));
-            }
-        }
-        match p.get("connector.class") {
-            None => p.error("connector.class", "Missing required configuration \"connector.class\" which has no default value."),
-            Some(class) if class == POSTGRES_CONNECTOR_CLASS || POSTGRES_CONNECTOR_ALIASES.contains(&class.as_str()) => {}
-            Some(class) => p.error(
-                "connector.class",
-                format!("Invalid value {class} for configuration connector.class: pgcdc only runs {POSTGRES_CONNECTOR_CLASS}"),
-            ),
-        }
-        match p.get("plugin.name") {
-            None => p.warn(format!("plugin.name is not set: Debezium's default is decoderbufs; pgcdc uses {PGOUTPUT}")),
-            Some(plugin) if plugin.eq_ignore_ascii_case(PGOUTPUT) => {}
-            Some(plugin) if plugin.eq_ignore_ascii_case("decoderbufs") => p.error(
-                "plugin.name",
-                "Invalid value decoderbufs for configuration plugin.name: pgcdc only supports pgoutput \
-                 (built into PostgreSQL 10+); set plugin.name=pgoutput",
-            ),
-            Some(plugin) => {
-                p.error("plugin.name", format!("Invalid value {plugin} for configuration plugin.name: must be pgoutput"))
-            }
-        }
-        let connection = parse_connection(&mut p);
-        let topic_prefix = topic_prefix(&mut p, &connection.dbname);
-        let table_include_list = regex_list(&mut p, "table.include.list");
-        let table_exclude_list = regex_list(&mut p, "table.exclude.list");
-        let schema_include_list = regex_list(&mut p, "schema.include.list");
-        let schema_exclude_list = regex_list(&mut p, "schema.exclude.list");
-        let message_prefix_include_list = regex_list(&mut p, "message.prefix.include.list");
-        let message_prefix_exclude_list = regex_list(&mut p, "message.prefix.exclude.list");
-        for (inc, exc) in [
-            ("table.include.list", "table.exclude.list"),
-            ("schema.include.list", "schema.exclude.list"),
-            ("message.prefix.include.list", "message.prefix.exclude.list"),
-        ] {
-            if p.contains(inc) && p.contains(exc) {
-                p.error(exc, format!("\"{inc}\" is already specified; {exc} cannot be used together with it"));
-            }
-        }
-        if p.get("snapshot.mode").is_some_and(|m| m.eq_ignore_ascii_case("never")) {
-            p.warn("snapshot.mode=never is deprecated: treated as no_data");
-        }
-        let snapshot_mode = p.enum_or("snapshot.mode", SnapshotMode::default(), SNAPSHOT_MODES);
-        if matches!(snapshot_mode, SnapshotMode::ConfigurationBased | SnapshotMode::Custom) {
-            let v = p.get("snapshot.mode").unwrap_or_default();
-            p.error(
-                "snapshot.mode",
-                format!(
-                    "Invalid value {v} for configuration snapshot.mode: pgcdc runs no Java snapshotter classes; \
-                     use initial, initial_only, no_data, always or when_needed"
-                ),
-            );
-        }
-        let snapshot_max_threads = p.int_or("snapshot.max.threads", DEFAULT_SNAPSHOT_MAX_THREADS, 1, 64);
-        let snapshot_include_list = regex_list(&mut p, "snapshot.include.collection.list");
-        let snapshot_chunk_blocks = p.int_or("pgcdc.snapshot.chunk.blocks", DEFAULT_SNAPSHOT_CHUNK_BLOCKS, 1, 1 << 30);
-        let signal_table = p.get("signal.data.collection").filter(|v| !v.trim().is_empty()).and_then(|v| {
-            match v.trim().split_once('.') {
-                Some((schema, table)) if !schema.is_empty() && !table.is_empty() => Some(TableId::new(schema, table)),
-                _ => {
-                    p.error(
-                        "signal.data.collection",
-                        format!("Invalid value {v} for configuration signal.data.collection: expected <schema>.<table> of the signal table"),
-                    );
-                    None
-                }
-            }
-        });
-        if let Some(channels) = p.get("signal.enabled.channels") {
-            let others: Vec<String> =
-                split_list(&channels).into_iter().filter(|c| !c.eq_ignore_ascii_case("source")).collect();
-            if !others.is_empty() {
-                p.warn(format!("signal.enabled.channels: only the source channel (the signal table) is read; {} ignored", others.join(", ")));
-            }
-        }
-        let incremental_chunk_size = p.int_or("incremental.snapshot.chunk.size", DEFAULT_INCREMENTAL_CHUNK_SIZE, 1, 1 << 20);
-        let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
-        envelope.tombstones_on_delete = p.bool_or("tombstones.on.delete", envelope.tombstones_on_delete);
-        envelope.provide_transaction_metadata =
-            p.bool_or("provide.transaction.metadata", envelope.provide_transaction_metadata);
-        envelope.skipped_operations = skipped_operations(&mut p, envelope.skipped_operations);
-        let config = ConnectorConfig {
-            name: name.to_owned(),
-            slot_name: p.string_or("slot.name", DEFAULT_SLOT_NAME),
-            publication_name: p.string_or("publication.name", DEFAULT_PUBLICATION_NAME),
-            publication_autocreate_mode: p.enum_or(
-                "publication.autocreate.mode",
-                PublicationAutocreateMode::default(),
-                &[
-                    ("all_tables", PublicationAutocreateMode::AllTables),
-                    ("filtered", PublicationAutocreateMode::Filtered),
-                    ("disabled", PublicationAutocreateMode::Disabled),
-                ],
-            ),
-            connection,
-            table_include_list,
-            table_exclude_list,
-            schema_include_list,
-            schema_exclude_list,
-            message_prefix_include_list,
-            message_prefix_exclude_list,
-            snapshot_mode,
-            snapshot_max_threads,
-            snapshot_include_list,
-            snapshot_chunk_blocks,
-            signal_table,
-            incremental_chunk_size,
-            envelope,
-            values: parse_values(&mut p),
-            transforms: parse_transforms(&mut p),
-            key_converter: super::converter::parse_converter(&mut p, "key.converter"),
-            value_converter: super::converter::parse_converter(&mut p, "value.converter"),
-            topic_creation: parse_topic_creation(&mut p),
-            slot_drop_on_stop: p.bool_or("slot.drop.on.stop", false),
-            retry: parse_retry(&mut p),
-            heartbeat: parse_heartbeat(&mut p),
-            streaming: p.bool_or("pgcdc.streaming", DEFAULT_STREAMING),
-            columns: super::columns::parse_columns(&mut p, regex_list),
-        };
-        check_names(&mut p, &config);
-        for key in p.unused() {
-            if !definitions::is_ignored(&key) {
-                p.warn(format!("unknown property {key} is ignored"));
-            }
-        }
+        let config = parse_into(&mut p, name);
         let (errors, warnings) = p.finish();
         if errors.is_empty() {
             Ok((config, warnings))
@@ -409,6 +289,140 @@ impl ConnectorConfig {
     pub fn topic_prefix(&self) -> &str {
         &self.envelope.topic_prefix
     }
+}
+
+/// Reads every property of a connector through `p` (errors and warnings
+/// stay on `p`): the parser proper, behind [`ConnectorConfig::with_providers`].
+pub(crate) fn parse_into(p: &mut Props, name: &str) -> ConnectorConfig {
+    p.mark_used("name");
+    if let Some(given) = p.get("name") {
+        if given != name {
+            p.error("name", format!("Connector name configuration ({given}) doesn't match connector name ({name})"));
+        }
+    }
+    match p.get("connector.class") {
+        None => p.error("connector.class", "Missing required configuration \"connector.class\" which has no default value."),
+        Some(class) if class == POSTGRES_CONNECTOR_CLASS || POSTGRES_CONNECTOR_ALIASES.contains(&class.as_str()) => {}
+        Some(class) => p.error(
+            "connector.class",
+            format!("Invalid value {class} for configuration connector.class: pgcdc only runs {POSTGRES_CONNECTOR_CLASS}"),
+        ),
+    }
+    match p.get("plugin.name") {
+        None => p.warn(format!("plugin.name is not set: Debezium's default is decoderbufs; pgcdc uses {PGOUTPUT}")),
+        Some(plugin) if plugin.eq_ignore_ascii_case(PGOUTPUT) => {}
+        Some(plugin) if plugin.eq_ignore_ascii_case("decoderbufs") => p.error(
+            "plugin.name",
+            "Invalid value decoderbufs for configuration plugin.name: pgcdc only supports pgoutput \
+             (built into PostgreSQL 10+); set plugin.name=pgoutput",
+        ),
+        Some(plugin) => {
+            p.error("plugin.name", format!("Invalid value {plugin} for configuration plugin.name: must be pgoutput"))
+        }
+    }
+    let connection = parse_connection(p);
+    let topic_prefix = topic_prefix(p, &connection.dbname);
+    let table_include_list = regex_list(p, "table.include.list");
+    let table_exclude_list = regex_list(p, "table.exclude.list");
+    let schema_include_list = regex_list(p, "schema.include.list");
+    let schema_exclude_list = regex_list(p, "schema.exclude.list");
+    let message_prefix_include_list = regex_list(p, "message.prefix.include.list");
+    let message_prefix_exclude_list = regex_list(p, "message.prefix.exclude.list");
+    for (inc, exc) in [
+        ("table.include.list", "table.exclude.list"),
+        ("schema.include.list", "schema.exclude.list"),
+        ("message.prefix.include.list", "message.prefix.exclude.list"),
+    ] {
+        if p.contains(inc) && p.contains(exc) {
+            p.error(exc, format!("\"{inc}\" is already specified; {exc} cannot be used together with it"));
+        }
+    }
+    if p.get("snapshot.mode").is_some_and(|m| m.eq_ignore_ascii_case("never")) {
+        p.warn("snapshot.mode=never is deprecated: treated as no_data");
+    }
+    let snapshot_mode = p.choice("snapshot.mode", SNAPSHOT_MODES);
+    if matches!(snapshot_mode, SnapshotMode::ConfigurationBased | SnapshotMode::Custom) {
+        let v = p.get("snapshot.mode").unwrap_or_default();
+        p.error(
+            "snapshot.mode",
+            format!(
+                "Invalid value {v} for configuration snapshot.mode: pgcdc runs no Java snapshotter classes; \
+                 use initial, initial_only, no_data, always or when_needed"
+            ),
+        );
+    }
+    let snapshot_max_threads = p.int("snapshot.max.threads");
+    let snapshot_include_list = regex_list(p, "snapshot.include.collection.list");
+    let snapshot_chunk_blocks = p.int("pgcdc.snapshot.chunk.blocks");
+    let signal_table = p.get("signal.data.collection").filter(|v| !v.trim().is_empty()).and_then(|v| {
+        match v.trim().split_once('.') {
+            Some((schema, table)) if !schema.is_empty() && !table.is_empty() => Some(TableId::new(schema, table)),
+            _ => {
+                p.error(
+                    "signal.data.collection",
+                    format!("Invalid value {v} for configuration signal.data.collection: expected <schema>.<table> of the signal table"),
+                );
+                None
+            }
+        }
+    });
+    if let Some(channels) = p.get("signal.enabled.channels") {
+        let others: Vec<String> =
+            split_list(&channels).into_iter().filter(|c| !c.eq_ignore_ascii_case("source")).collect();
+        if !others.is_empty() {
+            p.warn(format!("signal.enabled.channels: only the source channel (the signal table) is read; {} ignored", others.join(", ")));
+        }
+    }
+    let incremental_chunk_size = p.int("incremental.snapshot.chunk.size");
+    let mut envelope = EnvelopeOptions::new(topic_prefix, connection.dbname.clone());
+    envelope.tombstones_on_delete = p.flag("tombstones.on.delete");
+    envelope.provide_transaction_metadata =
+        p.flag("provide.transaction.metadata");
+    envelope.skipped_operations = skipped_operations(p);
+    let config = ConnectorConfig {
+        name: name.to_owned(),
+        slot_name: p.text("slot.name"),
+        publication_name: p.text("publication.name"),
+        publication_autocreate_mode: p.choice(
+            "publication.autocreate.mode",
+            &[
+                ("all_tables", PublicationAutocreateMode::AllTables),
+                ("filtered", PublicationAutocreateMode::Filtered),
+                ("disabled", PublicationAutocreateMode::Disabled),
+            ],
+        ),
+        connection,
+        table_include_list,
+        table_exclude_list,
+        schema_include_list,
+        schema_exclude_list,
+        message_prefix_include_list,
+        message_prefix_exclude_list,
+        snapshot_mode,
+        snapshot_max_threads,
+        snapshot_include_list,
+        snapshot_chunk_blocks,
+        signal_table,
+        incremental_chunk_size,
+        envelope,
+        values: parse_values(p),
+        transforms: parse_transforms(p),
+        key_converter: super::converter::parse_converter(p, "key.converter"),
+        value_converter: super::converter::parse_converter(p, "value.converter"),
+        topic_creation: parse_topic_creation(p),
+        slot_drop_on_stop: p.flag("slot.drop.on.stop"),
+        retry: parse_retry(p),
+        heartbeat: parse_heartbeat(p),
+        streaming: p.flag("pgcdc.streaming"),
+        columns: super::columns::parse_columns(p, regex_list),
+    };
+    check_names(p, &config);
+    for key in p.unused() {
+        if !definitions::is_ignored(&key) {
+            p.warn(format!("unknown property {key} is ignored"));
+        }
+    }
+    config
 }
 
 /// The longest connector name: a Kafka topic name's limit, which keeps the
@@ -459,17 +473,16 @@ fn check_names(p: &mut Props, config: &ConnectorConfig) {
 }
 
 fn parse_heartbeat(p: &mut Props) -> crate::heartbeat::HeartbeatConfig {
-    let d = crate::heartbeat::HeartbeatConfig::default();
-    let interval_ms: u64 = p.int_or("heartbeat.interval.ms", 0, 0, i64::from(i32::MAX));
+    let interval_ms: u64 = p.int("heartbeat.interval.ms");
     crate::heartbeat::HeartbeatConfig {
         interval: std::time::Duration::from_millis(interval_ms),
         action_query: p.get("heartbeat.action.query"),
-        topic_prefix: p.string_or("topic.heartbeat.prefix", &d.topic_prefix),
+        topic_prefix: p.text("topic.heartbeat.prefix"),
     }
 }
 
 fn parse_connection(p: &mut Props) -> PgConnection {
-    let sslmode = p.enum_or("database.sslmode", SslMode::default(), SSL_MODES);
+    let sslmode = p.choice("database.sslmode", SSL_MODES);
     if p.get("database.sslmode").is_some_and(|m| m.eq_ignore_ascii_case("allow")) {
         p.warn("database.sslmode=allow is treated as prefer");
     }
@@ -485,7 +498,7 @@ fn parse_connection(p: &mut Props) -> PgConnection {
     }
     PgConnection {
         host: p.required("database.hostname"),
-        port: p.int_or("database.port", DEFAULT_PORT, 1, i64::from(u16::MAX)),
+        port: p.int("database.port"),
         user: p.required("database.user"),
         password: p.get_raw("database.password").map(Secret::new),
         dbname: p.required("database.dbname"),
@@ -521,7 +534,7 @@ fn topic_prefix(p: &mut Props, dbname: &str) -> String {
 }
 
 fn regex_list(p: &mut Props, key: &str) -> Vec<String> {
-    let list = p.list(key);
+    let list = p.regexes(key);
     for pattern in &list {
         if let Err(e) = regex::Regex::new(&anchored(pattern)) {
             p.error(key, format!("Invalid value {pattern} for configuration {key}: not a valid regular expression: {e}"));
@@ -530,8 +543,9 @@ fn regex_list(p: &mut Props, key: &str) -> Vec<String> {
     list
 }
 
-fn skipped_operations(p: &mut Props, default: Vec<Op>) -> Vec<Op> {
-    let Some(value) = p.get("skipped.operations") else { return default };
+/// `skipped.operations`, else its declared default.
+fn skipped_operations(p: &mut Props) -> Vec<Op> {
+    let value = p.text("skipped.operations");
     let mut ops = Vec::new();
     for entry in split_list(&value) {
         match entry.as_str() {
@@ -551,25 +565,21 @@ fn skipped_operations(p: &mut Props, default: Vec<Op>) -> Vec<Op> {
 
 fn parse_values(p: &mut Props) -> ValueOptions {
     use crate::source::postgres::value::*;
-    let d = ValueOptions::default();
     ValueOptions {
-        decimal_handling_mode: p.enum_or(
+        decimal_handling_mode: p.choice(
             "decimal.handling.mode",
-            d.decimal_handling_mode,
             &[("precise", DecimalHandlingMode::Precise), ("double", DecimalHandlingMode::Double), ("string", DecimalHandlingMode::String)],
         ),
-        time_precision_mode: p.enum_or(
+        time_precision_mode: p.choice(
             "time.precision.mode",
-            d.time_precision_mode,
             &[
                 ("adaptive", TimePrecisionMode::Adaptive),
                 ("adaptive_time_microseconds", TimePrecisionMode::AdaptiveTimeMicroseconds),
                 ("connect", TimePrecisionMode::Connect),
             ],
         ),
-        binary_handling_mode: p.enum_or(
+        binary_handling_mode: p.choice(
             "binary.handling.mode",
-            d.binary_handling_mode,
             &[
                 ("bytes", BinaryHandlingMode::Bytes),
                 ("base64", BinaryHandlingMode::Base64),
@@ -577,36 +587,31 @@ fn parse_values(p: &mut Props) -> ValueOptions {
                 ("hex", BinaryHandlingMode::Hex),
             ],
         ),
-        interval_handling_mode: p.enum_or(
+        interval_handling_mode: p.choice(
             "interval.handling.mode",
-            d.interval_handling_mode,
             &[("numeric", IntervalHandlingMode::Numeric), ("string", IntervalHandlingMode::String)],
         ),
-        hstore_handling_mode: p.enum_or(
+        hstore_handling_mode: p.choice(
             "hstore.handling.mode",
-            d.hstore_handling_mode,
             &[("json", HstoreHandlingMode::Json), ("map", HstoreHandlingMode::Map)],
         ),
-        money_fraction_digits: p.int_or("money.fraction.digits", d.money_fraction_digits, 0, 127),
-        include_unknown_datatypes: p.bool_or("include.unknown.datatypes", d.include_unknown_datatypes),
-        unavailable_value_placeholder: p
-            .get_raw("unavailable.value.placeholder")
-            .filter(|v| !v.is_empty())
-            .unwrap_or(d.unavailable_value_placeholder),
+        money_fraction_digits: p.int("money.fraction.digits"),
+        include_unknown_datatypes: p.flag("include.unknown.datatypes"),
+        unavailable_value_placeholder: match p.get_raw("unavailable.value.placeholder").filter(|v| !v.is_empty()) {
+            Some(v) => v,
+            None => p.default_text("unavailable.value.placeholder"),
+        },
     }
 }
 
 fn parse_retry(p: &mut Props) -> RetryPolicy {
-    let d = RetryPolicy::default();
-    let ms = |p: &mut Props, key: &str, default: std::time::Duration| {
-        std::time::Duration::from_millis(p.int_or::<u64>(key, default.as_millis() as u64, 0, MAX_DELAY_MS))
-    };
-    let max_retries: i64 = p.int_or("errors.max.retries", DEFAULT_ERRORS_MAX_RETRIES, -1, i64::from(u32::MAX));
+    let ms = |p: &mut Props, key: &str| std::time::Duration::from_millis(p.int::<u64>(key));
+    let max_retries: i64 = p.int("errors.max.retries");
     let policy = RetryPolicy {
         max_retries: u32::try_from(max_retries).ok(),
-        delay_initial: ms(p, "errors.retry.delay.initial.ms", d.delay_initial),
-        delay_max: ms(p, "errors.retry.delay.max.ms", d.delay_max),
-        restart_wait: ms(p, "retriable.restart.connector.wait.ms", d.restart_wait),
+        delay_initial: ms(p, "errors.retry.delay.initial.ms"),
+        delay_max: ms(p, "errors.retry.delay.max.ms"),
+        restart_wait: ms(p, "retriable.restart.connector.wait.ms"),
     };
     if policy.delay_max < policy.delay_initial {
         p.error("errors.retry.delay.max.ms", "must be at least errors.retry.delay.initial.ms");
@@ -616,10 +621,8 @@ fn parse_retry(p: &mut Props) -> RetryPolicy {
 
 fn parse_topic_creation(p: &mut Props) -> TopicCreation {
     const PREFIX: &str = "topic.creation.default.";
-    let d = TopicCreation::default();
-    let partitions = p.int_or("topic.creation.default.partitions", d.partitions, -1, i64::from(i32::MAX));
-    let replication_factor =
-        p.int_or("topic.creation.default.replication.factor", d.replication_factor, -1, i64::from(i16::MAX));
+    let partitions: i32 = p.int("topic.creation.default.partitions");
+    let replication_factor: i16 = p.int("topic.creation.default.replication.factor");
     for (key, value) in [("topic.creation.default.partitions", partitions), ("topic.creation.default.replication.factor", i32::from(replication_factor))] {
         if value == 0 {
             p.error(key, format!("Invalid value 0 for configuration {key}: must be a positive number, or -1 for the broker's default"));

@@ -22,15 +22,13 @@ pub(crate) fn parse_converter(p: &mut Props, prefix: &str) -> ConverterConfig {
             format!("Invalid value {class} for configuration {prefix}: supported are {JSON_CONVERTER_CLASS} and {AVRO_CONVERTER_CLASS}"),
         ),
     }
-    let d = JsonOptions::default();
     ConverterConfig::Json(JsonOptions {
-        schemas_enable: p.bool_or(&format!("{prefix}.schemas.enable"), d.schemas_enable),
-        decimal_format: p.enum_or(
+        schemas_enable: p.flag(&format!("{prefix}.schemas.enable")),
+        decimal_format: p.choice(
             &format!("{prefix}.decimal.format"),
-            d.decimal_format,
             &[("BASE64", DecimalFormat::Base64), ("NUMERIC", DecimalFormat::Numeric)],
         ),
-        replace_null_with_default: p.bool_or(&format!("{prefix}.replace.null.with.default"), d.replace_null_with_default),
+        replace_null_with_default: p.flag(&format!("{prefix}.replace.null.with.default")),
     })
 }
 
@@ -71,7 +69,7 @@ fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
     }
     let source_key = key("basic.auth.credentials.source");
     let info_key = key("basic.auth.user.info");
-    let source = p.string_or(&source_key, "URL");
+    let source = p.text(&source_key);
     let user_info = p
         .get_raw(&info_key)
         .or_else(|| p.get_raw(&key("schema.registry.basic.auth.user.info")))
@@ -101,19 +99,18 @@ fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
     }
     let side = if is_key { "key" } else { "value" };
     let strategy_key = key(&format!("{side}.subject.name.strategy"));
-    let subject_name_strategy = p.enum_or(&strategy_key, Default::default(), SUBJECT_NAME_STRATEGIES);
-    let d = AvroDataOptions::default();
+    let subject_name_strategy = p.choice(&strategy_key, SUBJECT_NAME_STRATEGIES);
     let data = AvroDataOptions {
-        connect_meta_data: p.bool_or(&key("connect.meta.data"), d.connect_meta_data),
-        enhanced_schema_support: p.bool_or(&key("enhanced.avro.schema.support"), d.enhanced_schema_support),
-        scrub_invalid_names: p.bool_or(&key("scrub.invalid.names"), d.scrub_invalid_names),
-        allow_optional_map_keys: p.bool_or(&key("allow.optional.map.keys"), d.allow_optional_map_keys),
+        connect_meta_data: p.flag(&key("connect.meta.data")),
+        enhanced_schema_support: p.flag(&key("enhanced.avro.schema.support")),
+        scrub_invalid_names: p.flag(&key("scrub.invalid.names")),
+        allow_optional_map_keys: p.flag(&key("allow.optional.map.keys")),
     };
-    let _cache_size: i64 = p.int_or(&key("schemas.cache.config"), 1000, 1, i64::from(i32::MAX));
+    let _cache_size: i64 = p.int(&key("schemas.cache.config"));
     AvroOptions {
         registry: RegistryConfig { urls, basic_auth },
-        auto_register_schemas: p.bool_or(&key("auto.register.schemas"), true),
-        use_latest_version: p.bool_or(&key("use.latest.version"), false),
+        auto_register_schemas: p.flag(&key("auto.register.schemas")),
+        use_latest_version: p.flag(&key("use.latest.version")),
         subject_name_strategy,
         data,
     }

@@ -1,7 +1,21 @@
-//! The connector properties pgcdc knows: their type, default, group and
-//! documentation (for `PUT /connector-plugins/{plugin}/config/validate`), and
-//! the properties Kafka Connect or Debezium accept that pgcdc ignores on
-//! purpose (so that they do not warn).
+//! What a connector property is: its declaration ([`PropertyDef`]: name,
+//! type, default, group, documentation, and how it is validated), looked up
+//! by the parser's typed getters ([`crate::config::properties`]), by
+//! `GET /connector-plugins/{plugin}/config` and
+//! `PUT /connector-plugins/{plugin}/config/validate`, and rendered as the
+//! README's property table. The declarations themselves are in
+//! [`crate::config::declarations`]; this module also lists the properties
+//! Kafka Connect or Debezium accept that pgcdc ignores on purpose (so that
+//! they do not warn).
+//!
+//! ```text
+//!  declarations.rs ──▶ lookup(name) ──▶ Props getters (default, bounds, choices) ──▶ ConnectorConfig
+//!        │
+//!        ├──────────▶ validate.rs (definitions, defaults, groups)
+//!        └──────────▶ markdown() ──▶ README.md (checked by a test)
+//! ```
+
+pub use crate::config::declarations::{GROUPS, PATTERNS, PROPERTIES, TRANSFORM_PROPERTIES};
 
 /// Type of a property, as Kafka's `ConfigDef.Type` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,126 +46,139 @@ impl PropertyType {
     }
 }
 
-/// One known connector property.
+/// A property's default, typed so that the parser's getters use it as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// No default (unset).
+    None,
+    Str(&'static str),
+    Int(i64),
+    Bool(bool),
+}
+
+impl DefaultValue {
+    /// As Kafka Connect shows it (`default_value`).
+    pub fn render(self) -> Option<String> {
+        match self {
+            DefaultValue::None => None,
+            DefaultValue::Str(s) => Some(s.to_owned()),
+            DefaultValue::Int(n) => Some(n.to_string()),
+            DefaultValue::Bool(b) => Some(b.to_string()),
+        }
+    }
+}
+
+/// How a property's value is read and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Text, trimmed; blank counts as unset.
+    Text,
+    /// `true` or `false` (any case).
+    Bool,
+    /// An integer within `min..=max`.
+    Int { min: i64, max: i64 },
+    /// One of these values (any case).
+    Choice(&'static [&'static str]),
+    /// Comma-separated regular expressions, each matching a whole name, case-insensitively.
+    Regexes,
+    /// A comma-separated list.
+    List,
+    /// Read by dedicated code; the documentation says what is accepted.
+    Custom,
+    /// Accepted and without effect.
+    NoEffect,
+}
+
+impl Check {
+    /// What values are accepted, for the README.
+    pub fn describe(self) -> String {
+        match self {
+            Check::Text | Check::Custom => String::new(),
+            Check::Bool => "true, false".to_owned(),
+            Check::Int { min, max } => format!("{min} to {max}"),
+            Check::Choice(values) => values.join(", "),
+            Check::Regexes => "regular expressions".to_owned(),
+            Check::List => "comma-separated list".to_owned(),
+            Check::NoEffect => "no effect".to_owned(),
+        }
+    }
+}
+
+/// The declaration of one connector property.
 #[derive(Clone, Copy, Debug)]
 pub struct PropertyDef {
+    /// The name; in [`PATTERNS`] and [`TRANSFORM_PROPERTIES`] `<…>` stands for a part the user chooses.
     pub name: &'static str,
     pub kind: PropertyType,
-    pub default: Option<&'static str>,
+    pub default: DefaultValue,
     pub required: bool,
     pub group: &'static str,
     pub documentation: &'static str,
+    pub check: Check,
 }
 
-const fn def(
-    name: &'static str,
-    kind: PropertyType,
-    default: Option<&'static str>,
-    group: &'static str,
-    documentation: &'static str,
-) -> PropertyDef {
-    PropertyDef { name, kind, default, required: false, group, documentation }
-}
-
-const fn req(name: &'static str, kind: PropertyType, group: &'static str, documentation: &'static str) -> PropertyDef {
-    PropertyDef { name, kind, default: None, required: true, group, documentation }
-}
-
-use PropertyType as T;
-
-/// Groups in the order the validate endpoint lists them.
-pub const GROUPS: &[&str] = &["Common", "Transforms", "Topic Creation", "Postgres", "Connector", "Events", "Converters"];
-
-/// Every connector property pgcdc reads (transform properties are per alias and listed apart).
-pub const PROPERTIES: &[PropertyDef] = &[
-    req("name", T::String, "Common", "Globally unique name to use for this connector."),
-    req("connector.class", T::String, "Common", "Name or alias of the class for this connector."),
-    def("tasks.max", T::Int, Some("1"), "Common", "Maximum number of tasks; pgcdc always runs one."),
-    def("key.converter", T::Class, None, "Common", "Converter class for keys: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
-    def("value.converter", T::Class, None, "Common", "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
-    def("transforms", T::List, Some(""), "Transforms", "Aliases for the transformations to be applied to records."),
-    def("topic.creation.default.partitions", T::Int, Some("1"), "Topic Creation", "Partitions of topics the worker creates (-1: broker default)."),
-    def("topic.creation.default.replication.factor", T::Short, Some("1"), "Topic Creation", "Replication factor of created topics (-1: broker default)."),
-    req("database.hostname", T::String, "Postgres", "Resolvable hostname or IP address of the database server."),
-    def("database.port", T::Int, Some("5432"), "Postgres", "Port of the database server."),
-    req("database.user", T::String, "Postgres", "Name of the database user to be used when connecting to the database."),
-    def("database.password", T::Password, None, "Postgres", "Password of the database user to be used when connecting to the database."),
-    req("database.dbname", T::String, "Postgres", "The name of the database from which the connector should capture changes."),
-    def("database.sslmode", T::String, Some("prefer"), "Postgres", "disable, allow, prefer, require, verify-ca or verify-full."),
-    def("database.sslrootcert", T::String, None, "Postgres", "PEM file of the CA certificate(s) that signed the server's certificate; without it verify-ca/verify-full use the system's CA store."),
-    def("database.sslcert", T::String, None, "Postgres", "PEM file of the client certificate (mutual TLS); needs database.sslkey."),
-    def("database.sslkey", T::String, None, "Postgres", "PEM file of the client certificate's private key (unencrypted)."),
-    def("database.sslpassword", T::Password, None, "Postgres", "Password of an encrypted database.sslkey; not supported: decrypt the key instead."),
-    def("topic.prefix", T::String, None, "Postgres", "Prefix of every topic name; falls back to database.server.name, then database.dbname."),
-    def("plugin.name", T::String, Some("pgoutput"), "Postgres", "Logical decoding plugin; only pgoutput is supported."),
-    def("slot.name", T::String, Some("debezium"), "Postgres", "Name of the logical replication slot."),
-    def("pgcdc.streaming", T::Boolean, Some("true"), "Postgres", "On PostgreSQL 14+, have the server stream large in-progress transactions (pgoutput streaming); pgcdc spills them to temporary files and emits them at commit, so memory stays bounded. The events are the same either way."),
-    def("slot.drop.on.stop", T::Boolean, Some("false"), "Postgres", "Drop the replication slot when the connector is stopped or deleted (for tests and short-lived connectors)."),
-    def("publication.name", T::String, Some("dbz_publication"), "Postgres", "Name of the publication pgoutput streams from."),
-    def("publication.autocreate.mode", T::String, Some("all_tables"), "Postgres", "all_tables, filtered or disabled."),
-    def("table.include.list", T::List, None, "Connector", "Regular expressions matching schema.table to capture."),
-    def("table.exclude.list", T::List, None, "Connector", "Regular expressions matching schema.table not to capture."),
-    def("column.include.list", T::List, None, "Connector", "Regular expressions over schema.table.column of the columns to capture (anchored, case-insensitive)."),
-    def("column.exclude.list", T::List, None, "Connector", "Regular expressions over schema.table.column of the columns to leave out."),
-    def("message.key.columns", T::String, None, "Connector", "Record key columns per table: <schema>.<table>:<column>,<column>; entries separated by ';' (table part a regular expression). Also column.mask.with.N.chars, column.truncate.to.N.chars and column.mask.hash[.v2].ALGORITHM.with.salt.SALT take regular expressions over schema.table.column."),
-    def("schema.include.list", T::List, None, "Connector", "Regular expressions matching schema names to capture."),
-    def("schema.exclude.list", T::List, None, "Connector", "Regular expressions matching schema names not to capture."),
-    def("message.prefix.include.list", T::List, None, "Connector", "Regular expressions matching the prefixes of logical decoding messages to emit."),
-    def("message.prefix.exclude.list", T::List, None, "Connector", "Regular expressions matching the prefixes of logical decoding messages not to emit."),
-    def("snapshot.mode", T::String, Some("initial"), "Connector", "initial, initial_only, no_data (never), always or when_needed."),
-    def("snapshot.max.threads", T::Int, Some("1"), "Connector", "Connections reading the initial snapshot in parallel; large tables are read in chunks."),
-    def("pgcdc.snapshot.chunk.blocks", T::Long, Some("1024"), "Connector", "Smallest block range (8 KiB blocks) a large table is split into when snapshot.max.threads > 1."),
-    def("signal.data.collection", T::String, None, "Connector", "The signal table (<schema>.<table>, columns id, type, data) whose execute-snapshot and stop-snapshot rows run incremental snapshots."),
-    def("incremental.snapshot.chunk.size", T::Int, Some("1024"), "Connector", "Rows per chunk of an incremental snapshot."),
-    def("snapshot.include.collection.list", T::List, None, "Connector", "Regular expressions matching schema.table of the captured tables to snapshot (default: all)."),
-    def("tombstones.on.delete", T::Boolean, Some("true"), "Events", "Whether a delete is followed by a tombstone."),
-    def("provide.transaction.metadata", T::Boolean, Some("false"), "Events", "Whether to emit transaction boundaries and metadata."),
-    def("skipped.operations", T::List, Some("t"), "Events", "Operations not to emit: c, u, d, t, or none."),
-    def("decimal.handling.mode", T::String, Some("precise"), "Connector", "precise, double or string."),
-    def("time.precision.mode", T::String, Some("adaptive"), "Connector", "adaptive, adaptive_time_microseconds or connect."),
-    def("binary.handling.mode", T::String, Some("bytes"), "Connector", "bytes, base64, base64-url-safe or hex."),
-    def("interval.handling.mode", T::String, Some("numeric"), "Connector", "numeric or string."),
-    def("hstore.handling.mode", T::String, Some("json"), "Connector", "json or map."),
-    def("money.fraction.digits", T::Short, Some("2"), "Connector", "Fraction digits of money values with decimal.handling.mode=precise."),
-    def("include.unknown.datatypes", T::Boolean, Some("false"), "Connector", "Emit columns of unknown types as raw bytes instead of dropping them."),
-    def("unavailable.value.placeholder", T::String, Some("__debezium_unavailable_value"), "Connector", "Stands for unchanged TOASTed values."),
-    def("database.server.name", T::String, None, "Postgres", "Deprecated fallback for topic.prefix."),
-    def("errors.max.retries", T::Int, Some("-1"), "Connector", "Retries of a transient failure before the connector fails: -1 no limit, 0 none."),
-    def("errors.retry.delay.initial.ms", T::Long, Some("300"), "Connector", "First delay when the connector cannot connect; doubles on every retry."),
-    def("errors.retry.delay.max.ms", T::Long, Some("10000"), "Connector", "Longest delay between connection retries."),
-    def("retriable.restart.connector.wait.ms", T::Long, Some("10000"), "Connector", "Delay before restarting a connector that failed while streaming."),
-    def("heartbeat.interval.ms", T::Int, Some("0"), "Advanced", "Interval of heartbeat records (and offset commits) on idle connectors; 0 turns them off."),
-    def("heartbeat.action.query", T::String, None, "Advanced", "Statement run on the database at each heartbeat interval (e.g. an update of a heartbeat table)."),
-    def("topic.heartbeat.prefix", T::String, Some("__debezium-heartbeat"), "Advanced", "Prefix of the heartbeat topic: <prefix>.<topic.prefix>."),
-    def("key.converter.schemas.enable", T::Boolean, Some("true"), "Converters", "Embed the schema in each JSON key."),
-    def("value.converter.schemas.enable", T::Boolean, Some("true"), "Converters", "Embed the schema in each JSON value."),
-    def("key.converter.decimal.format", T::String, Some("BASE64"), "Converters", "BASE64 or NUMERIC."),
-    def("value.converter.decimal.format", T::String, Some("BASE64"), "Converters", "BASE64 or NUMERIC."),
-    def("key.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
-    def("value.converter.replace.null.with.default", T::Boolean, Some("true"), "Converters", "Write a field's default instead of null."),
-    def("key.converter.schema.registry.url", T::List, None, "Converters", "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
-    def("value.converter.schema.registry.url", T::List, None, "Converters", "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
-    def("key.converter.basic.auth.credentials.source", T::String, Some("URL"), "Converters", "AvroConverter: URL (user info of the URL) or USER_INFO."),
-    def("value.converter.basic.auth.credentials.source", T::String, Some("URL"), "Converters", "AvroConverter: URL (user info of the URL) or USER_INFO."),
-    def("key.converter.basic.auth.user.info", T::Password, None, "Converters", "AvroConverter: user:password for the registry with USER_INFO."),
-    def("value.converter.basic.auth.user.info", T::Password, None, "Converters", "AvroConverter: user:password for the registry with USER_INFO."),
-    def("key.converter.auto.register.schemas", T::Boolean, Some("true"), "Converters", "AvroConverter: register new schemas (else look them up)."),
-    def("value.converter.auto.register.schemas", T::Boolean, Some("true"), "Converters", "AvroConverter: register new schemas (else look them up)."),
-    def("key.converter.use.latest.version", T::Boolean, Some("false"), "Converters", "AvroConverter: use the subject's latest version (must equal the record's schema)."),
-    def("value.converter.use.latest.version", T::Boolean, Some("false"), "Converters", "AvroConverter: use the subject's latest version (must equal the record's schema)."),
-    def("key.converter.key.subject.name.strategy", T::Class, Some("io.confluent.kafka.serializers.subject.TopicNameStrategy"), "Converters", "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
-    def("value.converter.value.subject.name.strategy", T::Class, Some("io.confluent.kafka.serializers.subject.TopicNameStrategy"), "Converters", "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
-    def("key.converter.connect.meta.data", T::Boolean, Some("true"), "Converters", "AvroConverter: connect.* properties in the Avro schemas."),
-    def("value.converter.connect.meta.data", T::Boolean, Some("true"), "Converters", "AvroConverter: connect.* properties in the Avro schemas."),
-    def("key.converter.enhanced.avro.schema.support", T::Boolean, Some("false"), "Converters", "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
-    def("value.converter.enhanced.avro.schema.support", T::Boolean, Some("false"), "Converters", "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
-    def("key.converter.scrub.invalid.names", T::Boolean, Some("false"), "Converters", "AvroConverter: rewrite names Avro does not accept instead of failing."),
-    def("value.converter.scrub.invalid.names", T::Boolean, Some("false"), "Converters", "AvroConverter: rewrite names Avro does not accept instead of failing."),
-];
-
-/// The definition of `name`, if pgcdc reads it.
+/// The declaration of `name`, if it is in [`PROPERTIES`] (the properties the
+/// REST API lists by name).
 pub fn find(name: &str) -> Option<&'static PropertyDef> {
     PROPERTIES.iter().find(|d| d.name == name)
+}
+
+/// The declaration that covers `name`: [`PROPERTIES`] by name, then
+/// `transforms.<alias>.<property>` in [`TRANSFORM_PROPERTIES`], then the
+/// families of [`PATTERNS`] by their fixed prefix (the longest that matches).
+pub fn lookup(name: &str) -> Option<&'static PropertyDef> {
+    if let Some(d) = find(name) {
+        return Some(d);
+    }
+    if let Some(rest) = name.strip_prefix("transforms.") {
+        let (alias, property) = rest.split_once('.')?;
+        if alias.is_empty() {
+            return None;
+        }
+        return TRANSFORM_PROPERTIES.iter().find(|d| d.name.strip_prefix("transforms.<alias>.") == Some(property));
+    }
+    PATTERNS
+        .iter()
+        .filter(|d| name.starts_with(pattern_prefix(d.name)) && name.len() > pattern_prefix(d.name).len())
+        .max_by_key(|d| pattern_prefix(d.name).len())
+}
+
+/// The fixed part of a pattern's name, before its first `<` or `[`.
+fn pattern_prefix(name: &str) -> &str {
+    name.find(['<', '[']).map_or(name, |i| &name[..i])
+}
+
+/// The README's property table: every declaration, grouped.
+pub fn markdown() -> String {
+    let mut out = String::from("| property | type | default | accepted | description |\n| --- | --- | --- | --- | --- |\n");
+    let cell = |s: &str| s.replace('|', "\\|");
+    let all = PROPERTIES.iter().chain(PATTERNS).chain(TRANSFORM_PROPERTIES);
+    let mut groups: Vec<&str> = Vec::new();
+    for d in all.clone() {
+        if !groups.contains(&d.group) {
+            groups.push(d.group);
+        }
+    }
+    for group in groups {
+        out.push_str(&format!("| **{group}** | | | | |\n"));
+        for d in all.clone().filter(|d| d.group == group) {
+            let default = match (d.required, d.default.render()) {
+                (true, _) => "required".to_owned(),
+                (false, Some(v)) if v.is_empty() => "\"\"".to_owned(),
+                (false, Some(v)) => format!("`{}`", cell(&v)),
+                (false, None) => String::new(),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                d.name,
+                d.kind.name(),
+                default,
+                cell(&d.check.describe()),
+                cell(d.documentation)
+            ));
+        }
+    }
+    out
 }
 
 /// Properties Kafka Connect or Debezium accept that pgcdc deliberately ignores.

@@ -4,6 +4,9 @@
 pub mod columns;
 pub mod connector;
 mod converter;
+pub mod declarations;
+#[cfg(test)]
+mod declarations_tests;
 pub mod definitions;
 pub mod properties;
 pub mod providers;

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use crate::config::definitions::{self, Check, DefaultValue, PropertyDef, PropertyType};
 use crate::config::providers::ProviderPolicy;
 use crate::config::secrets::HIDDEN;
 use crate::error::{Classify, ErrorClass};
@@ -88,11 +89,17 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     map
 }
 
-/// Typed reader over a connector's properties. Every getter records the
-/// property as known; every failure is collected, never returned early.
+/// Typed reader over a connector's properties. Every getter looks the
+/// property up in the declarations ([`definitions::lookup`]) and takes its
+/// default, bounds and choices from there; reading a property that has no
+/// declaration panics in unit tests (and reads as an undeclared string
+/// elsewhere). Every getter records the property as known; every failure
+/// is collected, never returned early.
 pub(crate) struct Props {
     map: BTreeMap<String, String>,
     used: BTreeSet<String>,
+    /// Every name a getter asked for (declared or not).
+    asked: BTreeSet<String>,
     /// Properties whose value came from a config provider: their value as written.
     provided: BTreeMap<String, String>,
     /// What provider references resolved to (never shown).
@@ -114,6 +121,7 @@ impl Props {
         let mut props = Props {
             map: BTreeMap::new(),
             used: BTreeSet::new(),
+            asked: BTreeSet::new(),
             provided: BTreeMap::new(),
             resolved: Vec::new(),
             errors: Vec::new(),
@@ -178,15 +186,43 @@ impl Props {
         self.warnings.push(message.into());
     }
 
+    /// The declaration of `key`, recording that it was asked for.
+    fn declaration(&mut self, key: &str) -> &'static PropertyDef {
+        self.used.insert(key.to_owned());
+        self.asked.insert(key.to_owned());
+        match definitions::lookup(key) {
+            Some(d) => d,
+            None => {
+                if cfg!(test) {
+                    panic!("property {key} is read but has no declaration: declare it in src/config/declarations.rs");
+                }
+                &UNDECLARED
+            }
+        }
+    }
+
+    /// The names every getter asked for so far.
+    #[cfg(test)]
+    pub(crate) fn asked(&self) -> &BTreeSet<String> {
+        &self.asked
+    }
+
     /// The trimmed value, `None` when absent or blank. Marks the property as known.
     pub(crate) fn get(&mut self, key: &str) -> Option<String> {
+        self.declaration(key);
+        self.value(key)
+    }
+
+    /// The trimmed value, `None` when absent or blank, without a look-up of
+    /// the declaration (the typed getters look it up themselves).
+    fn value(&mut self, key: &str) -> Option<String> {
         self.used.insert(key.to_owned());
         self.map.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     /// The value as given (not trimmed), for passwords and placeholders.
     pub(crate) fn get_raw(&mut self, key: &str) -> Option<String> {
-        self.used.insert(key.to_owned());
+        self.declaration(key);
         self.map.get(key).cloned()
     }
 
@@ -194,8 +230,17 @@ impl Props {
         self.map.get(key).is_some_and(|v| !v.trim().is_empty())
     }
 
-    pub(crate) fn string_or(&mut self, key: &str, default: &str) -> String {
-        self.get(key).unwrap_or_else(|| default.to_owned())
+    /// The declared default of `key` as text (empty without one).
+    pub(crate) fn default_text(&mut self, key: &str) -> String {
+        self.declaration(key).default.render().unwrap_or_default()
+    }
+
+    /// The trimmed value, else the declared default.
+    pub(crate) fn text(&mut self, key: &str) -> String {
+        match self.get(key) {
+            Some(v) => v,
+            None => self.default_text(key),
+        }
     }
 
     /// A required string; a missing one is an error.
@@ -209,8 +254,54 @@ impl Props {
         }
     }
 
-    pub(crate) fn bool_or(&mut self, key: &str, default: bool) -> bool {
-        match self.get(key) {
+    /// A declared boolean ([`Check::Bool`]), else its default.
+    pub(crate) fn flag(&mut self, key: &str) -> bool {
+        let d = self.declaration(key);
+        declared_as(d, d.check == Check::Bool && d.kind == PropertyType::Boolean, "a boolean");
+        let default = matches!(d.default, DefaultValue::Bool(true));
+        self.bool_or(key, default)
+    }
+
+    /// A declared integer ([`Check::Int`]) within its bounds, else its default.
+    pub(crate) fn int<T>(&mut self, key: &str) -> T
+    where
+        T: TryFrom<i64> + Copy + Default,
+    {
+        let d = self.declaration(key);
+        let (min, max) = match d.check {
+            Check::Int { min, max } => (min, max),
+            _ => {
+                declared_as(d, false, "an integer");
+                (i64::MIN, i64::MAX)
+            }
+        };
+        let default = match d.default {
+            DefaultValue::Int(n) => T::try_from(n).ok(),
+            _ => None,
+        };
+        declared_as(d, default.is_some(), "an integer with a default that fits its type");
+        self.int_or(key, default.unwrap_or_default(), min, max)
+    }
+
+    /// One of the declared choices ([`Check::Choice`]), mapped by `table`
+    /// (whose names must be the declared ones), else the declared default.
+    pub(crate) fn choice<T: Copy>(&mut self, key: &str, table: &[(&str, T)]) -> T {
+        let d = self.declaration(key);
+        let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        declared_as(d, matches!(d.check, Check::Choice(c) if c == names.as_slice()), "these choices");
+        let default = match d.default {
+            DefaultValue::Str(s) => table.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)).map(|(_, t)| *t),
+            _ => None,
+        };
+        declared_as(d, default.is_some(), "a choice with a default among its choices");
+        match default.or_else(|| table.first().map(|(_, t)| *t)) {
+            Some(default) => self.enum_or(key, default, table),
+            None => panic!("property {key}: a choice without choices"),
+        }
+    }
+
+    fn bool_or(&mut self, key: &str, default: bool) -> bool {
+        match self.value(key) {
             None => default,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -222,11 +313,11 @@ impl Props {
     }
 
     /// An integer within `min..=max`.
-    pub(crate) fn int_or<T>(&mut self, key: &str, default: T, min: i64, max: i64) -> T
+    fn int_or<T>(&mut self, key: &str, default: T, min: i64, max: i64) -> T
     where
         T: TryFrom<i64> + Copy,
     {
-        let Some(v) = self.get(key) else { return default };
+        let Some(v) = self.value(key) else { return default };
         match v.parse::<i64>().ok().filter(|n| (min..=max).contains(n)).and_then(|n| T::try_from(n).ok()) {
             Some(n) => n,
             None => {
@@ -237,8 +328,8 @@ impl Props {
     }
 
     /// One of `choices` (case-insensitive, as Debezium's enumerated values).
-    pub(crate) fn enum_or<T: Copy>(&mut self, key: &str, default: T, choices: &[(&str, T)]) -> T {
-        let Some(v) = self.get(key) else { return default };
+    fn enum_or<T: Copy>(&mut self, key: &str, default: T, choices: &[(&str, T)]) -> T {
+        let Some(v) = self.value(key) else { return default };
         match choices.iter().find(|(name, _)| name.eq_ignore_ascii_case(&v)) {
             Some((_, t)) => *t,
             None => {
@@ -254,6 +345,13 @@ impl Props {
         self.get(key).map(|v| split_list(&v)).unwrap_or_default()
     }
 
+    /// A declared list of regular expressions ([`Check::Regexes`]), as written (the caller compiles them).
+    pub(crate) fn regexes(&mut self, key: &str) -> Vec<String> {
+        let d = self.declaration(key);
+        declared_as(d, d.check == Check::Regexes, "regular expressions");
+        self.list(key)
+    }
+
     /// Keys starting with `prefix`, in order.
     pub(crate) fn keys_with_prefix(&self, prefix: &str) -> Vec<String> {
         self.map.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
@@ -267,6 +365,26 @@ impl Props {
     /// Marks `key` as known without reading it.
     pub(crate) fn mark_used(&mut self, key: &str) {
         self.used.insert(key.to_owned());
+    }
+}
+
+/// What a property without a declaration reads as outside unit tests.
+static UNDECLARED: PropertyDef = PropertyDef {
+    name: "",
+    kind: PropertyType::String,
+    default: DefaultValue::None,
+    required: false,
+    group: "",
+    documentation: "",
+    check: Check::Custom,
+};
+
+/// In unit tests, a getter that does not fit its property's declaration
+/// (e.g. a boolean read of an integer) panics: the declaration must say how
+/// the property is read.
+fn declared_as(d: &PropertyDef, fits: bool, what: &str) {
+    if cfg!(test) && !fits {
+        panic!("property {} is read as {what} but declared as {:?} / {:?} (src/config/declarations.rs)", d.name, d.kind, d.check);
     }
 }
 

@@ -1,9 +1,12 @@
 //! The `transforms` chain: `transforms=<alias>,...` and each
 //! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
 
+use crate::config::declarations::{
+    CHANGED_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP, TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
+};
 use crate::config::properties::{split_list, Props};
 use crate::transform::changed::ChangedOptions;
-use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment, DEFAULT_KEY_FIELD_NAME};
+use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment};
 use crate::transform::router::TopicRewrite;
 use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling, UnwrapOptions};
 use crate::transform::TransformConfig;
@@ -18,39 +21,6 @@ pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRo
 
 /// Class names of Debezium's ByLogicalTableRouter.
 pub const BY_LOGICAL_TABLE_ROUTER: &[&str] = &["io.debezium.transforms.ByLogicalTableRouter", "ByLogicalTableRouter"];
-/// Properties of ByLogicalTableRouter other than `type`.
-const LOGICAL_ROUTER_PROPERTIES: &[&str] = &[
-    "topic.regex",
-    "topic.replacement",
-    "key.enforce.uniqueness",
-    "key.field.name",
-    "key.field.regex",
-    "key.field.replacement",
-    "schema.name.adjustment.mode",
-    "logical.table.cache.size",
-];
-
-/// Properties of ExtractChangedRecordState other than `type`.
-const CHANGED_PROPERTIES: &[&str] = &["header.changed.name", "header.unchanged.name"];
-/// Properties of RegexRouter other than `type`.
-const REGEX_ROUTER_PROPERTIES: &[&str] = &["regex", "replacement"];
-
-/// Properties of ExtractNewRecordState other than `type`.
-const UNWRAP_PROPERTIES: &[&str] = &[
-    "delete.tombstone.handling.mode",
-    "drop.tombstones",
-    "delete.handling.mode",
-    "add.fields",
-    "add.headers",
-    "add.fields.prefix",
-    "add.headers.prefix",
-    "drop.fields.header.name",
-    "drop.fields.from.key",
-    "drop.fields.keep.schema.compatible",
-    "route.by.field",
-    "replace.null.with.default",
-];
-
 const DELETE_TOMBSTONE_MODES: &[(&str, DeleteTombstoneHandling)] = &[
     ("drop", DeleteTombstoneHandling::Drop),
     ("tombstone", DeleteTombstoneHandling::Tombstone),
@@ -65,6 +35,14 @@ enum LegacyDeleteHandling {
     Drop,
     Rewrite,
     None,
+}
+
+/// Whether `sub` (of `transforms.<alias>.<sub>`) is declared for the
+/// transform whose properties are in `group`, or for every transform.
+fn is_property_of(group: &str, sub: &str) -> bool {
+    TRANSFORM_PROPERTIES.iter().any(|d| {
+        (d.group == group || d.group == TRANSFORMS_GROUP) && d.name.strip_prefix("transforms.<alias>.") == Some(sub)
+    })
 }
 
 /// Parses the whole chain, in `transforms` order.
@@ -90,32 +68,32 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             }
         }
         let class = class.as_str();
-        let known: Option<(&str, &[&str])> = if EXTRACT_NEW_RECORD_STATE.contains(&class) {
+        let known: Option<(&str, &str)> = if EXTRACT_NEW_RECORD_STATE.contains(&class) {
             chain.push(TransformConfig::ExtractNewRecordState(parse_unwrap(p, &prefix)));
-            Some(("ExtractNewRecordState", UNWRAP_PROPERTIES))
+            Some(("ExtractNewRecordState", UNWRAP_GROUP))
         } else if EXTRACT_CHANGED_RECORD_STATE.contains(&class) {
             chain.push(TransformConfig::ExtractChangedRecordState(ChangedOptions {
                 header_changed_name: p.get(&format!("{prefix}header.changed.name")),
                 header_unchanged_name: p.get(&format!("{prefix}header.unchanged.name")),
             }));
-            Some(("ExtractChangedRecordState", CHANGED_PROPERTIES))
+            Some(("ExtractChangedRecordState", CHANGED_GROUP))
         } else if REGEX_ROUTER.contains(&class) {
             if let Some(rewrite) = parse_rewrite(p, &format!("{prefix}regex"), &format!("{prefix}replacement")) {
                 chain.push(TransformConfig::RegexRouter(rewrite));
             }
-            Some(("RegexRouter", REGEX_ROUTER_PROPERTIES))
+            Some(("RegexRouter", REGEX_ROUTER_GROUP))
         } else if BY_LOGICAL_TABLE_ROUTER.contains(&class) {
             if let Some(opts) = parse_logical_router(p, &prefix) {
                 chain.push(TransformConfig::ByLogicalTableRouter(opts));
             }
-            Some(("ByLogicalTableRouter", LOGICAL_ROUTER_PROPERTIES))
+            Some(("ByLogicalTableRouter", LOGICAL_ROUTER_GROUP))
         } else {
             None
         };
-        if let Some((transform, properties)) = known {
+        if let Some((transform, group)) = known {
             for key in p.keys_with_prefix(&prefix) {
                 let sub = &key[prefix.len()..];
-                if sub != "type" && !properties.contains(&sub) && sub != "predicate" && sub != "negate" {
+                if !is_property_of(group, sub) {
                     p.mark_used(&key);
                     p.warn(format!("property {key} is not a property of {transform} and is ignored"));
                 }
@@ -146,15 +124,13 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
 
 fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
     let key = |name: &str| format!("{prefix}{name}");
-    let defaults = UnwrapOptions::default();
     let mode_key = key("delete.tombstone.handling.mode");
     let legacy_drop_key = key("drop.tombstones");
     let legacy_mode_key = key("delete.handling.mode");
     let has_legacy = p.contains(&legacy_drop_key) || p.contains(&legacy_mode_key);
-    let legacy_drop = p.bool_or(&legacy_drop_key, true);
-    let legacy_mode = p.enum_or(
+    let legacy_drop = p.flag(&legacy_drop_key);
+    let legacy_mode = p.choice(
         &legacy_mode_key,
-        LegacyDeleteHandling::Drop,
         &[("drop", LegacyDeleteHandling::Drop), ("rewrite", LegacyDeleteHandling::Rewrite), ("none", LegacyDeleteHandling::None)],
     );
     let delete_tombstone_handling = if p.contains(&mode_key) {
@@ -163,7 +139,7 @@ fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
                 "{legacy_drop_key} and {legacy_mode_key} are deprecated and ignored because {mode_key} is set"
             ));
         }
-        p.enum_or(&mode_key, defaults.delete_tombstone_handling, DELETE_TOMBSTONE_MODES)
+        p.choice(&mode_key, DELETE_TOMBSTONE_MODES)
     } else if has_legacy {
         let mapped = map_legacy(legacy_mode, legacy_drop);
         let name = DELETE_TOMBSTONE_MODES.iter().find(|(_, m)| *m == mapped).map(|(n, _)| *n).unwrap_or("tombstone");
@@ -177,8 +153,7 @@ fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
         p.warn(warning);
         mapped
     } else {
-        p.mark_used(&mode_key);
-        defaults.delete_tombstone_handling
+        p.choice(&mode_key, DELETE_TOMBSTONE_MODES)
     };
     let add_fields = parse_added(p, &key("add.fields"));
     let add_headers = parse_added(p, &key("add.headers"));
@@ -186,22 +161,21 @@ fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
         delete_tombstone_handling,
         add_fields,
         add_headers,
-        add_fields_prefix: p.get_raw(&key("add.fields.prefix")).unwrap_or(defaults.add_fields_prefix),
-        add_headers_prefix: p.get_raw(&key("add.headers.prefix")).unwrap_or(defaults.add_headers_prefix),
+        add_fields_prefix: p.get_raw(&key("add.fields.prefix")).unwrap_or_else(|| p.default_text(&key("add.fields.prefix"))),
+        add_headers_prefix: p.get_raw(&key("add.headers.prefix")).unwrap_or_else(|| p.default_text(&key("add.headers.prefix"))),
         drop_fields_header_name: p.get(&key("drop.fields.header.name")),
-        drop_fields_from_key: p.bool_or(&key("drop.fields.from.key"), defaults.drop_fields_from_key),
-        drop_fields_keep_schema_compatible: p
-            .bool_or(&key("drop.fields.keep.schema.compatible"), defaults.drop_fields_keep_schema_compatible),
+        drop_fields_from_key: p.flag(&key("drop.fields.from.key")),
+        drop_fields_keep_schema_compatible: p.flag(&key("drop.fields.keep.schema.compatible")),
         route_by_field: p.get(&key("route.by.field")),
-        replace_null_with_default: p.bool_or(&key("replace.null.with.default"), defaults.replace_null_with_default),
+        replace_null_with_default: p.flag(&key("replace.null.with.default")),
     }
 }
 
 fn parse_logical_router(p: &mut Props, prefix: &str) -> Option<LogicalRouterOptions> {
     let key = |name: &str| format!("{prefix}{name}");
     let topic = parse_rewrite(p, &key("topic.regex"), &key("topic.replacement"));
-    let key_enforce_uniqueness = p.bool_or(&key("key.enforce.uniqueness"), true);
-    let key_field_name = p.string_or(&key("key.field.name"), DEFAULT_KEY_FIELD_NAME);
+    let key_enforce_uniqueness = p.flag(&key("key.enforce.uniqueness"));
+    let key_field_name = p.text(&key("key.field.name"));
     let key_regex = p.get(&key("key.field.regex"));
     let key_field = match key_regex {
         Some(_) if p.get(&key("key.field.replacement")).is_none() => {
@@ -214,13 +188,12 @@ fn parse_logical_router(p: &mut Props, prefix: &str) -> Option<LogicalRouterOpti
         Some(_) => parse_rewrite(p, &key("key.field.regex"), &key("key.field.replacement")),
         None => None,
     };
-    let adjustment = p.enum_or(
+    let adjustment = p.choice(
         &key("schema.name.adjustment.mode"),
-        SchemaNameAdjustment::None,
         &[("none", SchemaNameAdjustment::None), ("avro", SchemaNameAdjustment::Avro), ("avro_unicode", SchemaNameAdjustment::AvroUnicode)],
     );
     // Only a cache size in Debezium; pgcdc's caches are bounded on their own.
-    p.int_or::<i64>(&key("logical.table.cache.size"), 16, 1, i64::from(i32::MAX));
+    p.int::<i64>(&key("logical.table.cache.size"));
     Some(LogicalRouterOptions { topic: topic?, key_enforce_uniqueness, key_field_name, key_field, adjustment })
 }
 

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,20 @@ pub struct Herder {
     pub(in crate::connect) connectors: Mutex<BTreeMap<String, Entry>>,
     /// Set in distributed mode: the group, the assignment and the status view.
     pub(in crate::connect) cluster: Option<Arc<Cluster>>,
+    /// Set once shutdown has begun: `/ready` answers 503 and no task starts.
+    stopping: AtomicBool,
+}
+
+/// Whether the worker should receive traffic (`GET /ready`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// The stored connectors are restored and their tasks started (or, in
+    /// distributed mode, this worker holds a stable assignment).
+    Ready,
+    /// Distributed mode: joining the group or rebalancing (no stable assignment).
+    Rebalancing,
+    /// Shutdown has begun: the connectors are being stopped.
+    ShuttingDown,
 }
 
 impl Herder {
@@ -219,6 +234,7 @@ impl Herder {
             store: Arc::new(store),
             connectors: Mutex::new(connectors),
             cluster: None,
+            stopping: AtomicBool::new(false),
         };
         if let Some(dir) = herder.opts.connectors_dir.clone() {
             for (path, name, raw) in read_connector_files(&dir)? {
@@ -241,7 +257,7 @@ impl Herder {
         store: Arc<dyn ConnectorStore>,
         cluster: Option<Arc<Cluster>>,
     ) -> Herder {
-        Herder { opts, runtime, store, connectors: Mutex::new(BTreeMap::new()), cluster }
+        Herder { opts, runtime, store, connectors: Mutex::new(BTreeMap::new()), cluster, stopping: AtomicBool::new(false) }
     }
 
     async fn apply_file(&self, path: &Path, name: &str, raw: BTreeMap<String, String>) -> Result<(), HerderError> {
@@ -258,6 +274,32 @@ impl Herder {
         self.persist_with(&map, name, Some(&entry)).await?;
         map.insert(name.to_owned(), entry);
         Ok(())
+    }
+
+    /// Marks the start of shutdown: `/ready` answers 503 from now on, and no
+    /// connector task starts any more ([`Herder::shutdown_within`] calls it too).
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether the worker should receive traffic. A herder exists only once
+    /// its stored connectors are loaded and their tasks started (standalone),
+    /// or the config topic is read (distributed, where a stable assignment is
+    /// needed as well); "started" means the task was launched, not that it
+    /// reached PostgreSQL (a connector that cannot is FAILED in its status).
+    pub fn readiness(&self) -> Readiness {
+        if self.is_stopping() {
+            Readiness::ShuttingDown
+        } else if self.cluster.as_ref().is_some_and(|c| !c.membership().stable) {
+            Readiness::Rebalancing
+        } else {
+            Readiness::Ready
+        }
     }
 
     /// The worker id statuses report.
@@ -514,6 +556,7 @@ impl Herder {
     /// stopped by then is abandoned (an open Kafka transaction is never
     /// committed, so its offsets do not advance) and reported.
     pub async fn shutdown_within(&self, timeout: std::time::Duration) -> Unfinished {
+        self.begin_shutdown();
         let deadline = tokio::time::Instant::now() + timeout;
         let mut unfinished = Unfinished::default();
         if let Some(cluster) = &self.cluster {
@@ -538,7 +581,7 @@ impl Herder {
     }
 
     pub(in crate::connect) fn start_task(&self, name: &str, entry: &mut Entry) {
-        if entry.target != TargetState::Started || entry.task.is_some() || !self.owns(name) {
+        if entry.target != TargetState::Started || entry.task.is_some() || !self.owns(name) || self.is_stopping() {
             return;
         }
         if let Ok(config) = &entry.config {

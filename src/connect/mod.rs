@@ -13,7 +13,7 @@ pub mod store;
 pub mod task;
 pub mod validate;
 
-pub use herder::{Herder, HerderError, HerderOptions, Unfinished};
+pub use herder::{Herder, HerderError, HerderOptions, Readiness, Unfinished};
 pub use rest::{router, OPENAPI_YAML};
 pub use server::{serve, serve_on, ServeError, ServerLimits};
 pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};

@@ -5,7 +5,8 @@
 //! the API never answers 500 for bad input.
 //!
 //! With `[rest.auth]` set, every endpoint but `GET /` (the health check)
-//! needs the configured basic credentials or bearer token (401 otherwise).
+//! needs the configured basic credentials or bearer token (401 otherwise);
+//! the probes (`/health`, `/ready`, `/metrics`) need none.
 //! The API's OpenAPI document is `docs/openapi.yaml`, served at `GET /openapi.yaml`.
 
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::config::worker::RestAuth;
-use crate::connect::herder::{Herder, HerderError};
+use crate::connect::herder::{Herder, HerderError, Readiness};
 use crate::connect::runtime::RuntimeError;
 use crate::connect::store::TargetState;
 use crate::connect::validate;
@@ -107,6 +108,29 @@ async fn health(State(h): State<Arc<Herder>>) -> Response {
     Json(serde_json::json!({ "status": status, "connectors": connectors })).into_response()
 }
 
+/// `GET /ready`: 200 `{"status": "READY"}` when the worker should receive
+/// traffic; 503 `{"status": "REBALANCING" | "SHUTTING_DOWN", "message"}`
+/// while it has no stable assignment (distributed mode) or once shutdown has
+/// begun. Before the stored connectors are restored the port is not open yet.
+async fn ready(State(h): State<Arc<Herder>>) -> Response {
+    let (status, message) = match h.readiness() {
+        Readiness::Ready => return Json(json!({ "status": "READY" })).into_response(),
+        Readiness::Rebalancing => ("REBALANCING", "the worker is joining its group or rebalancing: it has no stable assignment"),
+        Readiness::ShuttingDown => ("SHUTTING_DOWN", "the worker is shutting down: its connectors are being stopped"),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": status, "message": message }))).into_response()
+}
+
+/// Once shutdown has begun only reads are served: a change could start a
+/// connector after its tasks were collected for stopping.
+async fn refuse_changes_when_stopping(State(h): State<Arc<Herder>>, req: Request, next: Next) -> Response {
+    if h.is_stopping() && !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the worker is shutting down: retry on another worker or after its restart")
+            .into_response();
+    }
+    next.run(req).await
+}
+
 /// `GET /metrics`: Prometheus text exposition.
 async fn metrics() -> Response {
     (
@@ -123,6 +147,7 @@ pub fn router(herder: Arc<Herder>) -> Router {
         .route("/", get(root))
         .route("/openapi.yaml", get(openapi))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/connectors", get(list_connectors).post(create_connector))
         .route("/connectors/{name}", get(get_connector).delete(delete_connector))
@@ -141,6 +166,7 @@ pub fn router(herder: Arc<Herder>) -> Router {
         .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
         .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed") })
+        .layer(axum::middleware::from_fn_with_state(herder.clone(), refuse_changes_when_stopping))
         .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
             let auth = auth.clone();
             async move { authenticate(auth.as_ref(), req, next).await }
@@ -212,11 +238,11 @@ fn encode_path_segment(name: &str) -> String {
 }
 
 /// Lets a request through when `auth` is unset, when it is one of the
-/// probes (`GET /`, `/health`, `/metrics`: no secrets there), or when it
+/// probes (`GET /`, `/health`, `/ready`, `/metrics`: no secrets there), or when it
 /// carries the configured credentials.
 async fn authenticate(auth: Option<&RestAuth>, req: Request, next: Next) -> Response {
     let Some(auth) = auth else { return next.run(req).await };
-    if matches!(req.uri().path(), "/" | "/health" | "/metrics") && req.method() == Method::GET {
+    if matches!(req.uri().path(), "/" | "/health" | "/ready" | "/metrics") && req.method() == Method::GET {
         return next.run(req).await;
     }
     let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();

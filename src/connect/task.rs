@@ -33,6 +33,7 @@ use crate::error::{chain, Classify, ErrorClass};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 use crate::pipeline::{self, WorkerSettings};
+use crate::source::postgres::ownership::SlotTenure;
 
 use super::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 
@@ -282,15 +283,19 @@ async fn supervise(
     let policy = config.retry;
     let mut failures = 0u32;
     let mut connect_failures = 0u32;
+    // The slot's walsender across restarts: a restart must not take the
+    // slot back from whoever took it over (see `ownership`).
+    let mut tenure = SlotTenure::default();
     loop {
         let started = Instant::now();
         let st = state.clone();
         let ran = Arc::new(AtomicBool::new(false));
         let ran_flag = ran.clone();
-        let run = pipeline::run(&config, &worker, stop.clone(), move || {
+        let running = move || {
             ran_flag.store(true, Ordering::SeqCst);
             set(&st, TaskState::Running)
-        });
+        };
+        let run = pipeline::run(&config, &worker, stop.clone(), running, &mut tenure);
         tokio::pin!(run);
         let mut stop_wait = stop.clone();
         let early = tokio::select! {

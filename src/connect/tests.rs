@@ -646,3 +646,36 @@ async fn metrics_are_prometheus_text_without_credentials() {
     assert!(text.contains("# TYPE pgcdc_sink_records_total counter"), "{text}");
     assert!(text.contains("pgcdc_durable_lsn{connector=\"metrics-test\"}"), "{text}");
 }
+
+#[tokio::test]
+async fn ready_is_200_once_restored_and_503_from_shutdown_on() {
+    // GIVEN a stored connector restored at open
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = router(Herder::open(opts(dir.path()), Arc::new(FakeRuntime::default())).await.unwrap());
+        let (s, _) = call(&app, "POST", "/connectors", Some(json!({"name": "c1", "config": config()}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let rt = Arc::new(FakeRuntime::default());
+    let mut o = opts(dir.path());
+    o.rest_auth = Some(crate::config::worker::RestAuth::Bearer { token: crate::config::Secret::new("t") });
+    let herder = Herder::open(o, rt.clone()).await.unwrap();
+    let app = router(herder.clone());
+    // THEN ready (no credentials needed), its task started
+    assert_eq!(call(&app, "GET", "/ready", None).await, (StatusCode::OK, json!({"status": "READY"})));
+    assert_eq!(*rt.started.lock().unwrap(), vec!["c1".to_owned()]);
+    // WHEN shutdown begins
+    herder.begin_shutdown();
+    // THEN /ready is 503, /health still 200, and changes are refused
+    let (s, v) = call(&app, "GET", "/ready", None).await;
+    assert_eq!((s, v["status"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!("SHUTTING_DOWN")));
+    assert_eq!(call(&app, "GET", "/health", None).await.0, StatusCode::OK);
+    let post = Request::post("/connectors")
+        .header("authorization", "Bearer t")
+        .header("content-type", "application/json")
+        .body(Body::from(json!({"name": "c2", "config": config()}).to_string()))
+        .unwrap();
+    let (s, v) = raw(&app, post).await;
+    assert_eq!((s, v["error_code"].clone()), (StatusCode::SERVICE_UNAVAILABLE, json!(503)), "{v}");
+    assert_eq!(rt.started.lock().unwrap().len(), 1, "no task starts once shutdown has begun");
+}

@@ -1,5 +1,6 @@
 //! `GET /connector-plugins` and `PUT /connector-plugins/{plugin}/config/validate`
-//! in Kafka Connect's shapes.
+//! in Kafka Connect's shapes. Both list the declarations of
+//! [`crate::config::declarations`], the ones the parser reads its defaults from.
 
 use std::collections::BTreeMap;
 
@@ -50,7 +51,7 @@ fn definition(d: &PropertyDef, order: usize) -> Value {
         "name": d.name,
         "type": d.kind.name(),
         "required": d.required,
-        "default_value": d.default,
+        "default_value": d.default.render(),
         "importance": if d.required { "HIGH" } else { "MEDIUM" },
         "documentation": d.documentation,
         "group": d.group,
@@ -106,7 +107,7 @@ pub fn validate(plugin: &str, mut config: BTreeMap<String, String>, providers: &
     };
     for d in PROPERTIES {
         order += 1;
-        let value = config.get(d.name).cloned().or_else(|| d.default.map(str::to_owned));
+        let value = config.get(d.name).cloned().or_else(|| d.default.render());
         entry(definition(d, order), d.name, value);
     }
     // Properties outside the table that were given (transforms.<alias>.*, …) or have errors.

@@ -14,7 +14,8 @@
 //!
 //! On shutdown the open batch is committed if it ends at a transaction
 //! boundary and aborted otherwise; the source resumes after the last durable
-//! commit either way.
+//! commit either way. On an error the open batch is left to the caller,
+//! which aborts it once the source has let go of the slot (`crate::pipeline`).
 
 use tokio::sync::{mpsc, watch};
 
@@ -90,17 +91,10 @@ pub async fn run<C: Convert, S: Sink>(
         }
         ConnectorMetrics::raise(&metrics.durable_lsn, sink.durable_lsn().as_u64());
     };
-    match result {
-        Ok(()) => {
-            sink.flush().await?;
-            sink.abort().await;
-            Ok(())
-        }
-        Err(e) => {
-            sink.abort().await;
-            Err(e)
-        }
-    }
+    result?;
+    sink.flush().await?;
+    sink.abort().await;
+    Ok(())
 }
 
 async fn handle<C: Convert, S: Sink>(

@@ -96,6 +96,10 @@ async fn deliver(
     let (_stop, shutdown) = watch::channel(false);
     let metrics = crate::metrics::Registry::global().connector("delivery-tests");
     let result = run(rx, Records, &mut batcher, shutdown, &metrics).await.map_err(|e| e.class());
+    if result.is_err() {
+        // as the pipeline does once the source has let go of the slot
+        batcher.abort().await;
+    }
     feed.abort();
     let durable = *durable_rx.borrow();
     (batcher.into_sink(), result, durable)

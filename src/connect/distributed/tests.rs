@@ -233,3 +233,30 @@ async fn only_the_owner_drops_the_slot_on_stop_and_delete() {
     h.apply_change("b", None).await;
     assert_eq!(runtime.dropped.lock().unwrap().len(), 2);
 }
+
+/// GIVEN a distributed worker, THEN `/ready` is 503 REBALANCING until it holds
+/// a stable assignment, 200 with one, 503 again while a rebalance revokes it,
+/// and 503 SHUTTING_DOWN once shutdown has begun.
+#[tokio::test]
+async fn ready_follows_the_assignment_and_shutdown() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+    let h = herder(Arc::new(Runtime::default()), cluster());
+    let app = crate::connect::router(h.clone());
+    let ready = |app: axum::Router| async move {
+        let resp = app.oneshot(Request::get("/ready").body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let body: serde_json::Value =
+            serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap()).unwrap();
+        (status, body["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(ready(app.clone()).await, (StatusCode::SERVICE_UNAVAILABLE, "REBALANCING".to_owned()));
+    h.take_assignment(assigned(&[])).await;
+    assert_eq!(ready(app.clone()).await, (StatusCode::OK, "READY".to_owned()));
+    h.revoke_all().await;
+    assert_eq!(ready(app.clone()).await, (StatusCode::SERVICE_UNAVAILABLE, "REBALANCING".to_owned()));
+    h.take_assignment(assigned(&[])).await;
+    h.begin_shutdown();
+    assert_eq!(ready(app).await, (StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN".to_owned()));
+}

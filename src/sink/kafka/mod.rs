@@ -25,6 +25,10 @@
 //! - Fencing: a second producer with the same `transactional.id` fences this
 //!   one; the next produce or commit fails and the sink reports
 //!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
+//!   A fenced sink does not abort: the coordinator aborted its open
+//!   transaction when the newer producer registered, and a fenced producer's
+//!   abort can only fail (tansu drops it, so it would hang for [`TXN_TIMEOUT`]
+//!   while this instance still holds the slot the newer one waits for).
 
 pub mod partitioner;
 pub mod topics;
@@ -66,7 +70,7 @@ const PRODUCER_LINGER_MS_EXACTLY_ONCE: &str = "50";
 /// of millions of rows is one Kafka transaction.
 const TRANSACTION_TIMEOUT_MS: &str = "600000";
 /// How long a transaction commit or abort may take.
-const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+pub const TXN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How records become durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,6 +218,8 @@ pub struct KafkaSink {
     offsets: Option<OffsetTarget>,
     /// The Kafka transaction is open (exactly-once).
     in_txn: bool,
+    /// A step reported [`SinkError::Fenced`]: the producer is done.
+    fenced: bool,
 }
 
 impl KafkaSink {
@@ -265,6 +271,7 @@ impl KafkaSink {
             in_flight_bytes: 0,
             offsets: config.offsets,
             in_txn: false,
+            fenced: false,
         })
     }
 
@@ -274,7 +281,7 @@ impl KafkaSink {
 
     /// The error to report: [`SinkError::Fenced`] when the producer was
     /// fenced, whatever step noticed it first.
-    fn fenced_or(&self, err: SinkError) -> SinkError {
+    fn fenced_or(&mut self, err: SinkError) -> SinkError {
         let DeliveryGuarantee::ExactlyOnce { transactional_id } = &self.delivery else { return err };
         let fatal = self.producer.client().fatal_error();
         let code = match (&fatal, &err) {
@@ -297,7 +304,9 @@ impl KafkaSink {
                 | SinkError::Enqueue { source, .. } => source,
                 _ => KafkaError::Global(RDKafkaErrorCode::ProducerFenced),
             };
-            return SinkError::Fenced { transactional_id: transactional_id.clone(), source };
+            let transactional_id = transactional_id.clone();
+            self.fenced = true;
+            return SinkError::Fenced { transactional_id, source };
         }
         err
     }
@@ -407,9 +416,9 @@ impl Sink for KafkaSink {
 
     fn begin(&mut self) -> Result<(), SinkError> {
         if self.exactly_once() && !self.in_txn {
-            self.producer
-                .begin_transaction()
-                .map_err(|source| self.fenced_or(SinkError::Transaction { step: "begin", source }))?;
+            if let Err(source) = self.producer.begin_transaction() {
+                return Err(self.fenced_or(SinkError::Transaction { step: "begin", source }));
+            }
         }
         self.in_txn = true;
         Ok(())
@@ -428,7 +437,9 @@ impl Sink for KafkaSink {
     async fn abort(&mut self) {
         self.in_flight.clear();
         self.in_flight_bytes = 0;
-        if self.in_txn && self.exactly_once() {
+        if self.in_txn && self.fenced {
+            tracing::debug!("fenced: the open kafka transaction was aborted by the coordinator");
+        } else if self.in_txn && self.exactly_once() {
             let p = self.producer.clone();
             if let Err(err) = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await {
                 tracing::warn!(error = %err, "kafka transaction abort failed");

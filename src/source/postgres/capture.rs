@@ -13,7 +13,9 @@
 //!   process died between a Kafka commit and the next standby status.
 //! - The flush position reported is only ever what the sink made durable.
 //! - A slot still held by a previous instance (killed, or being fenced) is
-//!   waited for up to [`SLOT_BUSY_WAIT`] before giving up.
+//!   waited for up to [`SLOT_BUSY_WAIT`] before giving up; the walsender
+//!   that streams is reported ([`PostgresSource::walsender`]) for the
+//!   restart check of `super::ownership`.
 //! - While the downstream channel is full the task still answers the server
 //!   (standby status every status interval), so a slow or stopped broker does
 //!   not trip `wal_sender_timeout`.
@@ -66,8 +68,13 @@ use super::tls::{self, PgTls, TlsError, TlsOptions};
 use super::value::ValueOptions;
 use super::wal_bound::{self, WalBoundError};
 
-/// How long to wait for a slot another process still holds.
-pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(30);
+/// How long to wait for a slot another process still holds: longer than an
+/// instance this one fenced may take to let go of it. A broker that drops a
+/// fenced producer's requests instead of answering PRODUCER_FENCED (tansu)
+/// leaves that instance waiting for its commit to time out
+/// ([`TXN_TIMEOUT`](crate::sink::kafka::TXN_TIMEOUT)); it releases the slot
+/// right after (see `crate::pipeline`).
+pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(crate::sink::kafka::TXN_TIMEOUT.as_secs() + 30);
 /// Pause between two attempts to start streaming from a busy slot.
 const SLOT_BUSY_RETRY: Duration = Duration::from_millis(500);
 /// SQLSTATE object_in_use: the slot is active for another process.
@@ -105,6 +112,8 @@ pub enum SourceError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     WalBound(#[from] WalBoundError),
+    #[error("this instance was fenced: replication slot {slot:?} was taken over by another process (PID {pid}) while this task restarted, most likely a newer instance of this connector; not taking it back (stop the other consumer, see pg_stat_replication, then restart this connector)")]
+    Replaced { slot: String, pid: i32 },
 }
 
 impl Classify for SourceError {
@@ -126,6 +135,8 @@ impl Classify for SourceError {
             SourceError::Spill(_) => ErrorClass::Transient,
             SourceError::Snapshot(e) => e.class(),
             SourceError::WalBound(e) => e.class(),
+            // Retrying would fence the new owner.
+            SourceError::Replaced { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -253,6 +264,8 @@ pub struct PostgresSource {
     incremental: Option<crate::progress::IncrementalProgress>,
     /// Where streamed transactions are spilled (`worker.spill_dir`, default `$TMPDIR`).
     spill_dir: std::path::PathBuf,
+    /// The walsender process streaming from the slot, once it streams.
+    walsender: watch::Sender<Option<i32>>,
 }
 
 /// A snapshot to read before streaming.
@@ -386,12 +399,19 @@ impl PostgresSource {
             stream: decision.stream,
             incremental: stored.and_then(|o| o.incremental.clone()),
             spill_dir: std::env::temp_dir(),
+            walsender: watch::Sender::new(None),
         })
     }
 
     /// Spill streamed transactions under `dir` instead of `$TMPDIR`.
     pub fn set_spill_dir(&mut self, dir: std::path::PathBuf) {
         self.spill_dir = dir;
+    }
+
+    /// The process id of the walsender streaming from the slot, set once
+    /// streaming started.
+    pub fn walsender(&self) -> watch::Receiver<Option<i32>> {
+        self.walsender.subscribe()
     }
 
     /// Whether an initial snapshot runs before streaming.
@@ -421,6 +441,7 @@ impl PostgresSource {
             stream,
             incremental,
             spill_dir,
+            walsender,
         } = self;
         if let Some(pending) = snapshot {
             match snapshot::run(&config, pending.job, &events, &mut shutdown).await? {
@@ -439,7 +460,9 @@ impl PostgresSource {
             return Ok(());
         }
         let position = Position { slot_lsn, stored, last_commit, floors, incremental, spill_dir };
-        let streamer = Streamer::start(&config, client, repl, &repl_config, position).await?;
+        let started = Streamer::start(&config, client, repl, &repl_config, position, &mut shutdown).await?;
+        let Some((streamer, pid)) = started else { return Ok(()) };
+        walsender.send_replace(pid);
         streamer.run(events, durable, shutdown).await
     }
 }
@@ -486,13 +509,16 @@ struct Streamer {
 impl Streamer {
     /// START_REPLICATION after `stored` (transactions that ended at or
     /// before it are dropped) or the slot's position, whichever is later.
+    /// Returns the streamer and its walsender's process id; `None` when
+    /// stopped while waiting for a busy slot.
     async fn start(
         config: &ConnectorConfig,
         client: tokio_postgres::Client,
         mut repl: ReplicationClient<BoxTransport>,
         repl_config: &ReplicationConfig,
         position: Position,
-    ) -> Result<Self, SourceError> {
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<(Self, Option<i32>)>, SourceError> {
         let Position { slot_lsn, stored, last_commit, floors, incremental, spill_dir } = position;
         let status_interval = repl_config.status_interval;
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
@@ -505,14 +531,22 @@ impl Streamer {
         };
         tracing::info!(server_version = repl.server_version(), proto_version = options.proto_version, streaming = ?options.streaming, "pgoutput options");
         let waited_since = tokio::time::Instant::now();
-        let stream = loop {
+        let (stream, pid) = loop {
+            let pid = repl.backend_pid();
             match repl.start_replication(&config.slot_name, start_lsn, &options).await {
-                Ok(stream) => break stream,
+                Ok(stream) => break (stream, pid),
                 Err(ReplicationError::Server(e))
                     if e.code == OBJECT_IN_USE && waited_since.elapsed() < SLOT_BUSY_WAIT =>
                 {
-                    tracing::info!(slot = %config.slot_name, "slot still in use by another process; waiting");
-                    tokio::time::sleep(SLOT_BUSY_RETRY).await;
+                    if waited_since.elapsed() < SLOT_BUSY_RETRY {
+                        tracing::info!(slot = %config.slot_name, error = %e, "slot still in use by another process; waiting");
+                    } else {
+                        tracing::debug!(slot = %config.slot_name, "slot still in use; waiting");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(SLOT_BUSY_RETRY) => {}
+                        _ = crate::shutdown::stopped(shutdown) => return Ok(None),
+                    }
                     repl = ReplicationClient::connect(repl_config).await?;
                 }
                 Err(e) => return Err(e.into()),
@@ -528,7 +562,7 @@ impl Streamer {
         if let Some(stored) = stored {
             decoder = decoder.resume_after(stored);
         }
-        Ok(Streamer {
+        let streamer = Streamer {
             stream,
             decoder,
             lookup: CatalogLookup::new(client, config),
@@ -537,7 +571,8 @@ impl Streamer {
             heartbeat_query: config.heartbeat.action_query.clone(),
             spool,
             signals,
-        })
+        };
+        Ok(Some((streamer, pid)))
     }
 
     /// Signals: see [`Signals::intercept`].

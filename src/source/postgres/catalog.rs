@@ -301,6 +301,8 @@ pub struct SlotInfo {
     pub plugin: Option<String>,
     pub database: Option<String>,
     pub active: bool,
+    /// The process streaming from the slot, while it is active.
+    pub active_pid: Option<i32>,
     pub confirmed_flush_lsn: Option<Lsn>,
     pub restart_lsn: Option<Lsn>,
 }
@@ -309,7 +311,7 @@ pub struct SlotInfo {
 pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotInfo>, CatalogError> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, restart_lsn::text \
+            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, restart_lsn::text, active_pid \
              FROM pg_replication_slots WHERE slot_name = $1",
             &[&slot_name],
         )
@@ -326,6 +328,7 @@ pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotIn
         active: row.get(2),
         confirmed_flush_lsn: lsn(3)?,
         restart_lsn: lsn(4)?,
+        active_pid: row.get(5),
     }))
 }
 

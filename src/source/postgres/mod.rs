@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod columns;
 pub mod decoder;
 pub mod incremental;
+pub mod ownership;
 pub mod pgoutput;
 pub mod relation;
 pub mod replication;

@@ -310,6 +310,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 pub struct ReplicationClient<S = BoxTransport> {
     conn: Conn<S>,
     status_interval: Duration,
+    /// The walsender's process id (BackendKeyData), as `pg_replication_slots.active_pid` shows it.
+    backend_pid: Option<i32>,
 }
 
 impl ReplicationClient<BoxTransport> {
@@ -347,18 +349,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         frontend::startup_message(params.iter().copied(), &mut conn.write_buf)?;
         conn.flush().await?;
         authenticate(&mut conn, config).await?;
+        let mut backend_pid = None;
         loop {
             let Backend::Message(message) = conn.read_backend().await? else {
                 return Err(ReplicationError::Protocol("CopyBothResponse during startup"));
             };
             match conn.handle_async(message)? {
-                None | Some(Message::BackendKeyData(_)) => {}
+                None => {}
+                Some(Message::BackendKeyData(key)) => backend_pid = Some(key.process_id()),
                 Some(Message::ReadyForQuery(_)) => break,
                 Some(_) => return Err(ReplicationError::Protocol("unexpected message during startup")),
             }
         }
         tracing::debug!(host = %config.host, port = config.port, server_version = ?conn.params.get("server_version"), "replication connection ready");
-        Ok(ReplicationClient { conn, status_interval: config.status_interval })
+        Ok(ReplicationClient { conn, status_interval: config.status_interval, backend_pid })
+    }
+
+    /// The walsender's process id, when the server sent it (it always does).
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend_pid
     }
 
     /// The server's version as `server_version_num` (e.g. 150008 for 15.8),
@@ -493,7 +502,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
             }
         }
         tracing::info!(slot, start = %start, "replication started");
-        Ok(ReplicationStream::new(self.conn, start, self.status_interval))
+        Ok(ReplicationStream::new(self.conn, start, self.status_interval).with_backend_pid(self.backend_pid))
     }
 
     /// Sends Terminate and closes the connection.

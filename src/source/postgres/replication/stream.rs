@@ -58,6 +58,8 @@ pub struct ReplicationStream<S> {
     next_status: Instant,
     /// The server sent CopyDone.
     server_done: bool,
+    /// The walsender's process id, handed back with the connection.
+    backend_pid: Option<i32>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
@@ -70,7 +72,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
             flushed: start,
             next_status: Instant::now() + status_interval,
             server_done: false,
+            backend_pid: None,
         }
+    }
+
+    pub(super) fn with_backend_pid(mut self, pid: Option<i32>) -> Self {
+        self.backend_pid = pid;
+        self
     }
 
     /// Records that everything up to `lsn` is durable downstream. Only moves
@@ -228,7 +236,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     /// for the server to finish. Returns the connection in its command phase.
     pub async fn finish(mut self) -> Result<ReplicationClient<S>, ReplicationError> {
         self.end_copy().await?;
-        Ok(ReplicationClient { conn: self.conn, status_interval: self.status_interval })
+        Ok(ReplicationClient { conn: self.conn, status_interval: self.status_interval, backend_pid: self.backend_pid })
     }
 
     /// Clean shutdown: [`finish`](Self::finish), then Terminate. Terminate is
@@ -239,7 +247,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
         if let Err(ReplicationError::Io(_)) = ended {
             return ended;
         }
-        let client = ReplicationClient { conn: self.conn, status_interval: self.status_interval };
+        let client = ReplicationClient { conn: self.conn, status_interval: self.status_interval, backend_pid: self.backend_pid };
         let closed = client.close().await;
         ended.and(closed)
     }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Check the deploy files: exits non-zero if any check fails.
+#
+#   scripts/check-deploy.sh
+#
+#   1. kubernetes-validate --strict   every manifest in deploy/kubernetes against the Kubernetes
+#                                      $KUBERNETES_VERSION schemas (unknown fields are errors)
+#   2. checkov -d deploy/kubernetes    security scan: no failed check. Skipped: CKV_K8S_21 (no
+#                                      namespace in the files: apply them with -n), and the checks
+#                                      named with their reason in the manifests' checkov.io/skip*
+#                                      annotations (the image digest)
+#   3. systemd-analyze verify          the unit (ExecStart pointed at /bin/true: the binary need
+#                                      not be installed)
+#   4. systemd-analyze security        the unit's exposure (--offline=yes) at most $MAX_EXPOSURE
+#
+# kubernetes-validate and checkov (PyPI) are installed into $PGCDC_TOOLS_DIR/deploy-venv (a venv
+# of their own: checkov pins many libraries) on the first run; later runs take a few seconds.
+# The container image is not built here (no container engine): deploy/container is not checked.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+TOOLS_DIR="${PGCDC_TOOLS_DIR:-${HOME:-/root}/.cache/pgcdc-tools}"
+VENV="$TOOLS_DIR/deploy-venv"
+KUBERNETES_VALIDATE_VERSION="1.37.0"
+CHECKOV_VERSION="3.3.30"
+KUBERNETES_VERSION="${PGCDC_KUBERNETES_VERSION:-1.32}"
+# systemd-analyze security's score of deploy/systemd/pgcdc.service (1.4 with systemd 252).
+MAX_EXPOSURE="${PGCDC_MAX_UNIT_EXPOSURE:-2.0}"
+
+log() { printf '[check-deploy] %s\n' "$*" >&2; }
+die() { printf '[check-deploy] error: %s\n' "$*" >&2; exit 1; }
+
+pip_version() { "$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
+
+install_tools() {
+    command -v python3 >/dev/null 2>&1 || die "python3 missing (apt-get install python3 python3-venv)"
+    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+        rm -rf "$VENV"
+        mkdir -p "$TOOLS_DIR"
+        python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
+    fi
+    if [ "$(pip_version kubernetes-validate)" != "$KUBERNETES_VALIDATE_VERSION" ] \
+        || [ "$(pip_version checkov)" != "$CHECKOV_VERSION" ]; then
+        log "pip install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION checkov==$CHECKOV_VERSION into $VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+            "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "checkov==$CHECKOV_VERSION" >&2
+    fi
+    [ -x "$VENV/bin/kubernetes-validate" ] && [ -x "$VENV/bin/checkov" ] || die "validators missing from $VENV after install"
+}
+
+failed=0
+check() {
+    local name="$1"; shift
+    log "$name"
+    if "$@"; then log "$name: ok"; else log "$name: FAILED"; failed=1; fi
+}
+
+kube_validate() {
+    "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$KUBERNETES_VERSION" deploy/kubernetes/*.yaml
+}
+
+kube_scan() {
+    # --skip-download: no calls to the vendor's platform (checks run from the package).
+    "$VENV/bin/checkov" -d deploy/kubernetes --framework kubernetes --compact --quiet --skip-download \
+        --skip-check CKV_K8S_21 2>&1 | grep -v '^$'
+    return "${PIPESTATUS[0]}"
+}
+
+unit_verify() {
+    local dir rc=0
+    dir="$(mktemp -d)"
+    sed 's|^ExecStart=/usr/local/bin/pgcdc |ExecStart=/bin/true |' deploy/systemd/pgcdc.service >"$dir/pgcdc.service"
+    systemd-analyze verify "$dir/pgcdc.service" || rc=$?
+    rm -rf "$dir"
+    return "$rc"
+}
+
+unit_security() {
+    local out score
+    out="$(systemd-analyze security --offline=yes --no-pager deploy/systemd/pgcdc.service 2>&1)" || true
+    score="$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for pgcdc.service: \([0-9.]*\).*/\1/p')"
+    [ -n "$score" ] || { printf '%s\n' "$out" >&2; echo "no exposure score in the output" >&2; return 1; }
+    echo "exposure $score (at most $MAX_EXPOSURE)"
+    awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'
+}
+
+install_tools
+check "kubernetes-validate (Kubernetes $KUBERNETES_VERSION)" kube_validate
+check "checkov $CHECKOV_VERSION" kube_scan
+if command -v systemd-analyze >/dev/null 2>&1; then
+    check "systemd-analyze verify" unit_verify
+    check "systemd-analyze security" unit_security
+else
+    log "systemd-analyze missing (apt-get install systemd): unit not checked"
+    failed=1
+fi
+[ "$failed" -eq 0 ] || die "deploy checks failed"
+log "all deploy checks passed"

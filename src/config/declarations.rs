@@ -1,0 +1,192 @@
+//! The declaration of every connector property pgcdc reads: one
+//! [`PropertyDef`] each, with its default as a named constant where the
+//! stage that uses it has one. The parser's getters take defaults, bounds
+//! and choices from here; the REST API and the README's table list them.
+//! A property read without a declaration fails the unit tests
+//! (`declarations_tests.rs`).
+
+use crate::config::connector::{
+    DEFAULT_ERRORS_MAX_RETRIES, DEFAULT_INCREMENTAL_CHUNK_SIZE, DEFAULT_PORT, DEFAULT_PUBLICATION_NAME,
+    DEFAULT_RETRIABLE_RESTART_WAIT_MS, DEFAULT_RETRY_DELAY_INITIAL_MS, DEFAULT_RETRY_DELAY_MAX_MS,
+    DEFAULT_SLOT_NAME, DEFAULT_SNAPSHOT_CHUNK_BLOCKS, DEFAULT_SNAPSHOT_MAX_THREADS, DEFAULT_STREAMING,
+    DEFAULT_TOPIC_PARTITIONS, DEFAULT_TOPIC_REPLICATION_FACTOR, MAX_DELAY_MS, PGOUTPUT,
+};
+use crate::config::definitions::{Check, DefaultValue, PropertyDef, PropertyType as T};
+use crate::heartbeat::DEFAULT_HEARTBEAT_TOPIC_PREFIX;
+use crate::source::postgres::value::{DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER};
+use crate::transform::logical_router::DEFAULT_KEY_FIELD_NAME;
+use crate::transform::unwrap::DEFAULT_ADDED_PREFIX;
+use DefaultValue::{Bool, Int, None, Str};
+
+const fn def(name: &'static str, kind: T, default: DefaultValue, group: &'static str, check: Check, documentation: &'static str) -> PropertyDef {
+    PropertyDef { name, kind, default, required: false, group, documentation, check }
+}
+
+const fn req(name: &'static str, kind: T, group: &'static str, check: Check, documentation: &'static str) -> PropertyDef {
+    PropertyDef { name, kind, default: None, required: true, group, documentation, check }
+}
+
+/// Groups in the order the validate endpoint lists them.
+pub const GROUPS: &[&str] = &["Common", "Transforms", "Topic Creation", "Postgres", "Connector", "Events", "Converters"];
+
+/// Confluent's subject name strategies (`*.subject.name.strategy`).
+pub const SUBJECT_NAME_STRATEGY_CLASSES: &[&str] = &[
+    TOPIC_NAME_STRATEGY,
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+];
+/// The default subject name strategy.
+pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+
+/// Every connector property pgcdc reads by its full name, in the order the REST API lists them.
+pub const PROPERTIES: &[PropertyDef] = &[
+    req("name", T::String, "Common", Check::Custom, "Globally unique name to use for this connector."),
+    req("connector.class", T::String, "Common", Check::Custom, "Name or alias of the class for this connector."),
+    def("tasks.max", T::Int, Int(1), "Common", Check::NoEffect, "Maximum number of tasks; pgcdc always runs one."),
+    def("key.converter", T::Class, None, "Common", Check::Custom, "Converter class for keys: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
+    def("value.converter", T::Class, None, "Common", Check::Custom, "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
+    def("transforms", T::List, Str(""), "Transforms", Check::List, "Aliases for the transformations to be applied to records."),
+    def("topic.creation.default.partitions", T::Int, Int(DEFAULT_TOPIC_PARTITIONS as i64), "Topic Creation", Check::Int { min: -1, max: i32::MAX as i64 }, "Partitions of topics the worker creates (-1: broker default)."),
+    def("topic.creation.default.replication.factor", T::Short, Int(DEFAULT_TOPIC_REPLICATION_FACTOR as i64), "Topic Creation", Check::Int { min: -1, max: i16::MAX as i64 }, "Replication factor of created topics (-1: broker default)."),
+    req("database.hostname", T::String, "Postgres", Check::Text, "Resolvable hostname or IP address of the database server."),
+    def("database.port", T::Int, Int(DEFAULT_PORT as i64), "Postgres", Check::Int { min: 1, max: u16::MAX as i64 }, "Port of the database server."),
+    req("database.user", T::String, "Postgres", Check::Text, "Name of the database user to be used when connecting to the database."),
+    def("database.password", T::Password, None, "Postgres", Check::Custom, "Password of the database user to be used when connecting to the database."),
+    req("database.dbname", T::String, "Postgres", Check::Text, "The name of the database from which the connector should capture changes."),
+    def("database.sslmode", T::String, Str("prefer"), "Postgres", Check::Choice(&["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]), "disable, allow, prefer, require, verify-ca or verify-full."),
+    def("database.sslrootcert", T::String, None, "Postgres", Check::Text, "PEM file of the CA certificate(s) that signed the server's certificate; without it verify-ca/verify-full use the system's CA store."),
+    def("database.sslcert", T::String, None, "Postgres", Check::Text, "PEM file of the client certificate (mutual TLS); needs database.sslkey."),
+    def("database.sslkey", T::String, None, "Postgres", Check::Text, "PEM file of the client certificate's private key (unencrypted)."),
+    def("database.sslpassword", T::Password, None, "Postgres", Check::Custom, "Password of an encrypted database.sslkey; not supported: decrypt the key instead."),
+    def("topic.prefix", T::String, None, "Postgres", Check::Custom, "Prefix of every topic name; falls back to database.server.name, then database.dbname."),
+    def("plugin.name", T::String, Str(PGOUTPUT), "Postgres", Check::Custom, "Logical decoding plugin; only pgoutput is supported."),
+    def("slot.name", T::String, Str(DEFAULT_SLOT_NAME), "Postgres", Check::Custom, "Name of the logical replication slot."),
+    def("pgcdc.streaming", T::Boolean, Bool(DEFAULT_STREAMING), "Postgres", Check::Bool, "On PostgreSQL 14+, have the server stream large in-progress transactions (pgoutput streaming); pgcdc spills them to temporary files and emits them at commit, so memory stays bounded. The events are the same either way."),
+    def("slot.drop.on.stop", T::Boolean, Bool(false), "Postgres", Check::Bool, "Drop the replication slot when the connector is stopped or deleted (for tests and short-lived connectors)."),
+    def("publication.name", T::String, Str(DEFAULT_PUBLICATION_NAME), "Postgres", Check::Custom, "Name of the publication pgoutput streams from."),
+    def("publication.autocreate.mode", T::String, Str("all_tables"), "Postgres", Check::Choice(&["all_tables", "filtered", "disabled"]), "all_tables, filtered or disabled."),
+    def("table.include.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching schema.table to capture."),
+    def("table.exclude.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching schema.table not to capture."),
+    def("column.include.list", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column of the columns to capture (anchored, case-insensitive)."),
+    def("column.exclude.list", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column of the columns to leave out."),
+    def("message.key.columns", T::String, None, "Connector", Check::Custom, "Record key columns per table: <schema>.<table>:<column>,<column>; entries separated by ';' (table part a regular expression). Also column.mask.with.N.chars, column.truncate.to.N.chars and column.mask.hash[.v2].ALGORITHM.with.salt.SALT take regular expressions over schema.table.column."),
+    def("schema.include.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching schema names to capture."),
+    def("schema.exclude.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching schema names not to capture."),
+    def("message.prefix.include.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching the prefixes of logical decoding messages to emit."),
+    def("message.prefix.exclude.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching the prefixes of logical decoding messages not to emit."),
+    def("snapshot.mode", T::String, Str("initial"), "Connector", Check::Choice(&["initial", "initial_only", "no_data", "never", "always", "when_needed", "configuration_based", "custom"]), "initial, initial_only, no_data (never), always or when_needed."),
+    def("snapshot.max.threads", T::Int, Int(DEFAULT_SNAPSHOT_MAX_THREADS as i64), "Connector", Check::Int { min: 1, max: 64 }, "Connections reading the initial snapshot in parallel; large tables are read in chunks."),
+    def("pgcdc.snapshot.chunk.blocks", T::Long, Int(DEFAULT_SNAPSHOT_CHUNK_BLOCKS as i64), "Connector", Check::Int { min: 1, max: 1 << 30 }, "Smallest block range (8 KiB blocks) a large table is split into when snapshot.max.threads > 1."),
+    def("signal.data.collection", T::String, None, "Connector", Check::Custom, "The signal table (<schema>.<table>, columns id, type, data) whose execute-snapshot and stop-snapshot rows run incremental snapshots."),
+    def("incremental.snapshot.chunk.size", T::Int, Int(DEFAULT_INCREMENTAL_CHUNK_SIZE as i64), "Connector", Check::Int { min: 1, max: 1 << 20 }, "Rows per chunk of an incremental snapshot."),
+    def("signal.enabled.channels", T::List, Str("source"), "Connector", Check::Custom, "Signal channels; only source (the signal table) is read: others are ignored with a warning."),
+    def("snapshot.include.collection.list", T::List, None, "Connector", Check::Regexes, "Regular expressions matching schema.table of the captured tables to snapshot (default: all)."),
+    def("tombstones.on.delete", T::Boolean, Bool(true), "Events", Check::Bool, "Whether a delete is followed by a tombstone."),
+    def("provide.transaction.metadata", T::Boolean, Bool(false), "Events", Check::Bool, "Whether to emit transaction boundaries and metadata."),
+    def("skipped.operations", T::List, Str("t"), "Events", Check::Custom, "Operations not to emit: c, u, d, t, or none."),
+    def("decimal.handling.mode", T::String, Str("precise"), "Connector", Check::Choice(&["precise", "double", "string"]), "precise, double or string."),
+    def("time.precision.mode", T::String, Str("adaptive"), "Connector", Check::Choice(&["adaptive", "adaptive_time_microseconds", "connect"]), "adaptive, adaptive_time_microseconds or connect."),
+    def("binary.handling.mode", T::String, Str("bytes"), "Connector", Check::Choice(&["bytes", "base64", "base64-url-safe", "hex"]), "bytes, base64, base64-url-safe or hex."),
+    def("interval.handling.mode", T::String, Str("numeric"), "Connector", Check::Choice(&["numeric", "string"]), "numeric or string."),
+    def("hstore.handling.mode", T::String, Str("json"), "Connector", Check::Choice(&["json", "map"]), "json or map."),
+    def("money.fraction.digits", T::Short, Int(DEFAULT_MONEY_FRACTION_DIGITS as i64), "Connector", Check::Int { min: 0, max: 127 }, "Fraction digits of money values with decimal.handling.mode=precise."),
+    def("include.unknown.datatypes", T::Boolean, Bool(false), "Connector", Check::Bool, "Emit columns of unknown types as raw bytes instead of dropping them."),
+    def("unavailable.value.placeholder", T::String, Str(DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER), "Connector", Check::Custom, "Stands for unchanged TOASTed values."),
+    def("database.server.name", T::String, None, "Postgres", Check::Custom, "Deprecated fallback for topic.prefix."),
+    def("errors.max.retries", T::Int, Int(DEFAULT_ERRORS_MAX_RETRIES), "Connector", Check::Int { min: -1, max: u32::MAX as i64 }, "Retries of a transient failure before the connector fails: -1 no limit, 0 none."),
+    def("errors.retry.delay.initial.ms", T::Long, Int(DEFAULT_RETRY_DELAY_INITIAL_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "First delay when the connector cannot connect; doubles on every retry."),
+    def("errors.retry.delay.max.ms", T::Long, Int(DEFAULT_RETRY_DELAY_MAX_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Longest delay between connection retries."),
+    def("retriable.restart.connector.wait.ms", T::Long, Int(DEFAULT_RETRIABLE_RESTART_WAIT_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Delay before restarting a connector that failed while streaming."),
+    def("heartbeat.interval.ms", T::Int, Int(0), "Advanced", Check::Int { min: 0, max: i32::MAX as i64 }, "Interval of heartbeat records (and offset commits) on idle connectors; 0 turns them off."),
+    def("heartbeat.action.query", T::String, None, "Advanced", Check::Text, "Statement run on the database at each heartbeat interval (e.g. an update of a heartbeat table)."),
+    def("topic.heartbeat.prefix", T::String, Str(DEFAULT_HEARTBEAT_TOPIC_PREFIX), "Advanced", Check::Text, "Prefix of the heartbeat topic: <prefix>.<topic.prefix>."),
+    def("key.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON key."),
+    def("value.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON value."),
+    def("key.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),
+    def("value.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),
+    def("key.converter.replace.null.with.default", T::Boolean, Bool(true), "Converters", Check::Bool, "Write a field's default instead of null."),
+    def("value.converter.replace.null.with.default", T::Boolean, Bool(true), "Converters", Check::Bool, "Write a field's default instead of null."),
+    def("key.converter.schema.registry.url", T::List, None, "Converters", Check::Custom, "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
+    def("value.converter.schema.registry.url", T::List, None, "Converters", Check::Custom, "AvroConverter: comma-separated schema registry URLs (required with the AvroConverter)."),
+    def("key.converter.basic.auth.credentials.source", T::String, Str("URL"), "Converters", Check::Custom, "AvroConverter: URL (user info of the URL) or USER_INFO."),
+    def("value.converter.basic.auth.credentials.source", T::String, Str("URL"), "Converters", Check::Custom, "AvroConverter: URL (user info of the URL) or USER_INFO."),
+    def("key.converter.basic.auth.user.info", T::Password, None, "Converters", Check::Custom, "AvroConverter: user:password for the registry with USER_INFO."),
+    def("key.converter.schema.registry.basic.auth.user.info", T::Password, None, "Converters", Check::Custom, "AvroConverter: older name of basic.auth.user.info, read when that is not set."),
+    def("key.converter.bearer.auth.credentials.source", T::String, None, "Converters", Check::Custom, "AvroConverter: bearer authentication is not supported (an error); use basic auth."),
+    def("key.converter.bearer.auth.token", T::Password, None, "Converters", Check::Custom, "AvroConverter: bearer authentication is not supported (an error); use basic auth."),
+    def("value.converter.basic.auth.user.info", T::Password, None, "Converters", Check::Custom, "AvroConverter: user:password for the registry with USER_INFO."),
+    def("value.converter.schema.registry.basic.auth.user.info", T::Password, None, "Converters", Check::Custom, "AvroConverter: older name of basic.auth.user.info, read when that is not set."),
+    def("value.converter.bearer.auth.credentials.source", T::String, None, "Converters", Check::Custom, "AvroConverter: bearer authentication is not supported (an error); use basic auth."),
+    def("value.converter.bearer.auth.token", T::Password, None, "Converters", Check::Custom, "AvroConverter: bearer authentication is not supported (an error); use basic auth."),
+    def("key.converter.auto.register.schemas", T::Boolean, Bool(true), "Converters", Check::Bool, "AvroConverter: register new schemas (else look them up)."),
+    def("value.converter.auto.register.schemas", T::Boolean, Bool(true), "Converters", Check::Bool, "AvroConverter: register new schemas (else look them up)."),
+    def("key.converter.use.latest.version", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: use the subject's latest version (must equal the record's schema)."),
+    def("value.converter.use.latest.version", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: use the subject's latest version (must equal the record's schema)."),
+    def("key.converter.key.subject.name.strategy", T::Class, Str(TOPIC_NAME_STRATEGY), "Converters", Check::Choice(SUBJECT_NAME_STRATEGY_CLASSES), "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
+    def("value.converter.value.subject.name.strategy", T::Class, Str(TOPIC_NAME_STRATEGY), "Converters", Check::Choice(SUBJECT_NAME_STRATEGY_CLASSES), "AvroConverter: TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy."),
+    def("key.converter.connect.meta.data", T::Boolean, Bool(true), "Converters", Check::Bool, "AvroConverter: connect.* properties in the Avro schemas."),
+    def("value.converter.connect.meta.data", T::Boolean, Bool(true), "Converters", Check::Bool, "AvroConverter: connect.* properties in the Avro schemas."),
+    def("key.converter.enhanced.avro.schema.support", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
+    def("value.converter.enhanced.avro.schema.support", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: Avro enums from io.confluent.connect.avro.Enum parameters (Debezium sets none)."),
+    def("key.converter.scrub.invalid.names", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: rewrite names Avro does not accept instead of failing."),
+    def("key.converter.allow.optional.map.keys", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: AvroData's allow.optional.map.keys."),
+    def("key.converter.schemas.cache.config", T::Int, Int(1000), "Converters", Check::Int { min: 1, max: i32::MAX as i64 }, "AvroConverter: size of the schema cache; checked, then unused (pgcdc's caches are bounded on their own)."),
+    def("value.converter.scrub.invalid.names", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: rewrite names Avro does not accept instead of failing."),
+    def("value.converter.allow.optional.map.keys", T::Boolean, Bool(false), "Converters", Check::Bool, "AvroConverter: AvroData's allow.optional.map.keys."),
+    def("value.converter.schemas.cache.config", T::Int, Int(1000), "Converters", Check::Int { min: 1, max: i32::MAX as i64 }, "AvroConverter: size of the schema cache; checked, then unused (pgcdc's caches are bounded on their own)."),
+];
+
+/// Families of properties whose name has a part the user chooses (`<…>`);
+/// a name belongs to the family whose fixed prefix (before `<` or `[`) it
+/// starts with.
+pub const PATTERNS: &[PropertyDef] = &[
+    def("column.mask.with.<N>.chars", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values become N '*'."),
+    def("column.truncate.to.<N>.chars", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values are cut to N characters."),
+    def("column.mask.hash.[v2.]<ALGORITHM>.with.salt.<SALT>", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values become hex(ALGORITHM(SALT + value)), v1 (default) over the Java serialization, v2 over the UTF-8 bytes; ALGORITHM is MD5, SHA-1, SHA-256, SHA-384 or SHA-512."),
+    def("topic.creation.default.<config>", T::String, None, "Topic Creation", Check::Text, "Any other topic config of created topics (e.g. cleanup.policy), passed to the broker."),
+];
+
+/// Group of the properties every transform has.
+pub const TRANSFORMS_GROUP: &str = "Transforms";
+/// Group of ExtractNewRecordState's properties.
+pub const UNWRAP_GROUP: &str = "Transforms: ExtractNewRecordState";
+/// Group of ExtractChangedRecordState's properties.
+pub const CHANGED_GROUP: &str = "Transforms: ExtractChangedRecordState";
+/// Group of RegexRouter's properties.
+pub const REGEX_ROUTER_GROUP: &str = "Transforms: RegexRouter";
+/// Group of ByLogicalTableRouter's properties.
+pub const LOGICAL_ROUTER_GROUP: &str = "Transforms: ByLogicalTableRouter";
+
+const DELETE_TOMBSTONE_MODES: &[&str] = &["drop", "tombstone", "rewrite", "rewrite-with-tombstone", "delete-to-tombstone"];
+
+/// `transforms.<alias>.<property>`: the properties of one transform,
+/// grouped by the transform they belong to.
+pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
+    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, org.apache.kafka.connect.transforms.RegexRouter or io.debezium.transforms.ByLogicalTableRouter (or the short class name)."),
+    def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
+    def("transforms.<alias>.negate", T::Boolean, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
+    def("transforms.<alias>.delete.tombstone.handling.mode", T::String, Str("tombstone"), UNWRAP_GROUP, Check::Choice(DELETE_TOMBSTONE_MODES), "What a delete becomes: only its tombstone, nothing, the rewritten row with __deleted, that and the tombstone, or the tombstone alone for deletes."),
+    def("transforms.<alias>.drop.tombstones", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Deprecated: with delete.handling.mode, mapped to delete.tombstone.handling.mode (with a warning)."),
+    def("transforms.<alias>.delete.handling.mode", T::String, Str("drop"), UNWRAP_GROUP, Check::Choice(&["drop", "rewrite", "none"]), "Deprecated: see drop.tombstones."),
+    def("transforms.<alias>.add.fields", T::List, None, UNWRAP_GROUP, Check::Custom, "Envelope fields added to the value: <field>, <struct>.<field> or <field>:<new name>."),
+    def("transforms.<alias>.add.headers", T::List, None, UNWRAP_GROUP, Check::Custom, "Envelope fields added as headers, as add.fields."),
+    def("transforms.<alias>.add.fields.prefix", T::String, Str(DEFAULT_ADDED_PREFIX), UNWRAP_GROUP, Check::Custom, "Prefix of added fields (taken as written)."),
+    def("transforms.<alias>.add.headers.prefix", T::String, Str(DEFAULT_ADDED_PREFIX), UNWRAP_GROUP, Check::Custom, "Prefix of added headers (taken as written)."),
+    def("transforms.<alias>.drop.fields.header.name", T::String, None, UNWRAP_GROUP, Check::Text, "Header listing fields to drop (from ExtractChangedRecordState)."),
+    def("transforms.<alias>.drop.fields.from.key", T::Boolean, Bool(false), UNWRAP_GROUP, Check::Bool, "Drop those fields from the key too."),
+    def("transforms.<alias>.drop.fields.keep.schema.compatible", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Keep dropped optional fields in the schema, as null."),
+    def("transforms.<alias>.route.by.field", T::String, None, UNWRAP_GROUP, Check::Text, "Route each record to the topic named by this field of the row."),
+    def("transforms.<alias>.replace.null.with.default", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Write a field's default instead of null."),
+    def("transforms.<alias>.header.changed.name", T::String, None, CHANGED_GROUP, Check::Text, "Header listing the changed fields of an update."),
+    def("transforms.<alias>.header.unchanged.name", T::String, None, CHANGED_GROUP, Check::Text, "Header listing the unchanged fields of an update."),
+    req("transforms.<alias>.regex", T::String, REGEX_ROUTER_GROUP, Check::Custom, "Regular expression matching the whole topic name."),
+    req("transforms.<alias>.replacement", T::String, REGEX_ROUTER_GROUP, Check::Custom, "New topic name: $n or ${name} for groups, \\$ for a literal $."),
+    req("transforms.<alias>.topic.regex", T::String, LOGICAL_ROUTER_GROUP, Check::Custom, "Regular expression matching the whole topic name."),
+    req("transforms.<alias>.topic.replacement", T::String, LOGICAL_ROUTER_GROUP, Check::Custom, "The logical table's topic, as RegexRouter's replacement."),
+    def("transforms.<alias>.key.enforce.uniqueness", T::Boolean, Bool(true), LOGICAL_ROUTER_GROUP, Check::Bool, "Add a key field naming the physical table."),
+    def("transforms.<alias>.key.field.name", T::String, Str(DEFAULT_KEY_FIELD_NAME), LOGICAL_ROUTER_GROUP, Check::Text, "Name of that key field."),
+    def("transforms.<alias>.key.field.regex", T::String, None, LOGICAL_ROUTER_GROUP, Check::Custom, "Regular expression over the topic whose rewrite (key.field.replacement) is the key field's value."),
+    def("transforms.<alias>.key.field.replacement", T::String, None, LOGICAL_ROUTER_GROUP, Check::Custom, "Replacement of key.field.regex; required with it."),
+    def("transforms.<alias>.schema.name.adjustment.mode", T::String, Str("none"), LOGICAL_ROUTER_GROUP, Check::Choice(&["none", "avro", "avro_unicode"]), "How schema names are adjusted."),
+    def("transforms.<alias>.logical.table.cache.size", T::Int, Int(16), LOGICAL_ROUTER_GROUP, Check::Int { min: 1, max: i32::MAX as i64 }, "Checked, then unused (pgcdc's caches are bounded on their own)."),
+];
