@@ -40,6 +40,26 @@ pub(crate) async fn window_events(
     let connect = |e| SnapshotError::Connect(Box::new(e));
     let (changes, _) = catalog_client(&config.connection).await.map_err(connect)?;
     let (catalog, _) = catalog_client(&config.connection).await.map_err(connect)?;
+    // The connector's slot holds the window's WAL, unless there is none
+    // (snapshot.mode=initial_only reads through temporary slots) or it was
+    // created after the first pass (the slot was lost: when_needed).
+    let held: Option<Option<String>> = changes
+        .query_opt("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&config.slot_name])
+        .await
+        .map_err(|source| SnapshotError::Query { context: "reading the slot's position", source })?
+        .map(|row| row.get(0));
+    let confirmed = held.as_ref().map(|c| c.as_deref().and_then(|l| l.parse::<Lsn>().ok()));
+    match confirmed {
+        None => {
+            tracing::warn!(table = %table, slot = %config.slot_name, "no slot holds the WAL since the interrupted \
+                snapshot pass (snapshot.mode=initial_only keeps none): rows it read and deleted since stay in the topic");
+            return Ok(Vec::new());
+        }
+        Some(Some(at)) if at > start => tracing::warn!(table = %table, slot = %config.slot_name, from = %start, slot_lsn = %at,
+            "the slot starts after the interrupted snapshot pass (it was created again): rows it read and deleted \
+            before the slot's position stay in the topic"),
+        _ => {}
+    }
     let copy = copy_name(&config.slot_name);
     changes
         .execute("SELECT pg_copy_logical_replication_slot($1, $2, true)", &[&config.slot_name, &copy])
