@@ -380,10 +380,12 @@ async fn incremental_snapshot_resumes_after_kill9() {
 }
 
 async fn incremental(kill: bool) {
-    // GIVEN a streaming-only connector with a signal table, and a table with rows
-    const ROWS: i64 = 3000;
+    // GIVEN a streaming-only connector with a signal table, and a table with
+    // rows (more when killed: ~100 windows, so the kill lands in the middle
+    // however slowly the topic is polled on a loaded machine)
+    let rows: i64 = if kill { 10_000 } else { 3000 };
     let db = PgServer::shared().create_database("snap_incremental").await;
-    create_table(&db, ROWS, 20).await;
+    create_table(&db, rows, 20).await;
     db.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));")
         .await;
     let broker = &Broker::dedicated();
@@ -404,7 +406,7 @@ async fn incremental(kill: bool) {
 
     // WHEN a writer changes rows while an execute-snapshot signal runs
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = spawn_writer(&db, ROWS, ROWS, Arc::clone(&stop));
+    let writer = spawn_writer(&db, rows, rows, Arc::clone(&stop));
     tokio::time::sleep(Duration::from_millis(300)).await;
     db.execute(
         r#"INSERT INTO debezium_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public\\.t"], "type": "incremental"}');"#,
@@ -451,7 +453,7 @@ async fn incremental(kill: bool) {
         let seen = observed(&broker.bootstrap, &topic).await;
         let mut errors = Vec::new();
         let mut reads = 0;
-        for id in 1..=ROWS + committed.keys().max().copied().unwrap_or(0) {
+        for id in 1..=rows + committed.keys().max().copied().unwrap_or(0) {
             let empty = Vec::new();
             let s = seen.get(&id).unwrap_or(&empty);
             let c = committed.get(&id).unwrap_or(&empty);
@@ -459,7 +461,7 @@ async fn incremental(kill: bool) {
             if &streamed != c {
                 errors.push(format!("key {id}: streamed {streamed:?}, committed {c:?}"));
             }
-            let mut state = (id <= ROWS).then_some(0);
+            let mut state = (id <= rows).then_some(0);
             let mut read = 0;
             for (op, v) in s {
                 match op.as_str() {
@@ -474,7 +476,7 @@ async fn incremental(kill: bool) {
                 }
             }
             reads += read;
-            let untouched = id <= ROWS && c.is_empty();
+            let untouched = id <= rows && c.is_empty();
             if (read > 1 && !kill) || (untouched && read == 0) {
                 errors.push(format!("key {id}: {read} snapshot reads: {s:?}"));
             }
@@ -484,7 +486,7 @@ async fn incremental(kill: bool) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    println!("incremental snapshot: {ROWS} rows, {reads} read, {changes} concurrent changes");
+    println!("incremental snapshot: {rows} rows, {reads} read, {changes} concurrent changes");
     assert!(changes > 20, "the writer must have run during the snapshot ({changes} changes)");
     let log = plain(&worker.log());
     let progress: Vec<&str> = log.lines().filter(|l| l.contains("incremental") || l.contains("signal")).collect();

@@ -127,6 +127,12 @@ fn check_key(key: &str, initial: bool, committed: &[(String, i64)], seen: &[Chan
     Ok(())
 }
 
+/// Which occurrence (0-based) of `marker` in `log` the line `line` is.
+fn log_index(log: &str, line: &str, marker: &str) -> usize {
+    let at = line.as_ptr() as usize - log.as_ptr() as usize;
+    log[..at].matches(marker).count()
+}
+
 /// The text without terminal colour codes.
 fn plain(log: &str) -> String {
     regex::Regex::new("\x1b\\[[0-9;]*m").map(|r| r.replace_all(log, "").into_owned()).unwrap_or_default()
@@ -163,20 +169,24 @@ async fn resumed_snapshot(kills: &[&str]) {
     let topic = |t: &str| format!("{prefix}.public.{t}");
 
     for (i, table) in kills.iter().enumerate() {
-        // WHEN the worker is killed while its (i+1)-th snapshot pass reads `table`
+        // WHEN the worker is killed while its (i+1)-th snapshot pass reads
+        // `table`: once two batches were committed after that pass began
+        // whose offsets say it reads `table` (the first holds the pass's
+        // start, the second its rows), read from the log so the kill
+        // follows at once
         let deadline = Instant::now() + TIMEOUT;
+        let marker = format!("table snapshot pass started table=public.{table} ");
+        let reading = format!("snapshot_reading=\"public\".\"{table}\"");
         loop {
             let log = plain(&worker.log());
-            let marker = format!("table=public.{table} ");
-            let passes = log.lines().filter(|l| l.contains("table snapshot pass started") && l.contains(&marker)).count();
-            if passes > i || Instant::now() > deadline {
+            let after_start = log.lines().skip_while(|l| !l.contains(&marker) || log_index(&log, l, &marker) < i);
+            let committed = after_start.filter(|l| l.contains("batch durable") && l.contains(&reading)).count();
+            if committed >= 2 {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(Instant::now() < deadline, "{table} was never read:\n{log}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let started = broker.consume(&topic(table), 1, TIMEOUT).await;
-        assert!(!started.is_empty(), "{table} never started:\n{}", worker.log());
-        tokio::time::sleep(Duration::from_millis(400)).await;
         worker.kill9();
         let later = TABLES.iter().skip_while(|t| *t != table).nth(1);
         if let Some(later) = later {

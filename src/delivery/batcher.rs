@@ -276,10 +276,17 @@ impl<S: Sink> Batcher<S> {
         }
         let started = Instant::now();
         let offset = if self.sink.stores_offsets() { self.ledger.batch_offset() } else { None };
+        // The table the snapshot was reading, as the offset records it.
+        let reading: String = offset
+            .as_ref()
+            .and_then(|o| o.snapshot_reading.as_ref())
+            .map(|r| r.keys().cloned().collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
         self.sink.commit(offset).await.map_err(BatchError::Sink)?;
         if let Some(open) = self.open.take() {
             tracing::debug!(
                 records = open.records,
+                snapshot_reading = %reading,
                 bytes = open.bytes,
                 open_ms = open.opened_at.map_or(0, |t| t.elapsed().as_millis() as u64),
                 commit_ms = started.elapsed().as_millis() as u64,
