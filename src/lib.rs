@@ -15,6 +15,9 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod heartbeat;
+pub mod kafka;
+#[cfg(test)]
+mod layering;
 pub mod lsn;
 pub mod metrics;
 pub mod offsets;

@@ -61,7 +61,7 @@ impl WorkerSettings {
 
     /// The worker's offset store.
     pub fn offset_store(&self) -> OffsetStore {
-        OffsetStore::new(self.kafka.bootstrap_servers.clone(), self.offset_storage_topic.clone())
+        OffsetStore::with_client(self.kafka.client_settings(), self.offset_storage_topic.clone())
     }
 }
 
