@@ -22,6 +22,10 @@ use std::sync::Arc;
 use crate::lsn::Lsn;
 use crate::schema::{Schema, Value};
 
+pub mod mapper;
+
+pub use mapper::ColumnMapper;
+
 /// Debezium's operation codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -139,7 +143,7 @@ pub struct ColumnSchema {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyMapping {
     /// Applied to the value in `before`/`after`.
-    pub mapper: crate::source::postgres::columns::ColumnMapper,
+    pub mapper: ColumnMapper,
     /// The column's schema in the key: without the mapper's schema parameter.
     pub key_schema: Arc<Schema>,
 }

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub(crate) mod private_fs;
 pub mod record;
 pub mod schema;
+pub mod secret;
 pub mod shutdown;
 pub mod sink;
 pub mod source;

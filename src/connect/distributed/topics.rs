@@ -41,7 +41,7 @@ pub enum TopicError {
     Create {
         topic: String,
         #[source]
-        source: AdminError,
+        source: Box<AdminError>,
     },
     #[error("cannot write to {topic}")]
     Write {
@@ -76,7 +76,7 @@ pub struct TailRecord {
 
 /// Makes sure `topic` exists, compacted with one partition.
 pub async fn ensure_compacted(settings: &ClientSettings, topic: &str) -> Result<(), TopicError> {
-    let err = |source| TopicError::Create { topic: topic.to_owned(), source };
+    let err = |source| TopicError::Create { topic: topic.to_owned(), source: Box::new(source) };
     Admin::new(settings).map_err(err)?.ensure_compacted(topic, 1, 1).await.map_err(err)
 }
 
