@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::lsn::Lsn;
 use crate::schema::{Schema, Value};
 
-pub mod mapper;
+pub(crate) mod mapper;
 
 pub use mapper::ColumnMapper;
 

@@ -1,15 +1,15 @@
 //! Typed, validated configuration: the worker's own file and the connectors'
 //! Debezium-style properties.
 
-pub mod columns;
+pub(crate) mod columns;
 pub mod connector;
 mod converter;
 pub mod definitions;
-pub mod properties;
-pub mod providers;
-pub mod secrets;
+pub(crate) mod properties;
+pub(crate) mod providers;
+pub(crate) mod secrets;
 mod transforms;
-pub mod values;
+pub(crate) mod values;
 pub mod worker;
 
 pub use properties::{ConfigErrors, ConfigIssue};

@@ -30,12 +30,12 @@
 //! - **Offsets** stay where they are (the offsets topic), so a connector that
 //!   moves resumes exactly where its last committed transaction ended.
 
-pub mod assign;
-pub mod codec;
-pub mod group;
-pub mod member;
+pub(crate) mod assign;
+pub(crate) mod codec;
+pub(crate) mod group;
+pub(crate) mod member;
 mod ops;
-pub mod topics;
+pub(crate) mod topics;
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,7 @@
 //!   one; the next produce or commit fails and the sink reports
 //!   [`SinkError::Fenced`] (fatal: another instance owns the connector now).
 
-pub mod topics;
+pub(crate) mod topics;
 
 pub use crate::kafka::partitioner;
 
