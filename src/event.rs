@@ -23,6 +23,10 @@ use crate::lsn::Lsn;
 use crate::progress::{IncrementalProgress, SnapshotCompletion, SnapshotProgress};
 use crate::schema::{Schema, Value};
 
+pub(crate) mod mapper;
+
+pub use mapper::ColumnMapper;
+
 /// Debezium's operation codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -140,7 +144,7 @@ pub struct ColumnSchema {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyMapping {
     /// Applied to the value in `before`/`after`.
-    pub mapper: crate::source::postgres::columns::ColumnMapper,
+    pub mapper: ColumnMapper,
     /// The column's schema in the key: without the mapper's schema parameter.
     pub key_schema: Arc<Schema>,
 }

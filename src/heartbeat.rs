@@ -131,11 +131,6 @@ impl Heartbeat {
         self.interval
     }
 
-    /// The heartbeat topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
     /// The record of a beat at `ts_ms` (ms since the epoch).
     pub fn record(&self, ts_ms: i64) -> Result<EncodedRecord, EncodeError> {
         let value = SchemaAndValue::new(self.value_schema.clone(), Value::Struct(vec![Value::Int64(ts_ms)]));

@@ -8,23 +8,27 @@
 
 pub mod config;
 pub mod connect;
-pub mod convert;
-pub mod delivery;
+pub(crate) mod convert;
+pub(crate) mod delivery;
 pub mod encode;
-pub mod envelope;
+pub(crate) mod envelope;
 pub mod error;
 pub mod event;
-pub mod heartbeat;
+pub(crate) mod heartbeat;
+pub mod kafka;
+#[cfg(test)]
+mod layering;
 pub mod lsn;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;
 pub(crate) mod private_fs;
 pub mod record;
 pub mod schema;
-pub mod shutdown;
+pub(crate) mod secret;
+pub(crate) mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod tail;
-pub mod transform;
+pub(crate) mod transform;

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Tail { bootstrap_servers, max, idle_secs, topics } => {
             let opts = pgcdc::tail::TailOptions {
-                bootstrap_servers,
+                client: pgcdc::kafka::ClientSettings::new(bootstrap_servers, Vec::new()),
                 topics,
                 max_records: max,
                 idle_timeout: Duration::from_secs(idle_secs),

@@ -34,7 +34,7 @@ use crate::lsn::Lsn;
 use crate::offsets::ledger::OffsetLedger;
 use crate::offsets::{offset_key, OffsetError, OffsetStore};
 #[cfg(doc)]
-use crate::sink::kafka::TXN_TIMEOUT;
+use crate::kafka::TXN_TIMEOUT;
 use crate::sink::kafka::{
     DeliveryGuarantee, KafkaSink, OffsetTarget, SinkConfig, SinkError, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_BYTES,
 };
@@ -72,7 +72,7 @@ impl WorkerSettings {
 
     /// The worker's offset store.
     pub fn offset_store(&self) -> OffsetStore {
-        OffsetStore::new(self.kafka.bootstrap_servers.clone(), self.offset_storage_topic.clone())
+        OffsetStore::with_client(self.kafka.client_settings(), self.offset_storage_topic.clone())
     }
 }
 

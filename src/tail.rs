@@ -8,12 +8,16 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::kafka::client::assigned_consumer;
+use crate::kafka::ClientSettings;
 
 /// What to read.
 #[derive(Clone, Debug)]
 pub struct TailOptions {
-    pub bootstrap_servers: String,
+    /// The brokers and librdkafka options to reach them.
+    pub client: ClientSettings,
     pub topics: Vec<String>,
     /// Stop after this many records.
     pub max_records: Option<usize>,
@@ -54,12 +58,8 @@ fn tail_topic(
     max_records: Option<usize>,
     out: &mut dyn Write,
 ) -> Result<usize, TailError> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &opts.bootstrap_servers)
-        .set("group.id", "pgcdc-tail")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()?;
+    let consumer: BaseConsumer =
+        assigned_consumer(&mut opts.client.client_config(), "pgcdc-tail").set("isolation.level", "read_committed").create()?;
     let mut tpl = TopicPartitionList::new();
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     for t in md.topics() {

@@ -490,7 +490,7 @@ async fn offset_beyond_the_servers_wal_is_refused_and_changes_keep_flowing() {
     wait_slot(&db, &slot, Some(false)).await;
     let store = pgcdc::offsets::OffsetStore::new(broker.bootstrap.clone(), pgcdc::offsets::DEFAULT_OFFSET_STORAGE_TOPIC);
     let bogus = pgcdc::offsets::SourceOffset::after_commit(pgcdc::lsn::Lsn(u64::MAX), 1, 0);
-    store.write("w", &prefix, Some(&bogus), 1, &[]).await.expect("write the bogus offset");
+    store.write("w", &prefix, Some(&bogus), 1).await.expect("write the bogus offset");
     assert_eq!(worker.call(Method::PUT, "/connectors/w/resume", None).await.0, 202);
     let status = worker.wait_task_state("w", "FAILED", TIMEOUT).await;
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();

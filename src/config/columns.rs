@@ -12,30 +12,7 @@
 //! | `message.key.columns` | `schema.table:col1,col2;…` (table part a regex): the key columns |
 
 use super::properties::Props;
-
-/// A hash algorithm of `column.mask.hash.*` (Java `MessageDigest` names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HashAlgorithm {
-    Md5,
-    Sha1,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl HashAlgorithm {
-    /// The algorithm of a Java `MessageDigest` name (`SHA-256`, `MD5`, …).
-    pub fn from_java_name(name: &str) -> Option<Self> {
-        Some(match name.to_ascii_uppercase().as_str() {
-            "MD5" => HashAlgorithm::Md5,
-            "SHA-1" | "SHA1" | "SHA" => HashAlgorithm::Sha1,
-            "SHA-256" => HashAlgorithm::Sha256,
-            "SHA-384" => HashAlgorithm::Sha384,
-            "SHA-512" => HashAlgorithm::Sha512,
-            _ => return None,
-        })
-    }
-}
+pub use crate::event::mapper::HashAlgorithm;
 
 /// One `column.mask.hash.*` property.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::config::Secret;
 use crate::encode::ConverterConfig;
 use crate::envelope::EnvelopeOptions;
 use crate::event::{Op, TableId};
-use crate::source::postgres::value::ValueOptions;
+use crate::config::values::ValueOptions;
 use crate::transform::TransformConfig;
 
 /// `database.sslmode`
@@ -564,7 +564,7 @@ fn skipped_operations(p: &mut Props) -> Vec<Op> {
 }
 
 fn parse_values(p: &mut Props) -> ValueOptions {
-    use crate::source::postgres::value::*;
+    use crate::config::values::*;
     ValueOptions {
         decimal_handling_mode: p.choice(
             "decimal.handling.mode",

@@ -13,7 +13,7 @@ use crate::config::connector::{
 };
 use crate::config::definitions::{Check, DefaultValue, PropertyDef, PropertyType as T};
 use crate::heartbeat::DEFAULT_HEARTBEAT_TOPIC_PREFIX;
-use crate::source::postgres::value::{DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER};
+use crate::config::values::{DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER};
 use crate::transform::logical_router::DEFAULT_KEY_FIELD_NAME;
 use crate::transform::unwrap::DEFAULT_ADDED_PREFIX;
 use DefaultValue::{Bool, Int, None, Str};

@@ -143,7 +143,7 @@ fn parsed_defaults_are_the_stages_own_defaults() {
     let mut raw = base();
     raw.extend([("transforms", "u"), ("transforms.u.type", "ExtractNewRecordState")]);
     let (cfg, _) = ConnectorConfig::from_properties("c", &props(&raw)).unwrap();
-    assert_eq!(cfg.values, crate::source::postgres::value::ValueOptions::default());
+    assert_eq!(cfg.values, crate::config::values::ValueOptions::default());
     assert_eq!(cfg.heartbeat, crate::heartbeat::HeartbeatConfig::default());
     assert_eq!(cfg.retry, crate::config::connector::RetryPolicy::default());
     assert_eq!(cfg.topic_creation, crate::config::connector::TopicCreation::default());

@@ -1,46 +1,19 @@
 //! Typed, validated configuration: the worker's own file and the connectors'
 //! Debezium-style properties.
 
-pub mod columns;
+pub(crate) mod columns;
 pub mod connector;
 mod converter;
 pub mod declarations;
 #[cfg(test)]
 mod declarations_tests;
 pub mod definitions;
-pub mod properties;
-pub mod providers;
-pub mod secrets;
+pub(crate) mod properties;
+pub(crate) mod providers;
+pub(crate) mod secrets;
 mod transforms;
+pub(crate) mod values;
 pub mod worker;
 
 pub use properties::{ConfigErrors, ConfigIssue};
-
-use std::fmt;
-
-/// A secret (password, token). Never printed, never returned by the REST API.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(\"[hidden]\")")
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
+pub use crate::secret::Secret;

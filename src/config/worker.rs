@@ -196,6 +196,16 @@ pub struct KafkaConfig {
     pub exactly_once: bool,
 }
 
+impl KafkaConfig {
+    /// What every Kafka client of the worker starts from (see [`crate::kafka`]).
+    pub fn client_settings(&self) -> crate::kafka::ClientSettings {
+        crate::kafka::ClientSettings::new(
+            self.bootstrap_servers.clone(),
+            self.options.iter().map(|(k, v)| (k.clone(), v.clone())),
+        )
+    }
+}
+
 impl Default for KafkaConfig {
     fn default() -> Self {
         KafkaConfig {

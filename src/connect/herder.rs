@@ -449,6 +449,7 @@ impl Herder {
                 self.release_slot(config).await;
             }
         }
+        crate::metrics::Registry::global().remove(name);
         tracing::info!(connector = %name, "connector deleted");
         Ok(())
     }

@@ -5,13 +5,13 @@
 //! connectors through Kafka: group membership, a config topic and a status topic.
 
 pub mod distributed;
-pub mod herder;
-pub mod rest;
-pub mod runtime;
-pub mod server;
-pub mod store;
+pub(crate) mod herder;
+pub(crate) mod rest;
+pub(crate) mod runtime;
+pub(crate) mod server;
+pub(crate) mod store;
 pub mod task;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use herder::{Herder, HerderError, HerderOptions, Readiness, Unfinished};
 pub use rest::{router, OPENAPI_YAML};

@@ -189,8 +189,7 @@ async fn write_offset(
     server: &str,
     offset: Option<&SourceOffset>,
 ) -> Result<(), RuntimeError> {
-    let options: Vec<(String, String)> = worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    worker.offset_store().write(name, server, offset, worker.offset_storage_partitions, &options).await.map_err(|e| {
+    worker.offset_store().write(name, server, offset, worker.offset_storage_partitions).await.map_err(|e| {
         RuntimeError::Failed { what: format!("cannot write the offsets of connector {name}"), source: Box::new(e) }
     })?;
     tracing::info!(connector = name, lsn = ?offset.and_then(SourceOffset::resume_lsn).map(|l| l.to_string()), "offsets altered");

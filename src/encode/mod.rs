@@ -1,8 +1,8 @@
 //! Serializers: [`Record`](crate::record::Record) → [`EncodedRecord`](crate::record::EncodedRecord).
 
 pub mod avro;
-pub mod header;
-pub mod json;
+pub(crate) mod header;
+pub(crate) mod json;
 pub mod schema_registry;
 
 pub use avro::{AvroConverter, AvroOptions};

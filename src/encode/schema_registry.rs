@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::error::{Classify, ErrorClass};
 
 /// Content type of the registry's API.

@@ -117,10 +117,6 @@ impl Envelope {
         Envelope { opts, shared, context, tables: HashMap::new() }
     }
 
-    pub fn options(&self) -> &EnvelopeOptions {
-        &self.opts
-    }
-
     /// Append the records of one change to `out` (0 when its op is skipped).
     ///
     /// `skipped.operations` applies to each record Debezium would emit: a

@@ -4,8 +4,7 @@ pub mod debezium;
 mod schemas;
 pub mod transaction;
 
-pub use debezium::{ContextHeaders, Envelope, EventTime, TxBlock, DEBEZIUM_COMPAT_VERSION};
-pub use schemas::sanitize_topic;
+pub use debezium::{Envelope, EventTime};
 pub use transaction::{TransactionMonitor, TxEvent};
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde_json::Value as J;
 
 use super::debezium::tests::col;
+use super::debezium::ContextHeaders;
 use super::*;
 use crate::encode::{JsonOptions, RecordEncoder};
 use crate::event::{ChangeEvent, Op, ReplicaIdentity, SnapshotMarker, SourceInfo, TableId, TableSchema};

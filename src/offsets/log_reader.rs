@@ -34,23 +34,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
-use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use bytes::{Buf, Bytes};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use kafka_protocol::messages::fetch_response::FetchResponse;
 use kafka_protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
 use kafka_protocol::messages::metadata_response::MetadataResponse;
-use kafka_protocol::messages::{ApiKey, BrokerId, RequestHeader, ResponseHeader, TopicName};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use kafka_protocol::messages::{ApiKey, BrokerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::RecordBatchDecoder;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::error::{Classify, ErrorClass};
+use crate::kafka::protocol::{Connection, Profile, ProtocolError};
+use crate::kafka::ClientSettings;
 
-/// Client id sent with every request.
-const CLIENT_ID: &str = "pgcdc-log-reader";
 /// Highest Metadata version used (later ones change nothing we read).
 const MAX_METADATA_VERSION: i16 = 12;
 /// Highest Fetch version used: v13 replaces topic names by topic ids.
@@ -59,10 +55,11 @@ const MAX_FETCH_VERSION: i16 = 12;
 const FETCH_MAX_BYTES: i32 = 8 * 1024 * 1024;
 /// How long the broker may hold a fetch that has nothing to return.
 const FETCH_MAX_WAIT_MS: i32 = 100;
-/// Timeout of one request.
+/// Timeout of connecting and of one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest response accepted.
-const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// The log reader's connections.
+const PROFILE: Profile =
+    Profile { client_id: "pgcdc-log-reader", connect_timeout: REQUEST_TIMEOUT, max_response_bytes: 256 * 1024 * 1024 };
 /// Kafka error code: OFFSET_OUT_OF_RANGE.
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 /// Kafka error code: UNKNOWN_TOPIC_OR_PARTITION.
@@ -75,32 +72,10 @@ const CONTROL_COMMIT: i16 = 1;
 /// Errors of the log reader.
 #[derive(Debug, thiserror::Error)]
 pub enum LogReaderError {
-    #[error("cannot connect to the Kafka broker at {addr}")]
-    Connect {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("i/o error talking to the Kafka broker")]
-    Io(#[from] std::io::Error),
-    #[error("the Kafka broker did not answer within the request timeout")]
-    Timeout,
-    #[error("cannot encode a {api} request")]
-    Encode {
-        api: &'static str,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    #[error("cannot decode a {api} response")]
-    Decode {
-        api: &'static str,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
     #[error("the Kafka broker answered {api} with error code {code} for {topic}")]
     Broker { api: &'static str, code: i16, topic: String },
-    #[error("the Kafka broker does not support {api} v{min}..v{max}: it needs a Kafka 0.11+ compatible broker")]
-    UnsupportedVersion { api: &'static str, min: i16, max: i16 },
     #[error("partition {partition} of {topic} has no leader")]
     NoLeader { topic: String, partition: i32 },
     #[error("the fetch made no progress at offset {offset} of {topic}")]
@@ -110,15 +85,10 @@ pub enum LogReaderError {
 impl Classify for LogReaderError {
     fn class(&self) -> ErrorClass {
         match self {
-            LogReaderError::Connect { .. }
-            | LogReaderError::Io(_)
-            | LogReaderError::Timeout
-            | LogReaderError::NoLeader { .. }
-            | LogReaderError::NoProgress { .. }
-            | LogReaderError::Broker { .. } => ErrorClass::Transient,
-            LogReaderError::Encode { .. }
-            | LogReaderError::Decode { .. }
-            | LogReaderError::UnsupportedVersion { .. } => ErrorClass::Fatal,
+            LogReaderError::Protocol(e) => e.class(),
+            LogReaderError::NoLeader { .. } | LogReaderError::NoProgress { .. } | LogReaderError::Broker { .. } => {
+                ErrorClass::Transient
+            }
         }
     }
 }
@@ -213,106 +183,29 @@ impl TxnFilter {
     }
 }
 
-/// A connection to one broker.
-struct Connection {
-    stream: TcpStream,
-    correlation_id: i32,
-    /// (min, max) version per API key, from ApiVersions.
-    versions: HashMap<i16, (i16, i16)>,
-}
-
-impl Connection {
-    async fn open(addr: &str) -> Result<Self, LogReaderError> {
-        let stream = tokio::time::timeout(REQUEST_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| LogReaderError::Timeout)?
-            .map_err(|source| LogReaderError::Connect { addr: addr.to_owned(), source })?;
-        let _ = stream.set_nodelay(true);
-        let mut conn = Connection { stream, correlation_id: 0, versions: HashMap::new() };
-        let response: ApiVersionsResponse =
-            conn.request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default()).await?;
-        if response.error_code != 0 {
-            return Err(LogReaderError::Broker { api: "ApiVersions", code: response.error_code, topic: String::new() });
-        }
-        conn.versions = response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
-        Ok(conn)
-    }
-
-    /// The highest version both sides speak, at least `min`.
-    fn version(&self, key: ApiKey, api: &'static str, min: i16, max: i16) -> Result<i16, LogReaderError> {
-        let (broker_min, broker_max) = self.versions.get(&(key as i16)).copied().unwrap_or((0, -1));
-        let v = broker_max.min(max);
-        if v < min.max(broker_min) {
-            return Err(LogReaderError::UnsupportedVersion { api, min, max });
-        }
-        Ok(v)
-    }
-
-    async fn request<Req, Resp>(
-        &mut self,
-        key: ApiKey,
-        api: &'static str,
-        version: i16,
-        body: &Req,
-    ) -> Result<Resp, LogReaderError>
-    where
-        Req: Encodable + HeaderVersion,
-        Resp: Decodable + HeaderVersion,
-    {
-        self.correlation_id = self.correlation_id.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        let encode_err = |e: anyhow::Error| LogReaderError::Encode { api, source: e.into() };
-        header.encode(&mut buf, Req::header_version(version)).map_err(encode_err)?;
-        body.encode(&mut buf, version).map_err(encode_err)?;
-        let len = i32::try_from(buf.len() - 4).map_err(|e| LogReaderError::Encode { api, source: e.into() })?;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-
-        let exchange = async {
-            self.stream.write_all(&buf).await?;
-            let len = self.stream.read_i32().await?;
-            let len = usize::try_from(len)
-                .ok()
-                .filter(|l| *l <= MAX_RESPONSE_BYTES)
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "response size out of range"))?;
-            let mut resp = vec![0u8; len];
-            self.stream.read_exact(&mut resp).await?;
-            Ok::<_, std::io::Error>(Bytes::from(resp))
-        };
-        let mut resp = tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.map_err(|_| LogReaderError::Timeout)??;
-        let decode_err = |e: anyhow::Error| LogReaderError::Decode { api, source: e.into() };
-        let header = ResponseHeader::decode(&mut resp, Resp::header_version(version)).map_err(decode_err)?;
-        if header.correlation_id != self.correlation_id {
-            return Err(LogReaderError::Decode { api, source: "correlation id mismatch".into() });
-        }
-        Resp::decode(&mut resp, version).map_err(decode_err)
-    }
-}
-
 /// Reads every committed record of `topic`/`partition` from the start to the
 /// current end. A missing topic reads as empty.
-pub async fn read_committed(bootstrap: &str, topic: &str, partition: i32) -> Result<Vec<LogRecord>, LogReaderError> {
-    Ok(read_partitions(bootstrap, topic).await?.1.remove(&partition).unwrap_or_default())
+pub async fn read_committed(
+    settings: &ClientSettings,
+    topic: &str,
+    partition: i32,
+) -> Result<Vec<LogRecord>, LogReaderError> {
+    Ok(read_partitions(settings, topic).await?.1.remove(&partition).unwrap_or_default())
 }
 
 /// The number of partitions of `topic` (0 when it does not exist).
-pub async fn partition_count(bootstrap: &str, topic: &str) -> Result<usize, LogReaderError> {
-    let mut conn = connect_any(bootstrap).await?;
+pub async fn partition_count(settings: &ClientSettings, topic: &str) -> Result<usize, LogReaderError> {
+    let mut conn = Connection::open_any(settings, PROFILE).await?;
     Ok(metadata(&mut conn, topic).await?.map_or(0, |m| m.partitions.len()))
 }
 
 /// Reads every committed record of every partition of `topic`; returns the
 /// partition count and the records per partition.
 pub async fn read_partitions(
-    bootstrap: &str,
+    settings: &ClientSettings,
     topic: &str,
 ) -> Result<(usize, HashMap<i32, Vec<LogRecord>>), LogReaderError> {
-    let mut conn = connect_any(bootstrap).await?;
+    let mut conn = Connection::open_any(settings, PROFILE).await?;
     let Some(meta) = metadata(&mut conn, topic).await? else {
         return Ok((0, HashMap::new()));
     };
@@ -326,7 +219,7 @@ pub async fn read_partitions(
             .ok_or_else(|| LogReaderError::NoLeader { topic: topic.to_owned(), partition: *partition })?;
         let conn = match leaders.remove(leader) {
             Some(c) => c,
-            None => Connection::open(&addr).await?,
+            None => Connection::open(settings, &addr, PROFILE).await?,
         };
         let mut conn = conn;
         let records = fetch_all(&mut conn, topic, *partition).await?;
@@ -334,20 +227,6 @@ pub async fn read_partitions(
         out.insert(*partition, records);
     }
     Ok((meta.partitions.len(), out))
-}
-
-async fn connect_any(bootstrap: &str) -> Result<Connection, LogReaderError> {
-    let mut last = None;
-    for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-        match Connection::open(addr).await {
-            Ok(c) => return Ok(c),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or(LogReaderError::Connect {
-        addr: bootstrap.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no bootstrap server"),
-    }))
 }
 
 struct TopicMeta {
@@ -364,7 +243,7 @@ async fn metadata(conn: &mut Connection, topic: &str) -> Result<Option<TopicMeta
             MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_string(topic.to_owned()))))
         ]))
         .with_allow_auto_topic_creation(false);
-    let response: MetadataResponse = conn.request(ApiKey::Metadata, "Metadata", version, &request).await?;
+    let response: MetadataResponse = conn.request(ApiKey::Metadata, "Metadata", version, &request, REQUEST_TIMEOUT).await?;
     let brokers = response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
     let Some(t) = response.topics.iter().find(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == topic)) else {
         return Ok(None);
@@ -400,7 +279,7 @@ async fn fetch_all(conn: &mut Connection, topic: &str, partition: i32) -> Result
                     .with_partition(partition)
                     .with_fetch_offset(offset)
                     .with_partition_max_bytes(FETCH_MAX_BYTES)])]);
-        let response: FetchResponse = conn.request(ApiKey::Fetch, "Fetch", version, &request).await?;
+        let response: FetchResponse = conn.request(ApiKey::Fetch, "Fetch", version, &request, REQUEST_TIMEOUT).await?;
         if response.error_code != 0 {
             return Err(LogReaderError::Broker { api: "Fetch", code: response.error_code, topic: topic.to_owned() });
         }
@@ -445,12 +324,12 @@ const BATCH_HEADER_LEN: usize = 61;
 
 /// Decodes the complete batches in `buf` into `filter`; returns the next offset to fetch.
 fn decode_batches(mut buf: Bytes, mut next: i64, filter: &mut TxnFilter) -> Result<i64, LogReaderError> {
-    let decode_err = |e: anyhow::Error| LogReaderError::Decode { api: "Fetch", source: e.into() };
+    let decode_err = |e: anyhow::Error| ProtocolError::Decode { api: "Fetch", source: e.into() };
     while buf.len() >= BATCH_HEADER_LEN {
         let base_offset = (&buf[0..8]).get_i64();
         let batch_len = (&buf[8..12]).get_i32();
         let Some(total) = usize::try_from(batch_len).ok().map(|l| l + 12) else {
-            return Err(LogReaderError::Decode { api: "Fetch", source: "negative batch length".into() });
+            return Err(ProtocolError::Decode { api: "Fetch", source: "negative batch length".into() }.into());
         };
         if buf.len() < total {
             break; // a partial batch at the end of the response
@@ -458,7 +337,7 @@ fn decode_batches(mut buf: Bytes, mut next: i64, filter: &mut TxnFilter) -> Resu
         let mut batch = buf.split_to(total);
         let magic = batch[16] as i8;
         if magic != 2 {
-            return Err(LogReaderError::Decode { api: "Fetch", source: format!("record batch v{magic}").into() });
+            return Err(ProtocolError::Decode { api: "Fetch", source: format!("record batch v{magic}").into() }.into());
         }
         let last_offset_delta = (&batch[23..27]).get_i32();
         let set = RecordBatchDecoder::decode(&mut batch).map_err(decode_err)?;

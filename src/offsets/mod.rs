@@ -28,8 +28,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Classify, ErrorClass};
+use crate::kafka::admin::{Admin, AdminError};
+use crate::kafka::partitioner::partition_for_key;
+use crate::kafka::ClientSettings;
 use crate::lsn::Lsn;
-use crate::sink::kafka::partitioner::partition_for_key;
 
 use log_reader::LogReaderError;
 
@@ -229,11 +231,23 @@ pub enum OffsetError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot create the offsets topic {topic}")]
+    CreateTopic {
+        topic: String,
+        #[source]
+        source: AdminError,
+    },
+    #[error("cannot create the Kafka producer of the offsets topic {topic} (check [kafka] options)")]
+    Producer {
+        topic: String,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
     #[error("cannot write to the offsets topic {topic}")]
     Write {
         topic: String,
         #[source]
-        source: crate::sink::kafka::SinkError,
+        source: rdkafka::error::KafkaError,
     },
 }
 
@@ -241,7 +255,8 @@ impl Classify for OffsetError {
     fn class(&self) -> ErrorClass {
         match self {
             OffsetError::Read { source, .. } => source.class(),
-            OffsetError::Write { source, .. } => source.class(),
+            OffsetError::CreateTopic { source, .. } => source.class(),
+            OffsetError::Producer { source, .. } | OffsetError::Write { source, .. } => crate::kafka::classify(source),
             OffsetError::Malformed { .. } => ErrorClass::Fatal,
         }
     }
@@ -250,13 +265,18 @@ impl Classify for OffsetError {
 /// The offsets topic of a worker.
 #[derive(Clone, Debug)]
 pub struct OffsetStore {
-    pub bootstrap_servers: String,
+    pub client: ClientSettings,
     pub topic: String,
 }
 
 impl OffsetStore {
+    /// The store at `topic` of the brokers at `bootstrap_servers`, without `[kafka.options]`.
     pub fn new(bootstrap_servers: impl Into<String>, topic: impl Into<String>) -> Self {
-        OffsetStore { bootstrap_servers: bootstrap_servers.into(), topic: topic.into() }
+        OffsetStore::with_client(ClientSettings::new(bootstrap_servers, Vec::new()), topic)
+    }
+
+    pub fn with_client(client: ClientSettings, topic: impl Into<String>) -> Self {
+        OffsetStore { client, topic: topic.into() }
     }
 
     /// The last committed offset of `connector` for `server` (its topic
@@ -265,14 +285,14 @@ impl OffsetStore {
     pub async fn read_latest(&self, connector: &str, server: &str) -> Result<Option<SourceOffset>, OffsetError> {
         let read_err = |source| OffsetError::Read { topic: self.topic.clone(), source };
         let key = offset_key(connector, server);
-        let partitions = log_reader::partition_count(&self.bootstrap_servers, &self.topic).await.map_err(read_err)?;
+        let partitions = log_reader::partition_count(&self.client, &self.topic).await.map_err(read_err)?;
         let Ok(count) = i32::try_from(partitions) else { return Ok(None) };
         if count == 0 {
             return Ok(None);
         }
         let partition = partition_for_key(&key, count);
         let records =
-            log_reader::read_committed(&self.bootstrap_servers, &self.topic, partition).await.map_err(read_err)?;
+            log_reader::read_committed(&self.client, &self.topic, partition).await.map_err(read_err)?;
         let Some(last) = records.iter().rev().find(|r| r.key.as_deref() == Some(key.as_slice())) else {
             return Ok(None);
         };
@@ -298,24 +318,20 @@ impl OffsetStore {
         server: &str,
         offset: Option<&SourceOffset>,
         partitions: i32,
-        options: &[(String, String)],
     ) -> Result<(), OffsetError> {
         use rdkafka::producer::{FutureProducer, FutureRecord};
         use rdkafka::util::Timeout;
 
-        use crate::sink::kafka::{topics::TopicManager, SinkError};
-
-        let write_err = |source| OffsetError::Write { topic: self.topic.clone(), source };
-        let mut cc = rdkafka::ClientConfig::new();
-        cc.set("bootstrap.servers", &self.bootstrap_servers);
-        for (k, v) in options {
-            cc.set(k, v);
-        }
-        let mut topics = TopicManager::new(&cc, Default::default()).map_err(write_err)?;
-        topics.ensure_compacted(&self.topic, partitions).await.map_err(write_err)?;
-        cc.set("enable.idempotence", "true").set("acks", "all");
-        let producer: FutureProducer = cc.create().map_err(|e| write_err(SinkError::Client(e)))?;
-        let count = log_reader::partition_count(&self.bootstrap_servers, &self.topic)
+        let mut admin =
+            Admin::new(&self.client).map_err(|source| OffsetError::CreateTopic { topic: self.topic.clone(), source })?;
+        admin
+            .ensure_compacted(&self.topic, partitions, 1)
+            .await
+            .map_err(|source| OffsetError::CreateTopic { topic: self.topic.clone(), source })?;
+        let producer: FutureProducer = crate::kafka::client::idempotent(&mut self.client.client_config())
+            .create()
+            .map_err(|source| OffsetError::Producer { topic: self.topic.clone(), source })?;
+        let count = log_reader::partition_count(&self.client, &self.topic)
             .await
             .map_err(|source| OffsetError::Read { topic: self.topic.clone(), source })?;
         let key = offset_key(connector, server);
@@ -329,7 +345,7 @@ impl OffsetStore {
         producer
             .send(record, Timeout::After(std::time::Duration::from_secs(30)))
             .await
-            .map_err(|(source, _)| write_err(SinkError::Delivery { topic: self.topic.clone(), source }))?;
+            .map_err(|(source, _)| OffsetError::Write { topic: self.topic.clone(), source })?;
         Ok(())
     }
 }

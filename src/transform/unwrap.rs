@@ -124,10 +124,6 @@ impl Unwrap {
         Unwrap { opts, plans: HashMap::new(), dropped: HashMap::new(), last_delete_headers: None }
     }
 
-    pub fn options(&self) -> &UnwrapOptions {
-        &self.opts
-    }
-
     /// Transform one record into 0..n records appended to `out`.
     pub fn apply(&mut self, mut record: Record, out: &mut Vec<Record>) {
         use DeleteTombstoneHandling as M;

@@ -13,12 +13,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::hash::Hash;
 
+use pgcdc::kafka::ClientSettings;
 use pgcdc::offsets::log_reader::{read_partitions, LogRecord};
 
 /// Every committed record of `topic`, all partitions (order kept within a partition).
 pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<LogRecord> {
     let (_, by_partition) =
-        read_partitions(bootstrap, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
+        read_partitions(&ClientSettings::new(bootstrap, Vec::new()), topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
     let mut partitions: Vec<_> = by_partition.into_iter().collect();
     partitions.sort_by_key(|(p, _)| *p);
     partitions.into_iter().flat_map(|(_, r)| r).collect()

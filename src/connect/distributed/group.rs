@@ -18,7 +18,14 @@ use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
 use kafka_protocol::messages::{ApiKey, GroupId};
 use kafka_protocol::protocol::StrBytes;
 
-use super::rpc::{Connection, RpcError, SHORT_TIMEOUT};
+use crate::kafka::protocol::{Connection, Profile, ProtocolError};
+use crate::kafka::ClientSettings;
+
+/// Timeout of connecting and of requests that do not block on the group.
+pub const SHORT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The group client's connections.
+const PROFILE: Profile =
+    Profile { client_id: "pgcdc-worker", connect_timeout: SHORT_TIMEOUT, max_response_bytes: 64 * 1024 * 1024 };
 
 /// The group's protocol type: Kafka Connect's, so tools show the group as a Connect cluster.
 pub const PROTOCOL_TYPE: &str = "connect";
@@ -61,16 +68,16 @@ fn s(v: &str) -> StrBytes {
 }
 
 /// Asks any broker for the group's coordinator; returns a connection to it.
-pub async fn coordinator(bootstrap: &str, group: &str) -> Result<Connection, RpcError> {
-    let mut conn = Connection::open_any(bootstrap).await?;
+pub async fn coordinator(client: &ClientSettings, group: &str) -> Result<Connection, ProtocolError> {
+    let mut conn = Connection::open_any(client, PROFILE).await?;
     let version = conn.version(ApiKey::FindCoordinator, "FindCoordinator", 0, 3)?;
     let request = FindCoordinatorRequest::default().with_key(s(group)).with_key_type(0);
     let r: FindCoordinatorResponse =
         conn.request(ApiKey::FindCoordinator, "FindCoordinator", version, &request, SHORT_TIMEOUT).await?;
     if r.error_code != codes::NONE {
-        return Err(RpcError::Broker { api: "FindCoordinator", code: r.error_code });
+        return Err(ProtocolError::Broker { api: "FindCoordinator", code: r.error_code });
     }
-    Connection::open(&format!("{}:{}", r.host.as_str(), r.port)).await
+    Connection::open(client, &format!("{}:{}", r.host.as_str(), r.port), PROFILE).await
 }
 
 /// JoinGroup; blocks until the group's rebalance completes or times out.
@@ -80,7 +87,7 @@ pub async fn join(
     member_id: &str,
     metadata: Vec<u8>,
     timeouts: Timeouts,
-) -> Result<Joined, RpcError> {
+) -> Result<Joined, ProtocolError> {
     let version = conn.version(ApiKey::JoinGroup, "JoinGroup", 1, 5)?;
     let request = JoinGroupRequest::default()
         .with_group_id(GroupId(s(group)))
@@ -112,7 +119,7 @@ pub async fn sync(
     member_id: &str,
     assignments: Vec<(String, Vec<u8>)>,
     timeouts: Timeouts,
-) -> Result<(i16, Bytes), RpcError> {
+) -> Result<(i16, Bytes), ProtocolError> {
     let version = conn.version(ApiKey::SyncGroup, "SyncGroup", 0, 3)?;
     let request = SyncGroupRequest::default()
         .with_group_id(GroupId(s(group)))
@@ -130,7 +137,7 @@ pub async fn sync(
 }
 
 /// Heartbeat; returns the error code.
-pub async fn heartbeat(conn: &mut Connection, group: &str, generation: i32, member_id: &str) -> Result<i16, RpcError> {
+pub async fn heartbeat(conn: &mut Connection, group: &str, generation: i32, member_id: &str) -> Result<i16, ProtocolError> {
     let version = conn.version(ApiKey::Heartbeat, "Heartbeat", 0, 3)?;
     let request =
         HeartbeatRequest::default().with_group_id(GroupId(s(group))).with_generation_id(generation).with_member_id(s(member_id));
@@ -139,7 +146,7 @@ pub async fn heartbeat(conn: &mut Connection, group: &str, generation: i32, memb
 }
 
 /// LeaveGroup; returns the error code.
-pub async fn leave(conn: &mut Connection, group: &str, member_id: &str) -> Result<i16, RpcError> {
+pub async fn leave(conn: &mut Connection, group: &str, member_id: &str) -> Result<i16, ProtocolError> {
     let version = conn.version(ApiKey::LeaveGroup, "LeaveGroup", 0, 4)?;
     let mut request = LeaveGroupRequest::default().with_group_id(GroupId(s(group)));
     if version >= 3 {

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::assign::{self, MemberMetadata};
 use super::group::{self, codes, Timeouts};
-use super::rpc::{Connection, RpcError};
+use crate::kafka::protocol::{Connection, ProtocolError};
 use super::{Cluster, Membership, READ_BACK_TIMEOUT};
 use crate::connect::herder::Herder;
 
@@ -49,7 +49,7 @@ pub async fn run(herder: Arc<Herder>, cluster: Arc<Cluster>, mut shutdown: watch
         }
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => match group::coordinator(&s.client.bootstrap_servers, &s.group_id).await {
+            None => match group::coordinator(&s.client, &s.group_id).await {
                 Ok(c) => conn.insert(c),
                 Err(err) => {
                     tracing::warn!(group = %s.group_id, error = %crate::error::chain(&err), "cannot reach the group coordinator");
@@ -88,7 +88,7 @@ pub async fn run(herder: Arc<Herder>, cluster: Arc<Cluster>, mut shutdown: watch
     }
     let left = match conn.as_mut() {
         Some(c) => group::leave(c, &s.group_id, &member_id).await,
-        None => match group::coordinator(&s.client.bootstrap_servers, &s.group_id).await {
+        None => match group::coordinator(&s.client, &s.group_id).await {
             Ok(mut c) => group::leave(&mut c, &s.group_id, &member_id).await,
             Err(e) => Err(e),
         },
@@ -106,7 +106,7 @@ async fn backoff(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
-fn rpc_failed(what: &str, err: &RpcError) -> Next {
+fn rpc_failed(what: &str, err: &ProtocolError) -> Next {
     tracing::warn!(error = %crate::error::chain(err), "group {what} failed");
     Next::Reconnect
 }
@@ -256,7 +256,7 @@ async fn heartbeat_until_rebalance(
                     // The coordinator has expired us by now: stop our connectors.
                     return Next::Reconnect;
                 }
-                match group::coordinator(&s.client.bootstrap_servers, &s.group_id).await {
+                match group::coordinator(&s.client, &s.group_id).await {
                     Ok(c) => *conn = c,
                     Err(err) => tracing::warn!(error = %crate::error::chain(&err), "cannot reach the group coordinator"),
                 }

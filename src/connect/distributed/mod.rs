@@ -30,13 +30,12 @@
 //! - **Offsets** stay where they are (the offsets topic), so a connector that
 //!   moves resumes exactly where its last committed transaction ended.
 
-pub mod assign;
-pub mod codec;
-pub mod group;
-pub mod member;
+pub(crate) mod assign;
+pub(crate) mod codec;
+pub(crate) mod group;
+pub(crate) mod member;
 mod ops;
-pub mod rpc;
-pub mod topics;
+pub(crate) mod topics;
 
 #[cfg(test)]
 mod tests;
@@ -53,7 +52,8 @@ use crate::config::worker::WorkerConfig;
 use crate::connect::store::{ConnectorStore, StoreError, StoredConnector};
 
 use self::codec::{StatusKey, StatusValue};
-use self::topics::{ClientSettings, Position, TopicError, Writer};
+use self::topics::{Position, TopicError, Writer};
+use crate::kafka::ClientSettings;
 
 /// How long a REST write waits to read its own record back.
 pub const READ_BACK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,10 +80,7 @@ impl ClusterSettings {
             group_id: w.group_id.clone(),
             worker_id: config.worker_id(),
             url: config.advertised_url(),
-            client: ClientSettings {
-                bootstrap_servers: config.kafka.bootstrap_servers.clone(),
-                options: config.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            },
+            client: config.kafka.client_settings(),
             config_topic: w.config_storage_topic.clone(),
             status_topic: w.status_storage_topic.clone(),
             session_timeout: Duration::from_millis(w.session_timeout_ms),

@@ -10,7 +10,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::codec::{StatusKey, StatusValue};
-use super::topics::{ClientSettings, Position, Writer};
+use super::topics::{Position, Writer};
+use crate::kafka::ClientSettings;
 use super::{Cluster, ClusterSettings, Membership};
 use crate::config::connector::ConnectorConfig;
 use crate::connect::herder::{Herder, HerderError, HerderOptions};

@@ -10,20 +10,20 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Classify, ErrorClass};
+use crate::kafka::admin::{Admin, AdminError};
+use crate::kafka::client::{assigned_consumer, idempotent};
+use crate::kafka::ClientSettings;
 
-/// Timeout of admin requests, produce acknowledgements and watermark queries.
+/// Timeout of produce acknowledgements and watermark queries.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Records read ahead of the one being applied.
 const TAIL_CHANNEL_CAPACITY: usize = 256;
@@ -41,7 +41,7 @@ pub enum TopicError {
     Create {
         topic: String,
         #[source]
-        source: KafkaError,
+        source: Box<AdminError>,
     },
     #[error("cannot write to {topic}")]
     Write {
@@ -74,55 +74,10 @@ pub struct TailRecord {
     pub value: Option<Vec<u8>>,
 }
 
-/// The client settings shared by the worker's internal clients.
-#[derive(Clone, Debug)]
-pub struct ClientSettings {
-    pub bootstrap_servers: String,
-    pub options: Vec<(String, String)>,
-}
-
-impl ClientSettings {
-    fn config(&self) -> ClientConfig {
-        let mut cc = ClientConfig::new();
-        cc.set("bootstrap.servers", &self.bootstrap_servers);
-        for (k, v) in &self.options {
-            cc.set(k, v);
-        }
-        cc
-    }
-}
-
 /// Makes sure `topic` exists, compacted with one partition.
 pub async fn ensure_compacted(settings: &ClientSettings, topic: &str) -> Result<(), TopicError> {
-    let admin: AdminClient<DefaultClientContext> =
-        settings.config().create().map_err(|source| TopicError::Client { topic: topic.to_owned(), source })?;
-    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
-    let opts = AdminOptions::new().operation_timeout(Some(KAFKA_TIMEOUT)).request_timeout(Some(KAFKA_TIMEOUT));
-    let results = admin
-        .create_topics([&new], &opts)
-        .await
-        .map_err(|source| TopicError::Create { topic: topic.to_owned(), source })?;
-    for result in results {
-        match result {
-            Ok(_) => tracing::info!(topic, "created internal topic (compacted)"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(TopicError::Create { topic: topic.to_owned(), source: KafkaError::AdminOp(code) }),
-        }
-    }
-    // A topic created by someone else may not be compacted: its records
-    // would then expire and connectors be forgotten. Connect refuses to
-    // start; pgcdc warns (brokers differ in what they describe).
-    if let Ok(described) = admin.describe_configs([&ResourceSpecifier::Topic(topic)], &opts).await {
-        let policy = described.iter().flatten().find_map(|r| r.get("cleanup.policy").and_then(|e| e.value.clone()));
-        if let Some(policy) = policy.filter(|p| !p.split(',').any(|x| x.trim() == "compact")) {
-            tracing::warn!(
-                topic,
-                cleanup_policy = %policy,
-                "internal topic is not compacted: set cleanup.policy=compact on it, or its records expire"
-            );
-        }
-    }
-    Ok(())
+    let err = |source| TopicError::Create { topic: topic.to_owned(), source: Box::new(source) };
+    Admin::new(settings).map_err(err)?.ensure_compacted(topic, 1, 1).await.map_err(err)
 }
 
 /// The idempotent producer of the internal topics.
@@ -133,9 +88,7 @@ pub struct Writer {
 
 impl Writer {
     pub fn new(settings: &ClientSettings) -> Result<Writer, TopicError> {
-        let producer = settings
-            .config()
-            .set("enable.idempotence", "true")
+        let producer = idempotent(&mut settings.client_config())
             .set("linger.ms", "0")
             .create()
             .map_err(|source| TopicError::Client { topic: "internal topics".to_owned(), source })?;
@@ -176,11 +129,7 @@ impl Writer {
 /// returned channel in log order until the receiver is dropped.
 pub fn tail(settings: &ClientSettings, topic: &str, group_id: &str) -> Result<mpsc::Receiver<TailRecord>, TopicError> {
     let err = |source| TopicError::Client { topic: topic.to_owned(), source };
-    let consumer: StreamConsumer = settings
-        .config()
-        // Never joins (the partition is assigned), never commits.
-        .set("group.id", format!("{group_id}-tail"))
-        .set("enable.auto.commit", "false")
+    let consumer: StreamConsumer = assigned_consumer(&mut settings.client_config(), &format!("{group_id}-tail"))
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "50")
         .create()

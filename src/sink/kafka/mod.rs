@@ -30,8 +30,9 @@
 //!   abort can only fail (tansu drops it, so it would hang for [`TXN_TIMEOUT`]
 //!   while this instance still holds the slot the newer one waits for).
 
-pub mod partitioner;
-pub mod topics;
+pub(crate) mod topics;
+
+pub use crate::kafka::partitioner;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -40,11 +41,12 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientConfig;
 use tokio::time::Instant;
 
 use crate::config::connector::TopicCreation;
 use crate::error::{Classify, ErrorClass};
+use crate::kafka::classify as classify_kafka;
+use crate::kafka::ClientSettings;
 use crate::offsets::SourceOffset;
 use crate::record::EncodedRecord;
 use crate::sink::Sink;
@@ -69,8 +71,7 @@ const PRODUCER_LINGER_MS_EXACTLY_ONCE: &str = "50";
 /// How long a Kafka transaction may stay open: one PostgreSQL transaction
 /// of millions of rows is one Kafka transaction.
 const TRANSACTION_TIMEOUT_MS: &str = "600000";
-/// How long a transaction commit or abort may take.
-pub const TXN_TIMEOUT: Duration = Duration::from_secs(60);
+pub use crate::kafka::TXN_TIMEOUT;
 
 /// How records become durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,49 +149,6 @@ pub enum SinkError {
     },
 }
 
-/// Kafka error codes that no retry can fix.
-fn is_fatal_code(code: RDKafkaErrorCode) -> bool {
-    use RDKafkaErrorCode as C;
-    matches!(
-        code,
-        C::ProducerFenced
-            | C::InvalidProducerEpoch
-            | C::TransactionalIdAuthorizationFailed
-            | C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::InvalidTransactionTimeout
-            | C::UnsupportedVersion
-            | C::InvalidArgument
-            | C::InvalidConfig
-            | C::Fenced
-            | C::Fatal
-            | C::SaslAuthenticationFailed
-            | C::Authentication
-    )
-}
-
-/// Kafka error codes that mean this record cannot be written.
-fn is_data_code(code: RDKafkaErrorCode) -> bool {
-    use RDKafkaErrorCode as C;
-    matches!(code, C::MessageSizeTooLarge | C::InvalidRecord | C::InvalidMessageSize | C::InvalidMessage)
-}
-
-fn classify_kafka(err: &KafkaError) -> ErrorClass {
-    if let KafkaError::Transaction(e) = err {
-        if e.is_fatal() {
-            return ErrorClass::Fatal;
-        }
-    }
-    match err.rdkafka_error_code() {
-        Some(code) if is_fatal_code(code) => ErrorClass::Fatal,
-        Some(code) if is_data_code(code) => ErrorClass::Data,
-        _ => match err {
-            KafkaError::ClientConfig(..) | KafkaError::ClientCreation(..) => ErrorClass::Fatal,
-            _ => ErrorClass::Transient,
-        },
-    }
-}
-
 impl Classify for SinkError {
     fn class(&self) -> ErrorClass {
         match self {
@@ -226,30 +184,19 @@ impl KafkaSink {
     /// Connect, and for exactly-once register the transactional id (which
     /// fences any earlier producer with the same id).
     pub async fn connect(config: SinkConfig) -> Result<Self, SinkError> {
-        let mut cc = ClientConfig::new();
-        cc.set("bootstrap.servers", &config.bootstrap_servers);
-        let admin_cc = {
-            let mut a = cc.clone();
-            for (k, v) in &config.options {
-                a.set(k, v);
+        let client = ClientSettings::new(config.bootstrap_servers.clone(), config.options.clone());
+        let cc = client.with_defaults(|cc| {
+            crate::kafka::client::idempotent(cc)
+                .set("partitioner", "murmur2_random")
+                .set("linger.ms", PRODUCER_LINGER_MS)
+                .set("compression.type", "none")
+                .set("queue.buffering.max.messages", (config.max_in_flight * 2).max(1000).to_string())
+                .set("queue.buffering.max.kbytes", "1048576");
+            if let DeliveryGuarantee::ExactlyOnce { transactional_id } = &config.delivery {
+                crate::kafka::client::transactional(cc, transactional_id, TRANSACTION_TIMEOUT_MS)
+                    .set("linger.ms", PRODUCER_LINGER_MS_EXACTLY_ONCE);
             }
-            a
-        };
-        cc.set("partitioner", "murmur2_random")
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", PRODUCER_LINGER_MS)
-            .set("compression.type", "none")
-            .set("queue.buffering.max.messages", (config.max_in_flight * 2).max(1000).to_string())
-            .set("queue.buffering.max.kbytes", "1048576");
-        if let DeliveryGuarantee::ExactlyOnce { transactional_id } = &config.delivery {
-            cc.set("transactional.id", transactional_id)
-                .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS)
-                .set("linger.ms", PRODUCER_LINGER_MS_EXACTLY_ONCE);
-        }
-        for (k, v) in &config.options {
-            cc.set(k, v);
-        }
+        });
         let producer: FutureProducer = cc.create().map_err(SinkError::Client)?;
         if matches!(config.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = producer.clone();
@@ -257,7 +204,7 @@ impl KafkaSink {
                 .await
                 .map_err(|source| SinkError::Transaction { step: "init", source })?;
         }
-        let mut topics = TopicManager::new(&admin_cc, config.topic_creation.clone())?;
+        let mut topics = TopicManager::new(&client, config.topic_creation.clone())?;
         if let Some(target) = &config.offsets {
             topics.ensure_compacted(&target.topic, target.partitions).await?;
         }

@@ -72,9 +72,9 @@ use super::wal_bound::{self, WalBoundError};
 /// instance this one fenced may take to let go of it. A broker that drops a
 /// fenced producer's requests instead of answering PRODUCER_FENCED (tansu)
 /// leaves that instance waiting for its commit to time out
-/// ([`TXN_TIMEOUT`](crate::sink::kafka::TXN_TIMEOUT)); it releases the slot
+/// ([`TXN_TIMEOUT`](crate::kafka::TXN_TIMEOUT)); it releases the slot
 /// right after (see `crate::pipeline`).
-pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(crate::sink::kafka::TXN_TIMEOUT.as_secs() + 30);
+pub const SLOT_BUSY_WAIT: Duration = Duration::from_secs(crate::kafka::TXN_TIMEOUT.as_secs() + 30);
 /// Pause between two attempts to start streaming from a busy slot.
 const SLOT_BUSY_RETRY: Duration = Duration::from_millis(500);
 /// SQLSTATE object_in_use: the slot is active for another process.

@@ -116,6 +116,7 @@ impl ChangeDecoder {
     }
 
     /// Whether the current transaction is dropped as already delivered.
+    #[cfg(test)]
     pub fn skipping(&self) -> bool {
         self.skipping
     }

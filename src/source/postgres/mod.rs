@@ -3,16 +3,16 @@
 
 pub mod capture;
 pub mod catalog;
-pub mod columns;
-pub mod decoder;
-pub mod incremental;
-pub mod ownership;
+pub(crate) mod columns;
+pub(crate) mod decoder;
+pub(crate) mod incremental;
+pub(crate) mod ownership;
 pub mod pgoutput;
-pub mod relation;
+pub(crate) mod relation;
 pub mod replication;
-pub mod signals;
-pub mod snapshot;
-pub mod spill;
+pub(crate) mod signals;
+pub(crate) mod snapshot;
+pub(crate) mod spill;
 pub mod tls;
 pub mod value;
-pub mod wal_bound;
+pub(crate) mod wal_bound;

@@ -75,11 +75,6 @@ pub struct CachedRelation {
 }
 
 impl CachedRelation {
-    /// Resolved type of the `i`-th column of `table`.
-    pub fn column_type(&self, i: usize) -> Option<&ColumnType> {
-        self.types.get(i)
-    }
-
     /// Decodes one tuple (see [`decode_row`]).
     pub fn decode_row(&self, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
         decode_row(self, tuple, opts)
@@ -95,6 +90,7 @@ pub struct RelationCache {
 }
 
 impl RelationCache {
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -234,10 +230,6 @@ impl RelationCache {
     /// Like [`get`](Self::get), as an error when absent.
     pub fn require(&self, relation_id: u32) -> Result<&CachedRelation, RelationError> {
         self.get(relation_id).ok_or(RelationError::UnknownRelation(relation_id))
-    }
-
-    pub fn remove(&mut self, relation_id: u32) -> Option<CachedRelation> {
-        self.entries.remove(&relation_id)
     }
 }
 

@@ -44,9 +44,8 @@ use crate::event::{SnapshotMarker, TableId};
 use crate::lsn::Lsn;
 use crate::offsets::SourceOffset;
 
-pub use copy_text::CopyTextError;
 pub(crate) use run::{describe, CopyRows, Reading};
-pub use run::{run, ExportedSnapshot, SnapshotError, SnapshotJob, SnapshotOutcome};
+pub use run::{run, ExportedSnapshot, SnapshotError, SnapshotJob};
 
 /// What the connector does at start, from `snapshot.mode` and the stored offset.
 #[derive(Clone, Debug, PartialEq, Eq)]

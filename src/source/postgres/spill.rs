@@ -123,6 +123,7 @@ impl StreamSpool {
     }
 
     /// The directory holding the files.
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -133,6 +134,7 @@ impl StreamSpool {
     }
 
     /// Streamed transactions with a file (started, neither committed nor aborted).
+    #[cfg(test)]
     pub fn open_transactions(&self) -> usize {
         self.txns.len()
     }

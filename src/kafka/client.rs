@@ -1,0 +1,92 @@
+//! The librdkafka client configurations of every role, from the worker's
+//! `[kafka]` settings (see the module docs of [`crate::kafka`] for the order
+//! in which settings apply).
+
+use rdkafka::ClientConfig;
+
+/// The worker's `[kafka]` connection settings: every client pgcdc opens
+/// (librdkafka or raw protocol) starts from these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// Raw librdkafka properties (`[kafka.options]`).
+    pub options: Vec<(String, String)>,
+}
+
+impl ClientSettings {
+    pub fn new(bootstrap_servers: impl Into<String>, options: impl IntoIterator<Item = (String, String)>) -> Self {
+        ClientSettings { bootstrap_servers: bootstrap_servers.into(), options: options.into_iter().collect() }
+    }
+
+    /// `bootstrap.servers` and `[kafka.options]`: an admin client as it is,
+    /// the start of every other role.
+    pub fn client_config(&self) -> ClientConfig {
+        self.with_defaults(|_| {})
+    }
+
+    /// `bootstrap.servers`, then a role's tunable `defaults`, then
+    /// `[kafka.options]`, which win over the defaults.
+    pub fn with_defaults(&self, defaults: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
+        let mut cc = ClientConfig::new();
+        cc.set("bootstrap.servers", &self.bootstrap_servers);
+        defaults(&mut cc);
+        for (k, v) in &self.options {
+            cc.set(k, v);
+        }
+        cc
+    }
+
+    /// The servers to try, in order, for a raw-protocol connection.
+    pub(crate) fn servers(&self) -> impl Iterator<Item = &str> {
+        self.bootstrap_servers.split(',').map(str::trim).filter(|a| !a.is_empty())
+    }
+}
+
+/// An idempotent producer: retries never duplicate or reorder a record.
+pub fn idempotent(cc: &mut ClientConfig) -> &mut ClientConfig {
+    cc.set("enable.idempotence", "true").set("acks", "all")
+}
+
+/// A transactional producer with `transactional_id` (a second producer with
+/// the same id fences this one); a transaction may stay open `timeout_ms`.
+pub fn transactional<'a>(cc: &'a mut ClientConfig, transactional_id: &str, timeout_ms: &str) -> &'a mut ClientConfig {
+    idempotent(cc).set("transactional.id", transactional_id).set("transaction.timeout.ms", timeout_ms)
+}
+
+/// A consumer that is assigned its partitions (it never joins `group_id`)
+/// and never commits offsets.
+pub fn assigned_consumer<'a>(cc: &'a mut ClientConfig, group_id: &str) -> &'a mut ClientConfig {
+    cc.set("group.id", group_id).set("enable.auto.commit", "false")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ClientSettings {
+        ClientSettings::new(" a:1, b:2 ,", [("linger.ms".to_owned(), "7".to_owned()), ("client.id".to_owned(), "x".to_owned())])
+    }
+
+    #[test]
+    fn options_win_over_role_defaults_but_not_over_what_the_role_needs() {
+        let mut cc = settings().with_defaults(|cc| {
+            cc.set("linger.ms", "50").set("compression.type", "none");
+        });
+        transactional(&mut cc, "g-c", "600000");
+        assert_eq!(cc.get("bootstrap.servers"), Some(" a:1, b:2 ,"));
+        assert_eq!(cc.get("linger.ms"), Some("7"), "[kafka.options] tune the defaults");
+        assert_eq!(cc.get("compression.type"), Some("none"));
+        assert_eq!(cc.get("client.id"), Some("x"));
+        assert_eq!(cc.get("enable.idempotence"), Some("true"));
+        assert_eq!(cc.get("transactional.id"), Some("g-c"));
+        let admin = settings().client_config();
+        assert_eq!(admin.get("linger.ms"), Some("7"));
+        assert_eq!(admin.get("enable.idempotence"), None);
+    }
+
+    #[test]
+    fn servers_are_trimmed_and_empty_entries_skipped() {
+        assert_eq!(settings().servers().collect::<Vec<_>>(), ["a:1", "b:2"]);
+    }
+}

@@ -1,0 +1,280 @@
+//! One raw Kafka-protocol connection (`kafka-protocol` request/response
+//! types) for the APIs librdkafka does not expose: the offsets log reader's
+//! Metadata/Fetch and the distributed worker's group coordinator APIs.
+//!
+//! ```text
+//!   open(addr) ── TCP connect (within the profile's timeout) ── ApiVersions ─▶ versions per API
+//!   request(api, version, body, timeout):
+//!      [len i32][RequestHeader(correlation id = previous + 1, client id)][body] ──▶
+//!      ◀── [len i32 ≤ max_response_bytes][ResponseHeader(same correlation id)][body]
+//! ```
+//!
+//! - One request at a time: each waits for its response, whose correlation
+//!   id must be the request's (anything else is a decode error).
+//! - Each request has its own timeout: JoinGroup legitimately blocks until
+//!   the whole group has rejoined (up to the rebalance timeout). After a
+//!   timeout or an i/o error the connection is not reusable: drop it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
+use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::error::{Classify, ErrorClass};
+
+use super::ClientSettings;
+
+/// What differs between the users of a connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    /// Client id sent with every request.
+    pub client_id: &'static str,
+    /// Timeout of connecting and of the ApiVersions exchange.
+    pub connect_timeout: Duration,
+    /// Largest response accepted.
+    pub max_response_bytes: usize,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("cannot connect to the Kafka broker at {addr}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("i/o error talking to the Kafka broker")]
+    Io(#[from] std::io::Error),
+    #[error("the Kafka broker did not answer {api} within {timeout:?}")]
+    Timeout { api: &'static str, timeout: Duration },
+    #[error("cannot encode a {api} request")]
+    Encode {
+        api: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot decode a {api} response")]
+    Decode {
+        api: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the Kafka broker does not support {api} v{min}..v{max}: it needs a Kafka 0.11+ compatible broker")]
+    UnsupportedVersion { api: &'static str, min: i16, max: i16 },
+    #[error("the Kafka broker answered {api} with error code {code}")]
+    Broker { api: &'static str, code: i16 },
+}
+
+impl Classify for ProtocolError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            ProtocolError::Encode { .. } | ProtocolError::Decode { .. } | ProtocolError::UnsupportedVersion { .. } => {
+                ErrorClass::Fatal
+            }
+            ProtocolError::Connect { .. }
+            | ProtocolError::Io(_)
+            | ProtocolError::Timeout { .. }
+            | ProtocolError::Broker { .. } => ErrorClass::Transient,
+        }
+    }
+}
+
+/// One connection to one broker.
+pub struct Connection {
+    stream: TcpStream,
+    profile: Profile,
+    correlation_id: i32,
+    /// (min, max) version per API key, from ApiVersions.
+    versions: HashMap<i16, (i16, i16)>,
+}
+
+impl Connection {
+    /// Connects to `addr` (`host:port`, a broker named by another broker's
+    /// answer) with the worker's settings and asks for its API versions.
+    pub async fn open(_settings: &ClientSettings, addr: &str, profile: Profile) -> Result<Connection, ProtocolError> {
+        let timeout = profile.connect_timeout;
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ProtocolError::Timeout { api: "connect", timeout })?
+            .map_err(|source| ProtocolError::Connect { addr: addr.to_owned(), source })?;
+        let _ = stream.set_nodelay(true);
+        let mut conn = Connection { stream, profile, correlation_id: 0, versions: HashMap::new() };
+        let response: ApiVersionsResponse =
+            conn.request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), timeout).await?;
+        if response.error_code != 0 {
+            return Err(ProtocolError::Broker { api: "ApiVersions", code: response.error_code });
+        }
+        conn.versions = response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        Ok(conn)
+    }
+
+    /// Connects to the first reachable bootstrap server.
+    pub async fn open_any(settings: &ClientSettings, profile: Profile) -> Result<Connection, ProtocolError> {
+        let mut last = None;
+        for addr in settings.servers() {
+            match Connection::open(settings, addr, profile).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ProtocolError::Connect {
+            addr: settings.bootstrap_servers.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no bootstrap server"),
+        }))
+    }
+
+    /// The highest version both sides speak within `min..=max`.
+    pub fn version(&self, key: ApiKey, api: &'static str, min: i16, max: i16) -> Result<i16, ProtocolError> {
+        let (broker_min, broker_max) = self.versions.get(&(key as i16)).copied().unwrap_or((0, -1));
+        let v = broker_max.min(max);
+        if v < min.max(broker_min) {
+            return Err(ProtocolError::UnsupportedVersion { api, min, max });
+        }
+        Ok(v)
+    }
+
+    /// Sends one request and reads its response within `timeout`.
+    pub async fn request<Req, Resp>(
+        &mut self,
+        key: ApiKey,
+        api: &'static str,
+        version: i16,
+        body: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, ProtocolError>
+    where
+        Req: Encodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion,
+    {
+        self.correlation_id = self.correlation_id.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str(self.profile.client_id)));
+        let mut buf = BytesMut::new();
+        buf.put_i32(0);
+        let encode_err = |e: anyhow::Error| ProtocolError::Encode { api, source: e.into() };
+        header.encode(&mut buf, Req::header_version(version)).map_err(encode_err)?;
+        body.encode(&mut buf, version).map_err(encode_err)?;
+        let len = i32::try_from(buf.len() - 4).map_err(|e| ProtocolError::Encode { api, source: e.into() })?;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+
+        let max = self.profile.max_response_bytes;
+        let exchange = async {
+            self.stream.write_all(&buf).await?;
+            let len = self.stream.read_i32().await?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "response size out of range"))?;
+            let mut resp = vec![0u8; len];
+            self.stream.read_exact(&mut resp).await?;
+            Ok::<_, std::io::Error>(Bytes::from(resp))
+        };
+        let mut resp =
+            tokio::time::timeout(timeout, exchange).await.map_err(|_| ProtocolError::Timeout { api, timeout })??;
+        let decode_err = |e: anyhow::Error| ProtocolError::Decode { api, source: e.into() };
+        let header = ResponseHeader::decode(&mut resp, Resp::header_version(version)).map_err(decode_err)?;
+        if header.correlation_id != self.correlation_id {
+            return Err(ProtocolError::Decode { api, source: "correlation id mismatch".into() });
+        }
+        Resp::decode(&mut resp, version).map_err(decode_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    const PROFILE: Profile =
+        Profile { client_id: "pgcdc-test", connect_timeout: Duration::from_secs(5), max_response_bytes: 1024 * 1024 };
+
+    /// A broker that answers ApiVersions, then `reply(correlation id)` to each later request.
+    async fn broker(reply: fn(i32) -> Option<i32>) -> (ClientSettings, tokio::task::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut first = true;
+            loop {
+                let Ok(len) = s.read_i32().await else { return };
+                let mut req = vec![0u8; len as usize];
+                s.read_exact(&mut req).await.unwrap();
+                let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
+                // ApiVersions v0: header (correlation id), error code, api keys.
+                let mut body = BytesMut::new();
+                if first {
+                    first = false;
+                    body.put_i32(correlation);
+                    body.put_i16(0);
+                    body.put_i32(1);
+                    body.put_i16(ApiKey::ApiVersions as i16);
+                    body.put_i16(0);
+                    body.put_i16(3);
+                } else {
+                    let Some(c) = reply(correlation) else { continue };
+                    body.put_i32(c);
+                    body.put_i16(0);
+                    body.put_i32(0);
+                }
+                s.write_i32(body.len() as i32).await.unwrap();
+                s.write_all(&body).await.unwrap();
+            }
+        });
+        (ClientSettings::new(format!(",{addr}"), Vec::new()), task)
+    }
+
+    #[tokio::test]
+    async fn versions_are_negotiated_and_responses_correlated() {
+        let (settings, _task) = broker(Some).await;
+        let mut conn = Connection::open_any(&settings, PROFILE).await.unwrap();
+        assert_eq!(conn.version(ApiKey::ApiVersions, "ApiVersions", 0, 2).unwrap(), 2);
+        assert!(matches!(
+            conn.version(ApiKey::Fetch, "Fetch", 4, 12),
+            Err(ProtocolError::UnsupportedVersion { api: "Fetch", min: 4, max: 12 })
+        ));
+        for _ in 0..3 {
+            let r: ApiVersionsResponse = conn
+                .request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(r.error_code, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_correlation_id_and_a_silent_broker_are_errors() {
+        let (settings, _task) = broker(|c| Some(c + 7)).await;
+        let mut conn = Connection::open_any(&settings, PROFILE).await.unwrap();
+        let r = conn
+            .request::<_, ApiVersionsResponse>(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), Duration::from_secs(5))
+            .await;
+        assert!(matches!(r, Err(ProtocolError::Decode { api: "ApiVersions", .. })), "{r:?}");
+        assert_eq!(r.unwrap_err().class(), ErrorClass::Fatal);
+
+        let (settings, _task) = broker(|_| None).await;
+        let mut conn = Connection::open_any(&settings, PROFILE).await.unwrap();
+        let r = conn
+            .request::<_, ApiVersionsResponse>(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), Duration::from_millis(100))
+            .await;
+        assert!(matches!(r, Err(ProtocolError::Timeout { api: "ApiVersions", .. })), "{r:?}");
+        assert_eq!(r.unwrap_err().class(), ErrorClass::Transient);
+    }
+
+    #[tokio::test]
+    async fn no_reachable_server_is_a_transient_connect_error() {
+        let r = Connection::open_any(&ClientSettings::new("127.0.0.1:1", Vec::new()), PROFILE).await;
+        assert!(matches!(r, Err(ProtocolError::Connect { .. })), "{:?}", r.err());
+        let r = Connection::open_any(&ClientSettings::new(" , ", Vec::new()), PROFILE).await;
+        assert!(matches!(r, Err(ProtocolError::Connect { .. })));
+    }
+}
