@@ -13,9 +13,10 @@ use crate::event::{SnapshotMarker, SourceEvent};
 use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
 use crate::transform::logical_router::LogicalRouter;
+use crate::transform::outbox::EventRouter;
 use crate::transform::router::RegexRouter;
 use crate::transform::unwrap::Unwrap;
-use crate::transform::TransformConfig;
+use crate::transform::{TransformConfig, TransformError};
 
 /// One configured transform.
 enum Transform {
@@ -23,6 +24,7 @@ enum Transform {
     Changed(ExtractChanged),
     RegexRouter(RegexRouter),
     LogicalRouter(LogicalRouter),
+    EventRouter(EventRouter),
 }
 
 impl Transform {
@@ -32,16 +34,19 @@ impl Transform {
             TransformConfig::ExtractChangedRecordState(opts) => Transform::Changed(ExtractChanged::new(opts)),
             TransformConfig::RegexRouter(rewrite) => Transform::RegexRouter(RegexRouter::new(rewrite.clone())),
             TransformConfig::ByLogicalTableRouter(opts) => Transform::LogicalRouter(LogicalRouter::new(opts.clone())),
+            TransformConfig::EventRouter(opts) => Transform::EventRouter(EventRouter::new(opts.clone())),
         }
     }
 
-    fn apply(&mut self, record: Record, out: &mut Vec<Record>) {
+    fn apply(&mut self, record: Record, out: &mut Vec<Record>) -> Result<(), TransformError> {
         match self {
             Transform::Unwrap(t) => t.apply(record, out),
             Transform::Changed(t) => t.apply(record, out),
             Transform::RegexRouter(t) => t.apply(record, out),
             Transform::LogicalRouter(t) => t.apply(record, out),
+            Transform::EventRouter(t) => return t.apply(record, out),
         }
+        Ok(())
     }
 }
 
@@ -86,7 +91,7 @@ impl Convert for Converter {
     type Error = EncodeError;
 
     async fn convert(&mut self, event: &SourceEvent, out: &mut Vec<EncodedRecord>) -> Result<(), EncodeError> {
-        self.records_of(event);
+        self.records_of(event)?;
         for record in self.records.drain(..) {
             out.push(self.encoder.encode_owned(record).await?);
         }
@@ -97,7 +102,7 @@ impl Convert for Converter {
 impl Converter {
     /// The records of one event after the transforms, into `self.records`
     /// (synchronous: only encoding may await).
-    fn records_of(&mut self, event: &SourceEvent) {
+    fn records_of(&mut self, event: &SourceEvent) -> Result<(), TransformError> {
         let now = EventTime::now();
         match event {
             SourceEvent::Begin(_) => self.in_transaction = true,
@@ -117,7 +122,7 @@ impl Converter {
                     m.annotate(event, &mut self.records, 0);
                 }
             }
-            SourceEvent::Message(message) if !self.messages.matches(&message.prefix) => return,
+            SourceEvent::Message(message) if !self.messages.matches(&message.prefix) => return Ok(()),
             SourceEvent::Message(message) => {
                 let record = self.envelope.message_record(message, now, None);
                 self.records.push(record);
@@ -131,20 +136,30 @@ impl Converter {
             }
             SourceEvent::Begin(begin) => match &mut self.transactions {
                 Some(m) => m.begin(begin),
-                None => return,
+                None => return Ok(()),
             },
             SourceEvent::Commit(commit) => match &mut self.transactions {
                 Some(m) => m.commit(commit, &mut self.records),
-                None => return,
+                None => return Ok(()),
             },
-            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) | SourceEvent::IncrementalProgress(_) => return,
+            SourceEvent::Idle { .. } | SourceEvent::SnapshotMark(_) | SourceEvent::IncrementalProgress(_) => return Ok(()),
         }
         for transform in &mut self.transforms {
+            let mut failed = None;
             for record in self.records.drain(..) {
-                transform.apply(record, &mut self.scratch);
+                if let Err(e) = transform.apply(record, &mut self.scratch) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                self.records.clear();
+                self.scratch.clear();
+                return Err(e);
             }
             std::mem::swap(&mut self.records, &mut self.scratch);
         }
+        Ok(())
     }
 }
 

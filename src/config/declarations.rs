@@ -15,6 +15,7 @@ use crate::config::definitions::{Check, DefaultValue, PropertyDef, PropertyType 
 use crate::heartbeat::DEFAULT_HEARTBEAT_TOPIC_PREFIX;
 use crate::config::values::{DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER};
 use crate::transform::logical_router::DEFAULT_KEY_FIELD_NAME;
+use crate::transform::outbox::{DEFAULT_ROUTE_TOPIC_REGEX, DEFAULT_ROUTE_TOPIC_REPLACEMENT};
 use crate::transform::unwrap::DEFAULT_ADDED_PREFIX;
 use DefaultValue::{Bool, Int, None, Str};
 
@@ -156,13 +157,17 @@ pub const CHANGED_GROUP: &str = "Transforms: ExtractChangedRecordState";
 pub const REGEX_ROUTER_GROUP: &str = "Transforms: RegexRouter";
 /// Group of ByLogicalTableRouter's properties.
 pub const LOGICAL_ROUTER_GROUP: &str = "Transforms: ByLogicalTableRouter";
+/// Group of the outbox EventRouter's properties.
+pub const EVENT_ROUTER_GROUP: &str = "Transforms: EventRouter";
+/// `route.by.field`'s default for the EventRouter (ExtractNewRecordState has none).
+pub const DEFAULT_OUTBOX_ROUTE_BY_FIELD: &str = "aggregatetype";
 
 const DELETE_TOMBSTONE_MODES: &[&str] = &["drop", "tombstone", "rewrite", "rewrite-with-tombstone", "delete-to-tombstone"];
 
 /// `transforms.<alias>.<property>`: the properties of one transform,
 /// grouped by the transform they belong to.
 pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
-    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, org.apache.kafka.connect.transforms.RegexRouter or io.debezium.transforms.ByLogicalTableRouter (or the short class name)."),
+    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, org.apache.kafka.connect.transforms.RegexRouter, io.debezium.transforms.ByLogicalTableRouter or io.debezium.transforms.outbox.EventRouter (or the short class name)."),
     def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
     def("transforms.<alias>.negate", T::Boolean, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
     def("transforms.<alias>.delete.tombstone.handling.mode", T::String, Str("tombstone"), UNWRAP_GROUP, Check::Choice(DELETE_TOMBSTONE_MODES), "What a delete becomes: only its tombstone, nothing, the rewritten row with __deleted, that and the tombstone, or the tombstone alone for deletes."),
@@ -175,7 +180,7 @@ pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
     def("transforms.<alias>.drop.fields.header.name", T::String, None, UNWRAP_GROUP, Check::Text, "Header listing fields to drop (from ExtractChangedRecordState)."),
     def("transforms.<alias>.drop.fields.from.key", T::Boolean, Bool(false), UNWRAP_GROUP, Check::Bool, "Drop those fields from the key too."),
     def("transforms.<alias>.drop.fields.keep.schema.compatible", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Keep dropped optional fields in the schema, as null."),
-    def("transforms.<alias>.route.by.field", T::String, None, UNWRAP_GROUP, Check::Text, "Route each record to the topic named by this field of the row."),
+    def("transforms.<alias>.route.by.field", T::String, None, UNWRAP_GROUP, Check::Text, "Route each record to the topic named by this field of the row (EventRouter: the column whose value routes the event, default aggregatetype)."),
     def("transforms.<alias>.replace.null.with.default", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Write a field's default instead of null."),
     def("transforms.<alias>.header.changed.name", T::String, None, CHANGED_GROUP, Check::Text, "Header listing the changed fields of an update."),
     def("transforms.<alias>.header.unchanged.name", T::String, None, CHANGED_GROUP, Check::Text, "Header listing the unchanged fields of an update."),
@@ -188,5 +193,22 @@ pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
     def("transforms.<alias>.key.field.regex", T::String, None, LOGICAL_ROUTER_GROUP, Check::Custom, "Regular expression over the topic whose rewrite (key.field.replacement) is the key field's value."),
     def("transforms.<alias>.key.field.replacement", T::String, None, LOGICAL_ROUTER_GROUP, Check::Custom, "Replacement of key.field.regex; required with it."),
     def("transforms.<alias>.schema.name.adjustment.mode", T::String, Str("none"), LOGICAL_ROUTER_GROUP, Check::Choice(&["none", "avro", "avro_unicode"]), "How schema names are adjusted."),
+    def("transforms.<alias>.table.field.event.id", T::String, Str("id"), EVENT_ROUTER_GROUP, Check::Text, "Outbox column holding the event id (the id header)."),
+    def("transforms.<alias>.table.field.event.key", T::String, Str("aggregateid"), EVENT_ROUTER_GROUP, Check::Text, "Outbox column holding the record key."),
+    def("transforms.<alias>.table.field.event.type", T::String, Str("type"), EVENT_ROUTER_GROUP, Check::NoEffect, "Outbox column holding the event type; read by Debezium only to validate it, without effect on the event."),
+    def("transforms.<alias>.table.field.event.payload", T::String, Str("payload"), EVENT_ROUTER_GROUP, Check::Text, "Outbox column holding the payload (the record value)."),
+    def("transforms.<alias>.table.field.event.timestamp", T::String, None, EVENT_ROUTER_GROUP, Check::Text, "Outbox column (Timestamp, MicroTimestamp or NanoTimestamp) giving the Kafka timestamp; default the event's ts_ms."),
+    def("transforms.<alias>.table.field.event.schema.version", T::String, None, EVENT_ROUTER_GROUP, Check::Text, "Outbox int32 column giving the version of the value schema."),
+    def("transforms.<alias>.table.fields.additional.placement", T::List, None, EVENT_ROUTER_GROUP, Check::Custom, "Extra columns: <column>:header|envelope[:<alias>], comma-separated (partition is not supported)."),
+    def("transforms.<alias>.table.field.additional.missing", T::String, Str("error"), EVENT_ROUTER_GROUP, Check::Choice(&["error", "ignore"]), "What an additional column missing from the row does: fail the record or skip the column."),
+    def("transforms.<alias>.route.topic.regex", T::String, Str(DEFAULT_ROUTE_TOPIC_REGEX), EVENT_ROUTER_GROUP, Check::Custom, "Regular expression over the route.by.field value."),
+    def("transforms.<alias>.route.topic.replacement", T::String, Str(DEFAULT_ROUTE_TOPIC_REPLACEMENT), EVENT_ROUTER_GROUP, Check::Custom, "The event's topic, as RegexRouter's replacement."),
+    def("transforms.<alias>.route.tombstone.on.empty.payload", T::Boolean, Bool(false), EVENT_ROUTER_GROUP, Check::Bool, "A null or blank payload gives a tombstone."),
+    def("transforms.<alias>.table.op.invalid.behavior", T::String, Str("warn"), EVENT_ROUTER_GROUP, Check::Choice(&["warn", "error", "fatal"]), "An update of the outbox table: skipped with a warning, skipped with an error log, or a failed record."),
+    def("transforms.<alias>.table.expand.json.payload", T::Boolean, Bool(false), EVENT_ROUTER_GROUP, Check::Bool, "Turn a JSON text payload into a struct with an inferred schema."),
+    def("transforms.<alias>.table.json.payload.null.behavior", T::String, Str("ignore"), EVENT_ROUTER_GROUP, Check::Choice(&["ignore", "optional_bytes"]), "JSON nulls when expanding: left out, or optional bytes fields."),
+    def("transforms.<alias>.tracing.span.context.field", T::String, Str("tracingspancontext"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; pgcdc has none (as Debezium without OpenTelemetry on its class path)."),
+    def("transforms.<alias>.tracing.operation.name", T::String, Str("debezium-read"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
+    def("transforms.<alias>.tracing.with.context.field.only", T::Boolean, Bool(false), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
     def("transforms.<alias>.logical.table.cache.size", T::Int, Int(16), LOGICAL_ROUTER_GROUP, Check::Int { min: 1, max: i32::MAX as i64 }, "Checked, then unused (pgcdc's caches are bounded on their own)."),
 ];

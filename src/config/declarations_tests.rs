@@ -30,7 +30,9 @@ fn base() -> Vec<(&'static str, &'static str)> {
 fn exercising_configs() -> Vec<BTreeMap<String, String>> {
     let mut json = base();
     json.extend([
-        ("transforms", "u,c,r,l"),
+        ("transforms", "u,c,r,l,o"),
+        ("transforms.o.type", "io.debezium.transforms.outbox.EventRouter"),
+        ("transforms.o.table.fields.additional.placement", "type:header:eventType"),
         ("transforms.u.type", "io.debezium.transforms.ExtractNewRecordState"),
         ("transforms.c.type", "io.debezium.transforms.ExtractChangedRecordState"),
         ("transforms.r.type", "org.apache.kafka.connect.transforms.RegexRouter"),

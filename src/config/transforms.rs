@@ -2,11 +2,13 @@
 //! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
 
 use crate::config::declarations::{
-    CHANGED_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP, TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
+    CHANGED_GROUP, DEFAULT_OUTBOX_ROUTE_BY_FIELD, EVENT_ROUTER_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP,
+    TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
 };
 use crate::config::properties::{split_list, Props};
 use crate::transform::changed::ChangedOptions;
 use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment};
+use crate::transform::outbox::{AdditionalField, EventRouterOptions, InvalidOperation, Placement};
 use crate::transform::router::TopicRewrite;
 use crate::transform::unwrap::{AddedField, DeleteTombstoneHandling, UnwrapOptions};
 use crate::transform::TransformConfig;
@@ -21,6 +23,9 @@ pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRo
 
 /// Class names of Debezium's ByLogicalTableRouter.
 pub const BY_LOGICAL_TABLE_ROUTER: &[&str] = &["io.debezium.transforms.ByLogicalTableRouter", "ByLogicalTableRouter"];
+/// Class names of Debezium's outbox EventRouter.
+pub const EVENT_ROUTER: &[&str] = &["io.debezium.transforms.outbox.EventRouter", "EventRouter"];
+
 const DELETE_TOMBSTONE_MODES: &[(&str, DeleteTombstoneHandling)] = &[
     ("drop", DeleteTombstoneHandling::Drop),
     ("tombstone", DeleteTombstoneHandling::Tombstone),
@@ -40,6 +45,10 @@ enum LegacyDeleteHandling {
 /// Whether `sub` (of `transforms.<alias>.<sub>`) is declared for the
 /// transform whose properties are in `group`, or for every transform.
 fn is_property_of(group: &str, sub: &str) -> bool {
+    // Declared once (under ExtractNewRecordState), read by both.
+    if group == EVENT_ROUTER_GROUP && sub == "route.by.field" {
+        return true;
+    }
     TRANSFORM_PROPERTIES.iter().any(|d| {
         (d.group == group || d.group == TRANSFORMS_GROUP) && d.name.strip_prefix("transforms.<alias>.") == Some(sub)
     })
@@ -87,6 +96,11 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 chain.push(TransformConfig::ByLogicalTableRouter(opts));
             }
             Some(("ByLogicalTableRouter", LOGICAL_ROUTER_GROUP))
+        } else if EVENT_ROUTER.contains(&class) {
+            if let Some(opts) = parse_event_router(p, &prefix) {
+                chain.push(TransformConfig::EventRouter(opts));
+            }
+            Some(("EventRouter", EVENT_ROUTER_GROUP))
         } else {
             None
         };
@@ -102,8 +116,9 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}",
-                    EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0]
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {}",
+                    EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0],
+                    EVENT_ROUTER[0]
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {
@@ -195,6 +210,72 @@ fn parse_logical_router(p: &mut Props, prefix: &str) -> Option<LogicalRouterOpti
     // Only a cache size in Debezium; pgcdc's caches are bounded on their own.
     p.int::<i64>(&key("logical.table.cache.size"));
     Some(LogicalRouterOptions { topic: topic?, key_enforce_uniqueness, key_field_name, key_field, adjustment })
+}
+
+fn parse_event_router(p: &mut Props, prefix: &str) -> Option<EventRouterOptions> {
+    let key = |name: &str| format!("{prefix}{name}");
+    let text_or_none = |p: &mut Props, name: &str| p.get(&key(name));
+    // Tracing needs OpenTelemetry, which pgcdc has not: accepted, without effect.
+    for name in ["table.field.event.type", "tracing.span.context.field", "tracing.operation.name", "tracing.with.context.field.only"] {
+        p.get(&key(name));
+    }
+    let mut additional_fields = Vec::new();
+    let placement_key = key("table.fields.additional.placement");
+    if let Some(spec) = p.get(&placement_key) {
+        for entry in spec.split(',') {
+            let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
+            let placement = match parts.get(1).map(|p| p.to_ascii_lowercase()).as_deref() {
+                Some("header") => Placement::Header,
+                Some("envelope") => Placement::Envelope,
+                Some("partition") => {
+                    p.error(&placement_key, format!("{entry}: the partition placement is not supported by pgcdc (records keep the partition the producer picks)"));
+                    continue;
+                }
+                _ => {
+                    p.error(&placement_key, format!("Invalid value {entry} for configuration {placement_key}: expected <column>:header|envelope[:<alias>]"));
+                    continue;
+                }
+            };
+            if parts[0].is_empty() || parts.len() > 3 {
+                p.error(&placement_key, format!("Invalid value {entry} for configuration {placement_key}: expected <column>:header|envelope[:<alias>]"));
+                continue;
+            }
+            let field = parts[0].to_owned();
+            let alias = parts.get(2).map_or_else(|| field.clone(), |a| (*a).to_owned());
+            additional_fields.push(AdditionalField { field, placement, alias });
+        }
+    }
+    let regex_key = key("route.topic.regex");
+    let replacement_key = key("route.topic.replacement");
+    let regex = p.get_raw(&regex_key).unwrap_or_else(|| p.default_text(&regex_key));
+    let replacement = p.get_raw(&replacement_key).unwrap_or_else(|| p.default_text(&replacement_key));
+    let route_topic = match TopicRewrite::new(&regex, &replacement) {
+        Ok(r) => Some(r),
+        Err(err) => {
+            let bad = if matches!(err, crate::transform::router::RewriteError::Regex(_)) { &regex_key } else { &replacement_key };
+            p.error(bad, format!("Invalid value for configuration {bad}: {err}"));
+            None
+        }
+    };
+    let opts = EventRouterOptions {
+        field_event_id: p.text(&key("table.field.event.id")),
+        field_event_key: Some(p.text(&key("table.field.event.key"))),
+        field_payload: p.text(&key("table.field.event.payload")),
+        field_event_timestamp: text_or_none(p, "table.field.event.timestamp"),
+        field_schema_version: text_or_none(p, "table.field.event.schema.version"),
+        route_by_field: p.get(&key("route.by.field")).unwrap_or_else(|| DEFAULT_OUTBOX_ROUTE_BY_FIELD.to_owned()),
+        route_topic: route_topic?,
+        route_tombstone_on_empty_payload: p.flag(&key("route.tombstone.on.empty.payload")),
+        additional_fields,
+        ignore_missing_additional: p.choice(&key("table.field.additional.missing"), &[("error", false), ("ignore", true)]),
+        invalid_operation: p.choice(
+            &key("table.op.invalid.behavior"),
+            &[("warn", InvalidOperation::Warn), ("error", InvalidOperation::Error), ("fatal", InvalidOperation::Fatal)],
+        ),
+        expand_json_payload: p.flag(&key("table.expand.json.payload")),
+        json_null_as_bytes: p.choice(&key("table.json.payload.null.behavior"), &[("ignore", false), ("optional_bytes", true)]),
+    };
+    Some(opts)
 }
 
 /// A required `regex` + `replacement` pair (RegexRouter, ByLogicalTableRouter's topic rule).
@@ -322,5 +403,25 @@ mod tests {
         assert_eq!(props, ["transforms.l.topic.replacement", "transforms.l.key.field.replacement"], "{:?}", p.errors);
         let (_, p) = parse(&[("transforms", "r"), ("transforms.r.type", "RegexRouter"), ("transforms.r.regex", "(?<=a)b"), ("transforms.r.replacement", "x")]);
         assert_eq!(p.errors[0].property, "transforms.r.regex", "look-behind is not supported");
+    }
+
+    #[test]
+    fn event_router_defaults_and_refused_partition_placement() {
+        let (chain, p) = parse(&[("transforms", "outbox"), ("transforms.outbox.type", "io.debezium.transforms.outbox.EventRouter")]);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let TransformConfig::EventRouter(o) = &chain[0] else { panic!("{:?}", chain[0]) };
+        assert_eq!((o.field_event_id.as_str(), o.field_event_key.as_deref(), o.field_payload.as_str()), ("id", Some("aggregateid"), "payload"));
+        assert_eq!(o.route_by_field, "aggregatetype");
+        assert_eq!(o.route_topic.apply("Order").as_deref(), Some("outbox.event.Order"));
+        assert!(!o.expand_json_payload && !o.route_tombstone_on_empty_payload && o.additional_fields.is_empty());
+        let (_, p) = parse(&[
+            ("transforms", "o"),
+            ("transforms.o.type", "EventRouter"),
+            ("transforms.o.table.fields.additional.placement", "type:header:t, shard:partition"),
+        ]);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert!(p.errors[0].message.contains("partition"), "{:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.Filter")]);
+        assert!(p.errors[0].message.contains("org.apache.kafka.connect.transforms.Filter"), "{:?}", p.errors);
     }
 }

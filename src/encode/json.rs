@@ -70,6 +70,9 @@ pub enum EncodeError {
     /// The schema registry could not give the schema an id.
     #[error(transparent)]
     Registry(#[from] crate::encode::schema_registry::RegistryError),
+    /// A transform of the chain failed on the record (a data error).
+    #[error(transparent)]
+    Transform(#[from] crate::transform::TransformError),
 }
 
 impl Classify for EncodeError {

@@ -3,8 +3,13 @@
 
 pub mod changed;
 pub mod logical_router;
+pub mod outbox;
+pub mod outbox_json;
 pub mod router;
 pub mod unwrap;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 /// One configured transform of the chain, in `transforms` order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,4 +22,21 @@ pub enum TransformConfig {
     RegexRouter(router::TopicRewrite),
     /// `io.debezium.transforms.ByLogicalTableRouter`
     ByLogicalTableRouter(logical_router::LogicalRouterOptions),
+    /// `io.debezium.transforms.outbox.EventRouter`
+    EventRouter(outbox::EventRouterOptions),
+}
+
+/// A transform could not handle one record: a data error (the connector's
+/// error policy decides), naming the transform.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("transform {transform} failed: {reason}")]
+pub struct TransformError {
+    pub transform: &'static str,
+    pub reason: String,
+}
+
+impl TransformError {
+    pub fn new(transform: &'static str, reason: impl Into<String>) -> Self {
+        TransformError { transform, reason: reason.into() }
+    }
 }
