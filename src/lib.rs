@@ -23,6 +23,8 @@ pub(crate) mod metrics;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod private_fs;
 pub mod record;
 pub mod schema;

@@ -12,6 +12,7 @@ use super::{run, BatchPolicy, Batcher, Convert};
 use crate::error::{Classify, ErrorClass};
 use crate::event::{LogicalMessage, SnapshotMark, SnapshotMarker, SourceEvent, SourceInfo, TxBegin, TxCommit};
 use crate::lsn::Lsn;
+use crate::testing::Rng;
 use crate::offsets::ledger::OffsetLedger;
 use crate::offsets::SourceOffset;
 use crate::progress::{IncrementalProgress, SnapshotCompletion, SnapshotProgress};
@@ -280,20 +281,6 @@ async fn incremental_progress_rides_with_the_next_commit() {
     assert_eq!(sink.last_offset().and_then(|o| o.incremental.clone()), Some(progress));
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Random transactions (some without captured changes, some idle
 /// positions between them) through random transient faults; after each
@@ -304,7 +291,7 @@ impl Rng {
 #[tokio::test(start_paused = true)]
 async fn exactly_once_through_random_faults_and_restarts() {
     for seed in 1..=150u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::seeded(seed);
         let mut history: Vec<(u64, Vec<SourceEvent>)> = Vec::new();
         let mut expected = Vec::new();
         let mut lsn = 100;

@@ -376,28 +376,18 @@ fn huge_counts_are_refused_before_allocating() {
     assert!(matches!(decode(&trunc, false), Err(DecodeError::Truncated { .. })));
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
+use crate::testing::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn u32(&mut self) -> u32 {
-        self.next() as u32
-    }
-    fn bool(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    fn bytes(&mut self, max: u64) -> Vec<u8> {
-        (0..self.below(max + 1)).map(|_| self.next() as u8).collect()
-    }
+/// Values of pgoutput's shapes, drawn from the shared generator.
+trait Draw {
+    fn string(&mut self) -> String;
+    fn ts(&mut self) -> i64;
+    fn tuple(&mut self) -> TupleData;
+    fn old(&mut self) -> OldTuple;
+    fn message(&mut self) -> (PgOutputMessage, bool);
+}
+
+impl Draw for Rng {
     fn string(&mut self) -> String {
         const ALPHABET: &[char] = &['a', 'Z', '_', '9', 'é', '日', ' ', '"'];
         (0..self.below(8)).map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize]).collect()

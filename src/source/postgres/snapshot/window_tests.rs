@@ -4,6 +4,7 @@ use std::sync::Arc;
 use super::WindowTracker;
 use crate::event::{ChangeEvent, ColumnSchema, Op, ReplicaIdentity, SnapshotMarker, SourceInfo, TableId, TableSchema};
 use crate::lsn::Lsn;
+use crate::testing::Rng;
 use crate::schema::{Schema, SchemaType, Value};
 
 fn table(keyed: bool) -> Arc<TableSchema> {
@@ -134,20 +135,6 @@ fn a_table_without_a_key_is_keyed_by_the_whole_row() {
     assert_eq!(ops(&w.finish()), vec![("d", 150)]);
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 type Table = BTreeMap<i32, i32>;
 
@@ -179,7 +166,7 @@ fn apply(state: &mut Table, e: &ChangeEvent) {
 #[test]
 fn replaying_the_topic_gives_the_table_for_random_histories() {
     for seed in 1..=400u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng::seeded(seed);
         let keys = 1 + rng.below(12) as i32;
         let mut db: Table = (1..=keys).filter(|_| rng.below(3) > 0).map(|k| (k, 0)).collect();
         let initial = db.clone();
