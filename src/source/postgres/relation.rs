@@ -266,6 +266,7 @@ pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) 
         row[i] = match value_in {
             TupleValue::Null => Value::Null,
             TupleValue::UnchangedToast => value::unavailable_placeholder_for(ty, &column.schema, opts),
+            TupleValue::Text(_) if value::streamed_value_dropped(ty, opts) => Value::Null,
             TupleValue::Text(bytes) => {
                 let text = std::str::from_utf8(bytes)
                     .map_err(|_| RelationError::NotUtf8 { table: table.id.clone(), column: column.name.clone() })?;

@@ -23,7 +23,7 @@ mod temporal;
 mod mapping;
 
 pub use defaults::{parse_default, DefaultValueError};
-pub use mapping::{column_schema, parse_text, unavailable_placeholder, unavailable_placeholder_for, ColumnType, ValueError};
+pub use mapping::{column_schema, parse_text, required_fallback, streamed_value_dropped, unavailable_placeholder, unavailable_placeholder_for, ColumnType, ValueError};
 
 /// Well-known built-in type OIDs (`pg_type.oid`), stable across versions.
 pub mod oid {

@@ -335,3 +335,67 @@ fn placeholders() {
         Value::String(format!(r#"{{"{p}":"{p}"}}"#))
     );
 }
+
+#[test]
+fn semantic_schema_names_are_debeziums() {
+    let o = opts();
+    let tsv = column_schema(&t(oid::TSVECTOR, -1, "tsvector"), true, &o).unwrap();
+    assert_eq!(tsv.name.as_deref(), Some("io.debezium.data.Tsvector"));
+}
+
+#[test]
+fn timestamptz_array_elements_have_six_fraction_digits() {
+    let o = opts();
+    let arr = ColumnType::array(1185, -1, "_timestamptz", t(oid::TIMESTAMPTZ, -1, "timestamptz"));
+    assert_eq!(
+        value(&arr, "{\"2024-01-01 00:00:00+00\",\"2024-01-01 12:30:00.5+02\",NULL}", &o),
+        Value::Array(vec![
+            Value::String("2024-01-01T00:00:00.000000Z".into()),
+            Value::String("2024-01-01T10:30:00.500000Z".into()),
+            Value::Null,
+        ])
+    );
+}
+
+#[test]
+fn streamed_name_values_are_dropped_unless_unknown_types_are_included() {
+    let name = t(oid::NAME, -1, "name");
+    assert!(streamed_value_dropped(&name, &opts()));
+    assert!(!streamed_value_dropped(&name, &ValueOptions { include_unknown_datatypes: true, ..opts() }));
+    assert!(!streamed_value_dropped(&t(oid::TEXT, -1, "text"), &opts()));
+}
+
+#[test]
+fn required_fallbacks_are_the_converters() {
+    let o = opts();
+    let fb = |col: &ColumnType, o: &ValueOptions| {
+        let schema = column_schema(col, false, o).unwrap();
+        required_fallback(col.oid, col.type_modifier, &col.type_name, &schema)
+    };
+    let s = |x: &str| Some(Value::String(x.into()));
+    assert_eq!(fb(&t(oid::TIMESTAMPTZ, -1, "timestamptz"), &o), s("1970-01-01T00:00:00Z"));
+    assert_eq!(fb(&t(oid::TIMESTAMPTZ, 3, "timestamptz"), &o), s("1970-01-01T00:00:00Z"));
+    assert_eq!(fb(&t(oid::TIMETZ, -1, "timetz"), &o), s("00:00:00Z"));
+    let iv_string = ValueOptions { interval_handling_mode: IntervalHandlingMode::String, ..opts() };
+    assert_eq!(fb(&t(oid::INTERVAL, -1, "interval"), &iv_string), s("P0Y0M0DT0H0M0S"));
+    assert_eq!(fb(&t(oid::INTERVAL, -1, "interval"), &o), None, "numeric interval: the int64 zero");
+    assert_eq!(
+        fb(&t(oid::NUMERIC, -1, "numeric"), &o),
+        Some(Value::Struct(vec![Value::Int32(0), Value::Bytes(vec![0])]))
+    );
+    let dec_string = ValueOptions { decimal_handling_mode: DecimalHandlingMode::String, ..opts() };
+    assert_eq!(fb(&t(oid::NUMERIC, numeric_typmod(10, 2), "numeric"), &dec_string), s("0.00"));
+    assert_eq!(fb(&t(oid::NUMERIC, -1, "numeric"), &dec_string), s("0"));
+    assert_eq!(fb(&t(oid::MONEY, -1, "money"), &dec_string), s("0.00"));
+    assert_eq!(
+        fb(&t(oid::POINT, -1, "point"), &o),
+        Some(Value::Struct(vec![
+            Value::Float64(0.0),
+            Value::Float64(0.0),
+            Value::Bytes(super::point_wkb(0.0, 0.0)),
+            Value::Null
+        ]))
+    );
+    assert_eq!(fb(&t(60_000, -1, "hstore"), &o), s("{}"));
+    assert_eq!(fb(&t(oid::TEXT, -1, "text"), &o), None);
+}
