@@ -141,7 +141,13 @@ impl RelationCache {
                         .map(str::to_owned)
                         .or_else(|| other.map(|c| c.column_type.type_name.clone()))
                         .unwrap_or_default();
-                    ColumnType::new(rc.type_oid, rc.type_modifier, name)
+                    match value::oid::builtin_array_element(rc.type_oid) {
+                        Some(elem) => {
+                            let elem_name = value::oid::builtin_name(elem).unwrap_or_default();
+                            ColumnType::array(rc.type_oid, rc.type_modifier, format!("_{elem_name}"), ColumnType::new(elem, -1, elem_name))
+                        }
+                        None => ColumnType::new(rc.type_oid, rc.type_modifier, name),
+                    }
                 }
             };
             // Debezium treats a column it cannot find in the catalog as optional.

@@ -106,6 +106,9 @@ enum Kind {
     Date,
     Time { precision: i32 },
     TimeTz,
+    /// A `timetz[]` element: pgjdbc reads it as `java.sql.Time`, whose
+    /// `toLocalTime()` drops the fraction (observed: `"14:30:00Z"` for `12:30:00.5-02`).
+    TimeTzWholeSeconds,
     Timestamp { precision: i32 },
     TimestampTz { fraction: i32 },
     Interval,
@@ -194,14 +197,18 @@ fn array_kind(col: &ColumnType, elem: &ColumnType) -> Kind {
     if let Some(values) = &elem.enum_values {
         return Kind::Array(Box::new(Kind::Enum(values.clone())), false);
     }
-    // Array columns report scale 0 and precision 0 (pgjdbc knows no array typmods).
+    // The element column takes the array column's length and scale; a streamed
+    // array column without a modifier has length 6 (observed against Debezium
+    // 3.6.3: time[]/timestamp[] elements are MicroTime/MicroTimestamp and
+    // timestamptz[] elements carry six fractional digits, "…T00:00:00.000000Z").
+    let precision = temporal_precision(col.type_modifier);
     let inner = match elem.oid {
-        oid::TIME => Kind::Time { precision: 0 },
-        oid::TIMESTAMP => Kind::Timestamp { precision: 0 },
-        // The element column's scale is the array's (none), so its length (6) decides:
-        // every element has six fractional digits ("…T00:00:00.000000Z").
-        oid::TIMESTAMPTZ => Kind::TimestampTz { fraction: 6 },
-        oid::NUMERIC => Kind::Numeric { precision: 0, scale: None },
+        oid::TIME => Kind::Time { precision },
+        oid::TIMESTAMP => Kind::Timestamp { precision },
+        oid::TIMESTAMPTZ => Kind::TimestampTz { fraction: precision },
+        oid::TIMETZ => Kind::TimeTzWholeSeconds,
+        // numeric(p,s)[] elements are Decimal(p,s); numeric[] elements variable-scale.
+        oid::NUMERIC => kind_of(&ColumnType { type_modifier: col.type_modifier, ..elem.clone() }),
         _ => kind_of(&elem),
     };
     let optional_elements = matches!(
@@ -273,7 +280,7 @@ fn schema_of(kind: &Kind, col: &ColumnType, opts: &ValueOptions) -> Result<Schem
             _ if *precision <= 3 => named(SchemaType::Int64, "io.debezium.time.Timestamp"),
             _ => named(SchemaType::Int64, "io.debezium.time.MicroTimestamp"),
         },
-        Kind::TimeTz => named(SchemaType::String, "io.debezium.time.ZonedTime"),
+        Kind::TimeTz | Kind::TimeTzWholeSeconds => named(SchemaType::String, "io.debezium.time.ZonedTime"),
         Kind::TimestampTz { .. } => named(SchemaType::String, "io.debezium.time.ZonedTimestamp"),
         Kind::Interval => match opts.interval_handling_mode {
             IntervalHandlingMode::Numeric => named(SchemaType::Int64, "io.debezium.time.MicroDuration"),
@@ -556,6 +563,10 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
         Kind::TimeTz => {
             let micros = temporal::parse_timetz_utc(text).ok_or_else(|| bad("HH:MM:SS[.ffffff]+HH[:MM]"))?;
             Value::String(temporal::format_zoned_time(micros))
+        }
+        Kind::TimeTzWholeSeconds => {
+            let micros = temporal::parse_timetz_utc(text).ok_or_else(|| bad("HH:MM:SS[.ffffff]+HH[:MM]"))?;
+            Value::String(temporal::format_zoned_time(micros - micros.rem_euclid(1_000_000)))
         }
         Kind::Interval => {
             let iv = Interval::parse(text).ok_or_else(|| bad("an interval in IntervalStyle postgres"))?;

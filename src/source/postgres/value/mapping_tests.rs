@@ -266,8 +266,9 @@ fn enums_arrays_domains() {
     assert_eq!(value(&ints, "{1,NULL,-3}", &o), Value::Array(vec![Value::Int32(1), Value::Null, Value::Int32(-3)]));
     let texts = ColumnType::array(1009, -1, "_text", t(oid::TEXT, -1, "text"));
     assert_eq!(value(&texts, r#"{"a,b",c}"#, &o), Value::Array(vec![Value::String("a,b".into()), Value::String("c".into())]));
+    // Observed from Debezium 3.6.3 (differential test): the elements of timestamp[] are MicroTimestamp.
     let tss = ColumnType::array(1115, -1, "_timestamp", t(oid::TIMESTAMP, -1, "timestamp"));
-    assert_eq!(column_schema(&tss, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.Timestamp"));
+    assert_eq!(column_schema(&tss, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.MicroTimestamp"));
     let moods = ColumnType::array(70_001, -1, "_mood", mood.clone());
     assert!(!column_schema(&moods, true, &o).unwrap().items.as_ref().unwrap().optional);
     let money_arr = ColumnType::array(791, -1, "_money", t(oid::MONEY, -1, "money"));
@@ -398,4 +399,21 @@ fn required_fallbacks_are_the_converters() {
     );
     assert_eq!(fb(&t(60_000, -1, "hstore"), &o), s("{}"));
     assert_eq!(fb(&t(oid::TEXT, -1, "text"), &o), None);
+}
+
+/// Observed from Debezium 3.6.3 by the differential test: array elements take
+/// the array column's modifier (numeric(10,2)[] → Decimal(10,2), time[] →
+/// MicroTime) and timetz[] elements lose their fraction.
+#[test]
+fn array_elements_as_debezium_streams_them() {
+    let o = opts();
+    let nums = ColumnType::array(1231, numeric_typmod(10, 2), "_numeric", t(oid::NUMERIC, -1, "numeric"));
+    let items = column_schema(&nums, true, &o).unwrap().items.clone().unwrap();
+    assert_eq!(items.name.as_deref(), Some("org.apache.kafka.connect.data.Decimal"));
+    assert_eq!(items.parameter("scale"), Some("2"));
+    assert_eq!(value(&nums, "{1.5}", &o), Value::Array(vec![Value::Bytes(vec![0x00, 0x96])]));
+    let times = ColumnType::array(1183, -1, "_time", t(oid::TIME, -1, "time"));
+    assert_eq!(column_schema(&times, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.MicroTime"));
+    let tz = ColumnType::array(1270, -1, "_timetz", t(oid::TIMETZ, -1, "timetz"));
+    assert_eq!(value(&tz, "{12:30:00.5-02}", &o), Value::Array(vec![Value::String("14:30:00Z".into())]));
 }
