@@ -99,15 +99,21 @@ async fn run_seed(libs: &str, seed: u64, tables: usize, statements: usize) -> (V
     let dbz_slot = unique_name("dbz");
     db.execute(&format!("SELECT pg_create_logical_replication_slot('{dbz_slot}', 'pgoutput')")).await;
 
+    // pgcdc's slot too exists before the changes, and pgcdc starts after them,
+    // like Debezium: both decode the WAL with the catalog as it is at the end
+    // (column defaults and NOT NULL are read from the catalog).
+    let pgcdc_slot = unique_name("slot");
+    db.execute(&format!("SELECT pg_create_logical_replication_slot('{pgcdc_slot}', 'pgoutput')")).await;
+
+    run_like_psql(&db, &scenario.changes).await;
+
     let broker = Broker::shared();
     let worker = Worker::start(broker).await;
     let prefix = unique_name("diff");
-    let config = connector_config(&db, &prefix, &unique_name("slot"), &[("snapshot.mode", "no_data")]);
+    let config = connector_config(&db, &prefix, &pgcdc_slot, &[("snapshot.mode", "no_data")]);
     let (code, body) = worker.register("diff", config).await;
     assert_eq!(code, 201, "{body}");
     worker.wait_task_state("diff", "RUNNING", TASK_TIMEOUT).await;
-
-    run_like_psql(&db, &scenario.changes).await;
 
     let (libs2, dir2, slot2) = (libs.to_owned(), dir.clone(), dbz_slot.clone());
     let db_conn = (db.host.clone(), db.port, db.name.clone());
