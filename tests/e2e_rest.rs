@@ -507,3 +507,33 @@ async fn offset_beyond_the_servers_wal_is_refused_and_changes_keep_flowing() {
     assert_eq!(ids(&broker.consume(&topic, 3, TIMEOUT).await), [1, 2, 3], "row 3 published after the reset");
     assert_slot_within_wal(&db, &slot).await;
 }
+
+/// GIVEN a worker on a broker, WHEN `GET /` is called, THEN `kafka_cluster_id`
+/// is the cluster id of the broker's metadata, as Kafka Connect answers (it
+/// used to be null).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_answers_the_kafka_cluster_id() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let broker = Broker::shared();
+    let bootstrap = broker.bootstrap.clone();
+    let expected = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer =
+            rdkafka::ClientConfig::new().set("bootstrap.servers", &bootstrap).create().expect("kafka client");
+        consumer.client().fetch_cluster_id(Duration::from_secs(10))
+    })
+    .await
+    .expect("cluster id lookup")
+    .expect("the broker reports a cluster id");
+    let worker = Worker::start(broker).await;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (code, root) = worker.call(Method::GET, "/", None).await;
+        assert_eq!(code, 200, "{root}");
+        if !root["kafka_cluster_id"].is_null() {
+            assert_eq!(root["kafka_cluster_id"], expected.as_str(), "{root}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "kafka_cluster_id still null: {root}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

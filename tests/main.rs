@@ -5,6 +5,7 @@
 mod support;
 
 mod e2e_conformance;
+mod e2e_differential;
 mod e2e_rest;
 mod e2e_secrets;
 mod e2e_skeleton;

@@ -46,14 +46,61 @@ const DROP_SLOT_TIMEOUT: Duration = Duration::from_secs(15);
 /// SQLSTATE `object_in_use`: the slot is still active.
 const OBJECT_IN_USE: &str = "55006";
 
+/// How long one cluster id request waits for the broker.
+const CLUSTER_ID_TIMEOUT: Duration = Duration::from_secs(10);
+/// The pause between cluster id requests while the broker does not answer.
+const CLUSTER_ID_RETRY: Duration = Duration::from_secs(5);
+
 /// Runs connectors as pipelines.
 pub struct PipelineRuntime {
     worker: WorkerSettings,
+    /// The Kafka cluster id from the broker's metadata, once fetched.
+    cluster_id: Arc<std::sync::OnceLock<String>>,
 }
 
 impl PipelineRuntime {
+    /// Also starts fetching the Kafka cluster id (for `GET /`) in the background.
     pub fn new(worker: WorkerSettings) -> Self {
-        PipelineRuntime { worker }
+        let cluster_id = Arc::new(std::sync::OnceLock::new());
+        let (kafka, slot) = (worker.kafka.clone(), Arc::downgrade(&cluster_id));
+        let spawned = std::thread::Builder::new().name("kafka-cluster-id".into()).spawn(move || {
+            fetch_cluster_id(&kafka, &slot);
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the kafka cluster id lookup");
+        }
+        PipelineRuntime { worker, cluster_id }
+    }
+}
+
+/// Asks the broker's metadata for the cluster id until it answers (or the
+/// runtime is gone): librdkafka blocks, hence a thread of its own.
+fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync::Weak<std::sync::OnceLock<String>>) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let mut cc = rdkafka::ClientConfig::new();
+    cc.set("bootstrap.servers", &kafka.bootstrap_servers);
+    for (k, v) in &kafka.options {
+        cc.set(k, v);
+    }
+    let consumer: BaseConsumer = match cc.create() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create a kafka client for the cluster id");
+            return;
+        }
+    };
+    while let Some(cell) = slot.upgrade() {
+        match consumer.client().fetch_cluster_id(CLUSTER_ID_TIMEOUT) {
+            Some(id) => {
+                tracing::debug!(cluster_id = %id, "kafka cluster id");
+                let _ = cell.set(id);
+                return;
+            }
+            None => {
+                drop(cell);
+                std::thread::sleep(CLUSTER_ID_RETRY);
+            }
+        }
     }
 }
 
@@ -64,6 +111,10 @@ impl ConnectorRuntime for PipelineRuntime {
         let span = tracing::info_span!("connector", connector = %config.name);
         let join = tokio::spawn(supervise(config, self.worker.clone(), state.clone(), stop_rx).instrument(span));
         Box::new(PipelineTask { state, stop: stop_tx, join: Mutex::new(Some(join)) })
+    }
+
+    fn kafka_cluster_id(&self) -> Option<String> {
+        self.cluster_id.get().cloned()
     }
 
     fn drop_slot(&self, config: &ConnectorConfig) -> BoxFuture<'static, Result<(), RuntimeError>> {

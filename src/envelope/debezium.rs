@@ -295,7 +295,7 @@ fn fill_row(table: &TableSchema, row: &Row) -> Value {
             .columns
             .iter()
             .zip(row.iter())
-            .map(|(c, v)| if v.is_null() && !c.schema.optional { zero_value(&c.schema) } else { v.clone() })
+            .map(|(c, v)| if v.is_null() && !c.schema.optional { required_zero(c) } else { v.clone() })
             .collect(),
     )
 }
@@ -321,7 +321,17 @@ fn key_struct(key_indices: &[usize], row: &[Value]) -> Value {
     Value::Struct(key_indices.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect())
 }
 
-/// Debezium's fallback for a required column without a value.
+/// Debezium's fallback for a required column without a value: its default,
+/// else the type's converter fallback, else the schema's zero.
+fn required_zero(c: &crate::event::ColumnSchema) -> Value {
+    if let Some(d) = &c.schema.default {
+        return d.clone();
+    }
+    crate::source::postgres::value::required_fallback(c.type_oid, c.type_modifier, &c.type_name, &c.schema)
+        .unwrap_or_else(|| zero_value(&c.schema))
+}
+
+/// The schema's zero, for a required column without a value.
 pub(crate) fn zero_value(s: &Schema) -> Value {
     use crate::schema::SchemaType as T;
     if let Some(d) = &s.default {

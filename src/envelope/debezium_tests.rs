@@ -435,3 +435,54 @@ fn field(v: &Value, schema: &Schema, name: &str) -> Value {
     let Value::Struct(vals) = v else { panic!("not a struct") };
     vals[schema.field_index(name).unwrap()].clone()
 }
+
+/// A delete under REPLICA IDENTITY DEFAULT: the required non-key columns of
+/// `before` carry Debezium's converter fallback (a `timestamptz NOT NULL` is
+/// the epoch, not ""), a default when the column has one, null when optional.
+#[test]
+fn delete_before_fills_required_columns_with_the_converter_fallback() {
+    use crate::source::postgres::value::{column_schema, oid, ColumnType, ValueOptions};
+    let o = ValueOptions::default();
+    let typed = |name: &str, oid: u32, type_name: &str, nullable: bool| {
+        let ty = ColumnType::new(oid, -1, type_name);
+        let schema = column_schema(&ty, nullable, &o).unwrap();
+        ColumnSchema { type_oid: oid, type_name: type_name.into(), ..col(name, (*schema).clone(), false) }
+    };
+    let table = Arc::new(TableSchema {
+        relation_id: 8,
+        id: TableId::new("public", "d"),
+        columns: vec![
+            col("id", Schema::new(SchemaType::Int32), true),
+            typed("at", oid::TIMESTAMPTZ, "timestamptz", false),
+            typed("t", oid::TIMETZ, "timetz", false),
+            typed("n", oid::NUMERIC, "numeric", false),
+            typed("s", oid::TEXT, "text", false),
+            typed("opt", oid::TIMESTAMPTZ, "timestamptz", true),
+        ],
+        replica_identity: ReplicaIdentity::Default,
+        version: 1,
+    });
+    let event = ChangeEvent {
+        op: Op::Delete,
+        table,
+        before: Some(vec![i(1), Value::Null, Value::Null, Value::Null, Value::Null, Value::Null]),
+        after: None,
+        source: streaming_source(),
+    };
+    let mut env = Envelope::with_context_headers(test_options(), Some(test_context()));
+    let mut out = Vec::new();
+    env.records(&event, NOW, None, &mut out);
+    let v = out[0].value.as_ref().unwrap();
+    let s = |x: &str| Value::String(x.into());
+    assert_eq!(
+        field(&v.value, &v.schema, "before"),
+        Value::Struct(vec![
+            i(1),
+            s("1970-01-01T00:00:00Z"),
+            s("00:00:00Z"),
+            Value::Struct(vec![Value::Int32(0), Value::Bytes(vec![0])]),
+            s(""),
+            Value::Null
+        ])
+    );
+}

@@ -137,7 +137,13 @@ impl RelationCache {
                         .map(str::to_owned)
                         .or_else(|| other.map(|c| c.column_type.type_name.clone()))
                         .unwrap_or_default();
-                    ColumnType::new(rc.type_oid, rc.type_modifier, name)
+                    match value::oid::builtin_array_element(rc.type_oid) {
+                        Some(elem) => {
+                            let elem_name = value::oid::builtin_name(elem).unwrap_or_default();
+                            ColumnType::array(rc.type_oid, rc.type_modifier, format!("_{elem_name}"), ColumnType::new(elem, -1, elem_name))
+                        }
+                        None => ColumnType::new(rc.type_oid, rc.type_modifier, name),
+                    }
                 }
             };
             // Debezium treats a column it cannot find in the catalog as optional.
@@ -258,6 +264,7 @@ pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) 
         row[i] = match value_in {
             TupleValue::Null => Value::Null,
             TupleValue::UnchangedToast => value::unavailable_placeholder_for(ty, &column.schema, opts),
+            TupleValue::Text(_) if value::streamed_value_dropped(ty, opts) => Value::Null,
             TupleValue::Text(bytes) => {
                 let text = std::str::from_utf8(bytes)
                     .map_err(|_| RelationError::NotUtf8 { table: table.id.clone(), column: column.name.clone() })?;

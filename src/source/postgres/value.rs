@@ -27,7 +27,7 @@ pub use crate::config::values::{
     DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER,
 };
 pub use defaults::{parse_default, DefaultValueError};
-pub use mapping::{column_schema, parse_text, unavailable_placeholder, unavailable_placeholder_for, ColumnType, ValueError};
+pub use mapping::{column_schema, parse_text, required_fallback, streamed_value_dropped, unavailable_placeholder, unavailable_placeholder_for, ColumnType, ValueError};
 
 /// Well-known built-in type OIDs (`pg_type.oid`), stable across versions.
 pub mod oid {
@@ -71,6 +71,47 @@ pub mod oid {
     pub const DATERANGE: u32 = 3912;
     pub const INT8RANGE: u32 = 3926;
     /// `pg_type.typname` of a scalar built-in type above, if it is one.
+    /// The element type of a built-in array type (`typelem`), for a column
+    /// the catalog no longer describes (dropped or changed since the WAL).
+    pub fn builtin_array_element(oid: u32) -> Option<u32> {
+        Some(match oid {
+            1000 => BOOL,
+            1001 => BYTEA,
+            1002 => CHAR,
+            1005 => INT2,
+            1007 => INT4,
+            1016 => INT8,
+            1009 => TEXT,
+            1014 => BPCHAR,
+            1015 => VARCHAR,
+            1021 => FLOAT4,
+            1022 => FLOAT8,
+            1231 => NUMERIC,
+            1182 => DATE,
+            1183 => TIME,
+            1115 => TIMESTAMP,
+            1185 => TIMESTAMPTZ,
+            1270 => TIMETZ,
+            2951 => UUID,
+            199 => JSON,
+            3807 => JSONB,
+            1041 => INET,
+            651 => CIDR,
+            1040 => MACADDR,
+            775 => MACADDR8,
+            3905 => INT4RANGE,
+            3927 => INT8RANGE,
+            3907 => NUMRANGE,
+            3909 => TSRANGE,
+            3911 => TSTZRANGE,
+            3913 => DATERANGE,
+            1028 => OID,
+            1561 => BIT,
+            3643 => TSVECTOR,
+            _ => return None,
+        })
+    }
+
     pub fn builtin_name(oid: u32) -> Option<&'static str> {
         Some(match oid {
             BOOL => "bool",

@@ -106,6 +106,9 @@ enum Kind {
     Date,
     Time { precision: i32 },
     TimeTz,
+    /// A `timetz[]` element: pgjdbc reads it as `java.sql.Time`, whose
+    /// `toLocalTime()` drops the fraction (observed: `"14:30:00Z"` for `12:30:00.5-02`).
+    TimeTzWholeSeconds,
     Timestamp { precision: i32 },
     TimestampTz { fraction: i32 },
     Interval,
@@ -160,7 +163,7 @@ fn kind_of(col: &ColumnType) -> Kind {
         oid::JSON | oid::JSONB => Kind::Str(Some("io.debezium.data.Json")),
         oid::UUID => Kind::Str(Some("io.debezium.data.Uuid")),
         oid::XML => Kind::Str(Some("io.debezium.data.Xml")),
-        oid::TSVECTOR => Kind::Str(Some("io.debezium.data.TsVector")),
+        oid::TSVECTOR => Kind::Str(Some("io.debezium.data.Tsvector")),
         oid::NUMERIC => {
             if typmod < 0 {
                 Kind::Numeric { precision: 0, scale: None }
@@ -194,12 +197,18 @@ fn array_kind(col: &ColumnType, elem: &ColumnType) -> Kind {
     if let Some(values) = &elem.enum_values {
         return Kind::Array(Box::new(Kind::Enum(values.clone())), false);
     }
-    // Array columns report scale 0 and precision 0 (pgjdbc knows no array typmods).
+    // The element column takes the array column's length and scale; a streamed
+    // array column without a modifier has length 6 (observed against Debezium
+    // 3.6.3: time[]/timestamp[] elements are MicroTime/MicroTimestamp and
+    // timestamptz[] elements carry six fractional digits, "…T00:00:00.000000Z").
+    let precision = temporal_precision(col.type_modifier);
     let inner = match elem.oid {
-        oid::TIME => Kind::Time { precision: 0 },
-        oid::TIMESTAMP => Kind::Timestamp { precision: 0 },
-        oid::TIMESTAMPTZ => Kind::TimestampTz { fraction: 0 },
-        oid::NUMERIC => Kind::Numeric { precision: 0, scale: None },
+        oid::TIME => Kind::Time { precision },
+        oid::TIMESTAMP => Kind::Timestamp { precision },
+        oid::TIMESTAMPTZ => Kind::TimestampTz { fraction: precision },
+        oid::TIMETZ => Kind::TimeTzWholeSeconds,
+        // numeric(p,s)[] elements are Decimal(p,s); numeric[] elements variable-scale.
+        oid::NUMERIC => kind_of(&ColumnType { type_modifier: col.type_modifier, ..elem.clone() }),
         _ => kind_of(&elem),
     };
     let optional_elements = matches!(
@@ -271,7 +280,7 @@ fn schema_of(kind: &Kind, col: &ColumnType, opts: &ValueOptions) -> Result<Schem
             _ if *precision <= 3 => named(SchemaType::Int64, "io.debezium.time.Timestamp"),
             _ => named(SchemaType::Int64, "io.debezium.time.MicroTimestamp"),
         },
-        Kind::TimeTz => named(SchemaType::String, "io.debezium.time.ZonedTime"),
+        Kind::TimeTz | Kind::TimeTzWholeSeconds => named(SchemaType::String, "io.debezium.time.ZonedTime"),
         Kind::TimestampTz { .. } => named(SchemaType::String, "io.debezium.time.ZonedTimestamp"),
         Kind::Interval => match opts.interval_handling_mode {
             IntervalHandlingMode::Numeric => named(SchemaType::Int64, "io.debezium.time.MicroDuration"),
@@ -314,6 +323,54 @@ fn schema_of(kind: &Kind, col: &ColumnType, opts: &ValueOptions) -> Result<Schem
 pub fn column_schema(col: &ColumnType, nullable: bool, opts: &ValueOptions) -> Result<Arc<Schema>, ValueError> {
     let kind = kind_of(col);
     Ok(Arc::new(schema_of(&kind, col, opts)?.with_optional(nullable)))
+}
+
+/// Whether Debezium drops a streamed value of this type (writes null, or the
+/// required column's fallback): its pgoutput value resolver knows no `name`
+/// type and resolves it only with `include.unknown.datatypes` (as its text).
+/// The snapshot reads such values through JDBC and keeps them.
+pub fn streamed_value_dropped(col: &ColumnType, opts: &ValueOptions) -> bool {
+    col.root().oid == oid::NAME && !opts.include_unknown_datatypes
+}
+
+/// The value Debezium's converter falls back to for a required column
+/// without a value and without a default (`convertValue`'s `fallback`), e.g.
+/// the non-key columns of a delete's `before` under REPLICA IDENTITY
+/// DEFAULT. `None` when the type-independent zero of the schema is right.
+///
+/// `money` in string mode assumes the default `money.fraction.digits` (2): the
+/// envelope does not know the connector's value options.
+pub fn required_fallback(type_oid: u32, type_modifier: i32, type_name: &str, schema: &Schema) -> Option<Value> {
+    let name = schema.name.as_deref();
+    Some(match (schema.kind, name) {
+        (SchemaType::String, Some("io.debezium.data.Json")) if type_name == "hstore" => Value::String("{}".to_owned()),
+        (SchemaType::String, Some("io.debezium.time.ZonedTimestamp")) => Value::String(temporal::format_zoned_timestamp(0, 0)),
+        (SchemaType::String, Some("io.debezium.time.ZonedTime")) => Value::String(temporal::format_zoned_time(0)),
+        (SchemaType::String, Some("io.debezium.time.Interval")) => Value::String(Interval::default().to_iso_string()),
+        (SchemaType::Struct, Some("io.debezium.data.VariableScaleDecimal")) => {
+            Value::Struct(vec![Value::Int32(0), Value::Bytes(vec![0])])
+        }
+        (SchemaType::Struct, Some("io.debezium.data.geometry.Point")) => {
+            Value::Struct(vec![Value::Float64(0.0), Value::Float64(0.0), Value::Bytes(point_wkb(0.0, 0.0)), Value::Null])
+        }
+        // decimal.handling.mode=string: `BigDecimal.ZERO` at the column's scale.
+        (SchemaType::String, None) if type_oid == oid::NUMERIC => {
+            let scale = if type_modifier >= 4 { (type_modifier - 4) & 0xFFFF } else { 0 };
+            Value::String(zero_plain(scale))
+        }
+        (SchemaType::String, None) if type_oid == oid::MONEY => {
+            Value::String(zero_plain(i32::from(super::DEFAULT_MONEY_FRACTION_DIGITS)))
+        },
+        _ => return None,
+    })
+}
+
+/// `BigDecimal.ZERO.setScale(scale).toPlainString()`.
+fn zero_plain(scale: i32) -> String {
+    match usize::try_from(scale) {
+        Ok(n) if n > 0 => format!("0.{}", "0".repeat(n)),
+        _ => "0".to_owned(),
+    }
 }
 
 /// Converts one value in PostgreSQL's text output format to its Connect value.
@@ -506,6 +563,10 @@ fn convert(kind: &Kind, col: &ColumnType, text: &str, opts: &ValueOptions) -> Re
         Kind::TimeTz => {
             let micros = temporal::parse_timetz_utc(text).ok_or_else(|| bad("HH:MM:SS[.ffffff]+HH[:MM]"))?;
             Value::String(temporal::format_zoned_time(micros))
+        }
+        Kind::TimeTzWholeSeconds => {
+            let micros = temporal::parse_timetz_utc(text).ok_or_else(|| bad("HH:MM:SS[.ffffff]+HH[:MM]"))?;
+            Value::String(temporal::format_zoned_time(micros - micros.rem_euclid(1_000_000)))
         }
         Kind::Interval => {
             let iv = Interval::parse(text).ok_or_else(|| bad("an interval in IntervalStyle postgres"))?;

@@ -266,8 +266,9 @@ fn enums_arrays_domains() {
     assert_eq!(value(&ints, "{1,NULL,-3}", &o), Value::Array(vec![Value::Int32(1), Value::Null, Value::Int32(-3)]));
     let texts = ColumnType::array(1009, -1, "_text", t(oid::TEXT, -1, "text"));
     assert_eq!(value(&texts, r#"{"a,b",c}"#, &o), Value::Array(vec![Value::String("a,b".into()), Value::String("c".into())]));
+    // Observed from Debezium 3.6.3 (differential test): the elements of timestamp[] are MicroTimestamp.
     let tss = ColumnType::array(1115, -1, "_timestamp", t(oid::TIMESTAMP, -1, "timestamp"));
-    assert_eq!(column_schema(&tss, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.Timestamp"));
+    assert_eq!(column_schema(&tss, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.MicroTimestamp"));
     let moods = ColumnType::array(70_001, -1, "_mood", mood.clone());
     assert!(!column_schema(&moods, true, &o).unwrap().items.as_ref().unwrap().optional);
     let money_arr = ColumnType::array(791, -1, "_money", t(oid::MONEY, -1, "money"));
@@ -334,4 +335,85 @@ fn placeholders() {
         unavailable_placeholder_for(&h, &schema(&h), &o),
         Value::String(format!(r#"{{"{p}":"{p}"}}"#))
     );
+}
+
+#[test]
+fn semantic_schema_names_are_debeziums() {
+    let o = opts();
+    let tsv = column_schema(&t(oid::TSVECTOR, -1, "tsvector"), true, &o).unwrap();
+    assert_eq!(tsv.name.as_deref(), Some("io.debezium.data.Tsvector"));
+}
+
+#[test]
+fn timestamptz_array_elements_have_six_fraction_digits() {
+    let o = opts();
+    let arr = ColumnType::array(1185, -1, "_timestamptz", t(oid::TIMESTAMPTZ, -1, "timestamptz"));
+    assert_eq!(
+        value(&arr, "{\"2024-01-01 00:00:00+00\",\"2024-01-01 12:30:00.5+02\",NULL}", &o),
+        Value::Array(vec![
+            Value::String("2024-01-01T00:00:00.000000Z".into()),
+            Value::String("2024-01-01T10:30:00.500000Z".into()),
+            Value::Null,
+        ])
+    );
+}
+
+#[test]
+fn streamed_name_values_are_dropped_unless_unknown_types_are_included() {
+    let name = t(oid::NAME, -1, "name");
+    assert!(streamed_value_dropped(&name, &opts()));
+    assert!(!streamed_value_dropped(&name, &ValueOptions { include_unknown_datatypes: true, ..opts() }));
+    assert!(!streamed_value_dropped(&t(oid::TEXT, -1, "text"), &opts()));
+}
+
+#[test]
+fn required_fallbacks_are_the_converters() {
+    let o = opts();
+    let fb = |col: &ColumnType, o: &ValueOptions| {
+        let schema = column_schema(col, false, o).unwrap();
+        required_fallback(col.oid, col.type_modifier, &col.type_name, &schema)
+    };
+    let s = |x: &str| Some(Value::String(x.into()));
+    assert_eq!(fb(&t(oid::TIMESTAMPTZ, -1, "timestamptz"), &o), s("1970-01-01T00:00:00Z"));
+    assert_eq!(fb(&t(oid::TIMESTAMPTZ, 3, "timestamptz"), &o), s("1970-01-01T00:00:00Z"));
+    assert_eq!(fb(&t(oid::TIMETZ, -1, "timetz"), &o), s("00:00:00Z"));
+    let iv_string = ValueOptions { interval_handling_mode: IntervalHandlingMode::String, ..opts() };
+    assert_eq!(fb(&t(oid::INTERVAL, -1, "interval"), &iv_string), s("P0Y0M0DT0H0M0S"));
+    assert_eq!(fb(&t(oid::INTERVAL, -1, "interval"), &o), None, "numeric interval: the int64 zero");
+    assert_eq!(
+        fb(&t(oid::NUMERIC, -1, "numeric"), &o),
+        Some(Value::Struct(vec![Value::Int32(0), Value::Bytes(vec![0])]))
+    );
+    let dec_string = ValueOptions { decimal_handling_mode: DecimalHandlingMode::String, ..opts() };
+    assert_eq!(fb(&t(oid::NUMERIC, numeric_typmod(10, 2), "numeric"), &dec_string), s("0.00"));
+    assert_eq!(fb(&t(oid::NUMERIC, -1, "numeric"), &dec_string), s("0"));
+    assert_eq!(fb(&t(oid::MONEY, -1, "money"), &dec_string), s("0.00"));
+    assert_eq!(
+        fb(&t(oid::POINT, -1, "point"), &o),
+        Some(Value::Struct(vec![
+            Value::Float64(0.0),
+            Value::Float64(0.0),
+            Value::Bytes(super::point_wkb(0.0, 0.0)),
+            Value::Null
+        ]))
+    );
+    assert_eq!(fb(&t(60_000, -1, "hstore"), &o), s("{}"));
+    assert_eq!(fb(&t(oid::TEXT, -1, "text"), &o), None);
+}
+
+/// Observed from Debezium 3.6.3 by the differential test: array elements take
+/// the array column's modifier (numeric(10,2)[] → Decimal(10,2), time[] →
+/// MicroTime) and timetz[] elements lose their fraction.
+#[test]
+fn array_elements_as_debezium_streams_them() {
+    let o = opts();
+    let nums = ColumnType::array(1231, numeric_typmod(10, 2), "_numeric", t(oid::NUMERIC, -1, "numeric"));
+    let items = column_schema(&nums, true, &o).unwrap().items.clone().unwrap();
+    assert_eq!(items.name.as_deref(), Some("org.apache.kafka.connect.data.Decimal"));
+    assert_eq!(items.parameter("scale"), Some("2"));
+    assert_eq!(value(&nums, "{1.5}", &o), Value::Array(vec![Value::Bytes(vec![0x00, 0x96])]));
+    let times = ColumnType::array(1183, -1, "_time", t(oid::TIME, -1, "time"));
+    assert_eq!(column_schema(&times, true, &o).unwrap().items.as_ref().unwrap().name.as_deref(), Some("io.debezium.time.MicroTime"));
+    let tz = ColumnType::array(1270, -1, "_timetz", t(oid::TIMETZ, -1, "timetz"));
+    assert_eq!(value(&tz, "{12:30:00.5-02}", &o), Value::Array(vec![Value::String("14:30:00Z".into())]));
 }
