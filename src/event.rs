@@ -138,6 +138,11 @@ pub struct ColumnSchema {
     /// `before`/`after`. `None` for every other column (their rows hold the
     /// mapped value already).
     pub key_mapping: Option<KeyMapping>,
+    /// What Debezium's value converter writes for this column when it is
+    /// required but has no value (a delete's `before` under REPLICA IDENTITY
+    /// DEFAULT), where that is not the schema's zero (set by the source,
+    /// which knows the PostgreSQL type).
+    pub required_fallback: Option<crate::schema::Value>,
 }
 
 /// How a mapped key column differs between the record key and the row.
@@ -314,6 +319,7 @@ mod tests {
             key_position,
             schema: Arc::new(Schema::new(SchemaType::Int32)),
             key_mapping: None,
+            required_fallback: None,
         }
     }
 

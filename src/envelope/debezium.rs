@@ -327,8 +327,7 @@ fn required_zero(c: &crate::event::ColumnSchema) -> Value {
     if let Some(d) = &c.schema.default {
         return d.clone();
     }
-    crate::source::postgres::value::required_fallback(c.type_oid, c.type_modifier, &c.type_name, &c.schema)
-        .unwrap_or_else(|| zero_value(&c.schema))
+    c.required_fallback.clone().unwrap_or_else(|| zero_value(&c.schema))
 }
 
 /// The schema's zero, for a required column without a value.

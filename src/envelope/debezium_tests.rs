@@ -25,6 +25,7 @@ pub(crate) fn col(name: &str, schema: Schema, is_key: bool) -> ColumnSchema {
         key_position: is_key.then_some(0),
         schema: Arc::new(schema),
         key_mapping: None,
+        required_fallback: None,
     }
 }
 
@@ -446,7 +447,8 @@ fn delete_before_fills_required_columns_with_the_converter_fallback() {
     let typed = |name: &str, oid: u32, type_name: &str, nullable: bool| {
         let ty = ColumnType::new(oid, -1, type_name);
         let schema = column_schema(&ty, nullable, &o).unwrap();
-        ColumnSchema { type_oid: oid, type_name: type_name.into(), ..col(name, (*schema).clone(), false) }
+        let required_fallback = crate::source::postgres::value::required_fallback(oid, -1, type_name, &schema);
+        ColumnSchema { type_oid: oid, type_name: type_name.into(), required_fallback, ..col(name, (*schema).clone(), false) }
     };
     let table = Arc::new(TableSchema {
         relation_id: 8,

@@ -386,6 +386,7 @@ mod tests {
                     key_position: c.is_key.then_some(0),
                     schema: Arc::new(Schema::new(SchemaType::String).with_optional(!c.is_key)),
                     key_mapping: None,
+                    required_fallback: None,
                 })
                 .collect();
             let t = Arc::new(TableSchema {

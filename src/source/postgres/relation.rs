@@ -205,6 +205,7 @@ impl RelationCache {
                 nullable,
                 is_key: key_position.is_some(),
                 key_position,
+                required_fallback: super::value::required_fallback(rc.type_oid, rc.type_modifier, &column_type.type_name, &schema),
                 schema,
                 key_mapping,
             });

@@ -18,6 +18,7 @@ fn table(keyed: bool) -> Arc<TableSchema> {
         key_position: key,
         schema: Arc::new(Schema::new(SchemaType::Int32)),
         key_mapping: None,
+        required_fallback: None,
     };
     Arc::new(TableSchema {
         relation_id: 1,
