@@ -11,6 +11,7 @@ use crate::config::connector::{
     DEFAULT_SLOT_NAME, DEFAULT_SNAPSHOT_CHUNK_BLOCKS, DEFAULT_SNAPSHOT_MAX_THREADS, DEFAULT_STREAMING,
     DEFAULT_TOPIC_PARTITIONS, DEFAULT_TOPIC_REPLICATION_FACTOR, MAX_DELAY_MS, PGOUTPUT,
 };
+use crate::config::slot::DEFAULT_LSN_FLUSH_TIMEOUT_MS;
 use crate::config::definitions::{Check, DefaultValue, PropertyDef, PropertyType as T};
 use crate::heartbeat::DEFAULT_HEARTBEAT_TOPIC_PREFIX;
 use crate::config::values::{DEFAULT_MONEY_FRACTION_DIGITS, DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER};
@@ -96,6 +97,11 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("errors.max.retries", T::Int, Int(DEFAULT_ERRORS_MAX_RETRIES), "Connector", Check::Int { min: -1, max: u32::MAX as i64 }, "Retries of a transient failure before the connector fails: -1 no limit, 0 none."),
     def("errors.retry.delay.initial.ms", T::Long, Int(DEFAULT_RETRY_DELAY_INITIAL_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "First delay when the connector cannot connect; doubles on every retry."),
     def("errors.retry.delay.max.ms", T::Long, Int(DEFAULT_RETRY_DELAY_MAX_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Longest delay between connection retries."),
+    def("database.initial.statements", T::String, None, "Postgres", Check::Custom, "SQL statements run on every connection pgcdc opens to the database except the replication connection, separated by ';' (';;' for a literal ';')."),
+    def("slot.stream.params", T::String, None, "Postgres", Check::Custom, "Extra pgoutput options of START_REPLICATION: name=value pairs separated by ';' (proto_version, publication_names, messages, streaming and binary are pgcdc's own)."),
+    def("flush.lsn.source", T::Boolean, Bool(true), "Postgres", Check::Bool, "Confirm the positions made durable to the replication slot; false: never confirm it (the slot keeps its WAL until someone else advances it)."),
+    def("lsn.flush.timeout.ms", T::Long, Int(DEFAULT_LSN_FLUSH_TIMEOUT_MS as i64), "Postgres", Check::Int { min: 1, max: MAX_DELAY_MS }, "Longest wait for a durable position to be reported to the server."),
+    def("lsn.flush.timeout.action", T::String, Str("fail"), "Postgres", Check::Choice(&["fail", "warn", "ignore"]), "When that wait is exceeded: fail the connector, warn and go on, or go on."),
     def("retriable.restart.connector.wait.ms", T::Long, Int(DEFAULT_RETRIABLE_RESTART_WAIT_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Delay before restarting a connector that failed while streaming."),
     def("heartbeat.interval.ms", T::Int, Int(0), "Advanced", Check::Int { min: 0, max: i32::MAX as i64 }, "Interval of heartbeat records (and offset commits) on idle connectors; 0 turns them off."),
     def("heartbeat.action.query", T::String, None, "Advanced", Check::Text, "Statement run on the database at each heartbeat interval (e.g. an update of a heartbeat table)."),
