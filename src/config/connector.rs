@@ -145,6 +145,9 @@ pub struct ConnectorConfig {
     pub columns: super::columns::ColumnOptions,
     /// `slot.stream.params`, `flush.lsn.source`, `lsn.flush.timeout.*`.
     pub slot: super::slot::SlotSettings,
+    /// `errors.tolerance`, `errors.log.*`, `errors.deadletterqueue.*`,
+    /// `event.processing.failure.handling.mode`.
+    pub errors: super::errors::ErrorPolicy,
 }
 
 /// Default of `snapshot.max.threads` (Debezium's).
@@ -421,6 +424,7 @@ pub(crate) fn parse_into(p: &mut Props, name: &str) -> ConnectorConfig {
         streaming: p.flag("pgcdc.streaming"),
         columns: super::columns::parse_columns(p, regex_list),
         slot: super::slot::parse_slot(p),
+        errors: super::errors::parse_errors(p),
     };
     check_names(p, &config);
     for key in p.unused() {
