@@ -129,3 +129,43 @@ async fn a_setting_pgcdc_does_not_implement_is_refused() {
     let message = body.to_string();
     assert!(message.contains("sanitize.field.names") && message.contains("not supported by pgcdc"), "{message}");
 }
+
+/// GIVEN errors.tolerance=all with a dead letter queue, WHEN a row larger
+/// than the producer's message.max.bytes (1 MB) is inserted between two
+/// small ones, THEN the small ones are published, the large one is in the
+/// DLQ with its key and the context headers, and the connector keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_over_the_message_size_goes_to_the_dead_letter_queue() {
+    let db = PgServer::shared().create_database("poison").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("poison");
+    let slot = unique_name("slot");
+    let dlq = format!("{prefix}.dlq");
+    let props = [
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", dlq.as_str()),
+        ("errors.deadletterqueue.context.headers.enable", "true"),
+        ("snapshot.mode", "no_data"),
+        ("slot.drop.on.stop", "true"),
+    ];
+    let (code, body) = worker.register("poison", connector_config(&db, &prefix, &slot, &props)).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("poison", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (1, 'small')").await;
+    // Random text does not compress: the record stays over 1 MB.
+    db.execute("INSERT INTO t SELECT 2, string_agg(md5(random()::text), '') FROM generate_series(1, 40000)").await;
+    db.execute("INSERT INTO t VALUES (3, 'small')").await;
+    let got = broker.consume(&format!("{prefix}.public.t"), 2, TIMEOUT).await;
+    let ids: Vec<i64> = got.iter().filter_map(|r| r.key_json()["payload"]["id"].as_i64()).collect();
+    assert_eq!(ids, [1, 3], "{}", worker.log());
+    let dead = broker.consume(&dlq, 1, TIMEOUT).await;
+    assert_eq!(dead.len(), 1, "{}", worker.log());
+    assert_eq!(dead[0].key_json()["payload"]["id"], 2, "the original key");
+    assert_eq!(dead[0].header_str("__connect.errors.connector.name").as_deref(), Some("poison"));
+    assert_eq!(dead[0].header_str("__connect.errors.stage").as_deref(), Some("KAFKA_PRODUCE"));
+    assert_eq!(dead[0].header_str("__connect.errors.topic"), Some(format!("{prefix}.public.t")));
+    assert!(dead[0].value_json()["table"] == "public.t", "{}", dead[0].value_json());
+    worker.wait_task_state("poison", "RUNNING", TIMEOUT).await;
+}

@@ -54,6 +54,14 @@ pub(crate) fn parse_errors(p: &mut Props) -> ErrorPolicy {
     );
     let dlq_topic = p.get("errors.deadletterqueue.topic.name");
     let dlq_replication_factor: i16 = p.int("errors.deadletterqueue.topic.replication.factor");
+    // The DLQ topic is created as every other topic; a different factor is not applied, so it is refused.
+    let topic_rf: i16 = p.int("topic.creation.default.replication.factor");
+    if p.contains("errors.deadletterqueue.topic.replication.factor") && dlq_replication_factor != topic_rf {
+        p.error(
+            "errors.deadletterqueue.topic.replication.factor",
+            "not supported by pgcdc apart from topic.creation.default.replication.factor: the dead letter queue topic is created with it (set both alike)",
+        );
+    }
     if dlq_replication_factor == 0 {
         p.error("errors.deadletterqueue.topic.replication.factor", "must be a positive number, or -1 for the broker's default");
     }
