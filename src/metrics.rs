@@ -38,6 +38,13 @@ pub const SNAPSHOT_TABLES: &str = "pgcdc_snapshot_tables";
 /// Tables of it done (`TotalTableCount - RemainingTableCount`).
 pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 
+/// Records that failed with a data error (conversion, encoding, a write the broker refuses).
+pub const RECORDS_FAILED_TOTAL: &str = "pgcdc_records_failed_total";
+/// Of those, skipped without a trace in Kafka (errors.tolerance=all without a DLQ, or warn/skip).
+pub const RECORDS_SKIPPED_TOTAL: &str = "pgcdc_records_skipped_total";
+/// Of those, written to the dead letter queue.
+pub const RECORDS_DLQ_TOTAL: &str = "pgcdc_records_dlq_total";
+
 /// One connector's metrics.
 #[derive(Debug, Default)]
 pub struct ConnectorMetrics {
@@ -56,6 +63,9 @@ pub struct ConnectorMetrics {
     pub snapshot_completed: AtomicU64,
     pub snapshot_tables: AtomicU64,
     pub snapshot_tables_done: AtomicU64,
+    pub records_failed: AtomicU64,
+    pub records_skipped: AtomicU64,
+    pub records_dlq: AtomicU64,
 }
 
 impl ConnectorMetrics {
@@ -103,7 +113,10 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 14] = [
+        let families: [(&str, &str, &str, Getter); 17] = [
+            (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
+            (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
+            (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
             (SOURCE_EVENTS_TOTAL, "counter", "Row changes and messages decoded.", |m| &m.source_events),
             (SOURCE_TRANSACTIONS_TOTAL, "counter", "PostgreSQL transactions decoded.", |m| &m.source_transactions),
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),

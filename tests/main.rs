@@ -21,3 +21,4 @@ mod e2e_faults;
 mod e2e_distributed;
 mod e2e_avro;
 mod e2e_ready;
+mod e2e_settings;

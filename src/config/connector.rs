@@ -43,6 +43,9 @@ pub struct PgConnection {
     pub sslcert: Option<PathBuf>,
     /// `database.sslkey`: PEM private key (unencrypted) of `sslcert`.
     pub sslkey: Option<PathBuf>,
+    /// `database.initial.statements`: run, in order, on every connection
+    /// pgcdc opens to the database except the replication connection.
+    pub initial_statements: Vec<String>,
 }
 
 /// `publication.autocreate.mode`
@@ -140,6 +143,11 @@ pub struct ConnectorConfig {
     /// `column.include.list`, `column.exclude.list`, `column.mask.*`,
     /// `column.truncate.to.*`, `message.key.columns`.
     pub columns: super::columns::ColumnOptions,
+    /// `slot.stream.params`, `flush.lsn.source`, `lsn.flush.timeout.*`.
+    pub slot: super::slot::SlotSettings,
+    /// `errors.tolerance`, `errors.log.*`, `errors.deadletterqueue.*`,
+    /// `event.processing.failure.handling.mode`.
+    pub errors: super::errors::ErrorPolicy,
 }
 
 /// Default of `snapshot.max.threads` (Debezium's).
@@ -415,11 +423,27 @@ pub(crate) fn parse_into(p: &mut Props, name: &str) -> ConnectorConfig {
         heartbeat: parse_heartbeat(p),
         streaming: p.flag("pgcdc.streaming"),
         columns: super::columns::parse_columns(p, regex_list),
+        slot: super::slot::parse_slot(p),
+        errors: super::errors::parse_errors(p),
     };
     check_names(p, &config);
     for key in p.unused() {
-        if !definitions::is_ignored(&key) {
+        if let Some(d) = definitions::find(&key).filter(|d| d.check == definitions::Check::NoEffect) {
+            let value = p.undeclared(&key).unwrap_or_default().trim().to_owned();
+            if d.default.render().is_some_and(|v| v != value) {
+                p.warn(format!("{key}: accepted, no effect in pgcdc ({})", d.documentation));
+            }
+            continue;
+        }
+        if definitions::foreign(&key).is_none() {
             p.warn(format!("unknown property {key} is ignored"));
+            continue;
+        }
+        let value = p.undeclared(&key).unwrap_or_default().to_owned();
+        match definitions::foreign_verdict(&key, &value) {
+            Ok(Some(note)) => p.warn(note),
+            Ok(None) => {}
+            Err(refusal) => p.error(&key, refusal),
         }
     }
     config
@@ -506,6 +530,7 @@ fn parse_connection(p: &mut Props) -> PgConnection {
         sslrootcert: path(p, "database.sslrootcert"),
         sslcert,
         sslkey,
+        initial_statements: super::slot::parse_initial_statements(p),
     }
 }
 

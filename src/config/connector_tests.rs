@@ -152,15 +152,61 @@ fn skipped_operations_parse() {
 }
 
 #[test]
-fn unknown_properties_warn_but_known_ignored_ones_do_not() {
+fn unknown_properties_warn_and_tuning_knobs_are_reported_without_effect() {
     let (_, warnings) = ConnectorConfig::from_properties(
         "c",
-        &with(&[("tasks.max", "1"), ("errors.tolerance", "all"), ("heartbeat.interval.ms", "1000"), ("column.propagate.source.type", "x"), ("typo.prop", "1")]),
+        &with(&[
+            ("tasks.max", "1"),
+            ("heartbeat.interval.ms", "1000"),
+            ("sanitize.field.names", "false"),
+            ("poll.interval.ms", "500"),
+            ("column.propagate.source.type", "x"),
+            ("typo.prop", "1"),
+        ]),
     )
     .unwrap();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("typo.prop")));
     assert!(warnings.iter().any(|w| w.contains("column.propagate.source.type")));
+    assert!(warnings.iter().any(|w| w.starts_with("poll.interval.ms: accepted, no effect in pgcdc")), "{warnings:?}");
+}
+
+#[test]
+fn settings_that_would_change_the_output_are_refused_with_the_reason() {
+    for (key, value, why) in [
+        ("sanitize.field.names", "true", "not sanitized"),
+        ("snapshot.select.statement.overrides", "public.t", "cannot be overridden"),
+        ("converters", "isbn", "custom converters"),
+        ("producer.override.acks", "1", "[kafka.options]"),
+        ("transaction.boundary", "interval", "whole PostgreSQL transactions"),
+    ] {
+        let errs = errors_of(&with(&[(key, value)]));
+        let issue = errs.issues().iter().find(|i| i.property == key).unwrap_or_else(|| panic!("{key} not refused"));
+        assert!(issue.message.contains("not supported by pgcdc") && issue.message.contains(why), "{key}: {}", issue.message);
+    }
+}
+
+#[test]
+fn slot_and_connection_settings_parse() {
+    let (cfg, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[
+            ("database.initial.statements", "SET a = 1;SET b = ';;'"),
+            ("slot.stream.params", "origin=none"),
+            ("flush.lsn.source", "false"),
+            ("lsn.flush.timeout.ms", "5000"),
+            ("lsn.flush.timeout.action", "warn"),
+        ]),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(cfg.connection.initial_statements, vec!["SET a = 1".to_owned(), "SET b = ';'".to_owned()]);
+    assert_eq!(cfg.slot.stream_params, vec![("origin".to_owned(), "none".to_owned())]);
+    assert!(!cfg.slot.flush_lsn_source);
+    assert_eq!(cfg.slot.lsn_flush_timeout, std::time::Duration::from_millis(5000));
+    assert_eq!(cfg.slot.lsn_flush_timeout_action, crate::config::slot::LsnFlushTimeoutAction::Warn);
+    let errs = errors_of(&with(&[("slot.stream.params", "proto_version=4")]));
+    assert_eq!(errs.issues()[0].property, "slot.stream.params");
 }
 
 #[test]

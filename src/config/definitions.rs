@@ -181,63 +181,138 @@ pub fn markdown() -> String {
     out
 }
 
-/// Properties Kafka Connect or Debezium accept that pgcdc deliberately ignores.
-const IGNORED: &[&str] = &[
-    "tasks.max",
-    "header.converter",
-    "config.action.reload",
-    "topic.creation.groups",
-    "topic.creation.enable",
-    "exactly.once.support",
-    "transaction.boundary",
-    "transaction.boundary.interval.ms",
-    "offsets.storage.topic",
-    "predicates",
-    "poll.interval.ms",
-    "max.batch.size",
-    "max.queue.size",
-    "max.queue.size.in.bytes",
-    "status.update.interval.ms",
-    "slot.max.retries",
-    "slot.retry.delay.ms",
-    "slot.stream.params",
-    "database.tcpKeepAlive",
-    "database.initial.statements",
-    "sanitize.field.names",
-    "event.processing.failure.handling.mode",
-    "custom.metric.tags",
-    "xmin.fetch.interval.ms",
-    "flush.lsn.source",
-    "include.schema.comments",
-    "lsn.flush.timeout.ms",
-    "lsn.flush.timeout.action",
+/// What pgcdc does with a property Kafka Connect or Debezium defines that
+/// pgcdc does not implement. No setting is accepted without effect unless it
+/// is a pure tuning knob: those are reported by the validate endpoint and
+/// logged once as "accepted, no effect in pgcdc"; a setting that would
+/// change what a consumer receives or what PostgreSQL keeps is refused
+/// (a 400 naming it and saying why) unless its value is what pgcdc does anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// A tuning knob without effect in pgcdc; why.
+    NoEffect(&'static str),
+    /// Refused unless set to one of `allowed` (any case; blank counts as
+    /// unset and is allowed); why.
+    Refused { allowed: &'static [&'static str], why: &'static str },
+}
+
+/// A property pgcdc does not read: its name (or, with `prefix`, the start
+/// of a family of names) and what pgcdc does with it.
+#[derive(Clone, Copy, Debug)]
+pub struct Foreign {
+    pub name: &'static str,
+    pub prefix: bool,
+    pub disposition: Disposition,
+}
+
+const fn no_effect(name: &'static str, why: &'static str) -> Foreign {
+    Foreign { name, prefix: false, disposition: Disposition::NoEffect(why) }
+}
+const fn no_effect_family(name: &'static str, why: &'static str) -> Foreign {
+    Foreign { name, prefix: true, disposition: Disposition::NoEffect(why) }
+}
+const fn refused(name: &'static str, allowed: &'static [&'static str], why: &'static str) -> Foreign {
+    Foreign { name, prefix: false, disposition: Disposition::Refused { allowed, why } }
+}
+const fn refused_family(name: &'static str, why: &'static str) -> Foreign {
+    Foreign { name, prefix: true, disposition: Disposition::Refused { allowed: &[], why } }
+}
+
+const QUEUE: &str = "pgcdc's queues are bounded by the worker's batch settings";
+const METRICS: &str = "metrics carry the connector label only";
+
+/// Every property of Kafka Connect or Debezium that pgcdc accepts without
+/// reading it, or refuses; names first, then families (the longest
+/// matching family wins).
+pub const FOREIGN: &[Foreign] = &[
+    no_effect("header.converter", "pgcdc writes header values as UTF-8 strings, as SimpleHeaderConverter does"),
+    no_effect("config.action.reload", "a changed configuration always restarts the connector"),
+    refused("topic.creation.groups", &[""], "topic creation groups are not implemented; use topic.creation.default.*"),
+    no_effect("topic.creation.enable", "topics are created with topic.creation.default.*"),
+    no_effect("exactly.once.support", "exactly-once is the worker's [kafka] delivery setting"),
+    refused("transaction.boundary", &["poll"], "pgcdc's Kafka transactions always hold whole PostgreSQL transactions"),
+    no_effect("transaction.boundary.interval.ms", "pgcdc's Kafka transactions always hold whole PostgreSQL transactions"),
+    refused("offsets.storage.topic", &[""], "the offsets topic is the worker's setting"),
+    refused("predicates", &[""], "predicates are not implemented"),
+    refused("converters", &[""], "custom converters are not implemented"),
+    no_effect("poll.interval.ms", QUEUE),
+    no_effect("max.batch.size", QUEUE),
+    no_effect("max.queue.size", QUEUE),
+    no_effect("max.queue.size.in.bytes", QUEUE),
+    no_effect("status.update.interval.ms", "the standby status interval is pgcdc's own (10 s, and at every durable batch)"),
+    no_effect("slot.max.retries", "a busy slot is waited for; errors.max.retries governs reconnects"),
+    no_effect("slot.retry.delay.ms", "a busy slot is waited for; errors.retry.delay.* govern reconnects"),
+    no_effect("database.tcpKeepAlive", "pgcdc's connections always use TCP keepalive"),
+    refused("sanitize.field.names", &["false"], "field names are not sanitized: they are written as PostgreSQL names them"),
+    no_effect("custom.metric.tags", METRICS),
+    no_effect("xmin.fetch.interval.ms", "pgcdc does not track the slot's xmin"),
+    refused("include.schema.comments", &["false"], "column comments are not read"),
+    no_effect("errors.retry.timeout", "transient failures are retried by restarting the task: errors.max.retries, errors.retry.delay.*"),
+    refused("heartbeat.topics.prefix", &[""], "the old name of topic.heartbeat.prefix: use that"),
+    no_effect_family("heartbeat.", "tuning of Debezium's heartbeat"),
+    refused("snapshot.select.statement.overrides", &[""], "snapshot queries cannot be overridden: every row is read"),
+    refused_family("snapshot.select.statement.overrides.", "snapshot queries cannot be overridden: every row is read"),
+    refused("snapshot.query.mode", &["select_all"], "only select_all is implemented"),
+    refused("snapshot.mode.custom.name", &[""], "custom snapshotters are not implemented"),
+    no_effect_family("snapshot.", "snapshot tuning (pgcdc reads an exported snapshot without table locks)"),
+    no_effect_family("signal.", "signal tuning: only the source channel (signal.data.collection) is read"),
+    refused("notification.enabled.channels", &[""], "notifications are not emitted"),
+    no_effect_family("notification.", "notifications are not emitted"),
+    no_effect_family("incremental.snapshot.", "incremental snapshot tuning"),
+    refused_family("producer.override.", "per-connector producer settings are not implemented: set them in the worker's [kafka.options]"),
+    no_effect_family("consumer.override.", "a source connector has no consumer"),
+    no_effect_family("admin.override.", "topics are created with the worker's admin client"),
+    no_effect_family("header.converter.", "pgcdc writes header values as UTF-8 strings"),
+    no_effect_family("key.converter.", "not an option of pgcdc's converters"),
+    no_effect_family("value.converter.", "not an option of pgcdc's converters"),
+    no_effect_family("schema.history.", "a PostgreSQL connector keeps no schema history"),
+    no_effect_family("database.history", "a PostgreSQL connector keeps no schema history"),
+    no_effect_family("offset.", "offsets are committed with each batch"),
+    refused_family("topic.creation.", "topic creation groups are not implemented; use topic.creation.default.*"),
+    no_effect_family("internal.", "internal settings of Kafka Connect"),
 ];
 
-/// Prefixes of ignored properties.
-const IGNORED_PREFIXES: &[&str] = &[
-    "errors.",
-    "heartbeat.",
-    "predicates.",
-    "snapshot.",
-    "signal.",
-    "notification.",
-    "incremental.snapshot.",
-    "producer.override.",
-    "consumer.override.",
-    "admin.override.",
-    "header.converter.",
-    "key.converter.",
-    "value.converter.",
-    "schema.history.",
-    "database.history",
-    "offset.",
-    "topic.creation.",
-    "internal.",
-];
+/// What pgcdc does with `name`, a property it does not read.
+pub fn foreign(name: &str) -> Option<&'static Foreign> {
+    FOREIGN.iter().find(|f| !f.prefix && f.name == name).or_else(|| {
+        FOREIGN.iter().filter(|f| f.prefix && name.starts_with(f.name)).max_by_key(|f| f.name.len())
+    })
+}
 
-/// Whether `name` is a property pgcdc ignores without a warning.
-pub fn is_ignored(name: &str) -> bool {
-    IGNORED.contains(&name) || IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+/// The message for `name` = `value` that pgcdc does not implement: `Err`
+/// with the refusal, `Ok(Some(_))` with the "no effect" note, `Ok(None)`
+/// when `value` is what pgcdc does anyway (or `name` is not foreign).
+pub fn foreign_verdict(name: &str, value: &str) -> Result<Option<String>, String> {
+    match foreign(name).map(|f| f.disposition) {
+        None => Ok(None),
+        Some(Disposition::NoEffect(why)) => Ok(Some(format!("{name}: accepted, no effect in pgcdc ({why})"))),
+        Some(Disposition::Refused { allowed, why }) => {
+            let v = value.trim();
+            if v.is_empty() || allowed.iter().any(|a| a.eq_ignore_ascii_case(v)) {
+                Ok(None)
+            } else {
+                Err(format!("Invalid value {v} for configuration {name}: not supported by pgcdc: {why}"))
+            }
+        }
+    }
+}
+
+/// The README's table of the properties pgcdc does not implement.
+pub fn foreign_markdown() -> String {
+    let mut out = String::from("| property | pgcdc | why |\n| --- | --- | --- |\n");
+    for f in FOREIGN {
+        let name = if f.prefix { format!("`{}*`", f.name) } else { format!("`{}`", f.name) };
+        let (what, why) = match f.disposition {
+            Disposition::NoEffect(why) => ("accepted, no effect".to_owned(), why),
+            Disposition::Refused { allowed, why } => {
+                let ok: Vec<String> = allowed.iter().filter(|a| !a.is_empty()).map(|a| format!("`{a}`")).collect();
+                let what = if ok.is_empty() { "refused".to_owned() } else { format!("refused unless {}", ok.join(", ")) };
+                (what, why)
+            }
+        };
+        out.push_str(&format!("| {name} | {what} | {} |\n", why.replace('|', "\\|")));
+    }
+    out
 }
 
 pub use crate::config::secrets::is_secret;

@@ -11,6 +11,8 @@ pub mod definitions;
 pub(crate) mod properties;
 pub(crate) mod providers;
 pub(crate) mod secrets;
+pub mod errors;
+pub mod slot;
 mod transforms;
 pub(crate) mod values;
 pub mod worker;

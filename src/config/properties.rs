@@ -226,6 +226,11 @@ impl Props {
         self.map.get(key).cloned()
     }
 
+    /// The value of a property pgcdc does not read (no declaration needed).
+    pub(crate) fn undeclared(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
     pub(crate) fn contains(&self, key: &str) -> bool {
         self.map.get(key).is_some_and(|v| !v.trim().is_empty())
     }

@@ -123,9 +123,14 @@ pub fn validate(plugin: &str, mut config: BTreeMap<String, String>, providers: &
             Some(alias) => format!("Transforms: {alias}"),
             None => "Common".to_owned(),
         };
+        // A property pgcdc does not implement says so ("accepted, no effect in pgcdc").
+        let documentation = match definitions::foreign_verdict(&name, config.get(&name).map_or("", String::as_str)) {
+            Ok(Some(note)) => note,
+            _ => String::new(),
+        };
         let def = json!({
             "name": name, "type": "STRING", "required": false, "default_value": null, "importance": "LOW",
-            "documentation": "", "group": group, "width": "NONE", "display_name": name, "dependents": [], "order": order,
+            "documentation": documentation, "group": group, "width": "NONE", "display_name": name, "dependents": [], "order": order,
         });
         entry(def, &name, config.get(&name).cloned());
     }

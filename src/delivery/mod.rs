@@ -26,10 +26,15 @@ use crate::record::EncodedRecord;
 use crate::sink::Sink;
 
 pub mod batcher;
+pub mod errors;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tolerance_tests;
 
 pub use batcher::{BatchError, BatchPolicy, Batcher};
+pub use errors::ErrorHandler;
+use errors::{Refused, Stage};
 
 /// Turns one source event into encoded records (envelope, transforms, encoder).
 /// Asynchronous because a converter may have to register a new schema with a
@@ -69,6 +74,7 @@ pub async fn run<C: Convert, S: Sink>(
     sink: &mut Batcher<S>,
     mut shutdown: watch::Receiver<bool>,
     metrics: &ConnectorMetrics,
+    errors: &ErrorHandler,
 ) -> Result<(), DeliveryError<C::Error, S::Error>> {
     let mut records = Vec::new();
     let result = loop {
@@ -86,7 +92,7 @@ pub async fn run<C: Convert, S: Sink>(
             event = events.recv() => event,
         };
         let Some(event) = event else { break Ok(()) };
-        if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics).await {
+        if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics, errors).await {
             break Err(e);
         }
         ConnectorMetrics::raise(&metrics.durable_lsn, sink.durable_lsn().as_u64());
@@ -103,6 +109,7 @@ async fn handle<C: Convert, S: Sink>(
     sink: &mut Batcher<S>,
     records: &mut Vec<EncodedRecord>,
     metrics: &ConnectorMetrics,
+    errors: &ErrorHandler,
 ) -> Result<(), DeliveryError<C::Error, S::Error>> {
     match &event {
         SourceEvent::Change(_) | SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
@@ -115,12 +122,33 @@ async fn handle<C: Convert, S: Sink>(
     match &event {
         // A Commit's records (transaction metadata END) belong to its transaction.
         SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
-            converter.convert(&event, records).await.map_err(DeliveryError::Convert)?;
+            if let Err(e) = converter.convert(&event, records).await {
+                // A data error goes through the policy; the event's records
+                // so far go with it. Transient and fatal errors never do.
+                records.clear();
+                if e.class() != ErrorClass::Data || !errors.tolerates() {
+                    return Err(DeliveryError::Convert(e));
+                }
+                if let Some(dlq) = errors.tolerate(&event, &e, Stage::Convert, None, metrics) {
+                    sink.send(dlq).await?;
+                }
+            }
             for record in records.drain(..) {
                 let bytes = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
-                sink.send(record).await?;
-                ConnectorMetrics::add(&metrics.sink_records, 1);
-                ConnectorMetrics::add(&metrics.sink_bytes, bytes as u64);
+                let refused = errors.keeps_refused().then(|| Refused { topic: record.topic.clone(), key: record.key.clone() });
+                match sink.send(record).await {
+                    Ok(()) => {
+                        ConnectorMetrics::add(&metrics.sink_records, 1);
+                        ConnectorMetrics::add(&metrics.sink_bytes, bytes as u64);
+                    }
+                    // A record the broker refuses (too large): the same policy.
+                    Err(BatchError::Sink(e)) if e.class() == ErrorClass::Data && errors.tolerates() => {
+                        if let Some(dlq) = errors.tolerate(&event, &e, Stage::Produce, refused, metrics) {
+                            sink.send(dlq).await?;
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             if let SourceEvent::Commit(commit) = &event {
                 sink.end_transaction(commit).await?;

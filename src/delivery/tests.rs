@@ -50,7 +50,7 @@ impl Convert for Records {
 }
 
 /// A PostgreSQL transaction `xid` of `n` changes ending at `end`.
-fn tx(xid: u32, end: u64, n: usize) -> Vec<SourceEvent> {
+pub(super) fn tx(xid: u32, end: u64, n: usize) -> Vec<SourceEvent> {
     let mut events = vec![SourceEvent::Begin(TxBegin { xid, final_lsn: Lsn(end - 8), commit_ts_us: i64::from(xid) })];
     for i in 0..n {
         events.push(SourceEvent::Message(LogicalMessage {
@@ -72,7 +72,7 @@ fn tx(xid: u32, end: u64, n: usize) -> Vec<SourceEvent> {
     events
 }
 
-fn policy(max_records: usize) -> BatchPolicy {
+pub(super) fn policy(max_records: usize) -> BatchPolicy {
     BatchPolicy { max_records, max_bytes: 1 << 30, linger: Duration::from_millis(20) }
 }
 
@@ -96,7 +96,7 @@ async fn deliver(
     });
     let (_stop, shutdown) = watch::channel(false);
     let metrics = crate::metrics::Registry::global().connector("delivery-tests");
-    let result = run(rx, Records, &mut batcher, shutdown, &metrics).await.map_err(|e| e.class());
+    let result = run(rx, Records, &mut batcher, shutdown, &metrics, &super::ErrorHandler::default()).await.map_err(|e| e.class());
     if result.is_err() {
         // as the pipeline does once the source has let go of the slot
         batcher.abort().await;
@@ -106,7 +106,7 @@ async fn deliver(
     (batcher.into_sink(), result, durable)
 }
 
-fn payloads(sink: &MemorySink) -> Vec<String> {
+pub(super) fn payloads(sink: &MemorySink) -> Vec<String> {
     sink.records().map(|r| String::from_utf8_lossy(r.payload.as_deref().unwrap_or_default()).into_owned()).collect()
 }
 
@@ -152,7 +152,7 @@ async fn nothing_is_durable_before_its_commit() {
     let (_stop, shutdown) = watch::channel(false);
     let metrics = crate::metrics::Registry::global().connector("delivery-tests");
     // WHEN the batch's commit hangs
-    let hung = tokio::time::timeout(Duration::from_secs(30), run(rx, Records, &mut batcher, shutdown, &metrics)).await;
+    let hung = tokio::time::timeout(Duration::from_secs(30), run(rx, Records, &mut batcher, shutdown, &metrics, &super::ErrorHandler::default())).await;
     // THEN the position stays where it was
     assert!(hung.is_err(), "the commit hangs");
     assert_eq!(*durable_rx.borrow(), Lsn(50));

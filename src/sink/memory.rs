@@ -20,6 +20,8 @@ pub enum Fault {
     Fence,
     /// The next `commit` never returns.
     HangCommit,
+    /// The Nth `send` is refused as too large (a data error); the batch stays usable.
+    RefuseSend(usize),
 }
 
 /// Errors of the memory sink.
@@ -33,6 +35,8 @@ pub enum MemoryError {
     Fenced,
     #[error("send or commit outside a batch")]
     NoBatch,
+    #[error("record too large for the broker")]
+    TooLarge,
 }
 
 impl Classify for MemoryError {
@@ -40,6 +44,7 @@ impl Classify for MemoryError {
         match self {
             MemoryError::Send | MemoryError::Commit => ErrorClass::Transient,
             MemoryError::Fenced | MemoryError::NoBatch => ErrorClass::Fatal,
+            MemoryError::TooLarge => ErrorClass::Data,
         }
     }
 }
@@ -116,6 +121,9 @@ impl Sink for MemorySink {
         let n = self.sends;
         if self.take_fault(|f| *f == Fault::FailSend(n)) {
             return Err(MemoryError::Send);
+        }
+        if self.take_fault(|f| *f == Fault::RefuseSend(n)) {
+            return Err(MemoryError::TooLarge);
         }
         if self.fenced {
             return Err(MemoryError::Fenced);

@@ -106,6 +106,14 @@ pub enum SourceError {
     StreamEnded,
     #[error("heartbeat.action.query failed: fix the statement or its permissions")]
     HeartbeatQuery(#[source] tokio_postgres::Error),
+    #[error("database.initial.statements: {statement:?} failed: fix the statement or its permissions")]
+    InitialStatement {
+        statement: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("reporting LSN {lsn} as flushed took longer than lsn.flush.timeout.ms={timeout_ms} (lsn.flush.timeout.action=fail; warn or ignore would go on)")]
+    LsnFlushTimeout { lsn: Lsn, timeout_ms: u64 },
     #[error(transparent)]
     Spill(#[from] SpillError),
     #[error(transparent)]
@@ -129,6 +137,8 @@ impl Classify for SourceError {
             SourceError::Decoder(_) => ErrorClass::Fatal,
             SourceError::StreamEnded => ErrorClass::Transient,
             SourceError::HeartbeatQuery(e) => classify_pg(e),
+            SourceError::InitialStatement { source, .. } => classify_pg(source),
+            SourceError::LsnFlushTimeout { .. } => ErrorClass::Fatal,
             // A directory others could tamper with stays so until an operator acts.
             SourceError::Spill(SpillError::UnsafeDir(_)) => ErrorClass::Fatal,
             // Disk trouble or a protocol violation: a restart starts the stream over.
@@ -238,6 +248,14 @@ pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Clie
         .batch_execute("SET standard_conforming_strings = on")
         .await
         .map_err(|source| SourceError::Connect { host: conn.host.clone(), port: conn.port, source })?;
+    // `database.initial.statements`, in order, as Debezium runs them on
+    // its JDBC connections (never on the replication connection).
+    for statement in &conn.initial_statements {
+        client
+            .batch_execute(statement)
+            .await
+            .map_err(|source| SourceError::InitialStatement { statement: statement.clone(), source })?;
+    }
     Ok((client, tls))
 }
 
@@ -504,6 +522,8 @@ struct Streamer {
     spool: Option<StreamSpool>,
     /// `signal.data.collection`: signals and incremental snapshots.
     signals: Option<Signals>,
+    /// `flush.lsn.source`, `lsn.flush.timeout.*`.
+    slot: crate::config::slot::SlotSettings,
 }
 
 impl Streamer {
@@ -524,6 +544,7 @@ impl Streamer {
         let start_lsn = stored.map_or(slot_lsn, |s| s.max(slot_lsn));
         let mut options = StartOptions::new(vec![config.publication_name.clone()]);
         options.messages = true;
+        options.extra = config.slot.stream_params.clone();
         (options.proto_version, options.streaming) = negotiate(repl.server_version(), config.streaming);
         let spool = match options.streaming {
             Streaming::Off => None,
@@ -562,6 +583,10 @@ impl Streamer {
         if let Some(stored) = stored {
             decoder = decoder.resume_after(stored);
         }
+        let mut stream = stream;
+        // flush.lsn.source=false: every status update reports flush 0/0,
+        // which PostgreSQL takes as "nothing confirmed".
+        stream.set_confirm(config.slot.flush_lsn_source);
         let streamer = Streamer {
             stream,
             decoder,
@@ -571,6 +596,7 @@ impl Streamer {
             heartbeat_query: config.heartbeat.action_query.clone(),
             spool,
             signals,
+            slot: config.slot.clone(),
         };
         Ok(Some((streamer, pid)))
     }
@@ -620,6 +646,9 @@ impl Streamer {
                     if changed.is_ok() {
                         let lsn = *durable.borrow_and_update();
                         self.stream.set_flushed(lsn);
+                        if let Err(e) = self.report_flushed(lsn).await {
+                            break Err(e);
+                        }
                     }
                     continue;
                 }
@@ -660,6 +689,22 @@ impl Streamer {
             Err(_) => self.stream.abort().await,
         }
         result
+    }
+
+    /// Reports a new durable position to the server at once (as Debezium
+    /// flushes the LSN at each offset commit), within `lsn.flush.timeout.ms`;
+    /// past it, `lsn.flush.timeout.action` decides. Nothing is reported
+    /// with `flush.lsn.source=false`.
+    async fn report_flushed(&mut self, lsn: Lsn) -> Result<(), SourceError> {
+        if !self.slot.flush_lsn_source {
+            return Ok(());
+        }
+        let timeout = self.slot.lsn_flush_timeout;
+        match flush_within(timeout, self.slot.lsn_flush_timeout_action, lsn, self.stream.send_feedback(false)).await? {
+            Some(result) => result.map_err(SourceError::from),
+            // Whatever of the update was written stays buffered and goes out first next time.
+            None => Ok(()),
+        }
     }
 
     /// One replication message; a Stream Commit returns the replay to run.
@@ -824,5 +869,52 @@ mod tests {
         assert_eq!(negotiate(160_002, true), (4, Streaming::On));
         assert_eq!(negotiate(170_000, true), (4, Streaming::On));
         assert_eq!(negotiate(0, true), (1, Streaming::Off), "unknown version: the oldest protocol");
+    }
+}
+
+/// Runs `flush` within `timeout`; past it, `action` decides: an error
+/// (`fail`), a warning, or nothing (`ignore`). The flush's own result is
+/// returned as it is.
+async fn flush_within<T>(
+    timeout: Duration,
+    action: crate::config::slot::LsnFlushTimeoutAction,
+    lsn: Lsn,
+    flush: impl std::future::Future<Output = T>,
+) -> Result<Option<T>, SourceError> {
+    use crate::config::slot::LsnFlushTimeoutAction as A;
+    match tokio::time::timeout(timeout, flush).await {
+        Ok(result) => Ok(Some(result)),
+        Err(_) => {
+            let timeout_ms = timeout.as_millis() as u64;
+            match action {
+                A::Fail => Err(SourceError::LsnFlushTimeout { lsn, timeout_ms }),
+                A::Warn => {
+                    tracing::warn!(lsn = %lsn, timeout_ms, "reporting the flushed position timed out; going on (lsn.flush.timeout.action=warn)");
+                    Ok(None)
+                }
+                A::Ignore => {
+                    tracing::debug!(lsn = %lsn, timeout_ms, "reporting the flushed position timed out; going on (lsn.flush.timeout.action=ignore)");
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod flush_timeout_tests {
+    use super::*;
+    use crate::config::slot::LsnFlushTimeoutAction;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_past_the_timeout_fails_or_goes_on_as_the_action_says() {
+        let t = Duration::from_millis(30_000);
+        let hang = || std::future::pending::<()>();
+        let failed = flush_within(t, LsnFlushTimeoutAction::Fail, Lsn(42), hang()).await;
+        assert!(matches!(failed, Err(SourceError::LsnFlushTimeout { lsn: Lsn(42), timeout_ms: 30_000 })));
+        assert!(failed.unwrap_err().to_string().contains("lsn.flush.timeout.ms=30000"));
+        assert!(matches!(flush_within(t, LsnFlushTimeoutAction::Warn, Lsn(42), hang()).await, Ok(None)));
+        assert!(matches!(flush_within(t, LsnFlushTimeoutAction::Ignore, Lsn(42), hang()).await, Ok(None)));
+        assert!(matches!(flush_within(t, LsnFlushTimeoutAction::Fail, Lsn(42), async { 7 }).await, Ok(Some(7))));
     }
 }

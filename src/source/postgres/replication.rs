@@ -184,12 +184,21 @@ pub struct StartOptions {
     pub streaming: Streaming,
     /// Send values in binary format where possible.
     pub binary: bool,
+    /// `slot.stream.params`: further options, as (name, value).
+    pub extra: Vec<(String, String)>,
 }
 
 impl StartOptions {
     /// Protocol 1, no messages, no streaming, text values.
     pub fn new(publication_names: Vec<String>) -> Self {
-        StartOptions { proto_version: 1, publication_names, messages: false, streaming: Streaming::Off, binary: false }
+        StartOptions {
+            proto_version: 1,
+            publication_names,
+            messages: false,
+            streaming: Streaming::Off,
+            binary: false,
+            extra: Vec::new(),
+        }
     }
 
     /// The parenthesized option list of the command.
@@ -209,6 +218,9 @@ impl StartOptions {
             Streaming::Off => {}
             Streaming::On => opts.push("streaming 'on'".into()),
             Streaming::Parallel => opts.push("streaming 'parallel'".into()),
+        }
+        for (name, value) in &self.extra {
+            opts.push(format!("{} {}", quote_ident(name), quote_literal(value)));
         }
         opts.join(", ")
     }

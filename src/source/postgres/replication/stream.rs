@@ -60,6 +60,9 @@ pub struct ReplicationStream<S> {
     server_done: bool,
     /// The walsender's process id, handed back with the connection.
     backend_pid: Option<i32>,
+    /// Report the flush position (`flush.lsn.source`); when false every
+    /// status update reports 0/0, which confirms nothing to the slot.
+    confirm: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
@@ -73,6 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
             next_status: Instant::now() + status_interval,
             server_done: false,
             backend_pid: None,
+            confirm: true,
         }
     }
 
@@ -97,7 +101,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationStream<S> {
     /// The flush position a status update reports: what the caller declared
     /// durable, capped at what the server has sent.
     pub fn confirmable(&self) -> Lsn {
+        if !self.confirm {
+            return Lsn::ZERO;
+        }
         self.flushed.min(self.sent)
+    }
+
+    /// Whether status updates confirm the flush position (`flush.lsn.source`).
+    pub fn set_confirm(&mut self, confirm: bool) {
+        self.confirm = confirm;
     }
 
     /// The highest WAL end position received.
