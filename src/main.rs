@@ -25,7 +25,7 @@ enum Command {
     /// directory and the connectors directory.
     Run {
         /// The worker's TOML configuration (environment overrides: PGCDC_SECTION__KEY).
-        #[arg(long, short)]
+        #[arg(long, short, env = "PGCDC_CONFIG")]
         config: Option<PathBuf>,
     },
     /// Print the records of topics as JSON lines, from the beginning.

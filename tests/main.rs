@@ -7,6 +7,7 @@ mod support;
 mod e2e_conformance;
 mod e2e_rest;
 mod e2e_secrets;
+mod e2e_kafka_tls;
 mod e2e_skeleton;
 mod e2e_snapshot;
 mod e2e_snapshot_resume;

@@ -131,6 +131,18 @@ impl Classify for ProtocolError {
     }
 }
 
+/// The profile of [`check_reachable`].
+const CHECK: Profile =
+    Profile { client_id: "pgcdc-check", connect_timeout: Duration::from_secs(15), max_response_bytes: 1024 * 1024 };
+
+/// Opens (and closes) one connection to a bootstrap server with the
+/// worker's TLS and SASL: a wrong CA, host name or password fails here,
+/// classified and naming the setting, before librdkafka would retry it
+/// silently.
+pub async fn check_reachable(settings: &ClientSettings) -> Result<(), ProtocolError> {
+    Connection::open_any(settings, CHECK).await.map(drop)
+}
+
 /// One connection to one broker.
 pub struct Connection {
     stream: Box<dyn Stream>,
