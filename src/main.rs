@@ -25,13 +25,17 @@ enum Command {
     /// directory and the connectors directory.
     Run {
         /// The worker's TOML configuration (environment overrides: PGCDC_SECTION__KEY).
-        #[arg(long, short)]
+        #[arg(long, short, env = "PGCDC_CONFIG")]
         config: Option<PathBuf>,
     },
     /// Print the records of topics as JSON lines, from the beginning.
     Tail {
-        #[arg(long, default_value = "127.0.0.1:9092")]
-        bootstrap_servers: String,
+        /// The brokers (default: the config file's kafka.bootstrap_servers, else 127.0.0.1:9092).
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// A worker configuration whose [kafka] settings (bootstrap servers, TLS, SASL) to use.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
         /// Stop after this many records.
         #[arg(long)]
         max: Option<usize>,
@@ -51,9 +55,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => run(config),
-        Command::Tail { bootstrap_servers, max, idle_secs, topics } => {
+        Command::Tail { bootstrap_servers, config, max, idle_secs, topics } => {
+            let client = match config {
+                Some(path) => match WorkerConfig::load(Some(&path)) {
+                    Ok(c) => {
+                        let mut kafka = c.kafka;
+                        if let Some(servers) = bootstrap_servers {
+                            kafka.bootstrap_servers = servers;
+                        }
+                        kafka.client_settings()
+                    }
+                    Err(err) => {
+                        eprintln!("pgcdc tail: {}", error_chain(&err));
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => pgcdc::kafka::ClientSettings::new(bootstrap_servers.unwrap_or_else(|| "127.0.0.1:9092".to_owned()), Vec::new()),
+            };
             let opts = pgcdc::tail::TailOptions {
-                client: pgcdc::kafka::ClientSettings::new(bootstrap_servers, Vec::new()),
+                client,
                 topics,
                 max_records: max,
                 idle_timeout: Duration::from_secs(idle_secs),

@@ -26,6 +26,8 @@ pub fn is_secret(name: &str) -> bool {
         || lower.ends_with("bearer.auth.token")
         || lower.ends_with("sasl.jaas.config")
         || lower.ends_with(".key.password")
+        || lower.ends_with("ssl.key.pem")
+        || lower.ends_with("sasl.oauthbearer.config")
 }
 
 /// `value` of `name` as it may be shown: [`HIDDEN`] for a secret, the
@@ -106,7 +108,18 @@ mod tests {
 
     #[test]
     fn secrets_by_name_and_type() {
-        for name in ["database.password", "database.sslpassword", "value.converter.basic.auth.user.info", "x.secret.y"] {
+        for name in [
+            "database.password",
+            "database.sslpassword",
+            "value.converter.basic.auth.user.info",
+            "x.secret.y",
+            "sasl.jaas.config",
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
+        ] {
             assert_eq!(mask_value(name, "v"), HIDDEN, "{name}");
         }
         assert_eq!(mask_value("database.user", "alice"), "alice");

@@ -431,8 +431,17 @@ impl WorkerConfig {
     /// Has librdkafka check every `[kafka.options]` entry (a name it does not
     /// know, a value it rejects) now rather than when each connector starts.
     /// Only the configuration is built: no client, no connection.
+    ///
+    /// First the Connect spellings are translated (see
+    /// [`crate::kafka::security`]); a setting pgcdc cannot honour is refused
+    /// here, so the worker does not start.
     fn validate_kafka_options(&self) -> Result<(), ConfigError> {
-        for (key, value) in &self.kafka.options {
+        let options: Vec<(String, String)> = self.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let resolved = crate::kafka::security::resolve(&options).map_err(|e| ConfigError::Invalid {
+            field: format!("kafka.options.\"{}\"", e.property),
+            constraint: e.reason,
+        })?;
+        for (key, value) in &resolved.librdkafka {
             let mut client = rdkafka::ClientConfig::new();
             client.set(key, value).set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
             if let Err(err) = client.create_native_config() {

@@ -4,19 +4,54 @@
 
 use rdkafka::ClientConfig;
 
+use super::security::{self, Resolved, Security, SettingError};
+
 /// The worker's `[kafka]` connection settings: every client pgcdc opens
 /// (librdkafka or raw protocol) starts from these.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The options are resolved once, here ([`security::resolve`]): Connect's
+/// names become librdkafka's, and the raw protocol connection reads its TLS
+/// and SASL settings from the same result. The worker refuses to start when
+/// they cannot be resolved ([`ClientSettings::check`]); a client built from
+/// settings that were never checked fails rather than connect without them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Comma-separated `host:port` list.
     pub bootstrap_servers: String,
-    /// Raw librdkafka properties (`[kafka.options]`).
+    /// Raw `[kafka.options]`, as given.
     pub options: Vec<(String, String)>,
+    resolved: Result<Resolved, SettingError>,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let options: Vec<(&str, String)> =
+            self.options.iter().map(|(k, v)| (k.as_str(), crate::config::secrets::mask_value(k, v))).collect();
+        f.debug_struct("ClientSettings").field("bootstrap_servers", &self.bootstrap_servers).field("options", &options).finish()
+    }
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings::new(String::new(), Vec::new())
+    }
 }
 
 impl ClientSettings {
     pub fn new(bootstrap_servers: impl Into<String>, options: impl IntoIterator<Item = (String, String)>) -> Self {
-        ClientSettings { bootstrap_servers: bootstrap_servers.into(), options: options.into_iter().collect() }
+        let options: Vec<(String, String)> = options.into_iter().collect();
+        let resolved = security::resolve(&options);
+        ClientSettings { bootstrap_servers: bootstrap_servers.into(), options, resolved }
+    }
+
+    /// Whether every option can be honoured (the first one that cannot, named).
+    pub fn check(&self) -> Result<(), SettingError> {
+        self.resolved.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    /// What pgcdc's own protocol connection does on top of TCP.
+    pub(crate) fn security(&self) -> Result<&Security, SettingError> {
+        self.resolved.as_ref().map(|r| &r.security).map_err(Clone::clone)
     }
 
     /// `bootstrap.servers` and `[kafka.options]`: an admin client as it is,
@@ -26,13 +61,24 @@ impl ClientSettings {
     }
 
     /// `bootstrap.servers`, then a role's tunable `defaults`, then
-    /// `[kafka.options]`, which win over the defaults.
+    /// `[kafka.options]` (translated to librdkafka's names), which win over
+    /// the defaults.
     pub fn with_defaults(&self, defaults: impl FnOnce(&mut ClientConfig)) -> ClientConfig {
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", &self.bootstrap_servers);
         defaults(&mut cc);
-        for (k, v) in &self.options {
-            cc.set(k, v);
+        match &self.resolved {
+            Ok(resolved) => {
+                for (k, v) in &resolved.librdkafka {
+                    cc.set(k, v);
+                }
+            }
+            // Never reached from a checked worker configuration. The client
+            // must not connect without the refused setting: librdkafka
+            // refuses to create a client with this property, which names it.
+            Err(e) => {
+                cc.set(format!("pgcdc.refused.{}", e.property), "see the worker configuration");
+            }
         }
         cc
     }

@@ -23,6 +23,9 @@ pub(crate) mod admin;
 pub(crate) mod client;
 pub mod partitioner;
 pub(crate) mod protocol;
+pub(crate) mod sasl;
+pub mod security;
+pub(crate) mod tls;
 
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;

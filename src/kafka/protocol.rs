@@ -3,7 +3,9 @@
 //! Metadata/Fetch and the distributed worker's group coordinator APIs.
 //!
 //! ```text
-//!   open(addr) ── TCP connect (within the profile's timeout) ── ApiVersions ─▶ versions per API
+//!   open(addr) ── TCP connect ── [TLS handshake] ── ApiVersions ── [SASL] ─▶ versions per API
+//!                 (all within the profile's connect timeout; TLS and SASL as `[kafka.options]`
+//!                  say, see super::security: never a silent plaintext fallback)
 //!   request(api, version, body, timeout):
 //!      [len i32][RequestHeader(correlation id = previous + 1, client id)][body] ──▶
 //!      ◀── [len i32 ≤ max_response_bytes][ResponseHeader(same correlation id)][body]
@@ -23,12 +25,30 @@ use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
+use kafka_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
+use kafka_protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
+use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::{Classify, ErrorClass};
 
+use super::sasl::{self, Scram, ScramError};
+use super::security::{SaslMechanism, SaslSettings, SettingError};
+use super::tls::TlsError;
 use super::ClientSettings;
+
+/// A TCP or TLS stream.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Kafka's UNSUPPORTED_SASL_MECHANISM.
+const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+/// Kafka's ILLEGAL_SASL_STATE.
+const ILLEGAL_SASL_STATE: i16 = 34;
+/// Kafka's SASL_AUTHENTICATION_FAILED.
+const SASL_AUTHENTICATION_FAILED: i16 = 58;
 
 /// What differs between the users of a connection.
 #[derive(Clone, Copy, Debug)]
@@ -70,14 +90,39 @@ pub enum ProtocolError {
     UnsupportedVersion { api: &'static str, min: i16, max: i16 },
     #[error("the Kafka broker answered {api} with error code {code}")]
     Broker { api: &'static str, code: i16 },
+    #[error("the Kafka settings cannot be used")]
+    Setting(#[from] SettingError),
+    #[error("TLS to the Kafka broker failed")]
+    Tls(#[from] TlsError),
+    #[error("the Kafka broker does not enable SASL mechanism {mechanism} (it offers {offered}): check sasl.mechanism")]
+    SaslMechanism { mechanism: &'static str, offered: String },
+    #[error("SASL authentication as {username} with {mechanism} failed: check the user name and password in sasl.jaas.config ({message})")]
+    SaslFailed { mechanism: &'static str, username: String, message: String },
+    #[error("SASL {mechanism} exchange failed (check sasl.jaas.config)")]
+    Scram {
+        mechanism: &'static str,
+        #[source]
+        source: ScramError,
+    },
 }
 
 impl Classify for ProtocolError {
     fn class(&self) -> ErrorClass {
         match self {
-            ProtocolError::Encode { .. } | ProtocolError::Decode { .. } | ProtocolError::UnsupportedVersion { .. } => {
-                ErrorClass::Fatal
+            ProtocolError::Encode { .. }
+            | ProtocolError::Decode { .. }
+            | ProtocolError::UnsupportedVersion { .. }
+            | ProtocolError::Setting(_)
+            | ProtocolError::SaslMechanism { .. }
+            | ProtocolError::SaslFailed { .. }
+            | ProtocolError::Scram { .. } => ErrorClass::Fatal,
+            // A certificate the broker's chain or name does not pass (rustls's
+            // errors are InvalidData) needs a fix, not a retry; a cut
+            // connection during the handshake is transient.
+            ProtocolError::Tls(TlsError::Handshake { source, .. }) if source.kind() != std::io::ErrorKind::InvalidData => {
+                ErrorClass::Transient
             }
+            ProtocolError::Tls(_) => ErrorClass::Fatal,
             ProtocolError::Connect { .. }
             | ProtocolError::Io(_)
             | ProtocolError::Timeout { .. }
@@ -86,9 +131,21 @@ impl Classify for ProtocolError {
     }
 }
 
+/// The profile of [`check_reachable`].
+const CHECK: Profile =
+    Profile { client_id: "pgcdc-check", connect_timeout: Duration::from_secs(15), max_response_bytes: 1024 * 1024 };
+
+/// Opens (and closes) one connection to a bootstrap server with the
+/// worker's TLS and SASL: a wrong CA, host name or password fails here,
+/// classified and naming the setting, before librdkafka would retry it
+/// silently.
+pub async fn check_reachable(settings: &ClientSettings) -> Result<(), ProtocolError> {
+    Connection::open_any(settings, CHECK).await.map(drop)
+}
+
 /// One connection to one broker.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     profile: Profile,
     correlation_id: i32,
     /// (min, max) version per API key, from ApiVersions.
@@ -98,13 +155,22 @@ pub struct Connection {
 impl Connection {
     /// Connects to `addr` (`host:port`, a broker named by another broker's
     /// answer) with the worker's settings and asks for its API versions.
-    pub async fn open(_settings: &ClientSettings, addr: &str, profile: Profile) -> Result<Connection, ProtocolError> {
+    pub async fn open(settings: &ClientSettings, addr: &str, profile: Profile) -> Result<Connection, ProtocolError> {
+        let security = settings.security()?;
         let timeout = profile.connect_timeout;
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| ProtocolError::Timeout { api: "connect", timeout })?
             .map_err(|source| ProtocolError::Connect { addr: addr.to_owned(), source })?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Stream> = match &security.tls {
+            Some(tls) => {
+                let config = super::tls::client_config(tls)?;
+                let handshake = super::tls::connect(config, tcp, addr);
+                Box::new(tokio::time::timeout(timeout, handshake).await.map_err(|_| ProtocolError::Timeout { api: "TLS handshake", timeout })??)
+            }
+            None => Box::new(tcp),
+        };
         let mut conn = Connection { stream, profile, correlation_id: 0, versions: HashMap::new() };
         let response: ApiVersionsResponse =
             conn.request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), timeout).await?;
@@ -112,7 +178,59 @@ impl Connection {
             return Err(ProtocolError::Broker { api: "ApiVersions", code: response.error_code });
         }
         conn.versions = response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        if let Some(sasl) = &security.sasl {
+            conn.authenticate(sasl, timeout).await?;
+        }
         Ok(conn)
+    }
+
+    /// SaslHandshake v1, then the mechanism's SaslAuthenticate round trips.
+    async fn authenticate(&mut self, sasl: &SaslSettings, timeout: Duration) -> Result<(), ProtocolError> {
+        let mechanism = sasl.mechanism.name();
+        let version = self.version(ApiKey::SaslHandshake, "SaslHandshake", 1, 1)?;
+        let request = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+        let response: SaslHandshakeResponse =
+            self.request(ApiKey::SaslHandshake, "SaslHandshake", version, &request, timeout).await?;
+        match response.error_code {
+            0 => {}
+            UNSUPPORTED_SASL_MECHANISM => {
+                let offered = response.mechanisms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(ProtocolError::SaslMechanism { mechanism, offered });
+            }
+            code => return Err(ProtocolError::Broker { api: "SaslHandshake", code }),
+        }
+        let password = sasl.password.expose();
+        match sasl.mechanism {
+            SaslMechanism::Plain => {
+                self.sasl_authenticate(sasl, sasl::plain(&sasl.username, password), timeout).await?;
+            }
+            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+                let scram_err = |source| ProtocolError::Scram { mechanism, source };
+                let (scram, first) = Scram::start(sasl.mechanism, &sasl.username, password).map_err(scram_err)?;
+                let server_first = self.sasl_authenticate(sasl, first, timeout).await?;
+                let (fin, client_final) = scram.respond(&server_first).map_err(scram_err)?;
+                let server_final = self.sasl_authenticate(sasl, client_final, timeout).await?;
+                fin.verify(&server_final).map_err(scram_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One SaslAuthenticate round trip: the broker's bytes.
+    async fn sasl_authenticate(&mut self, sasl: &SaslSettings, bytes: Vec<u8>, timeout: Duration) -> Result<Bytes, ProtocolError> {
+        let version = self.version(ApiKey::SaslAuthenticate, "SaslAuthenticate", 0, 1)?;
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes));
+        let response: SaslAuthenticateResponse =
+            self.request(ApiKey::SaslAuthenticate, "SaslAuthenticate", version, &request, timeout).await?;
+        match response.error_code {
+            0 => Ok(response.auth_bytes),
+            SASL_AUTHENTICATION_FAILED | ILLEGAL_SASL_STATE => Err(ProtocolError::SaslFailed {
+                mechanism: sasl.mechanism.name(),
+                username: sasl.username.clone(),
+                message: response.error_message.as_ref().map_or_else(|| "no reason given".to_owned(), |m| m.to_string()),
+            }),
+            code => Err(ProtocolError::Broker { api: "SaslAuthenticate", code }),
+        }
     }
 
     /// Connects to the first reachable bootstrap server.

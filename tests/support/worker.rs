@@ -38,6 +38,11 @@ impl Worker {
 
     /// Start with extra environment (`PGCDC_…` overrides).
     pub async fn start_with(broker: &Broker, env: &[(&str, &str)]) -> Worker {
+        Self::start_at(&broker.bootstrap, env).await
+    }
+
+    /// Start against the brokers at `bootstrap` with extra environment.
+    pub async fn start_at(bootstrap: &str, env: &[(&str, &str)]) -> Worker {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -49,14 +54,14 @@ impl Worker {
                 g
             }
         };
-        let child = spawn(port, &broker.bootstrap, dir.path(), &env);
+        let child = spawn(port, bootstrap, dir.path(), &env);
         let mut worker = Worker {
             child,
             rest: format!("http://127.0.0.1:{port}"),
             dir,
             http: reqwest::Client::new(),
             port,
-            bootstrap: broker.bootstrap.clone(),
+            bootstrap: bootstrap.to_owned(),
             env,
             group_id,
             authorization: None,

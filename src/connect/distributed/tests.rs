@@ -76,7 +76,7 @@ impl ConnectorStore for LoopbackStore {
 }
 
 fn cluster() -> Arc<Cluster> {
-    let client = ClientSettings { bootstrap_servers: "127.0.0.1:1".into(), options: Vec::new() };
+    let client = ClientSettings::new("127.0.0.1:1", Vec::new());
     let settings = ClusterSettings {
         group_id: "g".into(),
         worker_id: "w1:8083".into(),

@@ -115,6 +115,15 @@ pub struct OffsetTarget {
 pub enum SinkError {
     #[error("cannot create the Kafka client (check [kafka] options)")]
     Client(#[source] KafkaError),
+    /// pgcdc's own connection to a broker (TLS and SASL as configured)
+    /// failed before any producer was created: a certificate or password
+    /// problem is fatal and named here, not retried by librdkafka forever.
+    #[error("cannot connect to the Kafka brokers")]
+    Connect {
+        class: ErrorClass,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("cannot create topic {topic}")]
     TopicCreation {
         topic: String,
@@ -157,6 +166,7 @@ impl Classify for SinkError {
             | SinkError::Enqueue { source: e, .. }
             | SinkError::Delivery { source: e, .. }
             | SinkError::Transaction { source: e, .. } => classify_kafka(e),
+            SinkError::Connect { class, .. } => *class,
             SinkError::Canceled => ErrorClass::Transient,
             SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
@@ -185,6 +195,9 @@ impl KafkaSink {
     /// fences any earlier producer with the same id).
     pub async fn connect(config: SinkConfig) -> Result<Self, SinkError> {
         let client = ClientSettings::new(config.bootstrap_servers.clone(), config.options.clone());
+        crate::kafka::protocol::check_reachable(&client)
+            .await
+            .map_err(|e| SinkError::Connect { class: crate::error::Classify::class(&e), source: Box::new(e) })?;
         let cc = client.with_defaults(|cc| {
             crate::kafka::client::idempotent(cc)
                 .set("partitioner", "murmur2_random")
