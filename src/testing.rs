@@ -1,5 +1,34 @@
 //! Helpers shared by the unit tests.
 
+use std::sync::Arc;
+
+use crate::event::{ColumnSchema, ReplicaIdentity, TableId, TableSchema};
+use crate::schema::{Schema, SchemaType};
+
+/// `public.t (id int4, v int4)`: keyed by `id` under REPLICA IDENTITY
+/// DEFAULT, or without a key under REPLICA IDENTITY FULL.
+pub(crate) fn int_table(keyed: bool) -> Arc<TableSchema> {
+    let col = |name: &str, key: Option<u16>| ColumnSchema {
+        name: name.into(),
+        type_oid: 23,
+        type_modifier: -1,
+        type_name: "int4".into(),
+        nullable: key.is_none(),
+        is_key: key.is_some(),
+        key_position: key,
+        schema: Arc::new(Schema::new(SchemaType::Int32)),
+        key_mapping: None,
+        required_fallback: None,
+    };
+    Arc::new(TableSchema {
+        relation_id: 1,
+        id: TableId::new("public", "t"),
+        columns: vec![col("id", keyed.then_some(0)), col("v", None)],
+        replica_identity: if keyed { ReplicaIdentity::Default } else { ReplicaIdentity::Full },
+        version: 1,
+    })
+}
+
 /// A small deterministic generator (xorshift64*), so a failing seed reproduces.
 pub(crate) struct Rng(pub u64);
 

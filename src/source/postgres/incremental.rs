@@ -270,8 +270,7 @@ pub fn chunk_select(select: &str, keys: &[String], last: Option<&[String]>, max:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{ColumnSchema, ReplicaIdentity, SourceInfo};
-    use crate::schema::{Schema, SchemaType};
+    use crate::event::SourceInfo;
 
     fn s(v: &str) -> Value {
         Value::String(v.to_owned())
@@ -295,25 +294,7 @@ mod tests {
     }
 
     fn table() -> Arc<TableSchema> {
-        let col = |name: &str, key: Option<u16>| ColumnSchema {
-            name: name.into(),
-            type_oid: 23,
-            type_modifier: -1,
-            type_name: "int4".into(),
-            nullable: key.is_none(),
-            is_key: key.is_some(),
-            key_position: key,
-            schema: Arc::new(Schema::new(SchemaType::Int32)),
-            key_mapping: None,
-            required_fallback: None,
-        };
-        Arc::new(TableSchema {
-            relation_id: 1,
-            id: TableId::new("public", "t"),
-            columns: vec![col("id", Some(0)), col("v", None)],
-            replica_identity: ReplicaIdentity::Default,
-            version: 1,
-        })
+        crate::testing::int_table(true)
     }
 
     fn change(op: Op, before: Option<(i32, i32)>, after: Option<(i32, i32)>) -> ChangeEvent {

@@ -1,33 +1,10 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::WindowTracker;
-use crate::event::{ChangeEvent, ColumnSchema, Op, ReplicaIdentity, SnapshotMarker, SourceInfo, TableId, TableSchema};
+use crate::event::{ChangeEvent, Op, SnapshotMarker, SourceInfo};
 use crate::lsn::Lsn;
-use crate::testing::Rng;
-use crate::schema::{Schema, SchemaType, Value};
-
-fn table(keyed: bool) -> Arc<TableSchema> {
-    let col = |name: &str, key: Option<u16>| ColumnSchema {
-        name: name.into(),
-        type_oid: 23,
-        type_modifier: -1,
-        type_name: "int4".into(),
-        nullable: key.is_none(),
-        is_key: key.is_some(),
-        key_position: key,
-        schema: Arc::new(Schema::new(SchemaType::Int32)),
-        key_mapping: None,
-        required_fallback: None,
-    };
-    Arc::new(TableSchema {
-        relation_id: 1,
-        id: TableId::new("public", "t"),
-        columns: vec![col("id", keyed.then_some(0)), col("v", None)],
-        replica_identity: if keyed { ReplicaIdentity::Default } else { ReplicaIdentity::Full },
-        version: 1,
-    })
-}
+use crate::testing::{int_table as table, Rng};
+use crate::schema::Value;
 
 fn event(op: Op, lsn: u64, before: Option<(i32, i32)>, after: Option<(i32, i32)>) -> ChangeEvent {
     let row = |(k, v): (i32, i32)| vec![Value::Int32(k), Value::Int32(v)];
