@@ -48,6 +48,13 @@ struct Pending {
     partial: bool,
 }
 
+impl Pending {
+    /// Where the batch leaves the durable position once it commits.
+    fn position(&self) -> Option<Lsn> {
+        self.last_end_lsn.max(self.idle_lsn)
+    }
+}
+
 /// A connector's position: durable, and as of the open batch.
 #[derive(Clone, Debug, Default)]
 pub struct OffsetLedger {
@@ -120,8 +127,9 @@ impl OffsetLedger {
 
     /// The batch's position when it commits: its last transaction's end, or
     /// its idle position when later (`None`: it moves nothing).
+    #[cfg(test)]
     pub fn batch_position(&self) -> Option<Lsn> {
-        self.pending.last_end_lsn.max(self.pending.idle_lsn)
+        self.pending.position()
     }
 
     /// Moves the durable position to `lsn` (when later) without a batch: a
@@ -173,18 +181,12 @@ impl OffsetLedger {
         if pending.last_commit.is_some() {
             self.last_durable_commit = pending.last_commit.clone();
         }
-        let position = pending.last_end_lsn.max(pending.idle_lsn)?;
-        self.advance(position)
+        self.advance(pending.position()?)
     }
 
     /// The batch was aborted: nothing of it counts.
     pub fn batch_aborted(&mut self) {
         self.pending = Pending::default();
-    }
-
-    /// The per-table floors still carried in the offsets.
-    pub fn table_floors(&self) -> &BTreeMap<String, Lsn> {
-        &self.table_floors
     }
 }
 
