@@ -69,6 +69,17 @@ impl Daemon {
         exactly_once: bool,
         state_dir: &Path,
     ) -> Result<Daemon> {
+        Daemon::start_with(bin, bootstrap, exactly_once, state_dir, &[])
+    }
+
+    /// [`Daemon::start`] with `[kafka.options]` (e.g. `compression.type`).
+    pub fn start_with(
+        bin: &Path,
+        bootstrap: &str,
+        exactly_once: bool,
+        state_dir: &Path,
+        kafka_options: &[(String, String)],
+    ) -> Result<Daemon> {
         std::fs::create_dir_all(state_dir)?;
         let rest_port = free_port()?;
         let config = state_dir.with_extension("toml");
@@ -79,6 +90,13 @@ impl Daemon {
             state_dir.file_name().and_then(|s| s.to_str()).unwrap_or("x"),
             state_dir.display()
         );
+        let mut toml = toml;
+        if !kafka_options.is_empty() {
+            toml.push_str("\n[kafka.options]\n");
+            for (k, v) in kafka_options {
+                toml.push_str(&format!("{k:?} = {v:?}\n"));
+            }
+        }
         std::fs::write(&config, toml)?;
         let log = state_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()

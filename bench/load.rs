@@ -52,7 +52,8 @@ pub async fn prepare(pg: &Postgres, kind: Kind, n: u64, slots: &[String]) -> Res
     let t = kind.table();
     let publication = format!("{t}_pub");
     c.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id bigint PRIMARY KEY, seq bigint NOT NULL, payload text NOT NULL);\
+        "DROP PUBLICATION IF EXISTS {publication}; DROP TABLE IF EXISTS {t};\
+         CREATE TABLE {t} (id bigint PRIMARY KEY, seq bigint NOT NULL, payload text NOT NULL);\
          CREATE PUBLICATION {publication} FOR TABLE {t};"
     ))
     .await

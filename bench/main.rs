@@ -62,11 +62,11 @@ struct Args {
     /// Also drain the ~200 B backlog through Debezium 3.6.3 (tests/debezium/run-oracle.sh).
     #[arg(long)]
     with_debezium: bool,
-    /// Workloads to run (comma-separated): small, large, mixed, txn, ceiling, latency, snapshot.
+    /// Workloads to run (comma-separated): small, large, mixed, txn, compression, ceiling, latency, snapshot.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "small,large,mixed,txn,ceiling,latency,snapshot"
+        default_value = "small,large,mixed,txn,compression,ceiling,latency,snapshot"
     )]
     only: Vec<String>,
     /// The pgcdc binary (default: `pgcdc` next to this program).
@@ -163,12 +163,37 @@ async fn main() -> Result<()> {
             // later slots' backlogs, after their end position).
             let restart = kind == Kind::Small && eo;
             rows.extend(
-                runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[i], eo, restart).await,
+                runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[i], eo, restart, None)
+                    .await,
             );
         }
         if dbz {
             eprintln!("[bench] {label}: Debezium");
             rows.push(runners::debezium_drain(&mut ctx, &workload, &backlog, &slots[3]).await);
+        }
+        for s in &slots {
+            load::drop_slot(&ctx.pg, s).await;
+        }
+        print_progress(&rows);
+    }
+
+    if wants("compression") {
+        // The same ~200 B backlog drained exactly-once with each producer compression, one slot
+        // each; bytes = what pgcdc handed to its sockets (nearly all to the broker).
+        let codecs = ["none", "lz4", "zstd", "snappy", "gzip"];
+        let slots: Vec<String> = codecs.iter().map(|c| format!("cmp_{c}")).collect();
+        let label = "drain ~200 B rows, by compression.type";
+        eprintln!("[bench] {label}: loading {} rows", args.rows);
+        let backlog = load::prepare(&ctx.pg, Kind::Small, args.rows, &slots)
+            .await
+            .with_context(|| format!("loading {label}"))?;
+        let workload = format!("{label} ({} events)", backlog.events);
+        for (codec, slot) in codecs.iter().zip(&slots) {
+            eprintln!("[bench] {label}: {codec}");
+            rows.extend(
+                runners::pgcdc_drain(&mut ctx, &workload, &backlog, slot, true, false, Some(codec))
+                    .await,
+            );
         }
         for s in &slots {
             load::drop_slot(&ctx.pg, s).await;

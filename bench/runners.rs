@@ -53,7 +53,16 @@ async fn final_lag(pg: &Postgres, slot: &str, lsn: &str) -> Option<i64> {
     slot_lag(pg, slot).await.ok()
 }
 
-/// pgcdc drains `backlog` from `slot`; with `restart`, also measures restart → first event.
+/// The system column of a pgcdc row: the guarantee, and the producers' compression when set.
+fn system_label(eo: bool, compression: Option<&str>) -> String {
+    match compression {
+        Some(c) => format!("{}, compression.type={c}", eo_label(eo).trim_end_matches(')')) + ")",
+        None => eo_label(eo).to_owned(),
+    }
+}
+
+/// pgcdc drains `backlog` from `slot`; with `restart`, also measures restart → first event;
+/// with `compression`, the worker's `[kafka.options]` set `compression.type` to it.
 pub async fn pgcdc_drain(
     ctx: &mut Ctx,
     workload: &str,
@@ -61,8 +70,9 @@ pub async fn pgcdc_drain(
     slot: &str,
     eo: bool,
     restart: bool,
+    compression: Option<&str>,
 ) -> Vec<Row> {
-    let system = eo_label(eo);
+    let system = &system_label(eo, compression);
     if let Some(why) = &ctx.pgcdc_unavailable {
         return vec![Row::missing(
             workload,
@@ -70,7 +80,7 @@ pub async fn pgcdc_drain(
             &format!("not available: {why}"),
         )];
     }
-    match pgcdc_drain_inner(ctx, workload, backlog, slot, eo, restart).await {
+    match pgcdc_drain_inner(ctx, workload, backlog, slot, eo, restart, compression).await {
         Ok(rows) => rows,
         Err(e) => {
             let why = format!("{e:#}");
@@ -93,8 +103,12 @@ async fn pgcdc_drain_inner(
     slot: &str,
     eo: bool,
     restart: bool,
+    compression: Option<&str>,
 ) -> Result<Vec<Row>> {
-    let system = eo_label(eo);
+    let system = &system_label(eo, compression);
+    let options: Vec<(String, String)> = compression
+        .map(|c| vec![("compression.type".to_owned(), c.to_owned())])
+        .unwrap_or_default();
     let broker = Broker::start()?;
     let prefix = ctx.next("p");
     let name = ctx.next("conn");
@@ -112,12 +126,16 @@ async fn pgcdc_drain_inner(
     let counter = Counter::start(&broker.bootstrap(), &topic, false)?;
     let state_name = ctx.next("state");
     let state_dir = ctx.work_dir.join(state_name);
+    let read_before = broker.bytes_read();
     let start = Instant::now();
     let bin = ctx.pgcdc_bin.clone();
     let bootstrap = broker.bootstrap();
     let sd = state_dir.clone();
-    let mut daemon =
-        tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &sd)).await??;
+    let opts = options.clone();
+    let mut daemon = tokio::task::spawn_blocking(move || {
+        Daemon::start_with(&bin, &bootstrap, eo, &sd, &opts)
+    })
+    .await??;
     daemon.register(&spec)?;
     let events = backlog.events;
     let timeout = ctx.timeout;
@@ -128,6 +146,7 @@ async fn pgcdc_drain_inner(
     .await?;
     let (last, counter) = last;
     let stats = daemon.sampler.read();
+    let broker_read = broker.bytes_read().zip(read_before).map(|(a, b)| a.saturating_sub(b));
     let Some(last) = last else {
         let got = counter.count();
         let tail = daemon.log_tail();
@@ -144,9 +163,14 @@ async fn pgcdc_drain_inner(
     row.peak_rss_mib = Some(stats.peak_rss as f64 / 1048576.0);
     row.slot_lag_bytes = final_lag(&ctx.pg, slot, &backlog.end_lsn).await;
     row.note = format!(
-        "from process start; {}; mean record {:.0} B",
+        "from process start; {}; mean record {:.0} B; broker read {}",
         counter.steady_note(events, last),
-        counter.mean_size()
+        counter.mean_size(),
+        broker_read.map_or("–".to_owned(), |b| format!(
+            "{:.1} MiB ({:.0} B/event)",
+            b as f64 / 1048576.0,
+            b as f64 / events.max(1) as f64
+        ))
     );
     let mut rows = vec![row];
     if restart {
@@ -160,9 +184,10 @@ async fn pgcdc_drain_inner(
         let start = Instant::now();
         let bin = ctx.pgcdc_bin.clone();
         let bootstrap = broker.bootstrap();
-        let mut daemon =
-            tokio::task::spawn_blocking(move || Daemon::start(&bin, &bootstrap, eo, &state_dir))
-                .await??;
+        let mut daemon = tokio::task::spawn_blocking(move || {
+            Daemon::start_with(&bin, &bootstrap, eo, &state_dir, &options)
+        })
+        .await??;
         let rest_up = start.elapsed().as_secs_f64();
         daemon.register(&spec)?;
         let (daemon, last) = tokio::task::spawn_blocking(move || {
