@@ -20,6 +20,7 @@ pub mod kafka;
 mod layering;
 pub mod lsn;
 pub(crate) mod metrics;
+pub mod notify;
 pub mod offsets;
 pub mod pipeline;
 pub mod progress;

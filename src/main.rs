@@ -10,6 +10,7 @@ use pgcdc::config::worker::{LogConfig, LogFormat, WorkerConfig, WorkerMode};
 use pgcdc::connect::distributed;
 use pgcdc::connect::task::PipelineRuntime;
 use pgcdc::connect::{Herder, HerderOptions};
+use pgcdc::notify::ServiceManager;
 use pgcdc::pipeline::WorkerSettings;
 
 #[derive(Parser)]
@@ -50,6 +51,9 @@ enum Command {
 /// How long blocking work may delay the exit once connectors are stopped
 /// (taken from the end of `worker.shutdown_timeout_ms`, at most a fifth of it).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The exit code when a second stop signal cuts the shutdown short (128 + SIGINT, as shells report an interrupt).
+const FORCED_EXIT_CODE: i32 = 130;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -154,11 +158,17 @@ async fn serve(config: WorkerConfig, exit_by: Arc<OnceLock<Instant>>) -> anyhow:
     let (stop_rest, rest_stop) = tokio::sync::oneshot::channel::<()>();
     let limits = pgcdc::connect::ServerLimits::from_config(&config.rest);
     let router = pgcdc::connect::router(herder.clone());
-    let mut server = tokio::spawn(pgcdc::connect::serve(config.rest.listen, router, limits, async move {
+    let listener = tokio::net::TcpListener::bind(config.rest.listen)
+        .await
+        .map_err(|source| anyhow::anyhow!(error_chain(&pgcdc::connect::ServeError::Bind { addr: config.rest.listen, source })))?;
+    let mut server = tokio::spawn(pgcdc::connect::serve_on(listener, router, limits, async move {
         let _ = rest_stop.await;
     }));
+    let service = ServiceManager::from_env();
+    service.ready(&herder).await;
+    let _watchdog = service.spawn_watchdog(herder.clone());
     tokio::select! {
-        // The server ends on its own only when it cannot listen.
+        // The server ends on its own only when it cannot serve.
         served = &mut server => {
             return match served {
                 Ok(r) => r.map_err(|e| anyhow::anyhow!(error_chain(&e))),
@@ -167,6 +177,14 @@ async fn serve(config: WorkerConfig, exit_by: Arc<OnceLock<Instant>>) -> anyhow:
         }
         () = shutdown_signal() => {}
     }
+    service.stopping("connectors are committing or aborting their open transactions");
+    // A second SIGTERM/SIGINT ends the process at once: what was not committed
+    // is delivered again after the restart (as after kill -9).
+    tokio::spawn(async {
+        shutdown_signal().await;
+        tracing::warn!(exit_code = FORCED_EXIT_CODE, "second stop signal: exiting now without waiting for the connectors");
+        std::process::exit(FORCED_EXIT_CODE);
+    });
     let deadline = *exit_by.get_or_init(|| Instant::now() + timeout);
     herder.begin_shutdown();
     // Leave the end of the budget to the runtime for dropping what is left.

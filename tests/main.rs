@@ -22,4 +22,5 @@ mod e2e_faults;
 mod e2e_distributed;
 mod e2e_avro;
 mod e2e_ready;
+mod e2e_service;
 mod e2e_settings;

@@ -31,6 +31,7 @@ use crate::config::worker::{RestAuth, WorkerConfig};
 use crate::config::ConfigErrors;
 use crate::connect::runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 use crate::connect::distributed::Cluster;
+use crate::connect::liveness::{Pulse, Wedged};
 use crate::connect::store::{ConnectorStore, Store, StoreError, StoredConnector, TargetState};
 use crate::error::{Classify, ErrorClass};
 
@@ -201,6 +202,8 @@ pub struct Herder {
     pub(in crate::connect) cluster: Option<Arc<Cluster>>,
     /// Set once shutdown has begun: `/ready` answers 503 and no task starts.
     stopping: AtomicBool,
+    /// The runtime's heartbeat (`/health`, the systemd watchdog).
+    pulse: Arc<Pulse>,
 }
 
 /// Whether the worker should receive traffic (`GET /ready`).
@@ -235,6 +238,7 @@ impl Herder {
             connectors: Mutex::new(connectors),
             cluster: None,
             stopping: AtomicBool::new(false),
+            pulse: Pulse::started(),
         };
         if let Some(dir) = herder.opts.connectors_dir.clone() {
             for (path, name, raw) in read_connector_files(&dir)? {
@@ -257,7 +261,15 @@ impl Herder {
         store: Arc<dyn ConnectorStore>,
         cluster: Option<Arc<Cluster>>,
     ) -> Herder {
-        Herder { opts, runtime, store, connectors: Mutex::new(BTreeMap::new()), cluster, stopping: AtomicBool::new(false) }
+        Herder {
+            opts,
+            runtime,
+            store,
+            connectors: Mutex::new(BTreeMap::new()),
+            cluster,
+            stopping: AtomicBool::new(false),
+            pulse: Pulse::started(),
+        }
     }
 
     async fn apply_file(&self, path: &Path, name: &str, raw: BTreeMap<String, String>) -> Result<(), HerderError> {
@@ -280,6 +292,30 @@ impl Herder {
     /// connector task starts any more ([`Herder::shutdown_within`] calls it too).
     pub fn begin_shutdown(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the worker's runtime still schedules work ([`Pulse`]).
+    pub fn liveness(&self) -> Result<(), Wedged> {
+        self.pulse.check()
+    }
+
+    /// The runtime's heartbeat (tests replace it with a stale one).
+    #[cfg(test)]
+    pub(in crate::connect) fn set_pulse(&mut self, pulse: Arc<Pulse>) {
+        self.pulse = pulse;
+    }
+
+    /// Each connector's state as `/health` and the service manager's status
+    /// show it: the task's state, else the connector's.
+    pub async fn connector_states(&self) -> BTreeMap<String, String> {
+        let map = self.connectors.lock().await;
+        map.iter()
+            .map(|(name, entry)| {
+                let status = self.status_of(name, entry);
+                let state = status.tasks.first().map_or(status.connector.state, |t| t.state.state.clone());
+                (name.clone(), state)
+            })
+            .collect()
     }
 
     /// Whether shutdown has begun.

@@ -6,6 +6,7 @@
 
 pub mod distributed;
 pub(crate) mod herder;
+pub mod liveness;
 pub(crate) mod rest;
 pub(crate) mod runtime;
 pub(crate) mod server;

@@ -92,20 +92,33 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The OpenAPI document of this API (`docs/openapi.yaml`).
 pub const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
 
-/// `GET /health`: 200 while the worker serves requests (liveness), with each
-/// connector's state; `status` is `DEGRADED` when a connector task FAILED.
+/// How long `/health` waits for the connector states before calling the
+/// worker wedged (the herder's lock held that long means it is stuck).
+const HEALTH_STATES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /health` (liveness): 200 while the worker's runtime schedules work
+/// and its herder answers, with each connector's state; `status` is
+/// `DEGRADED` when a connector FAILED (a failed connector is no reason to
+/// restart the worker). 503 `{"status": "WEDGED", "message"}` when the
+/// runtime's heartbeat stalled or the connector states do not come within
+/// [`HEALTH_STATES_TIMEOUT`].
 async fn health(State(h): State<Arc<Herder>>) -> Response {
-    let mut connectors = serde_json::Map::new();
-    let mut degraded = false;
-    for name in h.connectors().await {
-        if let Ok(status) = h.status(&name).await {
-            let state = status.tasks.first().map_or(status.connector.state.clone(), |t| t.state.state.clone());
-            degraded |= state == "FAILED" || status.connector.state == "FAILED";
-            connectors.insert(name, Value::String(state));
-        }
+    let wedged = |message: String| {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "WEDGED", "message": message }))).into_response()
+    };
+    if let Err(e) = h.liveness() {
+        return wedged(e.to_string());
     }
+    let Ok(states) = tokio::time::timeout(HEALTH_STATES_TIMEOUT, h.connector_states()).await else {
+        return wedged(format!(
+            "the connector registry did not answer within {} ms: the worker is stuck",
+            HEALTH_STATES_TIMEOUT.as_millis()
+        ));
+    };
+    let degraded = states.values().any(|s| s == "FAILED");
+    let connectors: Map<String, Value> = states.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let status = if degraded { "DEGRADED" } else { "UP" };
-    Json(serde_json::json!({ "status": status, "connectors": connectors })).into_response()
+    Json(json!({ "status": status, "connectors": connectors })).into_response()
 }
 
 /// `GET /ready`: 200 `{"status": "READY"}` when the worker should receive

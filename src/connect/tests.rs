@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -627,6 +628,33 @@ async fn health_reports_connector_states_and_degrades_on_failure() {
         call(&app, "GET", "/health", None).await,
         (StatusCode::OK, json!({"status": "DEGRADED", "connectors": {"c1": "FAILED"}}))
     );
+}
+
+/// GIVEN a worker whose runtime heartbeat stopped (its threads blocked),
+/// WHEN /health is asked, THEN it is 503 WEDGED naming the cause, while a
+/// failed connector alone keeps it 200 (above).
+#[tokio::test]
+async fn health_is_503_when_the_runtime_heartbeat_stalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut herder = Herder::open(opts(dir.path()), Arc::new(FakeRuntime::default())).await.unwrap();
+    Arc::get_mut(&mut herder).expect("only handle").set_pulse(crate::connect::liveness::Pulse::stale(Duration::from_secs(30)));
+    let app = router(herder);
+    let (status, body) = call(&app, "GET", "/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "WEDGED");
+    assert!(body["message"].as_str().unwrap().contains("heartbeat"), "{body}");
+}
+
+/// GIVEN a herder stuck holding its connector registry, WHEN /health is
+/// asked, THEN it answers 503 WEDGED after its bound instead of hanging.
+#[tokio::test(start_paused = true)]
+async fn health_is_503_when_the_herder_does_not_answer() {
+    let (_d, _rt, herder, app) = setup().await;
+    let _stuck = herder.connectors.lock().await;
+    let (status, body) = call(&app, "GET", "/health", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "WEDGED");
+    assert!(body["message"].as_str().unwrap().contains("did not answer"), "{body}");
 }
 
 #[tokio::test]

@@ -44,8 +44,12 @@ impl Worker {
     /// Start against the brokers at `bootstrap` with extra environment.
     pub async fn start_at(bootstrap: &str, env: &[(&str, &str)]) -> Worker {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        // A test that needs the REST port before the worker starts chooses it.
+        let port = match env.iter().find(|(k, _)| k == "PGCDC_REST__LISTEN") {
+            Some((_, listen)) => listen.rsplit(':').next().and_then(|p| p.parse().ok()).expect("PGCDC_REST__LISTEN host:port"),
+            None => free_port(),
+        };
         let group_id = match env.iter().find(|(k, _)| k == "PGCDC_WORKER__GROUP_ID") {
             Some((_, g)) => g.clone(),
             None => {
