@@ -29,6 +29,17 @@ enum Command {
         #[arg(long, short, env = "PGCDC_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Check what a connector needs from its PostgreSQL (wal_level, slots, privileges,
+    /// publication, replica identity, the slot) and print each result with its fix.
+    /// Exits 1 when a check fails. Read-only.
+    Check {
+        /// The connector registration as it is POSTed (`{"name", "config"}`) or its config map.
+        #[arg(long)]
+        connector: PathBuf,
+        /// A worker configuration whose [config_providers] resolve `${env:}`/`${file:}` references.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Print the records of topics as JSON lines, from the beginning.
     Tail {
         /// The brokers (default: the config file's kafka.bootstrap_servers, else 127.0.0.1:9092).
@@ -59,6 +70,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => run(config),
+        Command::Check { connector, config } => check(&connector, config.as_deref()),
         Command::Tail { bootstrap_servers, config, max, idle_secs, topics } => {
             let client = match config {
                 Some(path) => match WorkerConfig::load(Some(&path)) {
@@ -90,6 +102,48 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn check(connector: &std::path::Path, config: Option<&std::path::Path>) -> ExitCode {
+    let providers = match config.map(|p| WorkerConfig::load(Some(p))).transpose() {
+        Ok(c) => c.map(|c| c.config_providers).unwrap_or_default(),
+        Err(err) => {
+            eprintln!("pgcdc check: {}", error_chain(&err));
+            return ExitCode::from(2);
+        }
+    };
+    let parsed = std::fs::read(connector)
+        .map_err(|e| format!("cannot read {}: {e}", connector.display()))
+        .and_then(|bytes| pgcdc::connect::parse_connector_file(&bytes).map_err(|e| format!("{}: {e}", connector.display())))
+        .and_then(|(name, raw)| {
+            pgcdc::config::connector::ConnectorConfig::with_providers(&name, &raw, &providers)
+                .map(|(c, _)| c)
+                .map_err(|e| format!("{}: {e}", connector.display()))
+        });
+    let config = match parsed {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pgcdc check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("pgcdc check: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let findings = runtime.block_on(pgcdc::source::postgres::preflight::check(&config));
+    println!("connector {} → {}:{}/{}", config.name, config.connection.host, config.connection.port, config.connection.dbname);
+    for f in &findings {
+        println!("{f}");
+    }
+    if pgcdc::source::postgres::preflight::failed(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

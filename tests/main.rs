@@ -23,4 +23,5 @@ mod e2e_distributed;
 mod e2e_avro;
 mod e2e_ready;
 mod e2e_service;
+mod e2e_check;
 mod e2e_settings;

@@ -15,7 +15,7 @@ pub mod task;
 pub(crate) mod validate;
 
 pub use herder::{Herder, HerderError, HerderOptions, Readiness, Unfinished};
-pub use rest::{router, OPENAPI_YAML};
+pub use rest::{parse_connector_file, router, OPENAPI_YAML};
 pub use server::{serve, serve_on, ServeError, ServerLimits};
 pub use runtime::{ConnectorRuntime, RuntimeError, TaskHandle, TaskState};
 pub use store::TargetState;

@@ -331,6 +331,21 @@ pub fn parse_create_request(body: &[u8]) -> Result<(String, BTreeMap<String, Str
     create_request(&value)
 }
 
+/// A connector file for `pgcdc check`: the registration as
+/// POSTed (`{"name", "config"}`), or a bare config map with its `name`.
+pub fn parse_connector_file(body: &[u8]) -> Result<(String, BTreeMap<String, String>), String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not valid JSON: {e}"))?;
+    if value.get("config").is_some() {
+        return create_request(&value);
+    }
+    let name = value
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("a connector file is {\"name\": …, \"config\": {…}} or a config map with \"name\"")?
+        .to_owned();
+    create_request(&json!({ "name": name, "config": value }))
+}
+
 fn create_request(value: &Value) -> Result<(String, BTreeMap<String, String>), String> {
     let config = value.get("config").ok_or("request must contain a \"config\" object")?;
     let config = config_map(config, "config")?;

@@ -8,6 +8,7 @@ pub(crate) mod decoder;
 pub(crate) mod incremental;
 pub(crate) mod ownership;
 pub mod pgoutput;
+pub mod preflight;
 pub(crate) mod relation;
 pub mod replication;
 pub(crate) mod signals;
