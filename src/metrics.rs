@@ -38,6 +38,11 @@ pub const SNAPSHOT_TABLES: &str = "pgcdc_snapshot_tables";
 /// Tables of it done (`TotalTableCount - RemainingTableCount`).
 pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 
+/// WAL the connector's slot keeps on the server: end of WAL − the slot's `restart_lsn` (bytes).
+pub const SLOT_RETAINED_WAL_BYTES: &str = "pgcdc_slot_retained_wal_bytes";
+/// End of WAL − the slot's `confirmed_flush_lsn` (bytes): what is not yet durable in Kafka.
+pub const SLOT_CONFIRMED_FLUSH_LAG_BYTES: &str = "pgcdc_slot_confirmed_flush_lag_bytes";
+
 /// Records that failed with a data error (conversion, encoding, a write the broker refuses).
 pub const RECORDS_FAILED_TOTAL: &str = "pgcdc_records_failed_total";
 /// Of those, skipped without a trace in Kafka (errors.tolerance=all without a DLQ, or warn/skip).
@@ -66,6 +71,8 @@ pub struct ConnectorMetrics {
     pub records_failed: AtomicU64,
     pub records_skipped: AtomicU64,
     pub records_dlq: AtomicU64,
+    pub slot_retained_wal: AtomicU64,
+    pub slot_flush_lag: AtomicU64,
 }
 
 impl ConnectorMetrics {
@@ -113,13 +120,15 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 17] = [
+        let families: [(&str, &str, &str, Getter); 19] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
             (SOURCE_EVENTS_TOTAL, "counter", "Row changes and messages decoded.", |m| &m.source_events),
             (SOURCE_TRANSACTIONS_TOTAL, "counter", "PostgreSQL transactions decoded.", |m| &m.source_transactions),
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),
+            (SLOT_RETAINED_WAL_BYTES, "gauge", "WAL the slot keeps on the server (end of WAL - restart_lsn).", |m| &m.slot_retained_wal),
+            (SLOT_CONFIRMED_FLUSH_LAG_BYTES, "gauge", "End of WAL - the slot's confirmed_flush_lsn.", |m| &m.slot_flush_lag),
             (SINK_RECORDS_TOTAL, "counter", "Records handed to the Kafka producer.", |m| &m.sink_records),
             (SINK_BYTES_TOTAL, "counter", "Key and value bytes handed to the producer.", |m| &m.sink_bytes),
             (SINK_BATCHES_TOTAL, "counter", "Batches made durable.", |m| &m.sink_batches),

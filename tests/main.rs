@@ -24,4 +24,5 @@ mod e2e_avro;
 mod e2e_ready;
 mod e2e_service;
 mod e2e_check;
+mod e2e_metrics;
 mod e2e_settings;

@@ -239,7 +239,6 @@ pub const FOREIGN: &[Foreign] = &[
     no_effect("max.batch.size", QUEUE),
     no_effect("max.queue.size", QUEUE),
     no_effect("max.queue.size.in.bytes", QUEUE),
-    no_effect("status.update.interval.ms", "the standby status interval is pgcdc's own (10 s, and at every durable batch)"),
     no_effect("slot.max.retries", "a busy slot is waited for; errors.max.retries governs reconnects"),
     no_effect("slot.retry.delay.ms", "a busy slot is waited for; errors.retry.delay.* govern reconnects"),
     no_effect("database.tcpKeepAlive", "pgcdc's connections always use TCP keepalive"),

@@ -39,7 +39,14 @@ pub struct SlotSettings {
     pub lsn_flush_timeout: Duration,
     /// `lsn.flush.timeout.action`.
     pub lsn_flush_timeout_action: LsnFlushTimeoutAction,
+    /// `status.update.interval.ms`: the longest time between two standby
+    /// status updates (one also goes out at every durable batch), and how
+    /// often the slot's lag metrics are read.
+    pub status_update_interval: Duration,
 }
+
+/// Default of `status.update.interval.ms` (Debezium's).
+pub const DEFAULT_STATUS_UPDATE_INTERVAL_MS: u64 = 10_000;
 
 impl Default for SlotSettings {
     fn default() -> Self {
@@ -48,6 +55,7 @@ impl Default for SlotSettings {
             flush_lsn_source: true,
             lsn_flush_timeout: Duration::from_millis(DEFAULT_LSN_FLUSH_TIMEOUT_MS),
             lsn_flush_timeout_action: LsnFlushTimeoutAction::Fail,
+            status_update_interval: Duration::from_millis(DEFAULT_STATUS_UPDATE_INTERVAL_MS),
         }
     }
 }
@@ -71,6 +79,7 @@ pub(crate) fn parse_slot(p: &mut Props) -> SlotSettings {
             "lsn.flush.timeout.action",
             &[("fail", LsnFlushTimeoutAction::Fail), ("warn", LsnFlushTimeoutAction::Warn), ("ignore", LsnFlushTimeoutAction::Ignore)],
         ),
+        status_update_interval: Duration::from_millis(p.int::<u64>("status.update.interval.ms")),
     }
 }
 

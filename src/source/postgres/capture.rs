@@ -320,6 +320,7 @@ impl PostgresSource {
         repl_config.password = conn.password.clone();
         repl_config.tls = tls;
         repl_config.application_name = format!("pgcdc-{}", config.name);
+        repl_config.status_interval = config.slot.status_update_interval;
         let mut repl = ReplicationClient::connect(&repl_config).await?;
 
         let stored_lsn = stored.and_then(SourceOffset::resume_lsn);

@@ -332,6 +332,24 @@ pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotIn
     }))
 }
 
+/// How far behind the end of WAL the slot is, in bytes: (end − `restart_lsn`
+/// = the WAL the slot keeps, end − `confirmed_flush_lsn`); `None` without
+/// such a slot. On a standby the end is the last WAL received.
+pub async fn slot_lag(client: &Client, slot_name: &str) -> Result<Option<(i64, i64)>, CatalogError> {
+    let row = client
+        .query_opt(
+            "WITH e AS (SELECT CASE WHEN pg_is_in_recovery() \
+                 THEN COALESCE(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) ELSE pg_current_wal_insert_lsn() END AS lsn) \
+             SELECT COALESCE(GREATEST(e.lsn - s.restart_lsn, 0), 0)::bigint, \
+                    COALESCE(GREATEST(e.lsn - s.confirmed_flush_lsn, 0), 0)::bigint \
+             FROM pg_replication_slots s, e WHERE s.slot_name = $1",
+            &[&slot_name],
+        )
+        .await
+        .map_err(q("reading the slot's lag"))?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// The server's current end of WAL: `pg_current_wal_insert_lsn()` on a
 /// primary (at or after `pg_current_wal_lsn()`: WAL inserted but not yet
 /// written is still WAL this server has), the last position received or

@@ -36,6 +36,9 @@ pub(super) struct Streamer {
     signals: Option<Signals>,
     /// `flush.lsn.source`, `lsn.flush.timeout.*`.
     slot: crate::config::slot::SlotSettings,
+    /// `slot.name`, for the slot's lag metrics.
+    slot_name: String,
+    metrics: std::sync::Arc<crate::metrics::ConnectorMetrics>,
 }
 
 impl Streamer {
@@ -109,6 +112,8 @@ impl Streamer {
             spool,
             signals,
             slot: config.slot.clone(),
+            slot_name: config.slot_name.clone(),
+            metrics: crate::metrics::Registry::global().connector(&config.name),
         };
         Ok(Some((streamer, pid)))
     }
@@ -138,10 +143,16 @@ impl Streamer {
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             timer
         });
+        // The slot's lag metrics, refreshed every status interval over the catalog connection.
+        let mut slot_stats = Some(tokio::time::interval(self.status_interval));
         let result = loop {
             let message = tokio::select! {
                 biased;
                 _ = crate::shutdown::stopped(&mut shutdown) => break Ok(()),
+                _ = tick(&mut slot_stats) => {
+                    refresh_slot_metrics(&self.lookup.client, &self.slot_name, &self.metrics).await;
+                    continue;
+                }
                 _ = tick(&mut heartbeat) => {
                     match self.on_heartbeat().await {
                         Ok(Some(idle)) => {
@@ -343,6 +354,8 @@ impl Streamer {
                 _ = tokio::time::sleep(self.status_interval) => {
                     self.stream.set_flushed(*durable.borrow_and_update());
                     self.stream.send_feedback(false).await?;
+                    // Waiting on the sink is when the slot's lag grows: keep the metrics current.
+                    refresh_slot_metrics(&self.lookup.client, &self.slot_name, &self.metrics).await;
                 }
             }
         }
@@ -357,6 +370,20 @@ struct PendingReplay {
     commit: PgOutputMessage,
     /// The Stream Commit's `wal_start` (the commit's end LSN, as a Commit's).
     commit_wal_start: Lsn,
+}
+
+/// `pgcdc_slot_retained_wal_bytes` and `pgcdc_slot_confirmed_flush_lag_bytes`;
+/// a failed query only leaves them as they were (the stream goes on).
+async fn refresh_slot_metrics(client: &tokio_postgres::Client, slot: &str, metrics: &crate::metrics::ConnectorMetrics) {
+    use crate::metrics::ConnectorMetrics;
+    match crate::source::postgres::catalog::slot_lag(client, slot).await {
+        Ok(Some((retained, lag))) => {
+            ConnectorMetrics::set(&metrics.slot_retained_wal, retained.max(0) as u64);
+            ConnectorMetrics::set(&metrics.slot_flush_lag, lag.max(0) as u64);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot read the slot's lag"),
+    }
 }
 
 /// The next tick of an optional interval; never, without one.

@@ -1,0 +1,81 @@
+//! The slot's lag metrics at `GET /metrics` against what PostgreSQL says.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{connector_config, unique_name, Broker, PgServer, Worker};
+
+/// The value of `name{connector="<connector>"}` in the worker's metrics.
+async fn metric(worker: &Worker, name: &str, connector: &str) -> Option<u64> {
+    let text = reqwest::get(format!("{}/metrics", worker.rest)).await.ok()?.text().await.ok()?;
+    let prefix = format!("{name}{{connector=\"{connector}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok())
+}
+
+async fn wait_metric(worker: &Worker, name: &str, connector: &str, what: &str, ok: impl Fn(u64) -> bool) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = metric(worker, name, connector).await;
+        if let Some(v) = v.filter(|v| ok(*v)) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{name} never became {what} (last {v:?}):\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// GIVEN a streaming connector on its own server (no other writer) with
+/// `status.update.interval.ms=500`, WHEN the broker freezes and ~4 MB of WAL
+/// is written, THEN `pgcdc_slot_retained_wal_bytes` and
+/// `pgcdc_slot_confirmed_flush_lag_bytes` grow past what was written; WHEN the
+/// broker comes back, THEN the flush lag falls back under 64 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_lag_metrics_follow_retained_wal() {
+    let server = PgServer::dedicated();
+    let broker = Broker::dedicated();
+    let db = server.create_database("metrics_slot").await;
+    db.execute("CREATE TABLE t (id bigint PRIMARY KEY, pad text)").await;
+    let worker = Worker::start(&broker).await;
+    let config = connector_config(
+        &db,
+        &unique_name("met"),
+        &unique_name("slot"),
+        &[("table.include.list", "public.t"), ("status.update.interval.ms", "500"), ("snapshot.mode", "no_data")],
+    );
+    let (code, body) = worker.register("met", config).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("met", "RUNNING", Duration::from_secs(60)).await;
+    db.execute("INSERT INTO t VALUES (0, 'first')").await;
+    let settled = wait_metric(&worker, "pgcdc_slot_confirmed_flush_lag_bytes", "met", "under 64 KiB", |v| v < 65_536).await;
+    println!("flush lag while streaming: {settled} B");
+
+    // WHEN the broker freezes and WAL is written
+    broker.pause();
+    let client = db.client().await;
+    let lsn = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.expect("lsn").get::<_, i64>(0) }
+    };
+    let before = lsn("SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint").await;
+    db.execute("INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 15000) g").await;
+    let written = lsn("SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint").await - before;
+    assert!(written > 3_000_000, "wrote {written} B of WAL");
+    let retained = wait_metric(&worker, "pgcdc_slot_retained_wal_bytes", "met", "past the WAL written", |v| v as i64 >= written).await;
+    let lag = wait_metric(&worker, "pgcdc_slot_confirmed_flush_lag_bytes", "met", "past the WAL written", |v| v as i64 >= written).await;
+    println!("broker frozen: wrote {written} B of WAL; retained {retained} B, flush lag {lag} B");
+    let truth: i64 = client
+        .query_one("SELECT (pg_current_wal_insert_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1", &[&worker_slot(&db, &client).await])
+        .await
+        .expect("slot")
+        .get(0);
+    assert!((lag as i64 - truth).abs() < 1_000_000, "metric {lag} vs pg_replication_slots {truth}");
+
+    // WHEN the broker comes back
+    broker.resume();
+    let after = wait_metric(&worker, "pgcdc_slot_confirmed_flush_lag_bytes", "met", "under 64 KiB again", |v| v < 65_536).await;
+    println!("after the broker came back: flush lag {after} B");
+}
+
+/// The connector's slot (the only one on this dedicated server).
+async fn worker_slot(_db: &crate::support::TestDatabase, client: &tokio_postgres::Client) -> String {
+    client.query_one("SELECT slot_name::text FROM pg_replication_slots", &[]).await.expect("one slot").get(0)
+}
