@@ -263,15 +263,6 @@ impl Broker {
         Ok(broker)
     }
 
-    /// Bytes the broker process has read so far (`rchar` of /proc/`pid`/io: every
-    /// request of every client, so mostly the producers' record batches during a drain).
-    pub fn bytes_read(&self) -> Option<u64> {
-        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).ok()?;
-        io.lines()
-            .find_map(|l| l.strip_prefix("rchar:"))
-            .and_then(|v| v.trim().parse().ok())
-    }
-
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

@@ -45,9 +45,29 @@ pub async fn create_topic(bootstrap: &str, topic: &str) -> Result<()> {
     Ok(())
 }
 
+/// librdkafka's statistics of the counting consumer: the bytes it received from the broker.
+struct FetchStats {
+    rx_bytes: Arc<AtomicU64>,
+}
+
+impl rdkafka::client::ClientContext for FetchStats {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.rx_bytes
+            .fetch_max(statistics.rx_bytes.max(0) as u64, Ordering::Relaxed);
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for FetchStats {}
+
+/// How often the counting consumer's statistics are refreshed.
+const STATS_INTERVAL: Duration = Duration::from_millis(250);
+
 /// A consumer thread counting the records of one topic from the beginning.
 pub struct Counter {
     count: Arc<AtomicU64>,
+    /// Bytes the consumer received from the broker (librdkafka's `rx_bytes`): the record
+    /// batches as the producer wrote them (compressed or not) plus small fetch overheads.
+    fetched: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
     /// Nanoseconds since `base` at the latest record.
     last_ns: Arc<AtomicU64>,
@@ -63,7 +83,8 @@ pub struct Counter {
 impl Counter {
     /// Starts consuming `topic` (which must exist) with isolation `read_committed`.
     pub fn start(bootstrap: &str, topic: &str, track_seq: bool) -> Result<Counter> {
-        let consumer: BaseConsumer = ClientConfig::new()
+        let fetched = Arc::new(AtomicU64::new(0));
+        let consumer: BaseConsumer<FetchStats> = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("group.id", format!("pgcdc-bench-{}", now_us()))
             .set("enable.auto.commit", "false")
@@ -71,7 +92,10 @@ impl Counter {
             .set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "10")
             .set("allow.auto.create.topics", "false")
-            .create()?;
+            .set("statistics.interval.ms", STATS_INTERVAL.as_millis().to_string())
+            .create_with_context(FetchStats {
+                rx_bytes: fetched.clone(),
+            })?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, 0, Offset::Beginning)?;
         consumer.assign(&tpl)?;
@@ -115,6 +139,7 @@ impl Counter {
         });
         Ok(Counter {
             count,
+            fetched,
             bytes,
             last_ns,
             first_ns,
@@ -123,6 +148,13 @@ impl Counter {
             seqs,
             handle: Some(handle),
         })
+    }
+
+    /// Bytes received from the broker so far, waiting one statistics interval so the
+    /// last fetches are in (call after the last record).
+    pub fn fetched_bytes(&self) -> u64 {
+        std::thread::sleep(STATS_INTERVAL * 3);
+        self.fetched.load(Ordering::Relaxed)
     }
 
     pub fn count(&self) -> u64 {

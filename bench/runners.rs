@@ -126,7 +126,6 @@ async fn pgcdc_drain_inner(
     let counter = Counter::start(&broker.bootstrap(), &topic, false)?;
     let state_name = ctx.next("state");
     let state_dir = ctx.work_dir.join(state_name);
-    let read_before = broker.bytes_read();
     let start = Instant::now();
     let bin = ctx.pgcdc_bin.clone();
     let bootstrap = broker.bootstrap();
@@ -146,7 +145,6 @@ async fn pgcdc_drain_inner(
     .await?;
     let (last, counter) = last;
     let stats = daemon.sampler.read();
-    let broker_read = broker.bytes_read().zip(read_before).map(|(a, b)| a.saturating_sub(b));
     let Some(last) = last else {
         let got = counter.count();
         let tail = daemon.log_tail();
@@ -158,19 +156,18 @@ async fn pgcdc_drain_inner(
     if backlog.kind == crate::load::Kind::Small {
         ctx.record_size = Some(counter.mean_size());
     }
+    // What the consumer fetched = the batches as the producers wrote them (compressed or not).
+    let fetched = tokio::task::block_in_place(|| counter.fetched_bytes());
     let mut row =
         Row::new(workload, system).timed(events, secs_between(start, last), Some(stats.cpu_secs));
     row.peak_rss_mib = Some(stats.peak_rss as f64 / 1048576.0);
     row.slot_lag_bytes = final_lag(&ctx.pg, slot, &backlog.end_lsn).await;
     row.note = format!(
-        "from process start; {}; mean record {:.0} B; broker read {}",
+        "from process start; {}; mean record {:.0} B; fetched from the broker {:.1} MiB ({:.0} B/event)",
         counter.steady_note(events, last),
         counter.mean_size(),
-        broker_read.map_or("–".to_owned(), |b| format!(
-            "{:.1} MiB ({:.0} B/event)",
-            b as f64 / 1048576.0,
-            b as f64 / events.max(1) as f64
-        ))
+        fetched as f64 / 1048576.0,
+        fetched as f64 / events.max(1) as f64
     );
     let mut rows = vec![row];
     if restart {
