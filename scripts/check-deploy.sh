@@ -12,6 +12,10 @@
 #   3. systemd-analyze verify          the unit (ExecStart pointed at /bin/true: the binary need
 #                                      not be installed)
 #   4. systemd-analyze security        the unit's exposure (--offline=yes) at most $MAX_EXPOSURE
+#   5. promtool check rules / test rules   deploy/monitoring/pgcdc-alerts.yaml and its unit tests
+#                                      (promtool from Debian's prometheus package, installed if missing)
+#   6. monitoring names                the dashboard JSON parses, and every pgcdc_* metric the
+#                                      dashboard and the alerts use is one src/metrics.rs exposes
 #
 # kubernetes-validate and checkov (PyPI) are installed into $PGCDC_TOOLS_DIR/deploy-venv (a venv
 # of their own: checkov pins many libraries) on the first run; later runs take a few seconds.
@@ -85,7 +89,30 @@ unit_security() {
     awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'
 }
 
+alert_rules() {
+    (cd deploy/monitoring && promtool check rules pgcdc-alerts.yaml && promtool test rules pgcdc-alerts.test.yaml)
+}
+
+monitoring_names() {
+    python3 - <<'PY'
+import json, re, sys
+exposed = set(re.findall(r'"(pgcdc_[a-z_]+)"', open("src/metrics.rs").read()))
+dashboard = json.load(open("deploy/monitoring/pgcdc-dashboard.json"))
+exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+used = set(re.findall(r"pgcdc_[a-z_]+", " ".join(exprs) + open("deploy/monitoring/pgcdc-alerts.yaml").read()))
+unknown = sorted(used - exposed)
+print(f"{len(dashboard['panels'])} panels; {len(used)} metrics used, all exposed" if not unknown else f"not exposed by src/metrics.rs: {unknown}")
+sys.exit(1 if unknown else 0)
+PY
+}
+
 install_tools
+if ! command -v promtool >/dev/null 2>&1; then
+    log "apt-get install prometheus (promtool)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } \
+        || log "cannot install prometheus (promtool)"
+fi
 check "kubernetes-validate (Kubernetes $KUBERNETES_VERSION)" kube_validate
 check "checkov $CHECKOV_VERSION" kube_scan
 if command -v systemd-analyze >/dev/null 2>&1; then
@@ -95,5 +122,12 @@ else
     log "systemd-analyze missing (apt-get install systemd): unit not checked"
     failed=1
 fi
+if command -v promtool >/dev/null 2>&1; then
+    check "promtool check/test rules" alert_rules
+else
+    log "promtool missing: alert rules not checked"
+    failed=1
+fi
+check "dashboard and alert metric names" monitoring_names
 [ "$failed" -eq 0 ] || die "deploy checks failed"
 log "all deploy checks passed"
