@@ -54,6 +54,10 @@ enum Command {
         /// Stop after this many seconds without a record.
         #[arg(long, default_value_t = 5)]
         idle_secs: u64,
+        /// Print keys and values exactly as written: Decimal as base64 bytes, dates as days,
+        /// timestamps as epoch numbers (by default they are shown as "12.34", "2024-03-01", ...).
+        #[arg(long)]
+        raw: bool,
         #[arg(required = true)]
         topics: Vec<String>,
     },
@@ -71,7 +75,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Check { connector, config } => check(&connector, config.as_deref()),
-        Command::Tail { bootstrap_servers, config, max, idle_secs, topics } => {
+        Command::Tail { bootstrap_servers, config, max, idle_secs, raw, topics } => {
             let client = match config {
                 Some(path) => match WorkerConfig::load(Some(&path)) {
                     Ok(c) => {
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
                 topics,
                 max_records: max,
                 idle_timeout: Duration::from_secs(idle_secs),
+                raw,
             };
             match pgcdc::tail::tail(&opts, &mut std::io::stdout().lock()) {
                 Ok(_) => ExitCode::SUCCESS,

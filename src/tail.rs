@@ -1,6 +1,10 @@
 //! `pgcdc tail`: print the records of topics as JSON lines, as a consumer
 //! reads them (read_committed, from the beginning). A tool for the demo and
-//! for looking at what pgcdc wrote; not part of the pipeline.
+//! for looking at what pgcdc wrote; not part of the pipeline. Connect's
+//! logical types (Decimal, dates, timestamps) are shown readably unless
+//! `raw` ([`readable`]).
+
+mod readable;
 
 use std::io::Write;
 use std::time::Duration;
@@ -23,6 +27,8 @@ pub struct TailOptions {
     pub max_records: Option<usize>,
     /// Stop when no record arrived for this long.
     pub idle_timeout: Duration,
+    /// Print key and value exactly as written (no readable logical types).
+    pub raw: bool,
 }
 
 /// Errors of `tail`.
@@ -87,13 +93,23 @@ fn tail_topic(
             "topic": msg.topic(),
             "partition": msg.partition(),
             "offset": msg.offset(),
-            "key": msg.key().map_or(serde_json::Value::Null, as_json),
-            "value": msg.payload().map_or(serde_json::Value::Null, as_json),
+            "key": msg.key().map_or(serde_json::Value::Null, |k| shown(k, opts.raw)),
+            "value": msg.payload().map_or(serde_json::Value::Null, |v| shown(v, opts.raw)),
             "headers": headers,
         });
         writeln!(out, "{line}")?;
     }
     Ok(seen)
+}
+
+/// A key or value as printed: JSON (with readable logical types unless `raw`), else a string.
+fn shown(bytes: &[u8], raw: bool) -> serde_json::Value {
+    let v = as_json(bytes);
+    if raw {
+        v
+    } else {
+        readable::readable(v)
+    }
 }
 
 /// Bytes as JSON when they are JSON, else as a string.
