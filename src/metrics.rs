@@ -44,6 +44,8 @@ pub const RECORDS_FAILED_TOTAL: &str = "pgcdc_records_failed_total";
 pub const RECORDS_SKIPPED_TOTAL: &str = "pgcdc_records_skipped_total";
 /// Of those, written to the dead letter queue.
 pub const RECORDS_DLQ_TOTAL: &str = "pgcdc_records_dlq_total";
+/// Operations retried in place after a transient failure (`errors.retry.timeout`).
+pub const RETRIES_TOTAL: &str = "pgcdc_retries_total";
 
 /// One connector's metrics.
 #[derive(Debug, Default)]
@@ -66,6 +68,7 @@ pub struct ConnectorMetrics {
     pub records_failed: AtomicU64,
     pub records_skipped: AtomicU64,
     pub records_dlq: AtomicU64,
+    pub retries: AtomicU64,
 }
 
 impl ConnectorMetrics {
@@ -113,10 +116,11 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 17] = [
+        let families: [(&str, &str, &str, Getter); 18] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
+            (RETRIES_TOTAL, "counter", "Operations retried in place after a transient failure.", |m| &m.retries),
             (SOURCE_EVENTS_TOTAL, "counter", "Row changes and messages decoded.", |m| &m.source_events),
             (SOURCE_TRANSACTIONS_TOTAL, "counter", "PostgreSQL transactions decoded.", |m| &m.source_transactions),
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),

@@ -16,6 +16,11 @@
 //! `errors.max.retries` failures in a row (-1, the default, is no limit), or
 //! at once for a data or fatal error, the task turns FAILED with a trace that
 //! says what happened and what to do.
+//!
+//! Two levels of retry, one backoff: within a run, `errors.retry.timeout`
+//! retries one failed operation in place (`crate::delivery::retry`); only
+//! when that time is up (at once by default) does the failure reach this
+//! supervisor and count against `errors.max.retries`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,8 @@
 //!   convert(event) ──Err(data)──▶ policy ──fail──────────▶ connector fails (nothing after it is committed)
 //!   batcher.send   ──Err(data)──▶   │   ──all + DLQ────────▶ DLQ record, same batch (same Kafka transaction)
 //!                                    │   ──all / warn / skip▶ skipped (counted, logged)
-//!   transient / fatal errors ───────────────────────────────▶ returned as they are: never skipped, never DLQ'd
+//!   transient errors ──retried in place (errors.retry.timeout, `retry`)──▶ returned: never skipped, never DLQ'd
+//!   fatal errors ───────────────────────────────────────────▶ returned as they are
 //! ```
 //!
 //! The DLQ record goes through the batcher like any record, so it is durable
@@ -18,12 +19,15 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::config::connector::RetryPolicy;
 use crate::config::errors::{ErrorPolicy, FailureMode, Tolerance};
 use crate::error::chain;
 use crate::event::{ChangeEvent, SourceEvent};
 use crate::metrics::ConnectorMetrics;
 use crate::record::EncodedRecord;
 use crate::schema::Value;
+
+use super::retry::Retry;
 
 /// Connect's stage names (`__connect.errors.stage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,8 @@ pub enum Verdict {
 pub struct ErrorHandler {
     pub policy: ErrorPolicy,
     pub connector: String,
+    /// `errors.retry.timeout` with the `errors.retry.delay.*` backoff.
+    pub retry: Retry,
 }
 
 /// A record the broker refused: its topic and key (its value, the likely
@@ -66,18 +72,14 @@ pub struct Refused {
 }
 
 impl ErrorHandler {
-    pub fn new(policy: ErrorPolicy, connector: impl Into<String>) -> Self {
-        ErrorHandler { policy, connector: connector.into() }
+    pub fn new(policy: ErrorPolicy, delays: &RetryPolicy, connector: impl Into<String>) -> Self {
+        let retry = Retry::new(policy.retry_timeout, delays);
+        ErrorHandler { policy, connector: connector.into(), retry }
     }
 
     /// Whether a data error is tolerated at all.
     pub fn tolerates(&self) -> bool {
         self.verdict() != Verdict::Fail
-    }
-
-    /// Whether refused records must be kept for the DLQ (their key and value).
-    pub fn keeps_refused(&self) -> bool {
-        matches!(self.verdict(), Verdict::DeadLetter(_))
     }
 
     pub fn verdict(&self) -> Verdict {

@@ -54,7 +54,7 @@ impl Convert for Picky {
 }
 
 /// Three transactions of 2 changes: "1:0","1:1" | "2:0","2:1" | "3:0","3:1".
-fn history() -> Vec<SourceEvent> {
+pub(super) fn history() -> Vec<SourceEvent> {
     (1..=3).flat_map(|i| tx(i, u64::from(i) * 100, 2)).collect()
 }
 
@@ -66,12 +66,12 @@ fn handler(tolerance: Tolerance, dlq: Option<&str>, mode: FailureMode) -> ErrorH
         dlq_context_headers: true,
         ..ErrorPolicy::default()
     };
-    ErrorHandler::new(policy, "orders")
+    ErrorHandler::new(policy, &crate::config::connector::RetryPolicy::default(), "orders")
 }
 
-async fn deliver(
+pub(super) async fn deliver<C: Convert>(
     sink: MemorySink,
-    converter: Picky,
+    converter: C,
     errors: &ErrorHandler,
     metrics: &str,
 ) -> (MemorySink, Result<(), ErrorClass>, std::sync::Arc<ConnectorMetrics>) {
@@ -92,7 +92,7 @@ async fn deliver(
     (batcher.into_sink(), result, metrics)
 }
 
-fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+pub(super) fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
     c.load(std::sync::atomic::Ordering::Relaxed)
 }
 

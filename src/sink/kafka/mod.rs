@@ -272,7 +272,7 @@ impl KafkaSink {
     }
 
     /// Hand a record to the producer.
-    async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+    async fn enqueue(&mut self, record: &EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
         let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         while self.in_flight.len() >= self.max_in_flight
@@ -298,7 +298,7 @@ impl KafkaSink {
             .producer
             .send_result(fr)
             .map_err(|(source, _)| SinkError::Enqueue { topic: record.topic.clone(), source })?;
-        self.in_flight.push_back((future, record.topic, size));
+        self.in_flight.push_back((future, record.topic.clone(), size));
         self.in_flight_bytes += size;
         Ok(())
     }
@@ -384,7 +384,7 @@ impl Sink for KafkaSink {
         Ok(())
     }
 
-    async fn send(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+    async fn send(&mut self, record: &EncodedRecord) -> Result<(), SinkError> {
         let result = self.enqueue(record).await;
         result.map_err(|e| self.fenced_or(e))
     }
@@ -406,6 +406,18 @@ impl Sink for KafkaSink {
             }
         }
         self.in_txn = false;
+    }
+
+    /// A full local queue or a topic that could not be created yet leaves
+    /// the transaction as it was; a failed delivery (an earlier record) or a
+    /// producer in an error state does not.
+    fn send_retriable(&self, err: &SinkError) -> bool {
+        !self.fenced
+            && match err {
+                SinkError::Enqueue { source, .. } => source.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull),
+                SinkError::TopicCreation { .. } => err.class() == ErrorClass::Transient,
+                _ => false,
+            }
     }
 
     fn stores_offsets(&self) -> bool {
