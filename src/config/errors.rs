@@ -63,6 +63,13 @@ impl Default for ErrorPolicy {
     }
 }
 
+impl ErrorPolicy {
+    /// The dead letter queue topic, when records go to one (`errors.tolerance=all`).
+    pub fn dead_letter_topic(&self) -> Option<&str> {
+        self.dlq_topic.as_deref().filter(|_| self.tolerance == Tolerance::All)
+    }
+}
+
 /// Default of `errors.deadletterqueue.topic.replication.factor` (Connect's).
 pub const DEFAULT_DLQ_REPLICATION_FACTOR: i16 = 3;
 /// Default of `errors.retry.timeout` (Connect's): no retry in place.

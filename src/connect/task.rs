@@ -376,6 +376,8 @@ async fn supervise(
             Ok(()) => (ErrorClass::Transient, "the pipeline ended without being stopped".to_owned()),
             Err(e) => (e.class(), chain(e)),
         };
+        let metrics = crate::metrics::Registry::global().connector(&config.name);
+        metrics.error_now();
         if started.elapsed() >= HEALTHY_RUN {
             failures = 0;
         }
@@ -398,7 +400,7 @@ async fn supervise(
             return;
         }
         let delay = retry_delay(&policy, ran, connect_failures);
-        crate::metrics::ConnectorMetrics::add(&crate::metrics::Registry::global().connector(&config.name).restarts, 1);
+        crate::metrics::ConnectorMetrics::add(&metrics.restarts, 1);
         tracing::warn!(error = %trace, retry = failures, delay_ms = delay.as_millis() as u64, "connector failed; retrying");
         set(&state, TaskState::Restarting { trace });
         tokio::select! {

@@ -82,9 +82,15 @@ impl ErrorHandler {
         self.verdict() != Verdict::Fail
     }
 
+    /// Counts a record that failed with a data error, tolerated or not.
+    pub fn failed(&self, metrics: &ConnectorMetrics) {
+        ConnectorMetrics::add(&metrics.records_failed, 1);
+        metrics.error_now();
+    }
+
     pub fn verdict(&self) -> Verdict {
-        match (self.policy.tolerance, &self.policy.dlq_topic, self.policy.failure_mode) {
-            (Tolerance::All, Some(topic), _) => Verdict::DeadLetter(topic.clone()),
+        match (self.policy.tolerance, self.policy.dead_letter_topic(), self.policy.failure_mode) {
+            (Tolerance::All, Some(topic), _) => Verdict::DeadLetter(topic.to_owned()),
             (Tolerance::All, None, _) => Verdict::Skip,
             (Tolerance::None, _, FailureMode::Fail) => Verdict::Fail,
             (Tolerance::None, _, FailureMode::Warn | FailureMode::Skip) => Verdict::Skip,
@@ -101,7 +107,7 @@ impl ErrorHandler {
         refused: Option<Refused>,
         metrics: &ConnectorMetrics,
     ) -> Option<EncodedRecord> {
-        ConnectorMetrics::add(&metrics.records_failed, 1);
+        self.failed(metrics);
         let (table, lsn, tx_id) = origin(event);
         let message = chain(err);
         let verdict = self.verdict();
@@ -164,6 +170,17 @@ fn stacktrace(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     lines.join("\n")
+}
+
+/// Where an event is, for a FAILED trace: its table, LSN and txId.
+pub fn describe(event: &SourceEvent) -> String {
+    let (table, lsn, tx_id) = origin(event);
+    let mut out = if table.is_empty() { "the transaction".to_owned() } else { format!("table {table}") };
+    out.push_str(&format!(" at LSN {}", crate::lsn::Lsn(lsn)));
+    if let Some(tx) = tx_id {
+        out.push_str(&format!(" (txId {tx})"));
+    }
+    out
 }
 
 /// The table, LSN and txId of an event (for logs and headers).

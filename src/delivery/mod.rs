@@ -52,11 +52,29 @@ pub trait Convert: Send {
     ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 }
 
+/// What a FAILED trace says after a data error that was not tolerated.
+const NOT_TOLERATED: &str = "errors.tolerance=none fails the connector on such a record: fix the cause \
+     below and restart the connector, or set errors.tolerance=all to skip such records \
+     (to errors.deadletterqueue.topic.name when set)";
+
 /// Errors of the delivery loop.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError<E: std::error::Error + 'static, S: std::error::Error + 'static> {
     #[error("cannot convert a change event")]
     Convert(#[source] E),
+    /// A data error of one record, not tolerated: where it is and what to do.
+    #[error("cannot convert the change of {at}; {}", NOT_TOLERATED)]
+    ConvertRecord {
+        at: String,
+        #[source]
+        source: E,
+    },
+    #[error("cannot write the record of {at}; {}", NOT_TOLERATED)]
+    WriteRecord {
+        at: String,
+        #[source]
+        source: BatchError<S>,
+    },
     #[error(transparent)]
     Batch(#[from] BatchError<S>),
 }
@@ -64,8 +82,8 @@ pub enum DeliveryError<E: std::error::Error + 'static, S: std::error::Error + 's
 impl<E: std::error::Error + Classify + 'static, S: std::error::Error + Classify + 'static> Classify for DeliveryError<E, S> {
     fn class(&self) -> ErrorClass {
         match self {
-            DeliveryError::Convert(e) => e.class(),
-            DeliveryError::Batch(e) => e.class(),
+            DeliveryError::Convert(e) | DeliveryError::ConvertRecord { source: e, .. } => e.class(),
+            DeliveryError::Batch(e) | DeliveryError::WriteRecord { source: e, .. } => e.class(),
         }
     }
 }
@@ -131,8 +149,12 @@ async fn handle<C: Convert, S: Sink>(
                 // A data error goes through the policy; the event's records
                 // so far go with it. Transient and fatal errors never do.
                 records.clear();
-                if e.class() != ErrorClass::Data || !errors.tolerates() {
+                if e.class() != ErrorClass::Data {
                     return Err(DeliveryError::Convert(e));
+                }
+                if !errors.tolerates() {
+                    errors.failed(metrics);
+                    return Err(DeliveryError::ConvertRecord { at: errors::describe(&event), source: e });
                 }
                 if let Some(dlq) = errors.tolerate(&event, &e, Stage::Convert, None, metrics) {
                     send(sink, &dlq, metrics, errors, shutdown).await?;
@@ -152,6 +174,10 @@ async fn handle<C: Convert, S: Sink>(
                         if let Some(dlq) = errors.tolerate(&event, &e, Stage::Produce, Some(refused), metrics) {
                             send(sink, &dlq, metrics, errors, shutdown).await?;
                                 }
+                    }
+                    Err(e) if e.class() == ErrorClass::Data => {
+                        errors.failed(metrics);
+                        return Err(DeliveryError::WriteRecord { at: errors::describe(&event), source: e });
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -191,6 +217,7 @@ async fn convert<C: Convert>(
         let delay = attempts.get_or_insert_with(|| errors.retry.start()).next_delay();
         let Some(delay) = delay else { return Err(err) };
         ConnectorMetrics::add(&metrics.retries, 1);
+        metrics.error_now();
         tracing::warn!(error = %crate::error::chain(&err), delay_ms = delay.as_millis() as u64, "conversion failed; retrying (errors.retry.timeout)");
         if !retry::wait(delay, shutdown).await {
             return Err(err);
@@ -217,6 +244,7 @@ async fn send<S: Sink>(
         let delay = attempts.get_or_insert_with(|| errors.retry.start()).next_delay();
         let Some(delay) = delay else { return Err(err) };
         ConnectorMetrics::add(&metrics.retries, 1);
+        metrics.error_now();
         tracing::warn!(error = %crate::error::chain(&err), topic = %record.topic, delay_ms = delay.as_millis() as u64, "send failed; retrying (errors.retry.timeout)");
         if !retry::wait(delay, shutdown).await {
             return Err(err);
