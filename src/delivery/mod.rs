@@ -124,7 +124,6 @@ pub async fn run<C: Convert, S: Sink>(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn handle<C: Convert, S: Sink>(
     event: SourceEvent,
     converter: &mut C,
