@@ -235,3 +235,61 @@ async fn a_registry_outage_is_ridden_out_in_place_with_errors_retry_timeout() {
     assert_eq!(line("pgcdc_connector_restarts_total").as_deref(), Some("pgcdc_connector_restarts_total{connector=\"retryin\"} 0"));
     assert!(worker.log().contains("errors.retry.timeout"), "the retries are logged");
 }
+
+/// GIVEN errors.tolerance=none (the default) WHEN a row over the producer's
+/// message.max.bytes is inserted between two small ones THEN the connector
+/// FAILs with a trace naming the table, the LSN and the settings, the row
+/// after it is not published and the slot is not confirmed past the poison;
+/// AND once errors.tolerance=all with a DLQ is set, the poison goes to the
+/// DLQ and the row after it arrives: nothing was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_over_the_message_size_fails_the_connector_without_advancing_the_slot() {
+    let db = PgServer::shared().create_database("toolarge").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("toolarge");
+    let slot = unique_name("slot");
+    let (topic, dlq) = (format!("{prefix}.public.t"), format!("{prefix}.dlq"));
+    let config = connector_config(&db, &prefix, &slot, &[("snapshot.mode", "no_data")]);
+    let (code, body) = worker.register("toolarge", config.clone()).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("toolarge", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (1, 'small')").await;
+    db.execute("INSERT INTO t SELECT 2, string_agg(md5(random()::text), '') FROM generate_series(1, 40000)").await;
+    db.execute("INSERT INTO t VALUES (3, 'small')").await;
+
+    let status = worker.wait_task_state("toolarge", "FAILED", TIMEOUT).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
+    for part in ["table public.t at LSN", "message.max.bytes", "errors.tolerance=all"] {
+        assert!(trace.contains(part), "{part} missing from the trace: {trace}");
+    }
+    let poison_lsn = trace.split("at LSN ").nth(1).and_then(|s| s.split_whitespace().next()).expect("the LSN in the trace");
+    let client = db.client().await;
+    let row = client
+        .query_one(
+            "SELECT confirmed_flush_lsn IS NULL OR confirmed_flush_lsn <= $2::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot, &poison_lsn],
+        )
+        .await
+        .expect("pg_replication_slots");
+    assert!(row.get::<_, bool>(0), "the slot was confirmed past the poison at {poison_lsn}");
+    assert_eq!(broker.consume(&topic, 2, Duration::from_secs(2)).await.len(), 1, "nothing after the poison");
+
+    // The fix the trace names: tolerate it, to a DLQ.
+    let mut fixed = config;
+    for (k, v) in [("errors.tolerance", "all"), ("errors.deadletterqueue.topic.name", dlq.as_str()), ("errors.deadletterqueue.topic.replication.factor", "1")] {
+        fixed[k] = Value::String(v.to_owned());
+    }
+    let (code, body) = worker.call(reqwest::Method::PUT, "/connectors/toolarge/config", Some(&fixed)).await;
+    assert_eq!(code, 200, "{body}");
+    worker.wait_task_state("toolarge", "RUNNING", TIMEOUT).await;
+    let dead = broker.consume(&dlq, 1, TIMEOUT).await;
+    assert_eq!(dead.len(), 1, "{}", worker.log());
+    assert_eq!(dead[0].key_json()["payload"]["id"], 2);
+    let deadline = Instant::now() + TIMEOUT;
+    while committed_ids(broker, &topic).await != [1, 3] {
+        assert!(Instant::now() < deadline, "rows {:?}\n{}", committed_ids(broker, &topic).await, worker.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
