@@ -47,7 +47,7 @@ async fn committed_ids(broker: &Broker, topic: &str) -> Vec<i64> {
 }
 
 /// GIVEN errors.tolerance=all with a DLQ and one PostgreSQL transaction of a
-/// small row, a row over the producer's message.max.bytes, then 20,000 small
+/// small row, a row over the producer's message.max.bytes, then 50,000 small
 /// rows, WHEN the worker is killed with SIGKILL after the DLQ record was
 /// sent but before the Kafka transaction holding it commits, and restarted,
 /// THEN the poison row is in the DLQ exactly once and every other row is in
@@ -71,7 +71,7 @@ async fn kill_9_between_a_poison_row_and_its_commit_dead_letters_it_once() {
     worker.wait_task_state("poisonkill", "RUNNING", TIMEOUT).await;
 
     // WHEN one transaction holds: 1, the poison 2, then 3..=20002
-    const LAST: i64 = 20_002;
+    const LAST: i64 = 50_002;
     db.execute(&format!(
         "BEGIN; INSERT INTO t VALUES (1, 'small'); \
          INSERT INTO t SELECT 2, string_agg(md5(random()::text), '') FROM generate_series(1, 40000); \
