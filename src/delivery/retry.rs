@@ -25,6 +25,9 @@ use tokio::time::Instant;
 
 use crate::config::connector::RetryPolicy;
 
+/// The shortest wait between two attempts.
+const MIN_DELAY: Duration = Duration::from_millis(1);
+
 /// The retry settings of one connector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retry {
@@ -73,7 +76,8 @@ pub struct Attempts {
 impl Attempts {
     /// The wait before the next attempt, or `None` when the time is up.
     pub fn next_delay(&mut self) -> Option<Duration> {
-        let mut delay = self.next.min(self.max);
+        // Never a busy loop, even with both delays set to 0.
+        let mut delay = self.next.min(self.max).max(MIN_DELAY);
         if let Some(deadline) = self.deadline {
             let now = Instant::now();
             if now >= deadline {
@@ -81,7 +85,7 @@ impl Attempts {
             }
             delay = delay.min(deadline - now);
         }
-        self.next = self.next.saturating_mul(2);
+        self.next = self.next.max(MIN_DELAY).saturating_mul(2);
         Some(delay)
     }
 }
@@ -136,5 +140,8 @@ mod tests {
         // One past the clock's range is forever too.
         let huge = Retry { timeout: Some(Duration::MAX), ..retry(0, 300, 2_000) };
         assert_eq!(waits(huge, 10).await.len(), 10);
+        // Delays of 0 still wait a little: no busy loop.
+        assert_eq!(waits(retry(-1, 0, 0), 3).await, [1, 1, 1]);
+        assert_eq!(waits(retry(-1, 0, 5), 5).await, [1, 2, 4, 5, 5]);
     }
 }
