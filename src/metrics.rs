@@ -49,6 +49,11 @@ pub const RECORDS_FAILED_TOTAL: &str = "pgcdc_records_failed_total";
 pub const RECORDS_SKIPPED_TOTAL: &str = "pgcdc_records_skipped_total";
 /// Of those, written to the dead letter queue.
 pub const RECORDS_DLQ_TOTAL: &str = "pgcdc_records_dlq_total";
+/// Operations retried in place after a transient failure (`errors.retry.timeout`).
+pub const RETRIES_TOTAL: &str = "pgcdc_retries_total";
+/// When the connector last met an error: a failed record (tolerated or not),
+/// a retried operation, a failed task (Connect's `last-error-timestamp`).
+pub const LAST_ERROR_TIMESTAMP_SECONDS: &str = "pgcdc_last_error_timestamp_seconds";
 
 /// One connector's metrics.
 #[derive(Debug, Default)]
@@ -73,6 +78,9 @@ pub struct ConnectorMetrics {
     pub records_dlq: AtomicU64,
     pub slot_retained_wal: AtomicU64,
     pub slot_flush_lag: AtomicU64,
+    pub retries: AtomicU64,
+    /// Milliseconds since the epoch; 0: none yet.
+    pub last_error_ms: AtomicU64,
 }
 
 impl ConnectorMetrics {
@@ -87,6 +95,12 @@ impl ConnectorMetrics {
 
     pub fn set(gauge: &AtomicU64, v: u64) {
         gauge.store(v, Ordering::Relaxed);
+    }
+
+    /// Records that an error happened now (`pgcdc_last_error_timestamp_seconds`).
+    pub fn error_now(&self) {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Self::raise(&self.last_error_ms, ms);
     }
 }
 
@@ -120,10 +134,12 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 19] = [
+        let families: [(&str, &str, &str, Getter); 21] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
+            (RETRIES_TOTAL, "counter", "Operations retried in place after a transient failure.", |m| &m.retries),
+            (LAST_ERROR_TIMESTAMP_SECONDS, "gauge", "When the connector last met an error (0: never).", |m| &m.last_error_ms),
             (SOURCE_EVENTS_TOTAL, "counter", "Row changes and messages decoded.", |m| &m.source_events),
             (SOURCE_TRANSACTIONS_TOTAL, "counter", "PostgreSQL transactions decoded.", |m| &m.source_transactions),
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),
@@ -154,6 +170,8 @@ impl Registry {
                 let label = escape_label(connector);
                 if name == DURABLE_COMMIT_TIMESTAMP_SECONDS {
                     let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {}", v as f64 / 1e6);
+                } else if name == LAST_ERROR_TIMESTAMP_SECONDS {
+                    let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {}", v as f64 / 1e3);
                 } else {
                     let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {v}");
                 }
@@ -179,11 +197,13 @@ mod tests {
         ConnectorMetrics::raise(&m.durable_lsn, 10);
         ConnectorMetrics::raise(&m.durable_lsn, 7);
         ConnectorMetrics::set(&m.durable_commit_ts_us, 1_500_000);
+        ConnectorMetrics::set(&m.last_error_ms, 2_500);
         let text = r.render();
         assert!(text.contains("# TYPE pgcdc_sink_records_total counter"), "{text}");
         assert!(text.contains("pgcdc_sink_records_total{connector=\"orders \\\"eu\\\"\"} 3"), "{text}");
         assert!(text.contains("pgcdc_durable_lsn{connector=\"orders \\\"eu\\\"\"} 10"), "gauge only rises: {text}");
         assert!(text.contains("pgcdc_durable_commit_timestamp_seconds{connector=\"orders \\\"eu\\\"\"} 1.5"), "{text}");
+        assert!(text.contains("pgcdc_last_error_timestamp_seconds{connector=\"orders \\\"eu\\\"\"} 2.5"), "{text}");
         assert!(Arc::ptr_eq(&m, &r.connector("orders \"eu\"")), "same metrics across restarts");
         r.remove("orders \"eu\"");
         assert!(!r.render().contains("orders"));

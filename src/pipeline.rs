@@ -126,6 +126,7 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
             partitions: worker.offset_storage_partitions,
             key: offset_key(&config.name, config.topic_prefix()),
         }),
+        dead_letter: config.errors.dead_letter_topic().map(|t| (t.to_owned(), config.errors.dlq_replication_factor)),
     }
 }
 
@@ -167,7 +168,7 @@ pub async fn run(
     let (stop_source, source_stop) = watch::channel(false);
     let source_task = tokio::spawn(source.run(events_tx, durable_rx, source_stop));
     let metrics = crate::metrics::Registry::global().connector(&config.name);
-    let errors = delivery::ErrorHandler::new(config.errors.clone(), config.name.clone());
+    let errors = delivery::ErrorHandler::new(config.errors.clone(), &config.retry, config.name.clone());
     let delivered = delivery::run(events_rx, Converter::new(config), &mut batcher, shutdown, &metrics, &errors).await;
     let _ = stop_source.send(true);
     let sourced = source_task.await;

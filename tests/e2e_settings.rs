@@ -130,10 +130,26 @@ async fn a_setting_pgcdc_does_not_implement_is_refused() {
     assert!(message.contains("sanitize.field.names") && message.contains("not supported by pgcdc"), "{message}");
 }
 
-/// GIVEN errors.tolerance=all with a dead letter queue, WHEN a row larger
-/// than the producer's message.max.bytes (1 MB) is inserted between two
-/// small ones, THEN the small ones are published, the large one is in the
-/// DLQ with its key and the context headers, and the connector keeps running.
+/// Replicas of each partition of `topic`, as the broker's metadata lists them.
+async fn replicas(broker: &Broker, topic: &str) -> Vec<usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let config = broker.client_config();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = config.create().expect("metadata client");
+        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).expect("metadata");
+        metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.replicas().len())).collect()
+    })
+    .await
+    .expect("metadata task")
+}
+
+/// GIVEN errors.tolerance=all with a dead letter queue (replication factor
+/// 2, the connector's topics 1), WHEN a row larger than the producer's
+/// message.max.bytes (1 MB) is inserted between two small ones, THEN the
+/// small ones are published, the large one is in the DLQ with its key and
+/// the context headers, the connector keeps running, and the DLQ topic was
+/// created as Connect creates it: one partition, the DLQ's factor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_over_the_message_size_goes_to_the_dead_letter_queue() {
     let db = PgServer::shared().create_database("poison").await;
@@ -147,6 +163,7 @@ async fn a_row_over_the_message_size_goes_to_the_dead_letter_queue() {
         ("errors.tolerance", "all"),
         ("errors.deadletterqueue.topic.name", dlq.as_str()),
         ("errors.deadletterqueue.context.headers.enable", "true"),
+        ("errors.deadletterqueue.topic.replication.factor", "2"),
         ("snapshot.mode", "no_data"),
         ("slot.drop.on.stop", "true"),
     ];
@@ -168,4 +185,7 @@ async fn a_row_over_the_message_size_goes_to_the_dead_letter_queue() {
     assert_eq!(dead[0].header_str("__connect.errors.topic"), Some(format!("{prefix}.public.t")));
     assert!(dead[0].value_json()["table"] == "public.t", "{}", dead[0].value_json());
     worker.wait_task_state("poison", "RUNNING", TIMEOUT).await;
+    // tansu keeps one copy whatever the factor, but reports the one asked for.
+    assert_eq!(replicas(broker, &dlq).await, [2], "errors.deadletterqueue.topic.replication.factor");
+    assert!(replicas(broker, &format!("{prefix}.public.t")).await.iter().all(|r| *r == 1));
 }

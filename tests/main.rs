@@ -26,3 +26,4 @@ mod e2e_service;
 mod e2e_check;
 mod e2e_metrics;
 mod e2e_settings;
+mod e2e_errors;

@@ -11,7 +11,7 @@ use crate::config::connector::{
     DEFAULT_SLOT_NAME, DEFAULT_SNAPSHOT_CHUNK_BLOCKS, DEFAULT_SNAPSHOT_MAX_THREADS, DEFAULT_STREAMING,
     DEFAULT_TOPIC_PARTITIONS, DEFAULT_TOPIC_REPLICATION_FACTOR, MAX_DELAY_MS, PGOUTPUT,
 };
-use crate::config::errors::DEFAULT_DLQ_REPLICATION_FACTOR;
+use crate::config::errors::{DEFAULT_DLQ_REPLICATION_FACTOR, DEFAULT_ERRORS_RETRY_TIMEOUT_MS};
 use crate::config::slot::DEFAULT_LSN_FLUSH_TIMEOUT_MS;
 use crate::config::definitions::{Check, DefaultValue, PropertyDef, PropertyType as T};
 use crate::heartbeat::DEFAULT_HEARTBEAT_TOPIC_PREFIX;
@@ -97,8 +97,8 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("unavailable.value.placeholder", T::String, Str(DEFAULT_UNAVAILABLE_VALUE_PLACEHOLDER), "Connector", Check::Custom, "Stands for unchanged TOASTed values."),
     def("database.server.name", T::String, None, "Postgres", Check::Custom, "Deprecated fallback for topic.prefix."),
     def("errors.max.retries", T::Int, Int(DEFAULT_ERRORS_MAX_RETRIES), "Connector", Check::Int { min: -1, max: u32::MAX as i64 }, "Retries of a transient failure before the connector fails: -1 no limit, 0 none."),
-    def("errors.retry.delay.initial.ms", T::Long, Int(DEFAULT_RETRY_DELAY_INITIAL_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "First delay when the connector cannot connect; doubles on every retry."),
-    def("errors.retry.delay.max.ms", T::Long, Int(DEFAULT_RETRY_DELAY_MAX_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Longest delay between connection retries."),
+    def("errors.retry.delay.initial.ms", T::Long, Int(DEFAULT_RETRY_DELAY_INITIAL_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "First delay before retrying a transient failure (a failed operation with errors.retry.timeout, a task that cannot start); doubles on every retry."),
+    def("errors.retry.delay.max.ms", T::Long, Int(DEFAULT_RETRY_DELAY_MAX_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Longest delay between retries of a transient failure: of one operation (errors.retry.timeout) and of a task that cannot start (errors.max.retries)."),
     def("database.initial.statements", T::String, None, "Postgres", Check::Custom, "SQL statements run on every connection pgcdc opens to the database except the replication connection, separated by ';' (';;' for a literal ';')."),
     def("slot.stream.params", T::String, None, "Postgres", Check::Custom, "Extra pgoutput options of START_REPLICATION: name=value pairs separated by ';' (proto_version, publication_names, messages, streaming and binary are pgcdc's own)."),
     def("flush.lsn.source", T::Boolean, Bool(true), "Postgres", Check::Bool, "Confirm the positions made durable to the replication slot; false: never confirm it (the slot keeps its WAL until someone else advances it)."),
@@ -107,10 +107,11 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("lsn.flush.timeout.action", T::String, Str("fail"), "Postgres", Check::Choice(&["fail", "warn", "ignore"]), "When that wait is exceeded: fail the connector, warn and go on, or go on."),
     def("retriable.restart.connector.wait.ms", T::Long, Int(DEFAULT_RETRIABLE_RESTART_WAIT_MS as i64), "Connector", Check::Int { min: 0, max: MAX_DELAY_MS }, "Delay before restarting a connector that failed while streaming."),
     def("errors.tolerance", T::String, Str("none"), "Error Handling", Check::Choice(&["none", "all"]), "A record that cannot be converted, encoded or written (a data error): none fails the connector; all skips it, to the dead letter queue when one is set. Transient errors are retried, never skipped."),
+    def("errors.retry.timeout", T::Long, Int(DEFAULT_ERRORS_RETRY_TIMEOUT_MS), "Error Handling", Check::Int { min: -1, max: MAX_DELAY_MS }, "How long a transient failure of one operation (converting an event, e.g. the schema registry unavailable; handing a record to the producer) is retried in place, with backoff, before the task fails and errors.max.retries restarts it: 0 no retry, -1 forever. Never sends a record to the dead letter queue."),
     def("errors.log.enable", T::Boolean, Bool(false), "Error Handling", Check::Bool, "Log each tolerated failure (the error, the stage)."),
     def("errors.log.include.messages", T::Boolean, Bool(false), "Error Handling", Check::Bool, "Also log the table, LSN and txId of the failed record (never its values)."),
     def("errors.deadletterqueue.topic.name", T::String, None, "Error Handling", Check::Text, "With errors.tolerance=all: the topic failed records go to, in the same Kafka transaction as the records around them."),
-    def("errors.deadletterqueue.topic.replication.factor", T::Short, Int(DEFAULT_DLQ_REPLICATION_FACTOR as i64), "Error Handling", Check::Int { min: -1, max: i16::MAX as i64 }, "Replication factor of the dead letter queue topic; pgcdc creates it as every topic, so only the value of topic.creation.default.replication.factor is accepted."),
+    def("errors.deadletterqueue.topic.replication.factor", T::Short, Int(DEFAULT_DLQ_REPLICATION_FACTOR as i64), "Error Handling", Check::Int { min: -1, max: i16::MAX as i64 }, "Replication factor of the dead letter queue topic, created (one partition) when the connector starts; -1 for the broker's default. A single broker needs 1."),
     def("errors.deadletterqueue.context.headers.enable", T::Boolean, Bool(false), "Error Handling", Check::Bool, "Add the __connect.errors.* headers (topic, partition, offset = LSN, connector, task, stage, class, exception) to dead letter queue records."),
     def("event.processing.failure.handling.mode", T::String, Str("fail"), "Error Handling", Check::Choice(&["fail", "warn", "skip", "ignore"]), "Debezium's: an event that cannot be converted fails the connector, is skipped with a warning, or is skipped (errors.tolerance=all takes precedence)."),
     def("heartbeat.interval.ms", T::Int, Int(0), "Advanced", Check::Int { min: 0, max: i32::MAX as i64 }, "Interval of heartbeat records (and offset commits) on idle connectors; 0 turns them off."),

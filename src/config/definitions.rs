@@ -246,7 +246,6 @@ pub const FOREIGN: &[Foreign] = &[
     no_effect("custom.metric.tags", METRICS),
     no_effect("xmin.fetch.interval.ms", "pgcdc does not track the slot's xmin"),
     refused("include.schema.comments", &["false"], "column comments are not read"),
-    no_effect("errors.retry.timeout", "transient failures are retried by restarting the task: errors.max.retries, errors.retry.delay.*"),
     refused("heartbeat.topics.prefix", &[""], "the old name of topic.heartbeat.prefix: use that"),
     no_effect_family("heartbeat.", "tuning of Debezium's heartbeat"),
     refused("snapshot.select.statement.overrides", &[""], "snapshot queries cannot be overridden: every row is read"),

@@ -1,7 +1,9 @@
 //! Error handling settings: Kafka Connect's `errors.tolerance`,
-//! `errors.log.*` and `errors.deadletterqueue.*`, and Debezium's
-//! `event.processing.failure.handling.mode`. What they do is in
-//! `crate::delivery::errors`.
+//! `errors.retry.timeout`, `errors.log.*` and `errors.deadletterqueue.*`,
+//! and Debezium's `event.processing.failure.handling.mode`. What they do is
+//! in `crate::delivery::errors` and `crate::delivery::retry`.
+
+use std::time::Duration;
 
 use crate::config::properties::Props;
 
@@ -27,7 +29,7 @@ pub enum FailureMode {
 }
 
 /// How data errors (one record that cannot be converted, encoded or written) are handled.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorPolicy {
     pub tolerance: Tolerance,
     pub failure_mode: FailureMode,
@@ -41,10 +43,37 @@ pub struct ErrorPolicy {
     pub dlq_replication_factor: i16,
     /// `errors.deadletterqueue.context.headers.enable`.
     pub dlq_context_headers: bool,
+    /// `errors.retry.timeout`: how long a transient failure of one operation
+    /// is retried in place; zero: not at all, `None` (-1): forever.
+    pub retry_timeout: Option<Duration>,
+}
+
+impl Default for ErrorPolicy {
+    fn default() -> Self {
+        ErrorPolicy {
+            tolerance: Tolerance::None,
+            failure_mode: FailureMode::Fail,
+            log_enable: false,
+            log_include_messages: false,
+            dlq_topic: None,
+            dlq_replication_factor: DEFAULT_DLQ_REPLICATION_FACTOR,
+            dlq_context_headers: false,
+            retry_timeout: Some(Duration::ZERO),
+        }
+    }
+}
+
+impl ErrorPolicy {
+    /// The dead letter queue topic, when records go to one (`errors.tolerance=all`).
+    pub fn dead_letter_topic(&self) -> Option<&str> {
+        self.dlq_topic.as_deref().filter(|_| self.tolerance == Tolerance::All)
+    }
 }
 
 /// Default of `errors.deadletterqueue.topic.replication.factor` (Connect's).
 pub const DEFAULT_DLQ_REPLICATION_FACTOR: i16 = 3;
+/// Default of `errors.retry.timeout` (Connect's): no retry in place.
+pub const DEFAULT_ERRORS_RETRY_TIMEOUT_MS: i64 = 0;
 
 pub(crate) fn parse_errors(p: &mut Props) -> ErrorPolicy {
     let tolerance = p.choice("errors.tolerance", &[("none", Tolerance::None), ("all", Tolerance::All)]);
@@ -54,14 +83,6 @@ pub(crate) fn parse_errors(p: &mut Props) -> ErrorPolicy {
     );
     let dlq_topic = p.get("errors.deadletterqueue.topic.name");
     let dlq_replication_factor: i16 = p.int("errors.deadletterqueue.topic.replication.factor");
-    // The DLQ topic is created as every other topic; a different factor is not applied, so it is refused.
-    let topic_rf: i16 = p.int("topic.creation.default.replication.factor");
-    if p.contains("errors.deadletterqueue.topic.replication.factor") && dlq_replication_factor != topic_rf {
-        p.error(
-            "errors.deadletterqueue.topic.replication.factor",
-            "not supported by pgcdc apart from topic.creation.default.replication.factor: the dead letter queue topic is created with it (set both alike)",
-        );
-    }
     if dlq_replication_factor == 0 {
         p.error("errors.deadletterqueue.topic.replication.factor", "must be a positive number, or -1 for the broker's default");
     }
@@ -76,5 +97,6 @@ pub(crate) fn parse_errors(p: &mut Props) -> ErrorPolicy {
         dlq_topic,
         dlq_replication_factor,
         dlq_context_headers: p.flag("errors.deadletterqueue.context.headers.enable"),
+        retry_timeout: u64::try_from(p.int::<i64>("errors.retry.timeout")).ok().map(Duration::from_millis),
     }
 }

@@ -16,6 +16,11 @@
 //! `errors.max.retries` failures in a row (-1, the default, is no limit), or
 //! at once for a data or fatal error, the task turns FAILED with a trace that
 //! says what happened and what to do.
+//!
+//! Two levels of retry, one backoff: within a run, `errors.retry.timeout`
+//! retries one failed operation in place (`crate::delivery::retry`); only
+//! when that time is up (at once by default) does the failure reach this
+//! supervisor and count against `errors.max.retries`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -371,6 +376,8 @@ async fn supervise(
             Ok(()) => (ErrorClass::Transient, "the pipeline ended without being stopped".to_owned()),
             Err(e) => (e.class(), chain(e)),
         };
+        let metrics = crate::metrics::Registry::global().connector(&config.name);
+        metrics.error_now();
         if started.elapsed() >= HEALTHY_RUN {
             failures = 0;
         }
@@ -393,7 +400,7 @@ async fn supervise(
             return;
         }
         let delay = retry_delay(&policy, ran, connect_failures);
-        crate::metrics::ConnectorMetrics::add(&crate::metrics::Registry::global().connector(&config.name).restarts, 1);
+        crate::metrics::ConnectorMetrics::add(&metrics.restarts, 1);
         tracing::warn!(error = %trace, retry = failures, delay_ms = delay.as_millis() as u64, "connector failed; retrying");
         set(&state, TaskState::Restarting { trace });
         tokio::select! {

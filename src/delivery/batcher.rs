@@ -133,7 +133,7 @@ impl<S: Sink> Batcher<S> {
     }
 
     /// Accept one record of the current PostgreSQL transaction (or snapshot).
-    pub async fn send(&mut self, record: EncodedRecord) -> Result<(), BatchError<S::Error>> {
+    pub async fn send(&mut self, record: &EncodedRecord) -> Result<(), BatchError<S::Error>> {
         self.enqueue(record).await?;
         self.ledger.record_sent();
         if let Some(open) = &mut self.open {
@@ -142,7 +142,16 @@ impl<S: Sink> Batcher<S> {
         Ok(())
     }
 
-    async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), BatchError<S::Error>> {
+    /// Whether `send` may be called again with the same record after it
+    /// failed with `err` (the open batch is as it was).
+    pub fn send_retriable(&self, err: &BatchError<S::Error>) -> bool {
+        match err {
+            BatchError::Sink(e) => self.sink.send_retriable(e),
+            BatchError::Heartbeat(_) => false,
+        }
+    }
+
+    async fn enqueue(&mut self, record: &EncodedRecord) -> Result<(), BatchError<S::Error>> {
         self.open_batch()?;
         let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         self.sink.send(record).await.map_err(BatchError::Sink)?;
@@ -180,7 +189,7 @@ impl<S: Sink> Batcher<S> {
         let record = heartbeat.record(now_ms()).map_err(BatchError::Heartbeat)?;
         self.last_beat = Instant::now();
         tracing::debug!(topic = %record.topic, "heartbeat");
-        self.enqueue(record).await
+        self.enqueue(&record).await
     }
 
     /// A PostgreSQL transaction ended; close the batch if it is full.

@@ -5,7 +5,8 @@
 //!   convert(event) ──Err(data)──▶ policy ──fail──────────▶ connector fails (nothing after it is committed)
 //!   batcher.send   ──Err(data)──▶   │   ──all + DLQ────────▶ DLQ record, same batch (same Kafka transaction)
 //!                                    │   ──all / warn / skip▶ skipped (counted, logged)
-//!   transient / fatal errors ───────────────────────────────▶ returned as they are: never skipped, never DLQ'd
+//!   transient errors ──retried in place (errors.retry.timeout, `retry`)──▶ returned: never skipped, never DLQ'd
+//!   fatal errors ───────────────────────────────────────────▶ returned as they are
 //! ```
 //!
 //! The DLQ record goes through the batcher like any record, so it is durable
@@ -18,12 +19,15 @@
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::config::connector::RetryPolicy;
 use crate::config::errors::{ErrorPolicy, FailureMode, Tolerance};
 use crate::error::chain;
 use crate::event::{ChangeEvent, SourceEvent};
 use crate::metrics::ConnectorMetrics;
 use crate::record::EncodedRecord;
 use crate::schema::Value;
+
+use super::retry::Retry;
 
 /// Connect's stage names (`__connect.errors.stage`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,8 @@ pub enum Verdict {
 pub struct ErrorHandler {
     pub policy: ErrorPolicy,
     pub connector: String,
+    /// `errors.retry.timeout` with the `errors.retry.delay.*` backoff.
+    pub retry: Retry,
 }
 
 /// A record the broker refused: its topic and key (its value, the likely
@@ -66,8 +72,9 @@ pub struct Refused {
 }
 
 impl ErrorHandler {
-    pub fn new(policy: ErrorPolicy, connector: impl Into<String>) -> Self {
-        ErrorHandler { policy, connector: connector.into() }
+    pub fn new(policy: ErrorPolicy, delays: &RetryPolicy, connector: impl Into<String>) -> Self {
+        let retry = Retry::new(policy.retry_timeout, delays);
+        ErrorHandler { policy, connector: connector.into(), retry }
     }
 
     /// Whether a data error is tolerated at all.
@@ -75,14 +82,15 @@ impl ErrorHandler {
         self.verdict() != Verdict::Fail
     }
 
-    /// Whether refused records must be kept for the DLQ (their key and value).
-    pub fn keeps_refused(&self) -> bool {
-        matches!(self.verdict(), Verdict::DeadLetter(_))
+    /// Counts a record that failed with a data error, tolerated or not.
+    pub fn failed(&self, metrics: &ConnectorMetrics) {
+        ConnectorMetrics::add(&metrics.records_failed, 1);
+        metrics.error_now();
     }
 
     pub fn verdict(&self) -> Verdict {
-        match (self.policy.tolerance, &self.policy.dlq_topic, self.policy.failure_mode) {
-            (Tolerance::All, Some(topic), _) => Verdict::DeadLetter(topic.clone()),
+        match (self.policy.tolerance, self.policy.dead_letter_topic(), self.policy.failure_mode) {
+            (Tolerance::All, Some(topic), _) => Verdict::DeadLetter(topic.to_owned()),
             (Tolerance::All, None, _) => Verdict::Skip,
             (Tolerance::None, _, FailureMode::Fail) => Verdict::Fail,
             (Tolerance::None, _, FailureMode::Warn | FailureMode::Skip) => Verdict::Skip,
@@ -99,7 +107,7 @@ impl ErrorHandler {
         refused: Option<Refused>,
         metrics: &ConnectorMetrics,
     ) -> Option<EncodedRecord> {
-        ConnectorMetrics::add(&metrics.records_failed, 1);
+        self.failed(metrics);
         let (table, lsn, tx_id) = origin(event);
         let message = chain(err);
         let verdict = self.verdict();
@@ -162,6 +170,17 @@ fn stacktrace(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     lines.join("\n")
+}
+
+/// Where an event is, for a FAILED trace: its table, LSN and txId.
+pub fn describe(event: &SourceEvent) -> String {
+    let (table, lsn, tx_id) = origin(event);
+    let mut out = if table.is_empty() { "the transaction".to_owned() } else { format!("table {table}") };
+    out.push_str(&format!(" at LSN {}", crate::lsn::Lsn(lsn)));
+    if let Some(tx) = tx_id {
+        out.push_str(&format!(" (txId {tx})"));
+    }
+    out
 }
 
 /// The table, LSN and txId of an event (for logs and headers).

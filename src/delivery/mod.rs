@@ -27,8 +27,11 @@ use crate::sink::Sink;
 
 pub mod batcher;
 pub mod errors;
+pub mod retry;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod retry_tests;
 #[cfg(test)]
 mod tolerance_tests;
 
@@ -49,11 +52,29 @@ pub trait Convert: Send {
     ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
 }
 
+/// What a FAILED trace says after a data error that was not tolerated.
+const NOT_TOLERATED: &str = "errors.tolerance=none fails the connector on such a record: fix the cause \
+     below and restart the connector, or set errors.tolerance=all to skip such records \
+     (to errors.deadletterqueue.topic.name when set)";
+
 /// Errors of the delivery loop.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError<E: std::error::Error + 'static, S: std::error::Error + 'static> {
     #[error("cannot convert a change event")]
     Convert(#[source] E),
+    /// A data error of one record, not tolerated: where it is and what to do.
+    #[error("cannot convert the change of {at}; {}", NOT_TOLERATED)]
+    ConvertRecord {
+        at: String,
+        #[source]
+        source: E,
+    },
+    #[error("cannot write the record of {at}; {}", NOT_TOLERATED)]
+    WriteRecord {
+        at: String,
+        #[source]
+        source: BatchError<S>,
+    },
     #[error(transparent)]
     Batch(#[from] BatchError<S>),
 }
@@ -61,8 +82,8 @@ pub enum DeliveryError<E: std::error::Error + 'static, S: std::error::Error + 's
 impl<E: std::error::Error + Classify + 'static, S: std::error::Error + Classify + 'static> Classify for DeliveryError<E, S> {
     fn class(&self) -> ErrorClass {
         match self {
-            DeliveryError::Convert(e) => e.class(),
-            DeliveryError::Batch(e) => e.class(),
+            DeliveryError::Convert(e) | DeliveryError::ConvertRecord { source: e, .. } => e.class(),
+            DeliveryError::Batch(e) | DeliveryError::WriteRecord { source: e, .. } => e.class(),
         }
     }
 }
@@ -92,7 +113,7 @@ pub async fn run<C: Convert, S: Sink>(
             event = events.recv() => event,
         };
         let Some(event) = event else { break Ok(()) };
-        if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics, errors).await {
+        if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics, errors, &mut shutdown).await {
             break Err(e);
         }
         ConnectorMetrics::raise(&metrics.durable_lsn, sink.durable_lsn().as_u64());
@@ -110,6 +131,7 @@ async fn handle<C: Convert, S: Sink>(
     records: &mut Vec<EncodedRecord>,
     metrics: &ConnectorMetrics,
     errors: &ErrorHandler,
+    shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), DeliveryError<C::Error, S::Error>> {
     match &event {
         SourceEvent::Change(_) | SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
@@ -122,34 +144,46 @@ async fn handle<C: Convert, S: Sink>(
     match &event {
         // A Commit's records (transaction metadata END) belong to its transaction.
         SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
-            if let Err(e) = converter.convert(&event, records).await {
+            if let Err(e) = convert(&event, converter, records, metrics, errors, shutdown).await {
                 // A data error goes through the policy; the event's records
                 // so far go with it. Transient and fatal errors never do.
                 records.clear();
-                if e.class() != ErrorClass::Data || !errors.tolerates() {
+                if e.class() != ErrorClass::Data {
                     return Err(DeliveryError::Convert(e));
                 }
+                if !errors.tolerates() {
+                    errors.failed(metrics);
+                    return Err(DeliveryError::ConvertRecord { at: errors::describe(&event), source: e });
+                }
                 if let Some(dlq) = errors.tolerate(&event, &e, Stage::Convert, None, metrics) {
-                    sink.send(dlq).await?;
+                    send(sink, &dlq, metrics, errors, shutdown).await?;
                 }
             }
-            for record in records.drain(..) {
+            let converted = std::mem::take(records);
+            for record in &converted {
                 let bytes = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
-                let refused = errors.keeps_refused().then(|| Refused { topic: record.topic.clone(), key: record.key.clone() });
-                match sink.send(record).await {
+                match send(sink, record, metrics, errors, shutdown).await {
                     Ok(()) => {
                         ConnectorMetrics::add(&metrics.sink_records, 1);
                         ConnectorMetrics::add(&metrics.sink_bytes, bytes as u64);
                     }
                     // A record the broker refuses (too large): the same policy.
                     Err(BatchError::Sink(e)) if e.class() == ErrorClass::Data && errors.tolerates() => {
-                        if let Some(dlq) = errors.tolerate(&event, &e, Stage::Produce, refused, metrics) {
-                            sink.send(dlq).await?;
-                        }
+                        let refused = Refused { topic: record.topic.clone(), key: record.key.clone() };
+                        if let Some(dlq) = errors.tolerate(&event, &e, Stage::Produce, Some(refused), metrics) {
+                            send(sink, &dlq, metrics, errors, shutdown).await?;
+                                }
+                    }
+                    Err(e) if e.class() == ErrorClass::Data => {
+                        errors.failed(metrics);
+                        return Err(DeliveryError::WriteRecord { at: errors::describe(&event), source: e });
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
+            // The buffer is kept for the next event.
+            *records = converted;
+            records.clear();
             if let SourceEvent::Commit(commit) = &event {
                 sink.end_transaction(commit).await?;
             }
@@ -159,6 +193,62 @@ async fn handle<C: Convert, S: Sink>(
         SourceEvent::IncrementalProgress(progress) => sink.set_incremental(progress.clone()),
     }
     Ok(())
+}
+
+/// Converts `event`, retrying a transient failure in place for
+/// `errors.retry.timeout` (see [`retry`]).
+async fn convert<C: Convert>(
+    event: &SourceEvent,
+    converter: &mut C,
+    records: &mut Vec<EncodedRecord>,
+    metrics: &ConnectorMetrics,
+    errors: &ErrorHandler,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), C::Error> {
+    let mut attempts = None;
+    loop {
+        let err = match converter.convert(event, records).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.class() == ErrorClass::Transient => e,
+            Err(e) => return Err(e),
+        };
+        records.clear();
+        let delay = attempts.get_or_insert_with(|| errors.retry.start()).next_delay();
+        let Some(delay) = delay else { return Err(err) };
+        ConnectorMetrics::add(&metrics.retries, 1);
+        metrics.error_now();
+        tracing::warn!(error = %crate::error::chain(&err), delay_ms = delay.as_millis() as u64, "conversion failed; retrying (errors.retry.timeout)");
+        if !retry::wait(delay, shutdown).await {
+            return Err(err);
+        }
+    }
+}
+
+/// Sends `record`, retrying a transient failure that left the batch as it
+/// was for `errors.retry.timeout` (see [`retry`]).
+async fn send<S: Sink>(
+    sink: &mut Batcher<S>,
+    record: &EncodedRecord,
+    metrics: &ConnectorMetrics,
+    errors: &ErrorHandler,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), BatchError<S::Error>> {
+    let mut attempts = None;
+    loop {
+        let err = match sink.send(record).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.class() == ErrorClass::Transient && sink.send_retriable(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let delay = attempts.get_or_insert_with(|| errors.retry.start()).next_delay();
+        let Some(delay) = delay else { return Err(err) };
+        ConnectorMetrics::add(&metrics.retries, 1);
+        metrics.error_now();
+        tracing::warn!(error = %crate::error::chain(&err), topic = %record.topic, delay_ms = delay.as_millis() as u64, "send failed; retrying (errors.retry.timeout)");
+        if !retry::wait(delay, shutdown).await {
+            return Err(err);
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -54,7 +54,7 @@ impl Convert for Picky {
 }
 
 /// Three transactions of 2 changes: "1:0","1:1" | "2:0","2:1" | "3:0","3:1".
-fn history() -> Vec<SourceEvent> {
+pub(super) fn history() -> Vec<SourceEvent> {
     (1..=3).flat_map(|i| tx(i, u64::from(i) * 100, 2)).collect()
 }
 
@@ -66,15 +66,26 @@ fn handler(tolerance: Tolerance, dlq: Option<&str>, mode: FailureMode) -> ErrorH
         dlq_context_headers: true,
         ..ErrorPolicy::default()
     };
-    ErrorHandler::new(policy, "orders")
+    ErrorHandler::new(policy, &crate::config::connector::RetryPolicy::default(), "orders")
 }
 
-async fn deliver(
+pub(super) async fn deliver<C: Convert>(
     sink: MemorySink,
-    converter: Picky,
+    converter: C,
     errors: &ErrorHandler,
     metrics: &str,
 ) -> (MemorySink, Result<(), ErrorClass>, std::sync::Arc<ConnectorMetrics>) {
+    let (sink, result, metrics) = deliver_traced(sink, converter, errors, metrics).await;
+    (sink, result.map_err(|(class, _)| class), metrics)
+}
+
+/// [`deliver`], with the failure's trace.
+async fn deliver_traced<C: Convert>(
+    sink: MemorySink,
+    converter: C,
+    errors: &ErrorHandler,
+    metrics: &str,
+) -> (MemorySink, Result<(), (ErrorClass, String)>, std::sync::Arc<ConnectorMetrics>) {
     let (durable_tx, _durable_rx) = watch::channel(Lsn::ZERO);
     // Batches of 3 records: the poison's transaction shares a batch with others.
     let mut batcher = Batcher::new(sink, OffsetLedger::from_stored(None), durable_tx, policy(3), None);
@@ -85,14 +96,14 @@ async fn deliver(
     drop(tx);
     let (_stop, shutdown) = watch::channel(false);
     let metrics = crate::metrics::Registry::global().connector(metrics);
-    let result = run(rx, converter, &mut batcher, shutdown, &metrics, errors).await.map_err(|e| e.class());
+    let result = run(rx, converter, &mut batcher, shutdown, &metrics, errors).await.map_err(|e| (e.class(), crate::error::chain(&e)));
     if result.is_err() {
         batcher.abort().await;
     }
     (batcher.into_sink(), result, metrics)
 }
 
-fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+pub(super) fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
     c.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -182,4 +193,25 @@ async fn a_record_the_broker_refuses_goes_to_the_dlq_with_its_key() {
     assert_eq!(header(dlq[0], "__connect.errors.topic"), Some("t"));
     assert_eq!(header(dlq[0], "__connect.errors.stage"), Some("KAFKA_PRODUCE"));
     assert_eq!(payloads(&sink).iter().filter(|p| !p.starts_with('{')).count(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_data_error_not_tolerated_fails_with_a_trace_naming_where_the_cause_and_the_setting() {
+    for (name, picky, sink) in [
+        ("trace-convert", Picky { fail_on: vec!["2:1"], class: ErrorClass::Data }, MemorySink::default()),
+        ("trace-refused", Picky { fail_on: vec![], class: ErrorClass::Data }, MemorySink::with_faults([Fault::RefuseSend(4)])),
+    ] {
+        let errors = handler(Tolerance::None, None, FailureMode::Fail);
+        let (_, result, metrics) = deliver_traced(sink, picky, &errors, name).await;
+        let (class, trace) = result.expect_err(name);
+        assert_eq!(class, ErrorClass::Data, "{name}");
+        // The change "2:1" of transaction 2 is at LSN 184 (0/B8).
+        for part in ["message:", "at LSN 0/B8", "(txId 2)", "errors.tolerance=all", "errors.deadletterqueue.topic.name"] {
+            assert!(trace.contains(part), "{name}: {part} missing from: {trace}");
+        }
+        let cause = if name == "trace-convert" { "cannot convert 2:1" } else { "record too large for the broker" };
+        assert!(trace.contains(cause), "{name}: the cause is in the trace: {trace}");
+        assert_eq!(count(&metrics.records_failed), 1, "{name}");
+        assert!(count(&metrics.last_error_ms) > 0, "{name}: the last error's time is set");
+    }
 }

@@ -116,7 +116,7 @@ impl Sink for MemorySink {
         Ok(())
     }
 
-    async fn send(&mut self, record: EncodedRecord) -> Result<(), MemoryError> {
+    async fn send(&mut self, record: &EncodedRecord) -> Result<(), MemoryError> {
         self.sends += 1;
         let n = self.sends;
         if self.take_fault(|f| *f == Fault::FailSend(n)) {
@@ -128,7 +128,7 @@ impl Sink for MemorySink {
         if self.fenced {
             return Err(MemoryError::Fenced);
         }
-        self.open.as_mut().ok_or(MemoryError::NoBatch)?.push(record);
+        self.open.as_mut().ok_or(MemoryError::NoBatch)?.push(record.clone());
         Ok(())
     }
 
@@ -152,6 +152,11 @@ impl Sink for MemorySink {
         if self.open.take().is_some() {
             self.aborted += 1;
         }
+    }
+
+    fn send_retriable(&self, err: &MemoryError) -> bool {
+        // An injected send failure leaves the batch as it was.
+        *err == MemoryError::Send && !self.fenced
     }
 
     fn stores_offsets(&self) -> bool {

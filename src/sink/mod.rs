@@ -30,7 +30,9 @@ pub trait Sink: Send {
 
     /// Hands one record to the destination inside the open batch; waits
     /// while too much is unacknowledged (the back-pressure on the source).
-    fn send(&mut self, record: EncodedRecord) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Borrowed: after a failure the caller may send it again or to the
+    /// dead letter queue.
+    fn send(&mut self, record: &EncodedRecord) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Makes the open batch durable with `offset` (written with it, visible
     /// with it or not at all where the destination has transactions).
@@ -38,6 +40,14 @@ pub trait Sink: Send {
 
     /// Drops the open batch: none of it becomes visible (exactly-once).
     fn abort(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// Whether the open batch is as it was after `send` failed with `err`,
+    /// so that the same record may be sent again (`errors.retry.timeout`).
+    /// Otherwise the batch must be aborted and the task restarted.
+    fn send_retriable(&self, err: &Self::Error) -> bool {
+        let _ = err;
+        false
+    }
 
     /// Whether offsets are written with the batches (otherwise a batch of
     /// nothing but an offset is never worth committing).

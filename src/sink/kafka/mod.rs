@@ -97,6 +97,9 @@ pub struct SinkConfig {
     pub topic_creation: TopicCreation,
     /// Where each batch's offset record goes; `None` writes no offsets.
     pub offsets: Option<OffsetTarget>,
+    /// The dead letter queue topic and its replication factor
+    /// (`errors.deadletterqueue.topic.*`), created at connect.
+    pub dead_letter: Option<(String, i16)>,
 }
 
 /// The connector's offset record: topic and key.
@@ -130,15 +133,28 @@ pub enum SinkError {
         #[source]
         source: KafkaError,
     },
-    #[error("cannot hand a record for {topic} to the producer")]
+    #[error("cannot hand a record for {topic} to the producer{hint}")]
     Enqueue {
         topic: String,
+        /// What to do about it, when known.
+        hint: &'static str,
         #[source]
         source: KafkaError,
     },
-    #[error("delivery to {topic} failed")]
+    #[error("delivery to {topic} failed{hint}")]
     Delivery {
         topic: String,
+        /// What to do about it, when known.
+        hint: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot create the dead letter queue topic {topic} with replication factor {replication_factor} (errors.deadletterqueue.topic.replication.factor){hint}")]
+    DeadLetterTopic {
+        topic: String,
+        replication_factor: i16,
+        /// What to do when the broker refused the factor.
+        hint: &'static str,
         #[source]
         source: KafkaError,
     },
@@ -158,15 +174,50 @@ pub enum SinkError {
     },
 }
 
+/// A record the producer refuses itself (librdkafka's `message.max.bytes`):
+/// this record only, the transaction goes on.
+const TOO_LARGE_FOR_THE_PRODUCER: &str = ": the record is larger than the producer's message.max.bytes \
+     (1000000 unless [kafka.options] sets it); raise it there (and the topic's max.message.bytes, \
+     topic.creation.default.max.message.bytes for new topics), or set errors.tolerance=all \
+     (with errors.deadletterqueue.topic.name) to skip such records";
+/// A record the broker refused after the producer accepted it: the Kafka
+/// transaction holding it cannot commit, and which record it was is known
+/// only by its topic.
+const REFUSED_BY_THE_BROKER: &str = ": the broker refused a record it had been sent, most likely larger than \
+     the topic's max.message.bytes or the broker's message.max.bytes; raise those \
+     (topic.creation.default.max.message.bytes for new topics), or lower the producer's \
+     message.max.bytes in [kafka.options] to at most them so that pgcdc refuses such records \
+     itself and errors.tolerance applies. The transaction was not committed: nothing is lost, \
+     the slot did not advance";
+
+impl SinkError {
+    fn enqueue(topic: String, source: KafkaError) -> Self {
+        let too_large = source.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge);
+        SinkError::Enqueue { topic, hint: if too_large { TOO_LARGE_FOR_THE_PRODUCER } else { "" }, source }
+    }
+
+    fn delivery(topic: String, source: KafkaError) -> Self {
+        let refused = classify_kafka(&source) == ErrorClass::Data;
+        SinkError::Delivery { topic, hint: if refused { REFUSED_BY_THE_BROKER } else { "" }, source }
+    }
+}
+
 impl Classify for SinkError {
     fn class(&self) -> ErrorClass {
         match self {
+            // Not the record being sent but an earlier one of the open
+            // transaction, which cannot commit: no record to skip, and a
+            // restart would meet it again.
+            SinkError::Delivery { source: e, .. } if classify_kafka(e) == ErrorClass::Data => ErrorClass::Fatal,
             SinkError::Client(e)
             | SinkError::TopicCreation { source: e, .. }
             | SinkError::Enqueue { source: e, .. }
             | SinkError::Delivery { source: e, .. }
             | SinkError::Transaction { source: e, .. } => classify_kafka(e),
             SinkError::Connect { class, .. } => *class,
+            // No retry changes what the broker thinks of the factor.
+            SinkError::DeadLetterTopic { source, .. } if topics::refuses_replication_factor(source) => ErrorClass::Fatal,
+            SinkError::DeadLetterTopic { source, .. } => classify_kafka(source),
             SinkError::Canceled => ErrorClass::Transient,
             SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
@@ -221,6 +272,9 @@ impl KafkaSink {
         if let Some(target) = &config.offsets {
             topics.ensure_compacted(&target.topic, target.partitions).await?;
         }
+        if let Some((topic, replication_factor)) = &config.dead_letter {
+            topics.ensure_dead_letter_queue(topic, *replication_factor).await?;
+        }
         Ok(KafkaSink {
             producer,
             topics,
@@ -272,7 +326,7 @@ impl KafkaSink {
     }
 
     /// Hand a record to the producer.
-    async fn enqueue(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+    async fn enqueue(&mut self, record: &EncodedRecord) -> Result<(), SinkError> {
         self.topics.ensure(&record.topic).await?;
         let size = record.key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, Vec::len);
         while self.in_flight.len() >= self.max_in_flight
@@ -297,8 +351,8 @@ impl KafkaSink {
         let future = self
             .producer
             .send_result(fr)
-            .map_err(|(source, _)| SinkError::Enqueue { topic: record.topic.clone(), source })?;
-        self.in_flight.push_back((future, record.topic, size));
+            .map_err(|(source, _)| SinkError::enqueue(record.topic.clone(), source))?;
+        self.in_flight.push_back((future, record.topic.clone(), size));
         self.in_flight_bytes += size;
         Ok(())
     }
@@ -312,7 +366,7 @@ impl KafkaSink {
         let future = self
             .producer
             .send_result(fr)
-            .map_err(|(source, _)| SinkError::Enqueue { topic: target.topic.clone(), source })?;
+            .map_err(|(source, _)| SinkError::enqueue(target.topic.clone(), source))?;
         self.in_flight.push_back((future, target.topic.clone(), value.len()));
         self.in_flight_bytes += value.len();
         Ok(())
@@ -350,7 +404,7 @@ impl KafkaSink {
         use futures::FutureExt as _;
         for (future, topic, _) in self.in_flight.iter_mut() {
             match (&mut *future).now_or_never() {
-                Some(Ok(Err((source, _)))) => return Some(SinkError::Delivery { topic: topic.clone(), source }),
+                Some(Ok(Err((source, _)))) => return Some(SinkError::delivery(topic.clone(), source)),
                 Some(Err(_)) => return Some(SinkError::Canceled),
                 _ => {}
             }
@@ -365,7 +419,7 @@ impl KafkaSink {
         self.in_flight_bytes -= size;
         match future.await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((source, _))) => Err(SinkError::Delivery { topic, source }),
+            Ok(Err((source, _))) => Err(SinkError::delivery(topic, source)),
             Err(_) => Err(SinkError::Canceled),
         }
     }
@@ -384,7 +438,7 @@ impl Sink for KafkaSink {
         Ok(())
     }
 
-    async fn send(&mut self, record: EncodedRecord) -> Result<(), SinkError> {
+    async fn send(&mut self, record: &EncodedRecord) -> Result<(), SinkError> {
         let result = self.enqueue(record).await;
         result.map_err(|e| self.fenced_or(e))
     }
@@ -406,6 +460,18 @@ impl Sink for KafkaSink {
             }
         }
         self.in_txn = false;
+    }
+
+    /// A full local queue or a topic that could not be created yet leaves
+    /// the transaction as it was; a failed delivery (an earlier record) or a
+    /// producer in an error state does not.
+    fn send_retriable(&self, err: &SinkError) -> bool {
+        !self.fenced
+            && match err {
+                SinkError::Enqueue { source, .. } => source.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull),
+                SinkError::TopicCreation { .. } => err.class() == ErrorClass::Transient,
+                _ => false,
+            }
     }
 
     fn stores_offsets(&self) -> bool {
@@ -441,5 +507,29 @@ where
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
         Err(_) => Err(KafkaError::Canceled),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::chain;
+
+    #[test]
+    fn a_record_too_large_is_this_records_data_error_and_a_broker_refusal_fails_naming_the_setting() {
+        let too_large = || KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        // Refused by the producer before it was sent: this record only.
+        let local = SinkError::enqueue("t".into(), too_large());
+        assert_eq!(local.class(), ErrorClass::Data);
+        assert!(chain(&local).contains("message.max.bytes") && chain(&local).contains("errors.tolerance=all"), "{}", chain(&local));
+        // Refused by the broker after it was accepted: the transaction cannot commit.
+        let broker = SinkError::delivery("t".into(), too_large());
+        assert_eq!(broker.class(), ErrorClass::Fatal, "never tolerated as if it were the record being sent");
+        for part in ["max.message.bytes", "topic.creation.default.max.message.bytes", "[kafka.options]", "slot did not advance"] {
+            assert!(chain(&broker).contains(part), "{part} missing from: {}", chain(&broker));
+        }
+        let lost = SinkError::delivery("t".into(), KafkaError::MessageProduction(RDKafkaErrorCode::RequestTimedOut));
+        assert_eq!(lost.class(), ErrorClass::Transient);
+        assert_eq!(chain(&lost), "delivery to t failed: Message production error: RequestTimedOut (Broker: Request timed out)");
     }
 }
