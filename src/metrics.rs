@@ -51,8 +51,7 @@ pub const RECORDS_SKIPPED_TOTAL: &str = "pgcdc_records_skipped_total";
 pub const RECORDS_DLQ_TOTAL: &str = "pgcdc_records_dlq_total";
 /// Operations retried in place after a transient failure (`errors.retry.timeout`).
 pub const RETRIES_TOTAL: &str = "pgcdc_retries_total";
-/// When the connector last met an error: a failed record (tolerated or not),
-/// a retried operation, a failed task (Connect's `last-error-timestamp`).
+/// When the connector last met an error (a failed record, tolerated or not; a retried operation; a failed task), seconds since the epoch (Connect's `last-error-timestamp`).
 pub const LAST_ERROR_TIMESTAMP_SECONDS: &str = "pgcdc_last_error_timestamp_seconds";
 
 /// One connector's metrics.
