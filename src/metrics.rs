@@ -38,9 +38,12 @@ pub const SNAPSHOT_TABLES: &str = "pgcdc_snapshot_tables";
 /// Tables of it done (`TotalTableCount - RemainingTableCount`).
 pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 
+/// Time to make one batch durable (the Kafka transaction's commit with its offset), a histogram.
+pub const SINK_COMMIT_SECONDS: &str = "pgcdc_sink_commit_seconds";
+
 /// WAL the connector's slot keeps on the server: end of WAL − the slot's `restart_lsn` (bytes).
 pub const SLOT_RETAINED_WAL_BYTES: &str = "pgcdc_slot_retained_wal_bytes";
-/// End of WAL − the slot's `confirmed_flush_lsn` (bytes): what is not yet durable in Kafka.
+/// End of WAL − the slot's `confirmed_flush_lsn` (bytes); a transaction PostgreSQL is still sending counts as confirmed up to its start, so alert on the retained WAL.
 pub const SLOT_CONFIRMED_FLUSH_LAG_BYTES: &str = "pgcdc_slot_confirmed_flush_lag_bytes";
 
 /// Records that failed with a data error (conversion, encoding, a write the broker refuses).
@@ -77,6 +80,7 @@ pub struct ConnectorMetrics {
     pub records_dlq: AtomicU64,
     pub slot_retained_wal: AtomicU64,
     pub slot_flush_lag: AtomicU64,
+    pub commit_seconds: Histogram,
     pub retries: AtomicU64,
     /// Milliseconds since the epoch; 0: none yet.
     pub last_error_ms: AtomicU64,
@@ -100,6 +104,43 @@ impl ConnectorMetrics {
     pub fn error_now(&self) {
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         Self::raise(&self.last_error_ms, ms);
+    }
+}
+
+/// Upper bounds (seconds) of [`Histogram`]'s buckets: 1 ms to 60 s.
+pub const LATENCY_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
+
+/// A Prometheus histogram of durations over [`LATENCY_BUCKETS`]: a count per
+/// bucket (not cumulative; cumulated when rendered), the sum in microseconds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    /// Observations above the last bound.
+    overflow: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: std::time::Duration) {
+        let secs = d.as_secs_f64();
+        match LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            Some(i) => self.buckets[i].fetch_add(1, Ordering::Relaxed),
+            None => self.overflow.fetch_add(1, Ordering::Relaxed),
+        };
+        self.sum_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// `name_bucket{…,le="…"}` (cumulative), `name_sum`, `name_count` lines.
+    fn render(&self, out: &mut String, name: &str, label: &str) {
+        let mut cumulative = 0u64;
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{connector=\"{label}\",le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.overflow.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{connector=\"{label}\",le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum{{connector=\"{label}\"}} {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{{connector=\"{label}\"}} {cumulative}");
     }
 }
 
@@ -161,6 +202,11 @@ impl Registry {
                 |m| &m.durable_commit_ts_us,
             ),
         ];
+        let _ = writeln!(out, "# HELP {SINK_COMMIT_SECONDS} Time to make a batch durable (Kafka transaction commit).");
+        let _ = writeln!(out, "# TYPE {SINK_COMMIT_SECONDS} histogram");
+        for (connector, m) in map.iter() {
+            m.commit_seconds.render(&mut out, SINK_COMMIT_SECONDS, &escape_label(connector));
+        }
         for (name, kind, help, get) in families {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -189,6 +235,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn histogram_buckets_are_cumulative_with_sum_and_count() {
+        let r = Registry::default();
+        let m = r.connector("c");
+        for ms in [1, 3, 3, 40, 70_000] {
+            m.commit_seconds.observe(std::time::Duration::from_millis(ms));
+        }
+        let text = r.render();
+        let line = |le: &str| format!("pgcdc_sink_commit_seconds_bucket{{connector=\"c\",le=\"{le}\"}} ");
+        let value = |le: &str| -> u64 {
+            let prefix = line(le);
+            text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{prefix}: {text}"))
+        };
+        assert_eq!(value("0.001"), 1);
+        assert_eq!(value("0.0025"), 1);
+        assert_eq!(value("0.005"), 3);
+        assert_eq!(value("0.05"), 4);
+        assert_eq!(value("60"), 4);
+        assert_eq!(value("+Inf"), 5);
+        assert!(text.contains("pgcdc_sink_commit_seconds_count{connector=\"c\"} 5"), "{text}");
+        assert!(text.contains("pgcdc_sink_commit_seconds_sum{connector=\"c\"} 70.047"), "{text}");
+    }
+
+    #[test]
     fn renders_counters_per_connector_with_escaped_labels() {
         let r = Registry::default();
         let m = r.connector("orders \"eu\"");
@@ -204,6 +273,7 @@ mod tests {
         assert!(text.contains("pgcdc_durable_commit_timestamp_seconds{connector=\"orders \\\"eu\\\"\"} 1.5"), "{text}");
         assert!(text.contains("pgcdc_last_error_timestamp_seconds{connector=\"orders \\\"eu\\\"\"} 2.5"), "{text}");
         assert!(Arc::ptr_eq(&m, &r.connector("orders \"eu\"")), "same metrics across restarts");
+        assert!(text.contains("# TYPE pgcdc_sink_commit_seconds histogram"), "{text}");
         r.remove("orders \"eu\"");
         assert!(!r.render().contains("orders"));
     }

@@ -154,7 +154,9 @@ pub async fn run(
     let stored_lsn = stored.as_ref().and_then(|o| o.resume_lsn());
     tracing::info!(stored = ?stored_lsn.map(|l| l.to_string()), snapshot_in_progress = stored.as_ref().is_some_and(|o| o.snapshot_in_progress()), "stored offset read");
     let ledger = OffsetLedger::from_stored(stored.as_ref());
-    let mut batcher = Batcher::new(sink, ledger, durable_tx, BatchPolicy::default(), heartbeat);
+    let metrics = crate::metrics::Registry::global().connector(&config.name);
+    let mut batcher =
+        Batcher::new(sink, ledger, durable_tx, BatchPolicy::default(), heartbeat).with_metrics(metrics.clone());
     let mut source = PostgresSource::connect_resuming(config, stored.as_ref()).await?;
     if let Some(dir) = &worker.spill_dir {
         source.set_spill_dir(dir.clone());
@@ -167,7 +169,6 @@ pub async fn run(
     // carries the final durable position.
     let (stop_source, source_stop) = watch::channel(false);
     let source_task = tokio::spawn(source.run(events_tx, durable_rx, source_stop));
-    let metrics = crate::metrics::Registry::global().connector(&config.name);
     let errors = delivery::ErrorHandler::new(config.errors.clone(), &config.retry, config.name.clone());
     let delivered = delivery::run(events_rx, Converter::new(config), &mut batcher, shutdown, &metrics, &errors).await;
     let _ = stop_source.send(true);

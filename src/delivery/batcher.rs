@@ -99,9 +99,17 @@ pub struct Batcher<S: Sink> {
     /// When the last heartbeat record was sent (or the batcher started).
     last_beat: Instant,
     open: Option<Open>,
+    /// `pgcdc_sink_batches_total` and `pgcdc_sink_commit_seconds` (none in tests that do not look).
+    metrics: Option<std::sync::Arc<crate::metrics::ConnectorMetrics>>,
 }
 
 impl<S: Sink> Batcher<S> {
+    /// Counts durable batches and their commit time in `metrics`.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::ConnectorMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Publishes the ledger's durable position (the stored offset's) at once.
     pub fn new(
         sink: S,
@@ -110,7 +118,8 @@ impl<S: Sink> Batcher<S> {
         policy: BatchPolicy,
         heartbeat: Option<Heartbeat>,
     ) -> Self {
-        let batcher = Batcher { sink, ledger, durable, policy, heartbeat, last_beat: Instant::now(), open: None };
+        let batcher =
+            Batcher { sink, ledger, durable, policy, heartbeat, last_beat: Instant::now(), open: None, metrics: None };
         batcher.publish(batcher.ledger.durable());
         batcher
     }
@@ -292,6 +301,10 @@ impl<S: Sink> Batcher<S> {
             .map(|r| r.keys().cloned().collect::<Vec<_>>().join(","))
             .unwrap_or_default();
         self.sink.commit(offset).await.map_err(BatchError::Sink)?;
+        if let Some(m) = &self.metrics {
+            crate::metrics::ConnectorMetrics::add(&m.sink_batches, 1);
+            m.commit_seconds.observe(started.elapsed());
+        }
         if let Some(open) = self.open.take() {
             tracing::debug!(
                 records = open.records,

@@ -177,6 +177,7 @@ impl Streamer {
                 }
                 message = self.stream.next() => message,
             };
+            crate::metrics::ConnectorMetrics::raise(&self.metrics.source_server_lsn, self.stream.received().as_u64());
             let message = match message {
                 Ok(Some(m)) => m,
                 Ok(None) => break Err(SourceError::StreamEnded),
