@@ -158,6 +158,7 @@ pub const PATTERNS: &[PropertyDef] = &[
     def("column.mask.with.<N>.chars", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values become N '*'."),
     def("column.truncate.to.<N>.chars", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values are cut to N characters."),
     def("column.mask.hash.[v2.]<ALGORITHM>.with.salt.<SALT>", T::List, None, "Connector", Check::Regexes, "Regular expressions over schema.table.column: string values become hex(ALGORITHM(SALT + value)), v1 (default) over the Java serialization, v2 over the UTF-8 bytes; ALGORITHM is MD5, SHA-1, SHA-256, SHA-384 or SHA-512."),
+    def("producer.override.<property>", T::String, None, "Common", Check::Custom, "A producer setting of this connector (Kafka Connect's spelling or librdkafka's, translated as [kafka.options] are), applied over the worker's [kafka.options]: e.g. compression.type, linger.ms, batch.size, sasl.jaas.config, ssl.*. Refused: bootstrap.servers, transactional.id, enable.idempotence other than true, acks other than all; the worker's connector_client_config_override_policy (All, None, Principal) decides what may be overridden."),
     def("topic.creation.default.<config>", T::String, None, "Topic Creation", Check::Text, "Any other topic config of created topics (e.g. cleanup.policy), passed to the broker."),
 ];
 

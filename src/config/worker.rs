@@ -273,6 +273,12 @@ pub struct WorkerSection {
     /// worker's user or root, and writable by others only with the sticky bit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spill_dir: Option<PathBuf>,
+    /// What connector configs may override of the worker's Kafka client
+    /// settings with `producer.override.*` (Kafka Connect's
+    /// `connector.client.config.override.policy`): `All` (default, as
+    /// Connect since 3.0), `None`, or `Principal` (`sasl.jaas.config`,
+    /// `sasl.mechanism`, `security.protocol` only).
+    pub connector_client_config_override_policy: crate::config::overrides::OverridePolicy,
 }
 
 impl Default for WorkerSection {
@@ -291,6 +297,7 @@ impl Default for WorkerSection {
             offset_storage_topic: DEFAULT_OFFSET_STORAGE_TOPIC.to_owned(),
             offset_storage_partitions: DEFAULT_OFFSET_STORAGE_PARTITIONS,
             spill_dir: None,
+            connector_client_config_override_policy: Default::default(),
         }
     }
 }
@@ -441,21 +448,10 @@ impl WorkerConfig {
             field: format!("kafka.options.\"{}\"", e.property),
             constraint: e.reason,
         })?;
-        for (key, value) in &resolved.librdkafka {
-            let mut client = rdkafka::ClientConfig::new();
-            client.set(key, value).set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
-            if let Err(err) = client.create_native_config() {
-                let constraint = match err {
-                    // librdkafka's reason may quote the value: left out for a secret.
-                    rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) if !crate::config::secrets::is_secret(key) => {
-                        format!("rejected by librdkafka: {desc}")
-                    }
-                    _ => "rejected by librdkafka: unknown property or invalid value".to_owned(),
-                };
-                return Err(ConfigError::Invalid { field: format!("kafka.options.\"{key}\""), constraint });
-            }
-        }
-        Ok(())
+        crate::kafka::client::check_librdkafka(&resolved.librdkafka).map_err(|e| ConfigError::Invalid {
+            field: format!("kafka.options.\"{}\"", e.property),
+            constraint: e.reason,
+        })
     }
 
     /// Warnings about a configuration that works but is risky, logged at start.

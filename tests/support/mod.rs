@@ -20,6 +20,7 @@
 //! broker must use a dedicated instance ([`PgServer::dedicated`], [`Broker::dedicated`]).
 #![allow(dead_code, unused_imports)]
 
+pub mod batches;
 pub mod differential;
 pub mod golden;
 pub mod kafka;
