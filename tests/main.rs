@@ -24,3 +24,4 @@ mod e2e_avro;
 mod e2e_ready;
 mod e2e_settings;
 mod e2e_overrides;
+mod e2e_registry_tls;

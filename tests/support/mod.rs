@@ -28,6 +28,7 @@ pub mod load;
 pub mod postgres;
 mod process;
 pub mod registry;
+pub mod registry_tls;
 pub mod tls_broker;
 pub mod txlog;
 pub mod worker;
