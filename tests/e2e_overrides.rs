@@ -118,3 +118,46 @@ async fn the_none_policy_refuses_every_override_naming_the_policy() {
         "{message}"
     );
 }
+
+/// GIVEN a worker that reaches the broker only over TLS (`[kafka.options]`: SSL and the CA
+/// that signed the broker's certificate),
+/// WHEN one connector overrides `ssl.ca.location` with a CA that did not sign it and
+/// another connector overrides nothing,
+/// THEN the first goes FAILED with a trace naming the override and the setting, while the
+/// second streams: the override reached that connector's connections and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_override_ssl_ca_location_applies_to_that_connector_only() {
+    let broker = crate::support::tls_broker::TlsBroker::start();
+    let ca = broker.ca.to_str().expect("utf-8").to_owned();
+    let config = broker.worker_config("w.toml", &[("security.protocol", "SSL"), ("ssl.ca.location", &ca)]);
+    let db = PgServer::shared().create_database("override_tls").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)").await;
+    let worker = Worker::start_at(&broker.tls_bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
+    let other_ca = broker.other_ca.to_str().expect("utf-8").to_owned();
+    let overridden = [("producer.override.ssl.ca.location", other_ca.as_str()), ("slot.drop.on.stop", "true")];
+    let (code, body) = worker.register("ovca", connector_config(&db, &unique_name("ovca"), &unique_name("slot"), &overridden)).await;
+    assert_eq!(code, 201, "{body}");
+    let prefix = unique_name("ovplainca");
+    let (code, body) =
+        worker.register("ovplainca", connector_config(&db, &prefix, &unique_name("slot"), &[("slot.drop.on.stop", "true")])).await;
+    assert_eq!(code, 201, "{body}");
+    let status = worker.wait_task_state("ovca", "FAILED", TIMEOUT).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
+    assert!(trace.contains("producer.override.ssl.ca.location") && trace.contains("ssl.ca.location"), "{trace}");
+    worker.wait_task_state("ovplainca", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO t VALUES (1)").await;
+    let deadline = Instant::now() + TIMEOUT;
+    let topic = format!("{prefix}.public.t");
+    loop {
+        let client = pgcdc::kafka::ClientSettings::new(
+            broker.tls_bootstrap.clone(),
+            [("security.protocol".to_owned(), "SSL".to_owned()), ("ssl.ca.location".to_owned(), ca.clone())],
+        );
+        let read = pgcdc::offsets::log_reader::read_partitions(&client, &topic).await;
+        if read.as_ref().is_ok_and(|(_, parts)| parts.values().map(Vec::len).sum::<usize>() >= 1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{topic} stayed empty: {read:?}\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

@@ -25,3 +25,4 @@ mod e2e_ready;
 mod e2e_settings;
 mod e2e_overrides;
 mod e2e_registry_tls;
+mod e2e_worker_references;

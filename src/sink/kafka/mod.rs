@@ -126,9 +126,11 @@ pub enum SinkError {
     /// pgcdc's own connection to a broker (TLS and SASL as configured)
     /// failed before any producer was created: a certificate or password
     /// problem is fatal and named here, not retried by librdkafka forever.
-    #[error("cannot connect to the Kafka brokers")]
+    #[error("cannot connect to the Kafka brokers{with}")]
     Connect {
         class: ErrorClass,
+        /// Empty, or which `producer.override.*` settings the connection used.
+        with: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -182,6 +184,17 @@ impl Classify for SinkError {
     }
 }
 
+/// `" with the connector's producer.override.a, producer.override.b over
+/// [kafka.options]"`, or empty without overrides: a connection error then
+/// points at the connector's settings as well as the worker's.
+fn overrides_note(overrides: &[(String, String)]) -> String {
+    if overrides.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = overrides.iter().map(|(k, _)| format!("{}{k}", crate::config::overrides::PRODUCER_PREFIX)).collect();
+    format!(" with the connector's {} over [kafka.options]", names.join(", "))
+}
+
 /// The Kafka sink. Owned by the pipeline's delivery task.
 pub struct KafkaSink {
     producer: FutureProducer,
@@ -213,7 +226,11 @@ impl KafkaSink {
         producer_client.check().map_err(SinkError::Overrides)?;
         crate::kafka::protocol::check_reachable(&producer_client)
             .await
-            .map_err(|e| SinkError::Connect { class: crate::error::Classify::class(&e), source: Box::new(e) })?;
+            .map_err(|e| SinkError::Connect {
+                class: crate::error::Classify::class(&e),
+                with: overrides_note(&config.producer_overrides),
+                source: Box::new(e),
+            })?;
         let cc = producer_client.with_defaults(|cc| {
             crate::kafka::client::idempotent(cc)
                 .set("partitioner", "murmur2_random")
