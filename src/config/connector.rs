@@ -152,7 +152,7 @@ pub struct ConnectorConfig {
     /// `producer.override.<property>`: the connector's producer settings,
     /// names without the prefix, applied over the worker's `[kafka.options]`
     /// (see [`super::overrides`]).
-    pub producer_overrides: Vec<(String, String)>,
+    pub producer_overrides: super::overrides::ProducerOverrides,
 }
 
 /// Default of `snapshot.max.threads` (Debezium's).

@@ -76,13 +76,35 @@ impl OverridePolicy {
     }
 }
 
+/// A connector's producer overrides: names without the prefix, values
+/// trimmed, in the order given. Its `Debug` hides secrets (`sasl.jaas.config`,
+/// passwords) as every REST answer does.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProducerOverrides(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for ProducerOverrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(k, v)| (k, mask_value(k, v)))).finish()
+    }
+}
+
 /// What a connector's overrides are checked against: the worker's policy
 /// and `[kafka.options]` (with which they are translated and combined).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ClientOverrides {
     pub policy: OverridePolicy,
     /// The worker's `[kafka.options]`, as given.
     pub worker_options: Vec<(String, String)>,
+}
+
+/// The worker's options with their secrets hidden.
+impl std::fmt::Debug for ClientOverrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOverrides")
+            .field("policy", &self.policy)
+            .field("worker_options", &ProducerOverrides(self.worker_options.clone()))
+            .finish()
+    }
 }
 
 /// Why `property` = `value` can never be a producer override; `None` when it can.
@@ -109,7 +131,7 @@ fn refusal(property: &str, value: &str) -> Option<&'static str> {
 /// Reads every `*.override.*` property: refuses what the policy does not
 /// allow and what pgcdc cannot honour, each an error of its property; returns
 /// the producer's overrides (names without the prefix, values trimmed).
-pub(crate) fn parse(p: &mut Props, rules: &ClientOverrides) -> Vec<(String, String)> {
+pub(crate) fn parse(p: &mut Props, rules: &ClientOverrides) -> ProducerOverrides {
     let mut overrides = Vec::new();
     for prefix in CLIENT_PREFIXES {
         for key in p.keys_with_prefix(prefix) {
@@ -143,7 +165,7 @@ pub(crate) fn parse(p: &mut Props, rules: &ClientOverrides) -> Vec<(String, Stri
             p.error(&key, message);
         }
     }
-    overrides
+    ProducerOverrides(overrides)
 }
 
 /// Translates `[kafka.options]` and `overrides` together, as the sink will,
@@ -182,7 +204,7 @@ mod tests {
     fn parse_with(rules: &ClientOverrides, given: &[(&str, &str)]) -> (Pairs, Pairs) {
         let raw: BTreeMap<String, String> = given.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let mut p = Props::new(&raw);
-        let out = parse(&mut p, rules);
+        let out = parse(&mut p, rules).0;
         let (errors, _) = p.finish();
         (out, errors.into_iter().map(|i| (i.property, i.message)).collect())
     }
@@ -284,5 +306,8 @@ mod tests {
         assert_eq!(mask_value("producer.override.ssl.key.password", "x"), crate::config::secrets::HIDDEN);
         assert_eq!(mask_value("producer.override.ssl.keystore.password", "x"), crate::config::secrets::HIDDEN);
         assert_eq!(mask_value("producer.override.linger.ms", "5"), "5");
+        let overrides = ProducerOverrides(vec![("sasl.jaas.config".into(), "x password=\"hunter2\";".into()), ("linger.ms".into(), "5".into())]);
+        let shown = format!("{overrides:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("linger.ms") && shown.contains('5'), "{shown}");
     }
 }

@@ -92,7 +92,7 @@ pub struct SinkConfig {
     pub options: Vec<(String, String)>,
     /// The connector's `producer.override.*` (names without the prefix):
     /// applied to the producer after `options`, translated with them.
-    pub producer_overrides: Vec<(String, String)>,
+    pub producer_overrides: crate::config::overrides::ProducerOverrides,
     pub delivery: DeliveryGuarantee,
     pub max_in_flight: usize,
     /// Bound on the key + value bytes of unacknowledged records.
@@ -221,14 +221,14 @@ impl KafkaSink {
         let client = ClientSettings::new(config.bootstrap_servers.clone(), config.options.clone());
         let producer_client = ClientSettings::new(
             config.bootstrap_servers.clone(),
-            config.options.iter().chain(&config.producer_overrides).cloned(),
+            config.options.iter().chain(&config.producer_overrides.0).cloned(),
         );
         producer_client.check().map_err(SinkError::Overrides)?;
         crate::kafka::protocol::check_reachable(&producer_client)
             .await
             .map_err(|e| SinkError::Connect {
                 class: crate::error::Classify::class(&e),
-                with: overrides_note(&config.producer_overrides),
+                with: overrides_note(&config.producer_overrides.0),
                 source: Box::new(e),
             })?;
         let cc = producer_client.with_defaults(|cc| {
