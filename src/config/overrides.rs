@@ -174,19 +174,25 @@ pub(crate) fn parse(p: &mut Props, rules: &ClientOverrides) -> ProducerOverrides
 fn check_combined(worker: &[(String, String)], overrides: &[(String, String)]) -> Result<(), (String, String)> {
     let combined: Vec<(String, String)> = worker.iter().chain(overrides).cloned().collect();
     let named = |property: &str, reason: String| -> (String, String) {
-        match overrides.iter().find(|(k, _)| k == property) {
-            Some((k, _)) => (format!("{PRODUCER_PREFIX}{k}"), format!("{PRODUCER_PREFIX}{k}: {reason}")),
-            // A property the overrides do not set directly (a translated
-            // name, or a check across settings): named as resolved, under the
-            // first override, with the worker's options.
-            None => {
-                let first = overrides.first().map_or(String::new(), |(k, _)| k.clone());
-                (
-                    format!("{PRODUCER_PREFIX}{first}"),
-                    format!("with the worker's [kafka.options], {property}: {reason}"),
-                )
-            }
+        if let Some((k, _)) = overrides.iter().find(|(k, _)| k == property) {
+            return (format!("{PRODUCER_PREFIX}{k}"), format!("{PRODUCER_PREFIX}{k}: {reason}"));
         }
+        // A translated name, or a check across settings: filed under the
+        // override it comes from (or the first security one), naming both.
+        let source = match property {
+            "sasl.username" | "sasl.password" => "sasl.jaas.config",
+            "sasl.mechanisms" => "sasl.mechanism",
+            "ssl.ca.location" => "ssl.truststore.location",
+            _ => "",
+        };
+        let security = |k: &str| k.starts_with("ssl.") || k.starts_with("sasl.") || k == "security.protocol";
+        let key = overrides
+            .iter()
+            .find(|(k, _)| k == source)
+            .or_else(|| overrides.iter().find(|(k, _)| security(k)))
+            .or(overrides.first())
+            .map_or(String::new(), |(k, _)| k.clone());
+        (format!("{PRODUCER_PREFIX}{key}"), format!("with the worker's [kafka.options], {property}: {reason}"))
     };
     let resolved = crate::kafka::security::resolve(&combined).map_err(|e| named(&e.property, e.reason))?;
     crate::kafka::client::check_librdkafka(&resolved.librdkafka).map_err(|e| named(&e.property, e.reason))
@@ -270,7 +276,10 @@ mod tests {
         assert_eq!(out.len(), 1);
         // Without SASL on the worker, credentials alone cannot be used: refused, and the
         // password is not in the message.
-        let (_, errors) = parse_with(&ClientOverrides::default(), &[("producer.override.sasl.jaas.config", jaas)]);
+        let (_, errors) = parse_with(
+            &ClientOverrides::default(),
+            &[("producer.override.acks", "all"), ("producer.override.sasl.jaas.config", jaas)],
+        );
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].0, "producer.override.sasl.jaas.config");
         assert!(errors[0].1.contains("security.protocol") && !errors[0].1.contains("s3cret"), "{}", errors[0].1);
