@@ -195,7 +195,7 @@ fn check_combined(worker: &[(String, String)], overrides: &[(String, String)]) -
         (format!("{PRODUCER_PREFIX}{key}"), format!("with the worker's [kafka.options], {property}: {reason}"))
     };
     let resolved = crate::kafka::security::resolve(&combined).map_err(|e| named(&e.property, e.reason))?;
-    crate::kafka::client::check_librdkafka(&resolved.librdkafka).map_err(|e| named(&e.property, e.reason))
+    crate::kafka::client::check_librdkafka(&resolved.librdkafka, crate::config::secrets::is_secret).map_err(|e| named(&e.property, e.reason))
 }
 
 #[cfg(test)]

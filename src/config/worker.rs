@@ -469,7 +469,7 @@ impl WorkerConfig {
             field: format!("kafka.options.\"{}\"", e.property),
             constraint: e.reason,
         })?;
-        crate::kafka::client::check_librdkafka(&resolved.librdkafka).map_err(|e| ConfigError::Invalid {
+        crate::kafka::client::check_librdkafka(&resolved.librdkafka, crate::config::secrets::is_secret).map_err(|e| ConfigError::Invalid {
             field: format!("kafka.options.\"{}\"", e.property),
             constraint: e.reason,
         })
