@@ -136,7 +136,7 @@ async fn main() {
         let recs = records(path);
         let mut json = JsonConverter::new(JsonOptions::default());
         let opts = AvroOptions {
-            registry: RegistryConfig { urls: vec![url.clone()], basic_auth: None },
+            registry: RegistryConfig { urls: vec![url.clone()], ..RegistryConfig::default() },
             auto_register_schemas: true,
             use_latest_version: false,
             subject_name_strategy: SubjectNameStrategy::TopicName,

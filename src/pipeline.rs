@@ -113,6 +113,7 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
     SinkConfig {
         bootstrap_servers: worker.kafka.bootstrap_servers.clone(),
         options: worker.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        producer_overrides: config.producer_overrides.clone(),
         delivery: if worker.kafka.exactly_once {
             DeliveryGuarantee::ExactlyOnce { transactional_id: transactional_id(&worker.group_id, &config.name) }
         } else {

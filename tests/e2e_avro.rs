@@ -15,7 +15,7 @@ use crate::support::registry::Registry;
 use crate::support::{connector_config, unique_name, Broker, PgServer, TestDatabase, Worker};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
+pub(crate) const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
 
 /// The Python of the tools venv (where `scripts/install-deps.sh` puts confluent-kafka).
 fn python() -> PathBuf {
@@ -40,7 +40,7 @@ async fn run_client(args: &[&str]) -> (bool, String, String) {
 }
 
 /// Records of `topic` decoded by Confluent's AvroDeserializer.
-async fn decode(registry: &Registry, broker: &Broker, topic: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn decode(registry: &Registry, broker: &Broker, topic: &str, count: usize) -> Vec<Value> {
     let (ok, out, err) =
         run_client(&["decode", &registry.url, &broker.bootstrap, topic, &count.to_string(), &TIMEOUT.as_secs().to_string()]).await;
     assert!(ok, "avro_client.py decode {topic} failed:\n{out}\n{err}");
@@ -348,7 +348,7 @@ async fn registry_client_ids_lookups_auth_and_failover() {
     use pgcdc::error::{Classify, ErrorClass};
 
     let registry = Registry::start_with(Some("u:pw")).await;
-    let config = |urls: Vec<String>, auth: Option<&str>| RegistryConfig { urls, basic_auth: auth.map(Secret::new) };
+    let config = |urls: Vec<String>, auth: Option<&str>| RegistryConfig { urls, basic_auth: auth.map(Secret::new), ..RegistryConfig::default() };
     let a = r#"{"type":"record","name":"V","fields":[{"name":"id","type":"int"}]}"#;
     let b = r#"{"type":"record","name":"V","fields":[{"name":"id","type":"int"},{"name":"x","type":["null","long"],"default":null}]}"#;
 

@@ -27,3 +27,6 @@ mod e2e_check;
 mod e2e_metrics;
 mod e2e_settings;
 mod e2e_errors;
+mod e2e_overrides;
+mod e2e_registry_tls;
+mod e2e_worker_references;

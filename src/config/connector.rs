@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
+use crate::config::overrides::ClientOverrides;
 use crate::config::providers::ProviderPolicy;
 use crate::config::transforms::parse_transforms;
 use crate::config::Secret;
@@ -148,6 +149,10 @@ pub struct ConnectorConfig {
     /// `errors.tolerance`, `errors.log.*`, `errors.deadletterqueue.*`,
     /// `event.processing.failure.handling.mode`.
     pub errors: super::errors::ErrorPolicy,
+    /// `producer.override.<property>`: the connector's producer settings,
+    /// names without the prefix, applied over the worker's `[kafka.options]`
+    /// (see [`super::overrides`]).
+    pub producer_overrides: super::overrides::ProducerOverrides,
 }
 
 /// Default of `snapshot.max.threads` (Debezium's).
@@ -251,16 +256,29 @@ impl ConnectorConfig {
         Self::with_providers(name, props, &ProviderPolicy::default())
     }
 
-    /// [`Self::from_properties`] with config provider references
-    /// (`${env:…}`, `${file:…}`) expanded under the worker's `providers`
-    /// policy; a reference the policy does not allow is an error of its property.
+    /// [`Self::with_providers`] with the default client override rules
+    /// (policy `All`, no worker `[kafka.options]`).
     pub fn with_providers(
         name: &str,
         props: &BTreeMap<String, String>,
         providers: &ProviderPolicy,
     ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
+        Self::parse(name, props, providers, &ClientOverrides::default())
+    }
+
+    /// [`Self::from_properties`] with config provider references
+    /// (`${env:…}`, `${file:…}`) expanded under the worker's `providers`
+    /// policy (a reference the policy does not allow is an error of its
+    /// property), and `*.override.*` checked against the worker's `overrides`
+    /// rules.
+    pub fn parse(
+        name: &str,
+        props: &BTreeMap<String, String>,
+        providers: &ProviderPolicy,
+        overrides: &ClientOverrides,
+    ) -> Result<(ConnectorConfig, Vec<String>), ConfigErrors> {
         let mut p = Props::with_providers(props, providers);
-        let config = parse_into(&mut p, name);
+        let config = parse_into(&mut p, name, overrides);
         let (errors, warnings) = p.finish();
         if errors.is_empty() {
             Ok((config, warnings))
@@ -300,8 +318,8 @@ impl ConnectorConfig {
 }
 
 /// Reads every property of a connector through `p` (errors and warnings
-/// stay on `p`): the parser proper, behind [`ConnectorConfig::with_providers`].
-pub(crate) fn parse_into(p: &mut Props, name: &str) -> ConnectorConfig {
+/// stay on `p`): the parser proper, behind [`ConnectorConfig::parse`].
+pub(crate) fn parse_into(p: &mut Props, name: &str, overrides: &ClientOverrides) -> ConnectorConfig {
     p.mark_used("name");
     if let Some(given) = p.get("name") {
         if given != name {
@@ -425,6 +443,7 @@ pub(crate) fn parse_into(p: &mut Props, name: &str) -> ConnectorConfig {
         columns: super::columns::parse_columns(p, regex_list),
         slot: super::slot::parse_slot(p),
         errors: super::errors::parse_errors(p),
+        producer_overrides: super::overrides::parse(p, overrides),
     };
     check_names(p, &config);
     for key in p.unused() {

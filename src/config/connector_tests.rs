@@ -177,13 +177,22 @@ fn settings_that_would_change_the_output_are_refused_with_the_reason() {
         ("sanitize.field.names", "true", "not sanitized"),
         ("snapshot.select.statement.overrides", "public.t", "cannot be overridden"),
         ("converters", "isbn", "custom converters"),
-        ("producer.override.acks", "1", "[kafka.options]"),
         ("transaction.boundary", "interval", "whole PostgreSQL transactions"),
     ] {
         let errs = errors_of(&with(&[(key, value)]));
         let issue = errs.issues().iter().find(|i| i.property == key).unwrap_or_else(|| panic!("{key} not refused"));
         assert!(issue.message.contains("not supported by pgcdc") && issue.message.contains(why), "{key}: {}", issue.message);
     }
+}
+
+#[test]
+fn producer_overrides_reach_the_config_and_unsafe_ones_are_refused() {
+    let (cfg, warnings) =
+        ConnectorConfig::from_properties("c", &with(&[("producer.override.compression.type", "zstd")])).unwrap();
+    assert_eq!(cfg.producer_overrides.0, [("compression.type".to_owned(), "zstd".to_owned())]);
+    assert!(warnings.iter().all(|w| !w.contains("producer.override")), "{warnings:?}");
+    let errs = errors_of(&with(&[("producer.override.acks", "1")]));
+    assert!(errs.for_property("producer.override.acks").any(|m| m.contains("acks=all")), "{errs}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use crate::config::properties::Props;
 use crate::config::Secret;
 use crate::encode::avro::{AvroDataOptions, AvroOptions, AVRO_CONVERTER_CLASS, SUBJECT_NAME_STRATEGIES};
 use crate::encode::json::{DecimalFormat, JsonOptions};
+use crate::encode::registry_tls::RegistryTls;
 use crate::encode::schema_registry::RegistryConfig;
 use crate::encode::ConverterConfig;
 
@@ -92,11 +93,8 @@ fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
             None
         }
     };
-    for unsupported in ["bearer.auth.credentials.source", "bearer.auth.token"] {
-        if p.get(&key(unsupported)).is_some() {
-            p.error(&key(unsupported), "bearer authentication to the schema registry is not supported; use basic auth (basic.auth.credentials.source=USER_INFO)");
-        }
-    }
+    let bearer_token = parse_bearer(p, prefix, basic_auth.is_some());
+    let tls = parse_registry_tls(p, prefix, urls.iter().any(|u| u.starts_with("https://")));
     let side = if is_key { "key" } else { "value" };
     let strategy_key = key(&format!("{side}.subject.name.strategy"));
     let subject_name_strategy = p.choice(&strategy_key, SUBJECT_NAME_STRATEGIES);
@@ -108,12 +106,99 @@ fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
     };
     let _cache_size: i64 = p.int(&key("schemas.cache.config"));
     AvroOptions {
-        registry: RegistryConfig { urls, basic_auth },
+        registry: RegistryConfig { urls, basic_auth, bearer_token, tls },
         auto_register_schemas: p.flag(&key("auto.register.schemas")),
         use_latest_version: p.flag(&key("use.latest.version")),
         subject_name_strategy,
         data,
     }
+}
+
+/// `bearer.auth.credentials.source` and `bearer.auth.token`: the token to
+/// send, with `STATIC_TOKEN`; `has_basic` when basic auth is configured too
+/// (refused: one `Authorization` header).
+fn parse_bearer(p: &mut Props, prefix: &str, has_basic: bool) -> Option<Secret> {
+    let source_key = format!("{prefix}.bearer.auth.credentials.source");
+    let token_key = format!("{prefix}.bearer.auth.token");
+    let source = p.get(&source_key);
+    let token = p.get_raw(&token_key).filter(|t| !t.trim().is_empty());
+    match source.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None => {
+            if token.is_some() {
+                p.error(&token_key, format!("{token_key} is set but {source_key} is not: set {source_key}=STATIC_TOKEN to send it"));
+            }
+            None
+        }
+        Some("STATIC_TOKEN") => {
+            if has_basic {
+                p.error(
+                    &source_key,
+                    format!("{source_key}=STATIC_TOKEN and basic auth are both configured: the registry gets one Authorization header; remove one"),
+                );
+            }
+            match token {
+                Some(t) => Some(Secret::new(t.trim())),
+                None => {
+                    p.error(&token_key, format!("{source_key}=STATIC_TOKEN needs {token_key}"));
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            p.error(
+                &source_key,
+                format!("Invalid value {other} for configuration {source_key}: supported is STATIC_TOKEN (OAUTHBEARER, SASL_OAUTHBEARER_INHERIT and CUSTOM are not)"),
+            );
+            None
+        }
+    }
+}
+
+/// `schema.registry.ssl.*`: PEM files only; each setting that could not
+/// take effect is refused naming it (a password for a PEM store, an
+/// encrypted key, a JKS or PKCS12 store, TLS settings without an https URL).
+fn parse_registry_tls(p: &mut Props, prefix: &str, any_https: bool) -> RegistryTls {
+    let key = |name: &str| format!("{prefix}.schema.registry.ssl.{name}");
+    for store in ["truststore", "keystore"] {
+        let type_key = key(&format!("{store}.type"));
+        if let Some(t) = p.get(&type_key) {
+            if !t.eq_ignore_ascii_case("PEM") {
+                p.error(
+                    &type_key,
+                    format!("Invalid value {t} for configuration {type_key}: only PEM files are read; export the store to PEM (keytool -exportcert -rfc, or openssl pkcs12 -nodes) and set {type_key}=PEM"),
+                );
+            }
+        }
+    }
+    for (name, why) in [
+        ("truststore.password", "a PEM truststore has no password: remove it"),
+        ("keystore.password", "a PEM keystore has no store password: remove it"),
+        ("key.password", "encrypted private keys are not supported: decrypt it (openssl pkey -in KEY -out KEY.plain) and remove the password"),
+    ] {
+        let k = key(name);
+        if p.get_raw(&k).is_some_and(|v| !v.is_empty()) {
+            p.error(&k, format!("Invalid value for configuration {k}: {why}"));
+        }
+    }
+    let algorithm_key = key("endpoint.identification.algorithm");
+    let algorithm = p.get_raw(&algorithm_key).map(|v| v.trim().to_owned());
+    if algorithm.as_deref().is_some_and(|a| !a.eq_ignore_ascii_case("https")) {
+        p.error(
+            &algorithm_key,
+            format!("Invalid value for configuration {algorithm_key}: pgcdc always checks the registry's name against its certificate; set https or remove it"),
+        );
+    }
+    let path = |p: &mut Props, name: &str| p.get(&key(name)).map(std::path::PathBuf::from);
+    let tls = RegistryTls { truststore: path(p, "truststore.location"), keystore: path(p, "keystore.location") };
+    if !any_https {
+        for (name, set) in [("truststore.location", tls.truststore.is_some()), ("keystore.location", tls.keystore.is_some())] {
+            if set {
+                let k = key(name);
+                p.error(&k, format!("{k} is set but no {prefix}.schema.registry.url is https://: it would have no effect"));
+            }
+        }
+    }
+    tls
 }
 
 #[cfg(test)]
@@ -174,6 +259,64 @@ mod tests {
             ("value.converter.basic.auth.credentials.source", "USER_INFO"),
         ]);
         assert_eq!(errors[0].0, "value.converter.basic.auth.user.info");
+    }
+
+    #[test]
+    fn bearer_token_and_pem_tls_settings_reach_the_registry_config() {
+        let (c, errors) = parse(&[
+            ("value.converter", AVRO_CONVERTER_CLASS),
+            ("value.converter.schema.registry.url", "https://reg:8081"),
+            ("value.converter.bearer.auth.credentials.source", "STATIC_TOKEN"),
+            ("value.converter.bearer.auth.token", "t0ken"),
+            ("value.converter.schema.registry.ssl.truststore.location", "/etc/ca.pem"),
+            ("value.converter.schema.registry.ssl.truststore.type", "PEM"),
+            ("value.converter.schema.registry.ssl.keystore.location", "/etc/client.pem"),
+            ("value.converter.schema.registry.ssl.endpoint.identification.algorithm", "https"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ConverterConfig::Avro(a) = c else { panic!("not avro") };
+        assert_eq!(a.registry.bearer_token.as_ref().map(Secret::expose), Some("t0ken"));
+        assert_eq!(a.registry.basic_auth, None);
+        assert_eq!(a.registry.tls.truststore.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        assert_eq!(a.registry.tls.keystore.as_deref(), Some(std::path::Path::new("/etc/client.pem")));
+        assert!(!format!("{a:?}").contains("t0ken"), "the token is a secret");
+    }
+
+    #[test]
+    fn registry_settings_that_cannot_take_effect_are_refused_naming_them() {
+        let base = [("value.converter", AVRO_CONVERTER_CLASS), ("value.converter.schema.registry.url", "https://reg:8081")];
+        for (extra, property) in [
+            (vec![("value.converter.bearer.auth.credentials.source", "OAUTHBEARER")], "value.converter.bearer.auth.credentials.source"),
+            (vec![("value.converter.bearer.auth.credentials.source", "STATIC_TOKEN")], "value.converter.bearer.auth.token"),
+            (vec![("value.converter.bearer.auth.token", "t")], "value.converter.bearer.auth.token"),
+            (
+                vec![
+                    ("value.converter.bearer.auth.credentials.source", "STATIC_TOKEN"),
+                    ("value.converter.bearer.auth.token", "t"),
+                    ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+                    ("value.converter.basic.auth.user.info", "u:p"),
+                ],
+                "value.converter.bearer.auth.credentials.source",
+            ),
+            (vec![("value.converter.schema.registry.ssl.truststore.type", "JKS")], "value.converter.schema.registry.ssl.truststore.type"),
+            (vec![("value.converter.schema.registry.ssl.keystore.type", "PKCS12")], "value.converter.schema.registry.ssl.keystore.type"),
+            (vec![("value.converter.schema.registry.ssl.key.password", "pw")], "value.converter.schema.registry.ssl.key.password"),
+            (vec![("value.converter.schema.registry.ssl.truststore.password", "pw")], "value.converter.schema.registry.ssl.truststore.password"),
+            (vec![("value.converter.schema.registry.ssl.endpoint.identification.algorithm", "")], "value.converter.schema.registry.ssl.endpoint.identification.algorithm"),
+        ] {
+            let props: Vec<(&str, &str)> = base.iter().copied().chain(extra.iter().copied()).collect();
+            let (_, errors) = parse(&props);
+            assert_eq!(errors.len(), 1, "{property}: {errors:?}");
+            assert_eq!(errors[0].0, property, "{errors:?}");
+        }
+        // TLS files for a registry reached over http only would have no effect.
+        let (_, errors) = parse(&[
+            ("value.converter", AVRO_CONVERTER_CLASS),
+            ("value.converter.schema.registry.url", "http://reg:8081"),
+            ("value.converter.schema.registry.ssl.truststore.location", "/etc/ca.pem"),
+        ]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "value.converter.schema.registry.ssl.truststore.location");
     }
 
     #[test]

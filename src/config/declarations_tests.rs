@@ -67,6 +67,7 @@ fn exercising_configs() -> Vec<BTreeMap<String, String>> {
         ("key.converter.basic.auth.credentials.source", "USER_INFO"),
         ("value.converter.basic.auth.credentials.source", "USER_INFO"),
         ("signal.enabled.channels", "source"),
+        ("producer.override.linger.ms", "10"),
     ]);
     [json, legacy, avro].iter().map(|c| props(c)).collect()
 }
@@ -74,7 +75,7 @@ fn exercising_configs() -> Vec<BTreeMap<String, String>> {
 /// The names the parser asks for (through [`Props`]) on `config`.
 fn asked(config: &BTreeMap<String, String>) -> BTreeSet<String> {
     let mut p = Props::with_providers(config, &ProviderPolicy::default());
-    crate::config::connector::parse_into(&mut p, "c");
+    crate::config::connector::parse_into(&mut p, "c", &Default::default());
     p.asked().clone()
 }
 
@@ -167,7 +168,7 @@ fn validate_and_the_definitions_list_every_declaration_with_its_default() {
     let declared: Vec<&str> = PROPERTIES.iter().map(|d| d.name).collect();
     assert_eq!(listed, declared);
     let config: BTreeMap<String, String> = props(&base());
-    let v = crate::connect::validate::validate(POSTGRES_CONNECTOR_CLASS, config, &ProviderPolicy::default()).unwrap();
+    let v = crate::connect::validate::validate(POSTGRES_CONNECTOR_CLASS, config, &ProviderPolicy::default(), &Default::default()).unwrap();
     let configs = v["configs"].as_array().unwrap();
     for d in PROPERTIES {
         let c = configs.iter().find(|c| c["definition"]["name"] == d.name).unwrap_or_else(|| panic!("{} missing", d.name));

@@ -257,7 +257,6 @@ pub const FOREIGN: &[Foreign] = &[
     refused("notification.enabled.channels", &[""], "notifications are not emitted"),
     no_effect_family("notification.", "notifications are not emitted"),
     no_effect_family("incremental.snapshot.", "incremental snapshot tuning"),
-    refused_family("producer.override.", "per-connector producer settings are not implemented: set them in the worker's [kafka.options]"),
     no_effect_family("consumer.override.", "a source connector has no consumer"),
     no_effect_family("admin.override.", "topics are created with the worker's admin client"),
     no_effect_family("header.converter.", "pgcdc writes header values as UTF-8 strings"),

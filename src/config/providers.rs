@@ -88,30 +88,7 @@ impl ProviderPolicy {
     /// Expands every provider reference in `value`. `Ok(None)` when it has
     /// none; `Err` with a message that shows only the reference as written.
     pub fn expand(&self, value: &str) -> Result<Option<Expanded>, String> {
-        let mut out = String::with_capacity(value.len());
-        let mut resolved = Vec::new();
-        let mut rest = value;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                rest = "";
-                break;
-            };
-            let whole = &rest[start..start + 2 + end + 1];
-            match parse_reference(&after[..end]) {
-                None => out.push_str(whole),
-                Some((provider, body)) => {
-                    let v = self.resolve(provider, body, whole)?;
-                    out.push_str(&v);
-                    resolved.push(v);
-                }
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok((!resolved.is_empty()).then_some(Expanded { value: out, resolved }))
+        expand_with(value, |provider, body, whole| self.resolve(provider, body, whole))
     }
 
     fn resolve(&self, provider: &str, body: &str, whole: &str) -> Result<String, String> {
@@ -159,6 +136,65 @@ impl ProviderPolicy {
     }
 }
 
+/// Expands every `${provider:body}` reference in `value` with `resolve(provider, body, whole)`.
+fn expand_with(
+    value: &str,
+    mut resolve: impl FnMut(&str, &str, &str) -> Result<String, String>,
+) -> Result<Option<Expanded>, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut resolved = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let whole = &rest[start..start + 2 + end + 1];
+        match parse_reference(&after[..end]) {
+            None => out.push_str(whole),
+            Some((provider, body)) => {
+                let v = resolve(provider, body, whole)?;
+                out.push_str(&v);
+                resolved.push(v);
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok((!resolved.is_empty()).then_some(Expanded { value: out, resolved }))
+}
+
+/// Expands the references of a value of the worker's own configuration (its
+/// TOML file and `PGCDC_*` environment), which the operator wrote:
+/// `${env:NAME}` reads any environment variable, `${file:path:key}` the key
+/// of any properties file the worker's user can read (Kafka Connect's
+/// FileConfigProvider in a worker config, without `allowed.paths`). No
+/// allowlist applies: `[config_providers]` governs connector configs only,
+/// which whoever reaches the REST API writes. The errors say why in full
+/// (they go to the operator starting the worker) but never show a value.
+pub(crate) fn expand_operator(value: &str) -> Result<Option<Expanded>, String> {
+    expand_with(value, |provider, body, whole| match provider {
+        "env" => std::env::var(body).map_err(|e| {
+            let why = match e {
+                std::env::VarError::NotPresent => "is not set",
+                std::env::VarError::NotUnicode(_) => "is not valid unicode",
+            };
+            format!("{whole}: the environment variable {body} {why}")
+        }),
+        "file" => {
+            let Some((path, key)) = body.rsplit_once(':') else {
+                return Err(format!("{whole} must be ${{file:<path>:<key>}}"));
+            };
+            let props = read_properties(Path::new(path)).map_err(|why| format!("{whole}: {path}: {why}"))?;
+            props.get(key).cloned().ok_or_else(|| format!("{whole}: {path} has no key {key}"))
+        }
+        other => Err(format!("{whole} names the unknown config provider {other}: the worker configuration resolves env and file")),
+    })
+}
+
 /// A value with its references replaced, and what each resolved to.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Expanded {
@@ -199,7 +235,12 @@ fn read_allowed(policy: &FileProvider, path: &Path) -> Result<BTreeMap<String, S
     if !allowed {
         return Err("outside allowed_paths".to_owned());
     }
-    let file = std::fs::File::open(&real).map_err(|e| format!("cannot open: {e}"))?;
+    read_properties(&real)
+}
+
+/// The properties of the file at `path` (at most [`MAX_PROVIDER_FILE_BYTES`] read).
+fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let mut text = String::new();
     file.take(MAX_PROVIDER_FILE_BYTES)
         .read_to_string(&mut text)
@@ -285,6 +326,24 @@ mod tests {
             assert!(!m.contains("pw1") && !m.contains("pw2"), "{m}");
             assert!(m.contains("cannot be resolved: the file is not under"), "{m}");
         }
+    }
+
+    #[test]
+    fn the_operators_references_read_any_variable_and_file_and_say_why_not() {
+        std::env::set_var("PGCDC_TEST_OPERATOR_VAR", "op-s3cret");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kafka.properties");
+        std::fs::write(&file, "password = pw9\n").unwrap();
+        let e = expand_operator(&format!("u=${{env:PGCDC_TEST_OPERATOR_VAR}} p=${{file:{}:password}}", file.display())).unwrap().unwrap();
+        assert_eq!(e.value, "u=op-s3cret p=pw9");
+        assert_eq!(expand_operator("plain ${1}").unwrap(), None);
+        let unset = expand_operator("${env:PGCDC_TEST_SURELY_UNSET_VAR}").unwrap_err();
+        assert!(unset.contains("PGCDC_TEST_SURELY_UNSET_VAR is not set"), "{unset}");
+        let missing = expand_operator(&format!("${{file:{}/none.properties:k}}", dir.path().display())).unwrap_err();
+        assert!(missing.contains("cannot open"), "{missing}");
+        let no_key = expand_operator(&format!("${{file:{}:user}}", file.display())).unwrap_err();
+        assert!(no_key.contains("has no key user") && !no_key.contains("pw9"), "{no_key}");
+        assert!(expand_operator("${vault:x:y}").unwrap_err().contains("unknown config provider vault"));
     }
 
     #[test]

@@ -5,6 +5,14 @@
 //! `PGCDC_KAFKA__BOOTSTRAP_SERVERS=broker:9092`. Only variables whose section
 //! is one of `rest`, `kafka`, `worker`, `log`, `config_providers` are read, so other `PGCDC_*`
 //! variables (the CLI's own) do not collide. Unknown keys are errors.
+//!
+//! Every string value, from the file or the environment, may hold config
+//! provider references, resolved before anything reads the configuration:
+//! `${env:NAME}` and `${file:path:key}` (a Java properties file), without
+//! the allowlists `[config_providers]` imposes on connector configs — the
+//! operator owns this file (see [`crate::config::providers::expand_operator`]
+//! and SECURITY.md). A reference that cannot be resolved stops the worker,
+//! naming the field.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -172,7 +180,7 @@ fn default_listen() -> SocketAddr {
 }
 
 /// `[kafka]`
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Comma-separated `host:port` list (default `127.0.0.1:9092`).
@@ -194,6 +202,19 @@ pub struct KafkaConfig {
     /// or dedupe on `source.lsn`). Read_committed consumers see nothing
     /// different in this mode.
     pub exactly_once: bool,
+}
+
+/// The options with secrets (`sasl.jaas.config`, `*.password`, …) as `[hidden]`.
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let options: BTreeMap<&str, String> =
+            self.options.iter().map(|(k, v)| (k.as_str(), crate::config::secrets::mask_value(k, v))).collect();
+        f.debug_struct("KafkaConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("options", &options)
+            .field("exactly_once", &self.exactly_once)
+            .finish()
+    }
 }
 
 impl KafkaConfig {
@@ -273,6 +294,12 @@ pub struct WorkerSection {
     /// worker's user or root, and writable by others only with the sticky bit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spill_dir: Option<PathBuf>,
+    /// What connector configs may override of the worker's Kafka client
+    /// settings with `producer.override.*` (Kafka Connect's
+    /// `connector.client.config.override.policy`): `All` (default, as
+    /// Connect since 3.0), `None`, or `Principal` (`sasl.jaas.config`,
+    /// `sasl.mechanism`, `security.protocol` only).
+    pub connector_client_config_override_policy: crate::config::overrides::OverridePolicy,
 }
 
 impl Default for WorkerSection {
@@ -291,6 +318,7 @@ impl Default for WorkerSection {
             offset_storage_topic: DEFAULT_OFFSET_STORAGE_TOPIC.to_owned(),
             offset_storage_partitions: DEFAULT_OFFSET_STORAGE_PARTITIONS,
             spill_dir: None,
+            connector_client_config_override_policy: Default::default(),
         }
     }
 }
@@ -441,21 +469,10 @@ impl WorkerConfig {
             field: format!("kafka.options.\"{}\"", e.property),
             constraint: e.reason,
         })?;
-        for (key, value) in &resolved.librdkafka {
-            let mut client = rdkafka::ClientConfig::new();
-            client.set(key, value).set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
-            if let Err(err) = client.create_native_config() {
-                let constraint = match err {
-                    // librdkafka's reason may quote the value: left out for a secret.
-                    rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) if !crate::config::secrets::is_secret(key) => {
-                        format!("rejected by librdkafka: {desc}")
-                    }
-                    _ => "rejected by librdkafka: unknown property or invalid value".to_owned(),
-                };
-                return Err(ConfigError::Invalid { field: format!("kafka.options.\"{key}\""), constraint });
-            }
-        }
-        Ok(())
+        crate::kafka::client::check_librdkafka(&resolved.librdkafka, crate::config::secrets::is_secret).map_err(|e| ConfigError::Invalid {
+            field: format!("kafka.options.\"{}\"", e.property),
+            constraint: e.reason,
+        })
     }
 
     /// Warnings about a configuration that works but is risky, logged at start.
@@ -536,9 +553,49 @@ pub fn load(path: Option<&Path>) -> Result<WorkerConfig, ConfigError> {
         figment = figment.merge(Toml::file(path));
     }
     figment = figment.merge(env_provider());
+    let figment = resolve_references(figment)?;
     let config: WorkerConfig = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
     config.validate()?;
     Ok(config)
+}
+
+/// `figment` with every config provider reference in its string values
+/// resolved (unchanged when it has none, so that load errors keep naming
+/// the file); a reference that cannot be resolved is an error of its field.
+fn resolve_references(figment: Figment) -> Result<Figment, ConfigError> {
+    use figment::value::Value;
+
+    fn resolve(value: Value, field: &str, changed: &mut bool) -> Result<Value, ConfigError> {
+        Ok(match value {
+            Value::String(tag, s) => match crate::config::providers::expand_operator(&s) {
+                Ok(None) => Value::String(tag, s),
+                Ok(Some(expanded)) => {
+                    *changed = true;
+                    Value::String(tag, expanded.value)
+                }
+                Err(constraint) => return Err(ConfigError::Invalid { field: field.to_owned(), constraint }),
+            },
+            Value::Dict(tag, dict) => {
+                let mut out = figment::value::Dict::new();
+                for (key, v) in dict {
+                    let name = if key.contains('.') { format!("\"{key}\"") } else { key.clone() };
+                    let path = if field.is_empty() { name } else { format!("{field}.{name}") };
+                    out.insert(key, resolve(v, &path, changed)?);
+                }
+                Value::Dict(tag, out)
+            }
+            Value::Array(tag, items) => Value::Array(
+                tag,
+                items.into_iter().enumerate().map(|(i, v)| resolve(v, &format!("{field}[{i}]"), changed)).collect::<Result<_, _>>()?,
+            ),
+            other => other,
+        })
+    }
+
+    let tree: Value = figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+    let mut changed = false;
+    let tree = resolve(tree, "", &mut changed)?;
+    Ok(if changed { Figment::from(Serialized::defaults(tree)) } else { figment })
 }
 
 fn env_provider() -> Env {

@@ -264,3 +264,56 @@ fn example_config_loads() {
         Ok(())
     });
 }
+
+#[test]
+fn env_and_file_references_in_the_worker_file_resolve_and_stay_secret() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("kafka.properties", "password = file-s3cret\n")?;
+        let props = jail.directory().join("kafka.properties");
+        jail.create_file(
+            "w.toml",
+            &format!(
+                r#"
+                [rest.auth]
+                type = "bearer"
+                token = "${{env:PGCDC_TEST_REST_TOKEN}}"
+                [kafka]
+                bootstrap_servers = "${{env:PGCDC_TEST_BROKER}}:9092"
+                [kafka.options]
+                "security.protocol" = "SASL_SSL"
+                "sasl.mechanism" = "SCRAM-SHA-512"
+                "sasl.jaas.config" = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="pgcdc" password="${{file:{}:password}}";'
+                "#,
+                props.display()
+            ),
+        )?;
+        jail.set_env("PGCDC_TEST_REST_TOKEN", "env-t0ken");
+        jail.set_env("PGCDC_TEST_BROKER", "broker-1");
+        // The environment's own PGCDC_* values are resolved too.
+        jail.set_env("PGCDC_WORKER__GROUP_ID", "${env:PGCDC_TEST_BROKER}");
+        let c = load(Some(Path::new("w.toml"))).map_err(|e| e.to_string())?;
+        assert!(matches!(&c.rest.auth, Some(RestAuth::Bearer { token }) if token.expose() == "env-t0ken"));
+        assert_eq!(c.kafka.bootstrap_servers, "broker-1:9092");
+        assert_eq!(c.worker.group_id, "broker-1");
+        let security = c.kafka.client_settings();
+        let sasl = security.security().map_err(|e| e.to_string())?.sasl.clone().expect("sasl");
+        assert_eq!((sasl.username.as_str(), sasl.password.expose()), ("pgcdc", "file-s3cret"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("file-s3cret") && !shown.contains("env-t0ken"), "{shown}");
+        assert!(shown.contains("security.protocol"), "{shown}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_reference_that_cannot_be_resolved_names_the_field() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("w.toml", "[kafka.options]\n\"sasl.jaas.config\" = \"${env:PGCDC_TEST_SURELY_UNSET_VAR}\"\n")?;
+        let err = load(Some(Path::new("w.toml"))).unwrap_err().to_string();
+        assert!(err.contains("kafka.options.\"sasl.jaas.config\"") && err.contains("PGCDC_TEST_SURELY_UNSET_VAR is not set"), "{err}");
+        jail.create_file("w.toml", "[rest.auth]\ntype = \"basic\"\nuser = \"a\"\npassword = \"${file:/nonexistent/p.properties:pw}\"\n")?;
+        let err = load(Some(Path::new("w.toml"))).unwrap_err().to_string();
+        assert!(err.contains("rest.auth.password") && err.contains("cannot open"), "{err}");
+        Ok(())
+    });
+}

@@ -62,7 +62,7 @@ use std::collections::BTreeMap;
 async fn herder(dir: &std::path::Path, stop_delay: Option<Duration>) -> (Arc<Herder>, Arc<Mutex<Vec<String>>>) {
     let stopped = Arc::new(Mutex::new(Vec::new()));
     let runtime = Arc::new(SlowRuntime { stop_delay, stopped: stopped.clone() });
-    let opts = HerderOptions { worker_id: "w".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None, providers: Default::default() };
+    let opts = HerderOptions { worker_id: "w".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None, providers: Default::default(), client_overrides: Default::default() };
     (Herder::open(opts, runtime).await.unwrap(), stopped)
 }
 

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::connector::ConnectorConfig;
+use crate::config::overrides::ClientOverrides;
 use crate::config::providers::ProviderPolicy;
 use crate::config::secrets;
 use crate::config::worker::{RestAuth, WorkerConfig};
@@ -70,6 +71,9 @@ pub struct HerderOptions {
     /// `[config_providers]`: what `${env:…}`/`${file:…}` in connector configs
     /// may resolve on this worker (nothing by default).
     pub providers: ProviderPolicy,
+    /// What `*.override.*` in connector configs may set: the worker's
+    /// `connector_client_config_override_policy` and `[kafka.options]`.
+    pub client_overrides: ClientOverrides,
 }
 
 impl HerderOptions {
@@ -80,6 +84,10 @@ impl HerderOptions {
             connectors_dir: config.worker.connectors_dir.clone(),
             rest_auth: config.rest.auth.clone(),
             providers: config.config_providers.clone(),
+            client_overrides: ClientOverrides {
+                policy: config.worker.connector_client_config_override_policy,
+                worker_options: config.kafka.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            },
         }
     }
 }
@@ -171,14 +179,10 @@ pub(in crate::connect) struct Entry {
 }
 
 impl Entry {
-    /// Parses `raw`, expanding config providers under this worker's `providers` policy.
-    pub(in crate::connect) fn new(
-        name: &str,
-        raw: BTreeMap<String, String>,
-        target: TargetState,
-        providers: &ProviderPolicy,
-    ) -> Entry {
-        let config = ConnectorConfig::with_providers(name, &raw, providers).map(|(config, warnings)| {
+    /// Parses `raw`, expanding config providers under this worker's
+    /// `providers` policy and checking client overrides against its rules.
+    pub(in crate::connect) fn new(name: &str, raw: BTreeMap<String, String>, target: TargetState, opts: &HerderOptions) -> Entry {
+        let config = ConnectorConfig::parse(name, &raw, &opts.providers, &opts.client_overrides).map(|(config, warnings)| {
             for warning in warnings {
                 tracing::warn!(connector = %name, warning = %warning, "connector configuration");
             }
@@ -225,7 +229,7 @@ impl Herder {
         let store = Store::new(&opts.state_dir);
         let mut connectors = BTreeMap::new();
         for (name, stored) in store.load()? {
-            let entry = Entry::new(&name, stored.config, stored.target_state, &opts.providers);
+            let entry = Entry::new(&name, stored.config, stored.target_state, &opts);
             if let Err(errors) = &entry.config {
                 tracing::error!(connector = %name, error = %errors, "persisted connector configuration is invalid");
             }
@@ -278,7 +282,7 @@ impl Herder {
             return Ok(());
         }
         let target = map.get(name).map(|e| e.target).unwrap_or_default();
-        let entry = checked_entry(name, raw, target, &self.opts.providers).map_err(|e| HerderError::ConnectorFile {
+        let entry = checked_entry(name, raw, target, &self.opts).map_err(|e| HerderError::ConnectorFile {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
@@ -378,7 +382,7 @@ impl Herder {
         if map.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
-        let mut entry = checked_entry(name, raw, initial, &self.opts.providers)?;
+        let mut entry = checked_entry(name, raw, initial, &self.opts)?;
         self.persist_with(&map, name, Some(&entry)).await?;
         tracing::info!(connector = %name, "connector created");
         self.start_task(name, &mut entry);
@@ -406,7 +410,7 @@ impl Herder {
         let existing = map.get(name);
         restore_masked(&mut raw, existing.map(|e| &e.raw))?;
         let target = existing.map(|e| e.target).unwrap_or_default();
-        let mut entry = checked_entry(name, raw, target, &self.opts.providers)?;
+        let mut entry = checked_entry(name, raw, target, &self.opts)?;
         self.persist_with(&map, name, Some(&entry)).await?;
         let created = match map.remove(name) {
             Some(old) => {
@@ -705,9 +709,9 @@ pub(in crate::connect) fn checked_entry(
     name: &str,
     raw: BTreeMap<String, String>,
     target: TargetState,
-    providers: &ProviderPolicy,
+    opts: &HerderOptions,
 ) -> Result<Entry, HerderError> {
-    let entry = Entry::new(name, with_name(name, raw), target, providers);
+    let entry = Entry::new(name, with_name(name, raw), target, opts);
     match entry.config {
         Err(errors) => Err(HerderError::InvalidConfig(errors)),
         Ok(_) => Ok(entry),
@@ -736,7 +740,7 @@ impl Herder {
     /// Validates a connector config as `PUT /connector-plugins/{plugin}/config/validate`
     /// does, with this worker's config providers.
     pub fn validate(&self, plugin: &str, config: BTreeMap<String, String>) -> Result<serde_json::Value, String> {
-        crate::connect::validate::validate(plugin, config, &self.opts.providers)
+        crate::connect::validate::validate(plugin, config, &self.opts.providers, &self.opts.client_overrides)
     }
 }
 

@@ -72,7 +72,7 @@ impl ConnectorRuntime for FakeRuntime {
 }
 
 pub(super) fn opts(dir: &Path) -> HerderOptions {
-    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None, providers: Default::default() }
+    HerderOptions { worker_id: "127.0.0.1:8083".into(), state_dir: dir.join("state"), connectors_dir: None, rest_auth: None, providers: Default::default(), client_overrides: Default::default() }
 }
 
 pub(super) fn config() -> Value {

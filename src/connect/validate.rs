@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::config::connector::{ConnectorConfig, JSON_CONVERTER_CLASS, POSTGRES_CONNECTOR_ALIASES, POSTGRES_CONNECTOR_CLASS};
 use crate::config::definitions::{self, PropertyDef, GROUPS, PROPERTIES};
+use crate::config::overrides::ClientOverrides;
 use crate::config::providers::ProviderPolicy;
 use crate::config::secrets::mask_value;
 use crate::config::ConfigErrors;
@@ -68,10 +69,16 @@ pub fn definitions() -> Value {
 }
 
 /// Validates `config` as Connect's validate endpoint does, expanding config
-/// providers under `providers`; `Err` for a request that cannot be validated
+/// providers under `providers` and checking client overrides against
+/// `overrides`; `Err` for a request that cannot be validated
 /// at all (unknown plugin, mismatched class). Values are shown as written,
 /// secrets masked; no message shows what a provider resolved to.
-pub fn validate(plugin: &str, mut config: BTreeMap<String, String>, providers: &ProviderPolicy) -> Result<Value, String> {
+pub fn validate(
+    plugin: &str,
+    mut config: BTreeMap<String, String>,
+    providers: &ProviderPolicy,
+    overrides: &ClientOverrides,
+) -> Result<Value, String> {
     check_plugin(plugin)?;
     match config.get("connector.class") {
         None => {
@@ -83,7 +90,7 @@ pub fn validate(plugin: &str, mut config: BTreeMap<String, String>, providers: &
         Some(_) => {}
     }
     let name = config.get("name").cloned().unwrap_or_default();
-    let errors = match ConnectorConfig::with_providers(&name, &config, providers) {
+    let errors = match ConnectorConfig::parse(&name, &config, providers, overrides) {
         Ok(_) => ConfigErrors(Vec::new()),
         Err(e) => e,
     };

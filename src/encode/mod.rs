@@ -3,6 +3,7 @@
 pub mod avro;
 pub(crate) mod header;
 pub(crate) mod json;
+pub mod registry_tls;
 pub mod schema_registry;
 
 pub use avro::{AvroConverter, AvroOptions};

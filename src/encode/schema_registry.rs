@@ -9,7 +9,13 @@
 //! ```
 //!
 //! `schema.registry.url` may list several registries: a request that cannot
-//! reach one tries the next (as Confluent's `RestService` does). Nothing here
+//! reach one tries the next (as Confluent's `RestService` does). Credentials
+//! are HTTP basic auth or a static bearer token (never both); `https://`
+//! URLs are checked against `schema.registry.ssl.truststore.location` (PEM)
+//! or the system roots, with an optional client certificate
+//! ([`super::registry_tls`]). A certificate the client cannot trust, or one
+//! the registry refuses, is fatal and names the setting to fix: retrying
+//! cannot change it. Nothing here
 //! sleeps or loops: a registry that stays unreachable is a transient error
 //! for the connector's supervisor, which restarts the task with backoff.
 
@@ -19,6 +25,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::registry_tls::RegistryTls;
 use crate::secret::Secret;
 use crate::error::{Classify, ErrorClass};
 
@@ -28,7 +35,7 @@ const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the registry is and how to log in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RegistryConfig {
     /// `schema.registry.url`, comma-separated, without trailing slashes.
     pub urls: Vec<String>,
@@ -36,6 +43,11 @@ pub struct RegistryConfig {
     /// `basic.auth.credentials.source=USER_INFO`, or the user info of the URL
     /// with the default source `URL`.
     pub basic_auth: Option<Secret>,
+    /// `bearer.auth.token` with `bearer.auth.credentials.source=STATIC_TOKEN`:
+    /// sent as `Authorization: Bearer <token>`.
+    pub bearer_token: Option<Secret>,
+    /// `schema.registry.ssl.*`.
+    pub tls: RegistryTls,
 }
 
 /// A failed registry call.
@@ -48,8 +60,23 @@ pub enum RegistryError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("the schema registry refused the credentials (HTTP {status}) for subject {subject:?}: check {property}.basic.auth.credentials.source and {property}.basic.auth.user.info")]
-    Unauthorized { property: &'static str, subject: String, status: u16 },
+    #[error("the schema registry refused the credentials (HTTP {status}) for subject {subject:?}: check {property}.{setting}")]
+    Unauthorized {
+        property: &'static str,
+        subject: String,
+        status: u16,
+        /// The setting that holds the credentials sent (or that would).
+        setting: &'static str,
+    },
+    #[error("the schema registry's TLS settings cannot be used: {property}.schema.registry.{setting}: {detail}")]
+    TlsSetup { property: &'static str, setting: &'static str, detail: String },
+    #[error("TLS with the schema registry at {url} failed: check {property}.schema.registry.ssl.truststore.location (PEM CA certificates that signed the registry's certificate, whose names must include the URL's host; the system roots when unset) and, if the registry asks for a client certificate, {property}.schema.registry.ssl.keystore.location")]
+    Tls {
+        property: &'static str,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("subject {subject:?}: the new schema is incompatible with an earlier version, and the subject's compatibility level refuses it (registry: {message}); make the change compatible, or change the subject's compatibility (PUT /config/{subject})")]
     Incompatible { subject: String, message: String },
     #[error("subject {subject:?}: the registry refused the schema as invalid (error {code}: {message})")]
@@ -73,6 +100,7 @@ impl Classify for RegistryError {
             RegistryError::NotRegistered { .. } | RegistryError::LatestDiffers { .. } => ErrorClass::Data,
             RegistryError::BadResponse { .. } => ErrorClass::Transient,
             RegistryError::Unauthorized { .. } | RegistryError::Server { .. } => ErrorClass::Fatal,
+            RegistryError::TlsSetup { .. } | RegistryError::Tls { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -100,19 +128,35 @@ pub struct RegistryClient {
     config: RegistryConfig,
     /// `key.converter` / `value.converter`, for messages.
     property: &'static str,
-    http: reqwest::Client,
+    /// The HTTP client, or why the TLS settings cannot make one (`setting`, detail).
+    http: Result<reqwest::Client, (&'static str, String)>,
     /// subject → schema text → id.
     ids: Mutex<HashMap<String, HashMap<String, u32>>>,
 }
 
 impl RegistryClient {
+    /// A client of `config.urls`; TLS settings that cannot be used (a file
+    /// missing or without PEM) make every call fail with
+    /// [`RegistryError::TlsSetup`].
     pub fn new(config: RegistryConfig, property: &'static str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(REQUEST_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .unwrap_or_default();
+        let builder = reqwest::Client::builder().connect_timeout(REQUEST_TIMEOUT).timeout(REQUEST_TIMEOUT);
+        let http = if config.tls.is_custom() {
+            super::registry_tls::client_config(&config.tls)
+                .map_err(|e| (e.setting, e.detail))
+                .and_then(|tls| builder.use_preconfigured_tls(tls).build().map_err(|e| ("ssl.truststore.location", e.to_string())))
+        } else {
+            Ok(builder.build().unwrap_or_default())
+        };
         RegistryClient { config, property, http, ids: Mutex::new(HashMap::new()) }
+    }
+
+    /// The setting whose credentials a 401/403 refused.
+    fn credentials_setting(&self) -> &'static str {
+        match (&self.config.bearer_token, &self.config.basic_auth) {
+            (Some(_), _) => "bearer.auth.token",
+            (None, Some(_)) => "basic.auth.user.info",
+            (None, None) => "basic.auth.user.info (or bearer.auth.token)",
+        }
     }
 
     /// The id of `schema` under `subject`: registered (a new version when the
@@ -157,11 +201,18 @@ impl RegistryClient {
         body: Option<&serde_json::Value>,
         subject: &str,
     ) -> Result<T, RegistryError> {
+        let http = self.http.as_ref().map_err(|(setting, detail)| RegistryError::TlsSetup {
+            property: self.property,
+            setting,
+            detail: detail.clone(),
+        })?;
         let mut last_err = None;
         for base in &self.config.urls {
             let url = format!("{base}{path}");
-            let mut req = self.http.request(method.clone(), &url).header(reqwest::header::ACCEPT, CONTENT_TYPE);
-            if let Some(auth) = &self.config.basic_auth {
+            let mut req = http.request(method.clone(), &url).header(reqwest::header::ACCEPT, CONTENT_TYPE);
+            if let Some(token) = &self.config.bearer_token {
+                req = req.bearer_auth(token.expose());
+            } else if let Some(auth) = &self.config.basic_auth {
                 let (user, pass) = auth.expose().split_once(':').unwrap_or((auth.expose(), ""));
                 req = req.basic_auth(user, Some(pass));
             }
@@ -170,6 +221,11 @@ impl RegistryClient {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
+                Err(e) if is_tls_failure(&e) => {
+                    tracing::warn!(url = %base, error = %e, "schema registry TLS handshake failed");
+                    last_err = Some(RegistryError::Tls { property: self.property, url: base.clone(), source: e });
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(url = %base, error = %e, "schema registry unreachable");
                     last_err = Some(RegistryError::Unreachable { property: self.property, url: base.clone(), source: e });
@@ -186,7 +242,9 @@ impl RegistryClient {
             let message = err.message.unwrap_or_else(|| text.chars().take(200).collect());
             let subject = subject.to_owned();
             return Err(match (status, code) {
-                (401 | 403, _) => RegistryError::Unauthorized { property: self.property, subject, status },
+                (401 | 403, _) => {
+                    RegistryError::Unauthorized { property: self.property, subject, status, setting: self.credentials_setting() }
+                }
                 (409, _) => RegistryError::Incompatible { subject, message },
                 (422, _) => RegistryError::Invalid { subject, code, message },
                 (404, 40401 | 40403) => RegistryError::NotRegistered { property: self.property, subject, message },
@@ -195,6 +253,30 @@ impl RegistryClient {
         }
         Err(last_err.unwrap_or_else(|| RegistryError::BadResponse { url: String::new(), detail: "no schema.registry.url".into() }))
     }
+}
+
+/// Whether a failed request failed in the TLS handshake (rustls refused the
+/// registry's certificate, or the registry refused ours): somewhere in the
+/// error's chain is a `rustls::Error`, possibly inside `io::Error`s (whose
+/// `source()` skips the error they wrap).
+fn is_tls_failure(err: &reqwest::Error) -> bool {
+    fn is_rustls(e: &(dyn std::error::Error + 'static)) -> bool {
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => is_rustls(inner),
+            None => false,
+        }
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if is_rustls(e) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Percent-encode one URL path segment (RFC 3986 unreserved characters stay).
@@ -227,7 +309,12 @@ mod tests {
         assert!(incompatible.to_string().contains("compatibility level"));
         let busy = RegistryError::Server { subject: "s".into(), status: 503, code: 50003, message: "m".into() };
         assert_eq!(busy.class(), ErrorClass::Transient);
-        let denied = RegistryError::Unauthorized { property: "value.converter", subject: "s".into(), status: 401 };
+        let denied = RegistryError::Unauthorized {
+            property: "value.converter",
+            subject: "s".into(),
+            status: 401,
+            setting: "basic.auth.user.info",
+        };
         assert_eq!(denied.class(), ErrorClass::Fatal);
         assert!(denied.to_string().contains("value.converter.basic.auth.user.info"));
     }

@@ -90,6 +90,27 @@ impl ClientSettings {
     }
 }
 
+/// Has librdkafka check each option (a name it does not know, a value it
+/// rejects) without creating a client or connecting; the first one it
+/// refuses, named. librdkafka's reason may quote the value: it is left out
+/// when `is_secret(property)` (the configuration's one list of secrets).
+pub(crate) fn check_librdkafka(options: &[(String, String)], is_secret: fn(&str) -> bool) -> Result<(), SettingError> {
+    for (key, value) in options {
+        let mut client = ClientConfig::new();
+        client.set(key, value).set_log_level(rdkafka::config::RDKafkaLogLevel::Emerg);
+        if let Err(err) = client.create_native_config() {
+            let reason = match err {
+                rdkafka::error::KafkaError::ClientConfig(_, desc, _, _) if !is_secret(key) => {
+                    format!("rejected by librdkafka: {desc}")
+                }
+                _ => "rejected by librdkafka: unknown property or invalid value".to_owned(),
+            };
+            return Err(SettingError { property: key.clone(), reason });
+        }
+    }
+    Ok(())
+}
+
 /// An idempotent producer: retries never duplicate or reorder a record.
 pub fn idempotent(cc: &mut ClientConfig) -> &mut ClientConfig {
     cc.set("enable.idempotence", "true").set("acks", "all")

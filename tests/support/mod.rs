@@ -20,6 +20,7 @@
 //! broker must use a dedicated instance ([`PgServer::dedicated`], [`Broker::dedicated`]).
 #![allow(dead_code, unused_imports)]
 
+pub mod batches;
 pub mod differential;
 pub mod golden;
 pub mod kafka;
@@ -27,6 +28,7 @@ pub mod load;
 pub mod postgres;
 mod process;
 pub mod registry;
+pub mod registry_tls;
 pub mod tls_broker;
 pub mod txlog;
 pub mod worker;

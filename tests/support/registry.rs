@@ -68,21 +68,19 @@ impl Registry {
     /// Start a registry that requires basic auth `user:password`.
     pub async fn start_with(credentials: Option<&str>) -> Registry {
         let state = Arc::new(Mutex::new(Store { credentials: credentials.map(str::to_owned), ..Store::default() }));
-        let app = Router::new()
-            .route("/subjects", get(list_subjects))
-            .route("/subjects/{subject}", post(lookup))
-            .route("/subjects/{subject}/versions", post(register).get(versions))
-            .route("/subjects/{subject}/versions/{version}", get(version))
-            .route("/schemas/ids/{id}", get(schema_by_id))
-            .route("/config", get(get_global).put(put_global))
-            .route("/config/{subject}", get(get_level).put(put_level))
-            .with_state(Arc::clone(&state));
+        let app = router(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind registry");
         let url = format!("http://{}", listener.local_addr().expect("registry address"));
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Registry { url, state }
+    }
+
+    /// The registry's API over this registry's store, to serve on another
+    /// listener (`support::registry_tls` puts TLS and a bearer check in front).
+    pub fn app(&self) -> Router {
+        router(Arc::clone(&self.state))
     }
 
     /// The subjects and, for each, the ids of its versions in order.
@@ -107,6 +105,18 @@ impl Registry {
 }
 
 type Shared = State<Arc<Mutex<Store>>>;
+
+fn router(state: Arc<Mutex<Store>>) -> Router {
+    Router::new()
+        .route("/subjects", get(list_subjects))
+        .route("/subjects/{subject}", post(lookup))
+        .route("/subjects/{subject}/versions", post(register).get(versions))
+        .route("/subjects/{subject}/versions/{version}", get(version))
+        .route("/schemas/ids/{id}", get(schema_by_id))
+        .route("/config", get(get_global).put(put_global))
+        .route("/config/{subject}", get(get_level).put(put_level))
+        .with_state(state)
+}
 
 fn error(status: StatusCode, code: u32, message: impl Into<String>) -> Response {
     (status, Json(json!({"error_code": code, "message": message.into()}))).into_response()

@@ -71,7 +71,7 @@ impl Herder {
         if self.connectors.lock().await.contains_key(name) {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
-        let entry = checked_entry(name, raw, initial, &self.opts.providers)?;
+        let entry = checked_entry(name, raw, initial, &self.opts)?;
         self.store.persist(name, Some(&entry.stored()), &BTreeMap::new()).await?;
         tracing::info!(connector = %name, "connector created");
         self.info(name).await
@@ -87,7 +87,7 @@ impl Herder {
             let existing = map.get(name);
             restore_masked(&mut raw, existing.map(|e| &e.raw))?;
             let target = existing.map(|e| e.target).unwrap_or_default();
-            (checked_entry(name, raw, target, &self.opts.providers)?, existing.is_none())
+            (checked_entry(name, raw, target, &self.opts)?, existing.is_none())
         };
         self.store.persist(name, Some(&entry.stored()), &BTreeMap::new()).await?;
         Ok((self.info(name).await?, created))
@@ -149,7 +149,7 @@ impl Herder {
                         task.stop().await;
                     }
                     if entry.raw != stored.config {
-                        *entry = Entry::new(name, stored.config, stored.target_state, &self.opts.providers);
+                        *entry = Entry::new(name, stored.config, stored.target_state, &self.opts);
                         tracing::info!(connector = %name, "connector reconfigured");
                     }
                     entry.target = stored.target_state;
@@ -161,7 +161,7 @@ impl Herder {
                     self.start_task(name, entry);
                 }
                 None => {
-                    let mut entry = Entry::new(name, stored.config, stored.target_state, &self.opts.providers);
+                    let mut entry = Entry::new(name, stored.config, stored.target_state, &self.opts);
                     self.start_task(name, &mut entry);
                     map.insert(name.to_owned(), entry);
                     membership_changed = true;

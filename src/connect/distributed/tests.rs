@@ -103,7 +103,7 @@ fn cluster() -> Arc<Cluster> {
 }
 
 fn herder(runtime: Arc<Runtime>, cluster: Arc<Cluster>) -> Arc<Herder> {
-    let opts = HerderOptions { worker_id: "w1:8083".into(), state_dir: "unused".into(), connectors_dir: None, rest_auth: None, providers: Default::default() };
+    let opts = HerderOptions { worker_id: "w1:8083".into(), state_dir: "unused".into(), connectors_dir: None, rest_auth: None, providers: Default::default(), client_overrides: Default::default() };
     let store = Arc::new(LoopbackStore::default());
     let h = Arc::new(Herder::with_store(opts, runtime, store.clone(), Some(cluster)));
     let _ = store.herder.set(Arc::downgrade(&h));

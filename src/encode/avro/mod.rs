@@ -196,7 +196,7 @@ mod tests {
 
     fn converter(strategy: SubjectNameStrategy, is_key: bool) -> AvroConverter {
         let opts = AvroOptions {
-            registry: RegistryConfig { urls: vec!["http://127.0.0.1:1".into()], basic_auth: None },
+            registry: RegistryConfig { urls: vec!["http://127.0.0.1:1".into()], ..RegistryConfig::default() },
             auto_register_schemas: true,
             use_latest_version: false,
             subject_name_strategy: strategy,

@@ -90,6 +90,9 @@ pub struct SinkConfig {
     pub bootstrap_servers: String,
     /// Raw librdkafka properties from the worker configuration; they win.
     pub options: Vec<(String, String)>,
+    /// The connector's `producer.override.*` (names without the prefix):
+    /// applied to the producer after `options`, translated with them.
+    pub producer_overrides: crate::config::overrides::ProducerOverrides,
     pub delivery: DeliveryGuarantee,
     pub max_in_flight: usize,
     /// Bound on the key + value bytes of unacknowledged records.
@@ -118,12 +121,19 @@ pub struct OffsetTarget {
 pub enum SinkError {
     #[error("cannot create the Kafka client (check [kafka] options)")]
     Client(#[source] KafkaError),
+    /// The worker's `[kafka.options]` and the connector's
+    /// `producer.override.*` cannot be honoured together (checked at
+    /// registration; met here only when the worker's options changed since).
+    #[error("the connector's producer.override.* settings cannot be used with this worker's [kafka.options]")]
+    Overrides(#[source] crate::kafka::security::SettingError),
     /// pgcdc's own connection to a broker (TLS and SASL as configured)
     /// failed before any producer was created: a certificate or password
     /// problem is fatal and named here, not retried by librdkafka forever.
-    #[error("cannot connect to the Kafka brokers")]
+    #[error("cannot connect to the Kafka brokers{with}")]
     Connect {
         class: ErrorClass,
+        /// Empty, or which `producer.override.*` settings the connection used.
+        with: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -219,9 +229,21 @@ impl Classify for SinkError {
             SinkError::DeadLetterTopic { source, .. } if topics::refuses_replication_factor(source) => ErrorClass::Fatal,
             SinkError::DeadLetterTopic { source, .. } => classify_kafka(source),
             SinkError::Canceled => ErrorClass::Transient,
+            SinkError::Overrides(_) => ErrorClass::Fatal,
             SinkError::Fenced { .. } => ErrorClass::Fatal,
         }
     }
+}
+
+/// `" with the connector's producer.override.a, producer.override.b over
+/// [kafka.options]"`, or empty without overrides: a connection error then
+/// points at the connector's settings as well as the worker's.
+fn overrides_note(overrides: &[(String, String)]) -> String {
+    if overrides.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = overrides.iter().map(|(k, _)| format!("{}{k}", crate::config::overrides::PRODUCER_PREFIX)).collect();
+    format!(" with the connector's {} over [kafka.options]", names.join(", "))
 }
 
 /// The Kafka sink. Owned by the pipeline's delivery task.
@@ -245,11 +267,22 @@ impl KafkaSink {
     /// Connect, and for exactly-once register the transactional id (which
     /// fences any earlier producer with the same id).
     pub async fn connect(config: SinkConfig) -> Result<Self, SinkError> {
+        // Topics are created with the worker's settings; the producer (records
+        // and offset record) with the connector's overrides on top.
         let client = ClientSettings::new(config.bootstrap_servers.clone(), config.options.clone());
-        crate::kafka::protocol::check_reachable(&client)
+        let producer_client = ClientSettings::new(
+            config.bootstrap_servers.clone(),
+            config.options.iter().chain(&config.producer_overrides.0).cloned(),
+        );
+        producer_client.check().map_err(SinkError::Overrides)?;
+        crate::kafka::protocol::check_reachable(&producer_client)
             .await
-            .map_err(|e| SinkError::Connect { class: crate::error::Classify::class(&e), source: Box::new(e) })?;
-        let cc = client.with_defaults(|cc| {
+            .map_err(|e| SinkError::Connect {
+                class: crate::error::Classify::class(&e),
+                with: overrides_note(&config.producer_overrides.0),
+                source: Box::new(e),
+            })?;
+        let cc = producer_client.with_defaults(|cc| {
             crate::kafka::client::idempotent(cc)
                 .set("partitioner", "murmur2_random")
                 .set("linger.ms", PRODUCER_LINGER_MS)
