@@ -14,6 +14,7 @@ pub(crate) mod secrets;
 pub mod errors;
 pub mod slot;
 mod transforms;
+mod transforms_connect;
 pub(crate) mod values;
 pub mod worker;
 
