@@ -9,7 +9,7 @@
 //!
 //! Kafka Connect also runs these on records without a schema (a tombstone's
 //! value, a null key), as maps; pgcdc's records always carry schemas, so
-//! HoistField and SetSchemaMetadata fail such a record (a data error).
+//! HoistField fails such a record (a data error); SetSchemaMetadata leaves it.
 
 use std::sync::Arc;
 
@@ -126,8 +126,9 @@ impl SetSchemaMetadata {
 
     pub fn apply(&mut self, mut record: Record) -> Result<Record, TransformError> {
         let opts = &self.opts;
+        // Without a schema (a tombstone's value) Connect leaves the record as it is.
         let Some(operand) = self.side.operand_mut(&mut record).as_mut() else {
-            return Err(TransformError::new("SetSchemaMetadata", "Schema required for [updating schema metadata]"));
+            return Ok(record);
         };
         let updated = self.schemas.get_or_try(&operand.schema, |s| {
             let mut updated = s.clone();
