@@ -459,7 +459,8 @@ mod tests {
         ]);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         assert!(p.errors[0].message.contains("partition"), "{:?}", p.errors);
-        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.Filter")]);
-        assert!(p.errors[0].message.contains("org.apache.kafka.connect.transforms.Filter"), "{:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.Flatten$Value")]);
+        assert!(p.errors[0].message.contains("org.apache.kafka.connect.transforms.Flatten$Value"), "{:?}", p.errors);
+        assert!(p.errors[0].message.contains("InsertField$Value"), "the message lists Connect's SMTs: {:?}", p.errors);
     }
 }
