@@ -23,3 +23,4 @@ mod e2e_distributed;
 mod e2e_avro;
 mod e2e_ready;
 mod e2e_settings;
+mod e2e_transforms;
