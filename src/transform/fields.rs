@@ -121,6 +121,11 @@ pub struct ReplaceFieldOptions {
     pub replace_null_with_default: bool,
 }
 
+/// ReplaceField's filter: not excluded, and included when `include` is set.
+fn keeps(opts: &ReplaceFieldOptions, name: &str) -> bool {
+    !opts.exclude.iter().any(|e| e == name) && (opts.include.is_empty() || opts.include.iter().any(|i| i == name))
+}
+
 #[derive(Debug)]
 pub struct ReplaceField {
     side: Side,
@@ -134,29 +139,26 @@ impl ReplaceField {
         ReplaceField { side, opts, schemas: SchemaCache::default() }
     }
 
-    fn keeps(&self, name: &str) -> bool {
-        !self.opts.exclude.iter().any(|e| e == name) && (self.opts.include.is_empty() || self.opts.include.iter().any(|i| i == name))
-    }
-
     pub fn apply(&mut self, mut record: Record) -> Result<Record, TransformError> {
         let operand = match self.side.operand(&record) {
             Some(sv) if !sv.value.is_null() => sv,
             _ => return Ok(record),
         };
         let (schema, values) = require_struct("ReplaceField", "field replacement", Some(operand))?;
-        let mut picked = Vec::new();
-        let mut fields = Vec::new();
-        for (i, f) in schema.fields.iter().enumerate() {
-            if self.keeps(&f.name) {
-                picked.push(i);
-                let name = self.opts.renames.iter().find(|(from, _)| *from == f.name).map_or(&f.name, |(_, to)| to);
-                fields.push((name.clone(), Arc::clone(&f.schema)));
-            }
-        }
+        let opts = &self.opts;
         let (updated, picked) = self.schemas.get_or_try(schema, |s| {
+            let mut picked = Vec::new();
+            let mut fields = Vec::new();
+            for (i, f) in s.fields.iter().enumerate() {
+                if keeps(opts, &f.name) {
+                    picked.push(i);
+                    let name = opts.renames.iter().find(|(from, _)| *from == f.name).map_or(&f.name, |(_, to)| to);
+                    fields.push((name.clone(), Arc::clone(&f.schema)));
+                }
+            }
             build_struct("ReplaceField", struct_basics(s), fields).map(|schema| (schema, picked))
         })?;
-        let out = picked.iter().map(|&i| field_value(&schema.fields[i].schema, &values[i], self.opts.replace_null_with_default)).collect();
+        let out = picked.iter().map(|&i| field_value(&schema.fields[i].schema, &values[i], opts.replace_null_with_default)).collect();
         let updated = Arc::clone(updated);
         *self.side.operand_mut(&mut record) = Some(SchemaAndValue::new(updated, Value::Struct(out)));
         Ok(record)

@@ -16,6 +16,7 @@
 //! (`unix`, in `unix.precision`); Debezium's `io.debezium.time.MicroTimestamp`
 //! is an int64, i.e. `unix` with `unix.precision=microseconds`.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::record::{Record, SchemaAndValue};
@@ -243,7 +244,8 @@ pub fn format_millis(format: &JavaDateFormat, ms: i64) -> String {
                 continue;
             }
         };
-        out.push_str(&format!("{n:0count$}"));
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{n:0count$}");
     }
     out
 }
