@@ -277,7 +277,7 @@ impl MaskField {
         let mut out = Vec::with_capacity(values.len());
         for (f, v) in schema.fields.iter().zip(values) {
             let current = field_value(&f.schema, v, self.opts.replace_null_with_default);
-            out.push(if self.opts.fields.iter().any(|m| *m == f.name) { self.masked(&f.schema, current)? } else { current });
+            out.push(if self.opts.fields.contains(&f.name) { self.masked(&f.schema, current)? } else { current });
         }
         let schema = Arc::clone(schema);
         *self.side.operand_mut(&mut record) = Some(SchemaAndValue::new(schema, Value::Struct(out)));

@@ -91,7 +91,7 @@ impl DropHeaders {
     }
 
     pub fn apply(&self, mut record: Record) -> Record {
-        record.headers.retain(|h| !self.names.iter().any(|n| *n == h.key));
+        record.headers.retain(|h| !self.names.contains(&h.key));
         record
     }
 }

@@ -349,7 +349,7 @@ impl TimestampConverter {
         })
     }
 
-    fn from_millis(&self, ms: i64) -> Value {
+    fn millis_to_target(&self, ms: i64) -> Value {
         match self.opts.target {
             TimestampType::String => Value::String(self.opts.format.as_ref().map(|f| format_millis(f, ms)).unwrap_or_default()),
             TimestampType::Unix => Value::Int64(match self.opts.unix_precision {
@@ -369,7 +369,7 @@ impl TimestampConverter {
         if value.is_null() {
             return Ok(Value::Null);
         }
-        Ok(self.from_millis(self.to_millis(source, value)?))
+        Ok(self.millis_to_target(self.to_millis(source, value)?))
     }
 
     pub fn apply(&mut self, mut record: Record) -> Result<Record, TransformError> {
