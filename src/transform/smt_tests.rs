@@ -96,6 +96,7 @@ pub(crate) fn errors_of(props: &[(&str, &str)]) -> Vec<(String, String)> {
 enum Step {
     Smt(Smt),
     Router(RegexRouter),
+    Unwrap(Unwrap),
     Conditional(Box<Step>, crate::transform::predicate::Condition),
 }
 
@@ -103,6 +104,7 @@ fn step(config: &TransformConfig) -> Step {
     match config {
         TransformConfig::Connect(c) => Step::Smt(Smt::new(c)),
         TransformConfig::RegexRouter(r) => Step::Router(RegexRouter::new(r.clone())),
+        TransformConfig::ExtractNewRecordState(o) => Step::Unwrap(Unwrap::new(o.clone())),
         TransformConfig::Conditional(inner, c) => Step::Conditional(Box::new(step(inner)), c.clone()),
         other => panic!("not in these tests: {other:?}"),
     }
@@ -114,6 +116,12 @@ fn apply(step: &mut Step, record: Record) -> Result<Option<Record>, String> {
         Step::Router(r) => {
             let mut out = Vec::new();
             r.apply(record, &mut out);
+            Ok(out.pop())
+        }
+        Step::Unwrap(u) => {
+            let mut out = Vec::new();
+            u.apply(record, &mut out);
+            assert!(out.len() <= 1, "one record in, at most one out in these tests");
             Ok(out.pop())
         }
         Step::Conditional(inner, c) if c.applies(&record) => apply(inner, record),

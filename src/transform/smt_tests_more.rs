@@ -221,6 +221,26 @@ fn timestamp_router_formats() {
 }
 
 #[test]
+fn a_predicate_on_debeziums_unwrap() {
+    let all = [
+        ("predicates", "newkey,tomb"),
+        ("predicates.newkey.type", "HasHeaderKey"),
+        ("predicates.newkey.name", "__debezium.newkey"),
+        ("predicates.tomb.type", "RecordIsTombstone"),
+        ("transforms", "unwrap,mark"),
+        ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+        ("transforms.unwrap.delete.tombstone.handling.mode", "rewrite"),
+        ("transforms.unwrap.predicate", "newkey"),
+        ("transforms.unwrap.negate", "true"),
+        ("transforms.mark.type", "InsertHeader"),
+        ("transforms.mark.header", "t"),
+        ("transforms.mark.value.literal", "tomb"),
+        ("transforms.mark.predicate", "tomb"),
+    ];
+    check("connect_predicate_unwrap", envelopes(), &all, &[]);
+}
+
+#[test]
 fn a_chain_with_predicates() {
     let all = [
         ("predicates", "stock,tomb"),

@@ -285,6 +285,8 @@ pub struct TimestampConverter {
     side: Side,
     opts: TimestampConverterOptions,
     schemas: SchemaCache<Arc<Schema>>,
+    /// The whole-value schemas of `target.type`: required, optional.
+    whole: [Arc<Schema>; 2],
 }
 
 fn err(reason: impl Into<String>) -> TransformError {
@@ -322,7 +324,8 @@ fn source_type(schema: &Schema) -> Result<TimestampType, TransformError> {
 
 impl TimestampConverter {
     pub fn new(side: Side, opts: TimestampConverterOptions) -> Self {
-        TimestampConverter { side, opts, schemas: SchemaCache::default() }
+        let whole = [Arc::new(type_schema(opts.target, false)), Arc::new(type_schema(opts.target, true))];
+        TimestampConverter { side, opts, schemas: SchemaCache::default(), whole }
     }
 
     fn to_millis(&self, source: TimestampType, value: &Value) -> Result<i64, TransformError> {
@@ -378,7 +381,7 @@ impl TimestampConverter {
         };
         let updated = if self.opts.field.is_empty() {
             let value = self.convert(&operand.schema, &operand.value)?;
-            SchemaAndValue::new(Arc::new(type_schema(self.opts.target, operand.schema.optional)), value)
+            SchemaAndValue::new(Arc::clone(&self.whole[usize::from(operand.schema.optional)]), value)
         } else {
             let (field, target) = (&self.opts.field, self.opts.target);
             let schema = Arc::clone(self.schemas.get_or_try(&operand.schema, |s| {

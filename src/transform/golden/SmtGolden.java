@@ -283,6 +283,10 @@ public class SmtGolden {
     chain(dir, "connect_headerfrom_key", stock, step("HeaderFrom$Key", "fields", "id", "headers", "key_id", "operation", "move"));
     chain(dir, "connect_timestamprouter", stock, step("TimestampRouter"));
     chain(dir, "connect_timestamprouter_format", stock, step("TimestampRouter", "topic.format", "${timestamp}/${topic}/${topic}", "timestamp.format", "yyyy-MM-dd'T'HH'h'mm.ss.SSS"));
+    // a predicate on Debezium's own transform: unwrap all but the key-change records
+    chain(dir, "connect_predicate_unwrap", envelopes,
+      when(new Step(smt("io.debezium.transforms.ExtractNewRecordState", Map.of("delete.tombstone.handling.mode", "rewrite")), null, false), true, "HasHeaderKey", "name", "__debezium.newkey"),
+      when(step("InsertHeader", "header", "t", "value.literal", "tomb"), false, "RecordIsTombstone"));
     chain(dir, "connect_chain", both,
       when(step("ReplaceField$Value", "exclude", "reserved_quantity", "renames", "quantity:qty"), false, "TopicNameMatches", "pattern", ".*stock"),
       step("InsertField$Value", "static.field", "origin", "static.value", "pgcdc"),
