@@ -25,6 +25,13 @@ pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRo
 
 /// Class names of Debezium's ByLogicalTableRouter.
 pub const BY_LOGICAL_TABLE_ROUTER: &[&str] = &["io.debezium.transforms.ByLogicalTableRouter", "ByLogicalTableRouter"];
+/// Debezium's scripting SMTs (Groovy / JavaScript expressions): refused with the alternative.
+const SCRIPTING: &[&str] = &[
+    "io.debezium.transforms.Filter",
+    "io.debezium.transforms.ContentBasedRouter",
+    "io.debezium.transforms.Filter$Value",
+    "io.debezium.transforms.ContentBasedRouter$Value",
+];
 /// Class names of Debezium's outbox EventRouter.
 pub const EVENT_ROUTER: &[&str] = &["io.debezium.transforms.outbox.EventRouter", "EventRouter"];
 
@@ -127,6 +134,18 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                     p.mark_used(&key);
                     p.warn(format!("property {key} is not a property of {transform} and is ignored"));
                 }
+            }
+        } else if SCRIPTING.contains(&class) {
+            p.error(
+                &type_key,
+                format!(
+                    "Invalid value {class} for configuration {type_key}: scripting transforms (Groovy, JavaScript) are not supported by pgcdc; \
+                     use predicates (TopicNameMatches, HasHeaderKey, RecordIsTombstone) with org.apache.kafka.connect.transforms.Filter, \
+                     or RegexRouter / ByLogicalTableRouter to route"
+                ),
+            );
+            for key in p.keys_with_prefix(&prefix) {
+                p.mark_used(&key);
             }
         } else {
             p.error(
@@ -459,8 +478,10 @@ mod tests {
         ]);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         assert!(p.errors[0].message.contains("partition"), "{:?}", p.errors);
-        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.Flatten$Value")]);
-        assert!(p.errors[0].message.contains("org.apache.kafka.connect.transforms.Flatten$Value"), "{:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "io.debezium.transforms.ContentBasedRouter")]);
+        assert!(p.errors[0].message.contains("io.debezium.transforms.ContentBasedRouter"), "{:?}", p.errors);
+        assert!(p.errors[0].message.contains("predicates"), "names the alternative: {:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.ExtractTopic$Value")]);
         assert!(p.errors[0].message.contains("InsertField$Value"), "the message lists Connect's SMTs: {:?}", p.errors);
     }
 }

@@ -27,6 +27,8 @@ const SMTS: &[(&str, &[&str])] = &[
     ("ExtractField$Value", EXTRACT_FIELD),
     ("HoistField$Key", &["field"]),
     ("HoistField$Value", &["field"]),
+    ("Flatten$Key", &["delimiter"]),
+    ("Flatten$Value", &["delimiter"]),
     ("Cast$Key", CAST),
     ("Cast$Value", CAST),
     ("TimestampConverter$Key", TIMESTAMP_CONVERTER),
@@ -198,6 +200,12 @@ pub(crate) fn parse_smt(p: &mut Props, prefix: &str, class: &str) -> Option<SmtC
             SmtConfig::ExtractField(side, ExtractFieldOptions { field, replace_null_with_default: r.replace_null() })
         }
         "HoistField" => SmtConfig::HoistField(side, r.required("field").unwrap_or_default()),
+        "Flatten" => {
+            // Connect's ConfigDef does not trim a delimiter: taken as written.
+            let key = r.key("delimiter");
+            r.p.mark_used(&key);
+            SmtConfig::Flatten(side, r.p.undeclared(&key).unwrap_or(".").to_owned())
+        }
         "Cast" => {
             let spec = parse_cast_spec(&mut r);
             let replace_null_with_default = r.replace_null();

@@ -151,3 +151,99 @@ impl SetSchemaMetadata {
         Ok(record)
     }
 }
+
+/// Flatten: nested struct fields become top-level fields named by their path
+/// joined with `delimiter`; a field under an optional struct becomes
+/// optional and inherits a default from its parent's default. Arrays stay as
+/// they are; a map field fails the record, as in Connect.
+#[derive(Debug)]
+pub struct Flatten {
+    side: Side,
+    delimiter: String,
+    schemas: SchemaCache<Arc<Schema>>,
+}
+
+/// `SchemaUtil.copySchemaBasics(orig)` with `optional` and a default.
+fn flat_field(orig: &Schema, optional: bool, default: Option<&Value>) -> Schema {
+    let mut s = Schema::new(orig.kind);
+    s.items.clone_from(&orig.items);
+    s.keys.clone_from(&orig.keys);
+    s.name.clone_from(&orig.name);
+    s.version = orig.version;
+    s.doc.clone_from(&orig.doc);
+    s.parameters.clone_from(&orig.parameters);
+    s.optional = optional;
+    s.default = default.cloned();
+    s
+}
+
+impl Flatten {
+    pub fn new(side: Side, delimiter: String) -> Self {
+        Flatten { side, delimiter, schemas: SchemaCache::default() }
+    }
+
+    fn flat_schema(delimiter: &str, schema: &Schema, prefix: &str, optional: bool, parent_default: Option<&Value>, out: &mut Schema) -> Result<(), TransformError> {
+        for (i, f) in schema.fields.iter().enumerate() {
+            let name = if prefix.is_empty() { f.name.clone() } else { format!("{prefix}{delimiter}{}", f.name) };
+            let optional = optional || f.schema.optional;
+            let default = f.schema.default.as_ref().or(match parent_default {
+                Some(Value::Struct(values)) => values.get(i).filter(|v| !v.is_null()),
+                _ => None,
+            });
+            if f.schema.kind == SchemaType::Map {
+                return Err(TransformError::new("Flatten", format!("Flatten transformation does not support MAP for record with schemas (for field {name}).")));
+            }
+            if f.schema.kind == SchemaType::Struct {
+                Self::flat_schema(delimiter, &f.schema, &name, optional, default, out)?;
+            } else {
+                if out.field_index(&name).is_some() {
+                    return Err(TransformError::new("Flatten", format!("Cannot create field because of field name duplication {name}")));
+                }
+                *out = std::mem::replace(out, Schema::new(SchemaType::Struct)).with_field(name, Arc::new(flat_field(&f.schema, optional, default)));
+            }
+        }
+        Ok(())
+    }
+
+    fn flat_values(schema: &Schema, values: Option<&[Value]>, out: &mut Vec<Value>) {
+        for (i, f) in schema.fields.iter().enumerate() {
+            let v = values.and_then(|v| v.get(i)).map(|v| field_value(&f.schema, v, true)).unwrap_or(Value::Null);
+            if f.schema.kind == SchemaType::Struct {
+                match &v {
+                    Value::Struct(nested) => Self::flat_values(&f.schema, Some(nested), out),
+                    _ => Self::flat_values(&f.schema, None, out),
+                }
+            } else {
+                out.push(v);
+            }
+        }
+    }
+
+    pub fn apply(&mut self, mut record: Record) -> Result<Record, TransformError> {
+        let Some(operand) = self.side.operand(&record) else {
+            return Ok(record);
+        };
+        if operand.schema.kind != SchemaType::Struct {
+            return Err(TransformError::new(
+                "Flatten",
+                format!("Only Struct objects supported for [flattening], found: {}", java_class(&operand.schema, &operand.value).trim_start_matches("class ")),
+            ));
+        }
+        let delimiter = &self.delimiter;
+        let updated = Arc::clone(self.schemas.get_or_try(&operand.schema, |s| {
+            let mut out = crate::transform::smt::struct_basics(s);
+            Self::flat_schema(delimiter, s, "", s.optional, s.default.as_ref(), &mut out)?;
+            Ok::<_, TransformError>(Arc::new(out))
+        })?);
+        let value = match &operand.value {
+            Value::Struct(values) => {
+                let mut out = Vec::with_capacity(updated.fields.len());
+                Self::flat_values(&operand.schema, Some(values), &mut out);
+                Value::Struct(out)
+            }
+            _ => Value::Null,
+        };
+        *self.side.operand_mut(&mut record) = Some(SchemaAndValue::new(updated, value));
+        Ok(record)
+    }
+}

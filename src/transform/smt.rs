@@ -29,7 +29,7 @@ use crate::transform::TransformError;
 pub use crate::transform::cast::{Cast, CastSpec};
 pub use crate::transform::fields::{InsertField, MaskField, ReplaceField, ValueToKey};
 pub use crate::transform::headers::{DropHeaders, HeaderFrom, InsertHeader};
-pub use crate::transform::reshape::{ExtractField, HoistField, SetSchemaMetadata};
+pub use crate::transform::reshape::{ExtractField, Flatten, HoistField, SetSchemaMetadata};
 pub use crate::transform::timestamp::{TimestampConverter, TimestampRouter};
 
 /// Which part of the record a `$Key` / `$Value` SMT works on.
@@ -64,6 +64,8 @@ pub enum SmtConfig {
     ValueToKey(crate::transform::fields::ValueToKeyOptions),
     ExtractField(Side, crate::transform::reshape::ExtractFieldOptions),
     HoistField(Side, String),
+    /// `delimiter`
+    Flatten(Side, String),
     /// spec, `replace.null.with.default`
     Cast(Side, CastSpec, bool),
     TimestampConverter(Side, crate::transform::timestamp::TimestampConverterOptions),
@@ -84,6 +86,7 @@ pub enum Smt {
     ValueToKey(ValueToKey),
     ExtractField(ExtractField),
     HoistField(HoistField),
+    Flatten(Flatten),
     Cast(Cast),
     TimestampConverter(TimestampConverter),
     SetSchemaMetadata(SetSchemaMetadata),
@@ -103,6 +106,7 @@ impl Smt {
             SmtConfig::ValueToKey(o) => Smt::ValueToKey(ValueToKey::new(o.clone())),
             SmtConfig::ExtractField(side, o) => Smt::ExtractField(ExtractField::new(*side, o.clone())),
             SmtConfig::HoistField(side, field) => Smt::HoistField(HoistField::new(*side, field.clone())),
+            SmtConfig::Flatten(side, delimiter) => Smt::Flatten(Flatten::new(*side, delimiter.clone())),
             SmtConfig::Cast(side, spec, replace) => Smt::Cast(Cast::new(*side, spec.clone(), *replace)),
             SmtConfig::TimestampConverter(side, o) => Smt::TimestampConverter(TimestampConverter::new(*side, o.clone())),
             SmtConfig::SetSchemaMetadata(side, o) => Smt::SetSchemaMetadata(SetSchemaMetadata::new(*side, o.clone())),
@@ -123,6 +127,7 @@ impl Smt {
             Smt::ValueToKey(t) => t.apply(record).map(Some),
             Smt::ExtractField(t) => t.apply(record).map(Some),
             Smt::HoistField(t) => t.apply(record).map(Some),
+            Smt::Flatten(t) => t.apply(record).map(Some),
             Smt::Cast(t) => t.apply(record).map(Some),
             Smt::TimestampConverter(t) => t.apply(record).map(Some),
             Smt::SetSchemaMetadata(t) => t.apply(record).map(Some),

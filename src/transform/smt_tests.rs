@@ -161,7 +161,7 @@ pub(crate) fn check(name: &str, inputs: Vec<Record>, props: &[(&str, &str)], sch
         match (encoded, want.get("error"), want.get("dropped")) {
             (Err(_), Some(_), _) | (Ok(None), _, Some(_)) => {}
             (Err(e), None, _) => panic!("{name}[{n}]: pgcdc failed ({e}) where Connect wrote {want}"),
-            (Ok(got), Some(err), _) => panic!("{name}[{n}]: Connect failed ({err}) where pgcdc wrote {got:?}"),
+            (Ok(_), Some(err), _) => panic!("{name}[{n}]: Connect failed ({err}) where pgcdc wrote a record"),
             (Ok(None), None, None) => panic!("{name}[{n}]: pgcdc dropped {want}"),
             (Ok(Some(e)), None, dropped) => {
                 assert!(dropped.is_none(), "{name}[{n}]: Connect dropped the record pgcdc kept");

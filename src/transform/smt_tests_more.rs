@@ -18,6 +18,28 @@ fn hoist_field_wraps_in_an_unnamed_struct() {
 }
 
 #[test]
+fn flatten_envelopes_nested_structs_and_keys() {
+    check_one("connect_flatten_envelope", envelopes(), "org.apache.kafka.connect.transforms.Flatten$Value", &[], &[]);
+    check_one("connect_flatten_measure", measure(), "Flatten$Value", &[("delimiter", "_")], &[]);
+    let all = [
+        ("transforms", "r,f"),
+        ("transforms.r.type", "ReplaceField$Value"),
+        ("transforms.r.exclude", "attrs,counts"),
+        ("transforms.f.type", "Flatten$Value"),
+        ("transforms.f.delimiter", "_"),
+    ];
+    check("connect_flatten_nomaps", measure(), &all, &[]);
+    let all = [
+        ("transforms", "h,f"),
+        ("transforms.h.type", "HoistField$Key"),
+        ("transforms.h.field", "k"),
+        ("transforms.f.type", "Flatten$Key"),
+        ("transforms.f.delimiter", "/"),
+    ];
+    check("connect_flatten_key", stock(), &all, &[]);
+}
+
+#[test]
 fn cast_fields_like_java() {
     let p = [("spec", "id:string,quantity:float64,reserved_quantity:boolean,product_id:int8")];
     check_one("connect_cast_stock", stock(), "org.apache.kafka.connect.transforms.Cast$Value", &p, &[]);

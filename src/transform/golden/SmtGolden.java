@@ -283,6 +283,10 @@ public class SmtGolden {
     chain(dir, "connect_headerfrom_key", stock, step("HeaderFrom$Key", "fields", "id", "headers", "key_id", "operation", "move"));
     chain(dir, "connect_timestamprouter", stock, step("TimestampRouter"));
     chain(dir, "connect_timestamprouter_format", stock, step("TimestampRouter", "topic.format", "${timestamp}/${topic}/${topic}", "timestamp.format", "yyyy-MM-dd'T'HH'h'mm.ss.SSS"));
+    chain(dir, "connect_flatten_envelope", envelopes, step("Flatten$Value"));
+    chain(dir, "connect_flatten_measure", measure, step("Flatten$Value", "delimiter", "_"));
+    chain(dir, "connect_flatten_nomaps", measure, step("ReplaceField$Value", "exclude", "attrs,counts"), step("Flatten$Value", "delimiter", "_"));
+    chain(dir, "connect_flatten_key", stock, step("HoistField$Key", "field", "k"), step("Flatten$Key", "delimiter", "/"));
     // a predicate on Debezium's own transform: unwrap all but the key-change records
     chain(dir, "connect_predicate_unwrap", envelopes,
       when(new Step(smt("io.debezium.transforms.ExtractNewRecordState", Map.of("delete.tombstone.handling.mode", "rewrite")), null, false), true, "HasHeaderKey", "name", "__debezium.newkey"),
