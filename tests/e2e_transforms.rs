@@ -108,3 +108,65 @@ async fn connect_smt_chain_with_predicates() {
     let (code, _) = worker.call(reqwest::Method::DELETE, "/connectors/smtchain", None).await;
     assert_eq!(code, 204);
 }
+
+/// GIVEN the outbox EventRouter followed by TimestampRouter (only for Order
+/// events: TopicNameMatches) WHEN services write outbox rows THEN Order
+/// events land on `<topic>-<yyyyMM of the event's Kafka timestamp>` and
+/// Customer events on their plain routed topic — TimestampRouter works after
+/// EventRouter, which gives records their timestamp (change events have none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_then_timestamp_router_with_a_predicate() {
+    let db = PgServer::shared().create_database("smtoutbox").await;
+    db.execute(
+        "CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload text);",
+    )
+    .await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("smtob");
+    let replacement = format!("{prefix}.${{routedByValue}}");
+    let pattern = format!("{prefix}\\.Order");
+    let chain = [
+        ("predicates", "orders"),
+        ("predicates.orders.type", "TopicNameMatches"),
+        ("predicates.orders.pattern", pattern.as_str()),
+        ("transforms", "outbox,monthly"),
+        ("transforms.outbox.type", "io.debezium.transforms.outbox.EventRouter"),
+        ("transforms.outbox.route.topic.replacement", replacement.as_str()),
+        ("transforms.monthly.type", "org.apache.kafka.connect.transforms.TimestampRouter"),
+        ("transforms.monthly.topic.format", "${topic}-${timestamp}"),
+        ("transforms.monthly.timestamp.format", "yyyyMM"),
+        ("transforms.monthly.predicate", "orders"),
+    ];
+    let cfg = connector_config(&db, &prefix, &unique_name("slot"), &chain);
+    let (code, resp) = worker.register("smtoutbox", cfg).await;
+    assert_eq!(code, 201, "{resp}");
+    worker.wait_task_state("smtoutbox", "RUNNING", TIMEOUT).await;
+    db.execute(
+        "INSERT INTO outbox VALUES ('11111111-1111-4111-8111-111111111111', 'Order', 'o-1', 'OrderCreated', '{\"n\":1}');
+         INSERT INTO outbox VALUES ('22222222-2222-4222-8222-222222222222', 'Customer', 'c-1', 'CustomerCreated', '{\"n\":2}');",
+    )
+    .await;
+    let customers = broker.consume(&format!("{prefix}.Customer"), 1, Duration::from_secs(30)).await;
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert_eq!(customers[0].key_json()["payload"], "c-1");
+    let topics = broker.topics().await;
+    let monthly: Vec<&String> = topics.iter().filter(|t| t.starts_with(&format!("{prefix}.Order"))).collect();
+    assert_eq!(monthly.len(), 1, "{topics:?}");
+    let orders = broker.consume(monthly[0], 1, Duration::from_secs(30)).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let ts = orders[0].timestamp_ms.expect("EventRouter sets the Kafka timestamp");
+    let days = ts.div_euclid(86_400_000);
+    // Civil year and month of `days` since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    assert_eq!(*monthly[0], format!("{prefix}.Order-{year}{month:02}"));
+    assert_eq!(orders[0].key_json()["payload"], "o-1");
+    assert_eq!(orders[0].header_str("id").as_deref(), Some("11111111-1111-4111-8111-111111111111"));
+}
