@@ -177,6 +177,36 @@ pub struct MaskFieldOptions {
 pub struct MaskField {
     side: Side,
     opts: MaskFieldOptions,
+    /// `replacement` parsed once for each type it may replace.
+    parsed: Option<Parsed>,
+}
+
+/// `replacement` as `Byte.parseByte`, ..., `new BigDecimal` read it (`None`: does not parse).
+#[derive(Debug)]
+struct Parsed {
+    text: String,
+    int8: Option<i8>,
+    int16: Option<i16>,
+    int32: Option<i32>,
+    int64: Option<i64>,
+    float32: Option<f32>,
+    float64: Option<f64>,
+    decimal: Option<(i128, i32)>,
+}
+
+impl Parsed {
+    fn new(r: &str) -> Self {
+        Parsed {
+            text: r.to_owned(),
+            int8: r.parse().ok(),
+            int16: r.parse().ok(),
+            int32: r.parse().ok(),
+            int64: r.parse().ok(),
+            float32: r.trim().parse().ok(),
+            float64: r.trim().parse().ok(),
+            decimal: parse_decimal(r.trim()),
+        }
+    }
 }
 
 const DECIMAL_NAME: &str = crate::encode::json::DECIMAL_SCHEMA_NAME;
@@ -206,7 +236,8 @@ fn unscaled_bytes(n: i128) -> Vec<u8> {
 
 impl MaskField {
     pub fn new(side: Side, opts: MaskFieldOptions) -> Self {
-        MaskField { side, opts }
+        let parsed = opts.replacement.as_deref().map(Parsed::new);
+        MaskField { side, opts, parsed }
     }
 
     fn masked(&self, schema: &Schema, value: Value) -> Result<Value, TransformError> {
@@ -218,10 +249,10 @@ impl MaskField {
         let name = schema.name.as_deref();
         if name == Some(DECIMAL_NAME) {
             let scale: i32 = schema.parameter("scale").and_then(|s| s.parse().ok()).unwrap_or(0);
-            let (unscaled, value_scale) = match &self.opts.replacement {
+            let (unscaled, value_scale) = match &self.parsed {
                 None => (0, 0),
-                Some(r) => parse_decimal(r.trim()).ok_or_else(|| {
-                    TransformError::new("MaskField", format!("Unable to convert {r} (class java.lang.String) to number"))
+                Some(p) => p.decimal.ok_or_else(|| {
+                    TransformError::new("MaskField", format!("Unable to convert {} (class java.lang.String) to number", p.text))
                 })?,
             };
             if value_scale != scale {
@@ -236,7 +267,7 @@ impl MaskField {
             name,
             Some("org.apache.kafka.connect.data.Timestamp" | "org.apache.kafka.connect.data.Date" | "org.apache.kafka.connect.data.Time")
         );
-        let Some(replacement) = &self.opts.replacement else {
+        let Some(p) = &self.parsed else {
             return Ok(match &value {
                 Value::Boolean(_) => Value::Boolean(false),
                 Value::Int8(_) => Value::Int8(0),
@@ -253,17 +284,16 @@ impl MaskField {
                 }
             });
         };
-        let bad_number = || TransformError::new("MaskField", format!("Unable to convert {replacement} (class java.lang.String) to number"));
-        let r = replacement.as_str();
+        let bad_number = || TransformError::new("MaskField", format!("Unable to convert {} (class java.lang.String) to number", p.text));
         Ok(match &value {
             _ if is_date => return Err(cannot()),
-            Value::Int8(_) => Value::Int8(r.parse().map_err(|_| bad_number())?),
-            Value::Int16(_) => Value::Int16(r.parse().map_err(|_| bad_number())?),
-            Value::Int32(_) => Value::Int32(r.parse().map_err(|_| bad_number())?),
-            Value::Int64(_) => Value::Int64(r.parse().map_err(|_| bad_number())?),
-            Value::Float32(_) => Value::Float32(r.trim().parse().map_err(|_| bad_number())?),
-            Value::Float64(_) => Value::Float64(r.trim().parse().map_err(|_| bad_number())?),
-            Value::String(_) => Value::String(replacement.clone()),
+            Value::Int8(_) => Value::Int8(p.int8.ok_or_else(bad_number)?),
+            Value::Int16(_) => Value::Int16(p.int16.ok_or_else(bad_number)?),
+            Value::Int32(_) => Value::Int32(p.int32.ok_or_else(bad_number)?),
+            Value::Int64(_) => Value::Int64(p.int64.ok_or_else(bad_number)?),
+            Value::Float32(_) => Value::Float32(p.float32.ok_or_else(bad_number)?),
+            Value::Float64(_) => Value::Float64(p.float64.ok_or_else(bad_number)?),
+            Value::String(_) => Value::String(p.text.clone()),
             _ => return Err(cannot()),
         })
     }
