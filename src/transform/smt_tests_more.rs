@@ -51,6 +51,36 @@ fn cast_fields_like_java() {
 }
 
 #[test]
+fn cast_connect_dates_to_text_and_numbers() {
+    for (target, name) in [
+        ("Timestamp", "connect_cast_timestamp_string"),
+        ("Date", "connect_cast_date_string"),
+        ("Time", "connect_cast_time_string"),
+    ] {
+        let all = [
+            ("transforms", "t,c"),
+            ("transforms.t.type", "TimestampConverter$Value"),
+            ("transforms.t.field", "taken_at"),
+            ("transforms.t.target.type", target),
+            ("transforms.t.unix.precision", "microseconds"),
+            ("transforms.c.type", "Cast$Value"),
+            ("transforms.c.spec", "taken_at:string"),
+        ];
+        check(name, measure(), &all, &[]);
+    }
+    let all = [
+        ("transforms", "t,c"),
+        ("transforms.t.type", "TimestampConverter$Value"),
+        ("transforms.t.field", "taken_at"),
+        ("transforms.t.target.type", "Date"),
+        ("transforms.t.unix.precision", "microseconds"),
+        ("transforms.c.type", "Cast$Value"),
+        ("transforms.c.spec", "taken_at:int64"),
+    ];
+    check("connect_cast_timestamp_int", measure(), &all, &[]);
+}
+
+#[test]
 fn cast_whole_key() {
     check_one("connect_cast_struct_whole", stock(), "Cast$Key", &[("spec", "string")], &[]);
     let all = [

@@ -269,6 +269,14 @@ public class SmtGolden {
     chain(dir, "connect_timestamp_whole", measure, step("ExtractField$Value", "field", "taken_at"),
       step("TimestampConverter$Value", "target.type", "Time", "unix.precision", "microseconds"),
       step("TimestampConverter$Value", "target.type", "unix", "unix.precision", "nanoseconds"));
+    for (String target : new String[] {"Timestamp", "Date", "Time"}) {
+      chain(dir, "connect_cast_" + target.toLowerCase() + "_string", measure,
+        step("TimestampConverter$Value", "field", "taken_at", "target.type", target, "unix.precision", "microseconds"),
+        step("Cast$Value", "spec", "taken_at:string"));
+    }
+    chain(dir, "connect_cast_timestamp_int", measure,
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "Date", "unix.precision", "microseconds"),
+      step("Cast$Value", "spec", "taken_at:int64"));
     chain(dir, "connect_setschemametadata_measure", measure, step("SetSchemaMetadata$Value", "schema.version", "9"));
     chain(dir, "connect_setschemametadata", stock, step("SetSchemaMetadata$Value", "schema.name", "shop.stock.Row", "schema.version", "3"),
       step("SetSchemaMetadata$Key", "schema.name", "shop.stock.Id"));
