@@ -170,3 +170,42 @@ async fn outbox_then_timestamp_router_with_a_predicate() {
     assert_eq!(orders[0].key_json()["payload"], "o-1");
     assert_eq!(orders[0].header_str("id").as_deref(), Some("11111111-1111-4111-8111-111111111111"));
 }
+
+/// GIVEN ValueToKey on `sku`, which one table lacks, and
+/// `errors.tolerance=all` with a dead letter queue WHEN both tables change
+/// THEN the failing record (a data error, as in Connect) goes to the DLQ
+/// naming the transform, the other table's records pass keyed by sku, and
+/// the task keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transform_is_a_data_error_for_the_error_policy() {
+    let db = PgServer::shared().create_database("smtdlq").await;
+    db.execute("CREATE TABLE item (id int PRIMARY KEY, sku text NOT NULL); CREATE TABLE other (id int PRIMARY KEY, note text);").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("smtdlq");
+    let dlq = format!("{prefix}.dlq");
+    let extra = [
+        ("transforms", "unwrap,tokey"),
+        ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState"),
+        ("transforms.tokey.type", "org.apache.kafka.connect.transforms.ValueToKey"),
+        ("transforms.tokey.fields", "sku"),
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", dlq.as_str()),
+        ("errors.deadletterqueue.context.headers.enable", "true"),
+    ];
+    let cfg = connector_config(&db, &prefix, &unique_name("slot"), &extra);
+    let (code, resp) = worker.register("smtdlq", cfg).await;
+    assert_eq!(code, 201, "{resp}");
+    worker.wait_task_state("smtdlq", "RUNNING", TIMEOUT).await;
+    db.execute("INSERT INTO other VALUES (1, 'no sku here'); INSERT INTO item VALUES (1, 'A-1');").await;
+    let items = broker.consume(&format!("{prefix}.public.item"), 1, Duration::from_secs(30)).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].key_json()["payload"], json!({"sku": "A-1"}));
+    let dead = broker.consume(&dlq, 1, Duration::from_secs(30)).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let all_headers = format!("{:?}", dead[0].headers.iter().map(|(k, v)| (k, v.as_deref().map(String::from_utf8_lossy))).collect::<Vec<_>>());
+    assert!(all_headers.contains("ValueToKey"), "the DLQ record names the transform: {all_headers}");
+    let topics = broker.topics().await;
+    assert!(!topics.contains(&format!("{prefix}.public.other")), "{topics:?}");
+    assert_eq!(worker.status("smtdlq").await["tasks"][0]["state"], "RUNNING");
+}
