@@ -4,8 +4,8 @@
 //! - InsertHeader appends `header` with `value.literal` parsed as Connect's
 //!   `Values.parseString` does for the literals pgcdc accepts: `true` /
 //!   `false` (boolean), integers (the smallest of int8..int64 that holds
-//!   them), `null` and other text (string); floats, dates, arrays and maps are
-//!   refused at registration.
+//!   them) and other text (string); floats, dates, arrays, maps and `null`
+//!   are refused at registration.
 //! - DropHeaders removes every header named in `headers`.
 //! - HeaderFrom appends the struct fields `fields` as headers `headers`
 //!   (schema and value), removing them from the struct with `operation=move`.
@@ -25,34 +25,37 @@ pub struct InsertHeaderOptions {
 }
 
 /// `Values.parseString` for the literals pgcdc accepts; `Err` names what the
-/// literal would be in Connect.
+/// literal would be in Connect. Checked against Connect 4.3: `true` /
+/// `false` (exactly) are booleans; a literal starting like a number must be a
+/// whole integer (Connect reads `1e3`, `3.0`, `7,8`, `12:30` as numbers
+/// too, and `2024-01-01` as a date: refused); `[...]` / `{...}` are refused
+/// (arrays, maps); `null` is refused (Connect's InsertHeader fails on it);
+/// anything else is text.
 pub fn parse_literal(literal: &str) -> Result<Option<SchemaAndValue>, &'static str> {
     let sv = |kind, value| Ok(Some(SchemaAndValue::new(Arc::new(Schema::new(kind)), value)));
-    if literal.eq_ignore_ascii_case("null") {
-        return Ok(None);
+    match literal {
+        "null" => return Err("null, on which its InsertHeader fails"),
+        "true" | "false" => return sv(SchemaType::Boolean, Value::Boolean(literal == "true")),
+        _ => {}
     }
-    if literal.eq_ignore_ascii_case("true") || literal.eq_ignore_ascii_case("false") {
-        return sv(SchemaType::Boolean, Value::Boolean(literal.eq_ignore_ascii_case("true")));
+    if literal.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()) {
+        return Err("possibly a number written in non-ASCII digits");
     }
-    let number_like = literal.starts_with(['-', '+', '.']) || literal.starts_with(|c: char| c.is_ascii_digit());
-    if number_like {
-        if let Ok(n) = literal.parse::<i64>() {
-            return if let Ok(x) = i8::try_from(n) {
-                sv(SchemaType::Int8, Value::Int8(x))
-            } else if let Ok(x) = i16::try_from(n) {
-                sv(SchemaType::Int16, Value::Int16(x))
-            } else if let Ok(x) = i32::try_from(n) {
-                sv(SchemaType::Int32, Value::Int32(x))
-            } else {
-                sv(SchemaType::Int64, Value::Int64(n))
-            };
-        }
-        if literal.parse::<f64>().is_ok() || literal.bytes().all(|c| c.is_ascii_digit() || c == b'-' || c == b'+') {
-            return Err("a number other than an int64 (a float or a decimal)");
-        }
-        if literal.contains([':', '-']) && literal.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err("possibly a date, time or timestamp");
-        }
+    if literal.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c)) {
+        let digits = literal.strip_prefix(['+', '-']).unwrap_or(literal);
+        let n = match literal.parse::<i64>() {
+            Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err("a number, a date or a time (or a number read from its start), not an int64"),
+        };
+        return if let Ok(x) = i8::try_from(n) {
+            sv(SchemaType::Int8, Value::Int8(x))
+        } else if let Ok(x) = i16::try_from(n) {
+            sv(SchemaType::Int16, Value::Int16(x))
+        } else if let Ok(x) = i32::try_from(n) {
+            sv(SchemaType::Int32, Value::Int32(x))
+        } else {
+            sv(SchemaType::Int64, Value::Int64(n))
+        };
     }
     if literal.starts_with(['[', '{']) {
         return Err("an array or a map");

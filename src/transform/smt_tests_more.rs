@@ -253,6 +253,45 @@ fn insert_and_drop_headers() {
     }
 }
 
+/// InsertHeader's literals as Connect 4.3 writes them
+/// (`Values.parseString` + SimpleHeaderConverter, run on the Java side).
+#[test]
+fn insert_header_literals_like_values_parse_string() {
+    use crate::encode::header::encode_header;
+    use crate::transform::headers::parse_literal;
+    let java = [
+        ("pgcdc", "pgcdc"),
+        ("42", "42"),
+        ("-129", "-129"),
+        ("40000", "40000"),
+        ("3000000000", "3000000000"),
+        ("true", "true"),
+        ("TRUE", "TRUE"),
+        ("False", "False"),
+        ("NULL", "NULL"),
+        ("007", "7"),
+        ("+5", "5"),
+        ("-0", "0"),
+        ("abc def", "abc def"),
+        ("a,b", "a,b"),
+        ("x:y", "x:y"),
+        ("\"quoted\"", "\"quoted\""),
+        ("NaN", "NaN"),
+        ("T10:00", "T10:00"),
+        ("abc[1]", "abc[1]"),
+        ("é", "é"),
+    ];
+    for (literal, written) in java {
+        let sv = parse_literal(literal).unwrap_or_else(|e| panic!("{literal}: {e}"));
+        let bytes = sv.as_ref().and_then(encode_header);
+        assert_eq!(bytes.as_deref(), Some(written.as_bytes()), "{literal}");
+    }
+    // Connect: FLOAT32, INT16 1000, INT8 3, INT8 7, INT8 12, Date, ARRAY, MAP, Decimal, INT8 12, NPE.
+    for literal in ["1.5", "1e3", "3.0", "7,8", "12:30", "2024-01-01", "[1,2]", "{\"a\":1}", "9999999999999999999", "\u{661}\u{662}", "null"] {
+        assert!(parse_literal(literal).is_err(), "{literal}");
+    }
+}
+
 #[test]
 fn header_from_copy_and_move() {
     let p = [("fields", "id,quantity"), ("headers", "h_id,h_q"), ("operation", "copy")];
