@@ -126,6 +126,24 @@ fn timestamp_converter_formats_and_parses_strings() {
 }
 
 #[test]
+fn timestamp_converter_pattern_letters_and_lenient_parsing() {
+    let all = [
+        ("transforms", "a,b"),
+        ("transforms.a.type", "TimestampConverter$Value"),
+        ("transforms.a.field", "taken_at"),
+        ("transforms.a.target.type", "string"),
+        ("transforms.a.unix.precision", "microseconds"),
+        ("transforms.a.format", "d MMM yy, MMMM yyyyy H 'o''clock' S SS SSSS X XXX Z''"),
+        ("transforms.b.type", "TimestampConverter$Value"),
+        ("transforms.b.field", "taken_tz"),
+        ("transforms.b.target.type", "Timestamp"),
+        // SSSSSS reads 123456 milliseconds: Java's lenient parse adds two minutes.
+        ("transforms.b.format", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"),
+    ];
+    check("connect_timestamp_patterns", measure(), &all, &[]);
+}
+
+#[test]
 fn timestamp_converter_chain_through_timestamp_date_and_string() {
     let all = [
         ("transforms", "a,b,c"),

@@ -263,6 +263,10 @@ public class SmtGolden {
     chain(dir, "connect_timestamp_micros", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "Timestamp", "unix.precision", "microseconds"));
     chain(dir, "connect_timestamp_string", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "unix.precision", "microseconds", "format", "yyyy-MM-dd'T'HH:mm:ss.SSS"),
       step("TimestampConverter$Value", "field", "taken_tz", "target.type", "unix", "format", "yyyy-MM-dd'T'HH:mm:ss", "unix.precision", "seconds"));
+    chain(dir, "connect_timestamp_patterns", measure,
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "unix.precision", "microseconds",
+        "format", "d MMM yy, MMMM yyyyy H 'o''clock' S SS SSSS X XXX Z''"),
+      step("TimestampConverter$Value", "field", "taken_tz", "target.type", "Timestamp", "format", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"));
     chain(dir, "connect_timestamp_chain", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "Timestamp", "unix.precision", "microseconds"),
       step("TimestampConverter$Value", "field", "taken_at", "target.type", "Date"),
       step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "format", "dd/MM/yy HH:mm"));
