@@ -19,4 +19,5 @@ pub(crate) mod values;
 pub mod worker;
 
 pub use properties::{ConfigErrors, ConfigIssue};
+pub(crate) use transforms_connect::plugin_classes as connect_plugin_classes;
 pub use crate::secret::Secret;

@@ -58,6 +58,14 @@ pub(crate) fn supported_names() -> String {
     SMTS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
 }
 
+/// Full class names of the Connect SMTs and predicates, with their plugin
+/// type (`transformation`, `predicate`), for `GET /connector-plugins`.
+pub(crate) fn plugin_classes() -> Vec<(String, &'static str)> {
+    let smts = SMTS.iter().map(|(name, _)| (format!("{PACKAGE}{name}"), "transformation"));
+    let predicates = PREDICATES.iter().map(|name| (format!("{PACKAGE}predicates.{name}"), "predicate"));
+    smts.chain(predicates).collect()
+}
+
 /// The Connect SMT a `type` names (full or short class name) and its properties.
 pub(crate) fn lookup(class: &str) -> Option<(&'static str, &'static [&'static str])> {
     let short = class.strip_prefix(PACKAGE).unwrap_or(class);
