@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use crate::encode::header::encode_header;
-use crate::encode::json::DECIMAL_SCHEMA_NAME;
+use crate::encode::json::{write_f32, write_f64, DECIMAL_SCHEMA_NAME};
 use crate::record::{Record, SchemaAndValue};
 use crate::schema::{Schema, SchemaType, Value};
 use crate::transform::smt::{field_value, java_class, require_struct, SchemaCache, Side};
@@ -297,9 +296,14 @@ pub fn cast_value(schema: &Schema, value: &Value, target: SchemaType, formats: &
             }
             Java::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
             Java::Decimal(b, scale) => decimal_parts(b, *scale)?.1,
-            Java::Float(..) => {
-                let text = encode_header(&SchemaAndValue::new(Arc::new(Schema::new(schema.kind)), value.clone())).unwrap_or_default();
-                String::from_utf8_lossy(&text).into_owned()
+            Java::Float(f) => {
+                let mut text = Vec::with_capacity(24);
+                match value {
+                    Value::Float32(x) => write_f32(*x, &mut text),
+                    _ => write_f64(*f, &mut text),
+                }
+                // Java's toString prints NaN and the infinities bare.
+                String::from_utf8_lossy(&text).trim_matches('"').to_owned()
             }
             Java::Integral(x) => x.to_string(),
             Java::Bool(b) => b.to_string(),
