@@ -14,7 +14,9 @@ use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
 use crate::transform::logical_router::LogicalRouter;
 use crate::transform::outbox::EventRouter;
+use crate::transform::predicate::Condition;
 use crate::transform::router::RegexRouter;
+use crate::transform::smt::Smt;
 use crate::transform::unwrap::Unwrap;
 use crate::transform::{TransformConfig, TransformError};
 
@@ -25,6 +27,8 @@ enum Transform {
     RegexRouter(RegexRouter),
     LogicalRouter(LogicalRouter),
     EventRouter(EventRouter),
+    Connect(Smt),
+    Conditional(Box<Transform>, Condition),
 }
 
 impl Transform {
@@ -35,6 +39,10 @@ impl Transform {
             TransformConfig::RegexRouter(rewrite) => Transform::RegexRouter(RegexRouter::new(rewrite.clone())),
             TransformConfig::ByLogicalTableRouter(opts) => Transform::LogicalRouter(LogicalRouter::new(opts.clone())),
             TransformConfig::EventRouter(opts) => Transform::EventRouter(EventRouter::new(opts.clone())),
+            TransformConfig::Connect(config) => Transform::Connect(Smt::new(config)),
+            TransformConfig::Conditional(inner, condition) => {
+                Transform::Conditional(Box::new(Transform::new(inner)), condition.clone())
+            }
         }
     }
 
@@ -45,6 +53,13 @@ impl Transform {
             Transform::RegexRouter(t) => t.apply(record, out),
             Transform::LogicalRouter(t) => t.apply(record, out),
             Transform::EventRouter(t) => return t.apply(record, out),
+            Transform::Connect(t) => out.extend(t.apply(record)?),
+            Transform::Conditional(t, condition) => {
+                if condition.applies(&record) {
+                    return t.apply(record, out);
+                }
+                out.push(record);
+            }
         }
         Ok(())
     }

@@ -259,7 +259,7 @@ fn unwrap_properties_and_legacy_mapping() {
 
 #[test]
 fn unsupported_transform_type_names_its_property() {
-    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "org.apache.kafka.connect.transforms.Flatten$Value"), ("transforms.r.x", "x")]));
+    let errs = errors_of(&with(&[("transforms", "r"), ("transforms.r.type", "io.debezium.transforms.Filter"), ("transforms.r.x", "x")]));
     assert_eq!(errs.issues().len(), 1, "{errs}");
     assert_eq!(errs.issues()[0].property, "transforms.r.type");
     // A RegexRouter without its replacement names the missing property.

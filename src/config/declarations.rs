@@ -200,9 +200,9 @@ const DELETE_TOMBSTONE_MODES: &[&str] = &["drop", "tombstone", "rewrite", "rewri
 /// `transforms.<alias>.<property>`: the properties of one transform,
 /// grouped by the transform they belong to.
 pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
-    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, org.apache.kafka.connect.transforms.RegexRouter, io.debezium.transforms.ByLogicalTableRouter or io.debezium.transforms.outbox.EventRouter (or the short class name)."),
-    def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
-    def("transforms.<alias>.negate", T::Boolean, None, TRANSFORMS_GROUP, Check::Custom, "Not supported: an error."),
+    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, io.debezium.transforms.ByLogicalTableRouter, io.debezium.transforms.outbox.EventRouter or one of Kafka Connect's org.apache.kafka.connect.transforms.* listed under Transforms (or the short class name)."),
+    def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Name of a predicate listed in predicates: the transform applies only to the records it matches."),
+    def("transforms.<alias>.negate", T::Boolean, Bool(false), TRANSFORMS_GROUP, Check::Bool, "Apply the transform to the records the predicate does not match."),
     def("transforms.<alias>.delete.tombstone.handling.mode", T::String, Str("tombstone"), UNWRAP_GROUP, Check::Choice(DELETE_TOMBSTONE_MODES), "What a delete becomes: only its tombstone, nothing, the rewritten row with __deleted, that and the tombstone, or the tombstone alone for deletes."),
     def("transforms.<alias>.drop.tombstones", T::Boolean, Bool(true), UNWRAP_GROUP, Check::Bool, "Deprecated: with delete.handling.mode, mapped to delete.tombstone.handling.mode (with a warning)."),
     def("transforms.<alias>.delete.handling.mode", T::String, Str("drop"), UNWRAP_GROUP, Check::Choice(&["drop", "rewrite", "none"]), "Deprecated: see drop.tombstones."),

@@ -233,7 +233,6 @@ pub const FOREIGN: &[Foreign] = &[
     refused("transaction.boundary", &["poll"], "pgcdc's Kafka transactions always hold whole PostgreSQL transactions"),
     no_effect("transaction.boundary.interval.ms", "pgcdc's Kafka transactions always hold whole PostgreSQL transactions"),
     refused("offsets.storage.topic", &[""], "the offsets topic is the worker's setting"),
-    refused("predicates", &[""], "predicates are not implemented"),
     refused("converters", &[""], "custom converters are not implemented"),
     no_effect("poll.interval.ms", QUEUE),
     no_effect("max.batch.size", QUEUE),

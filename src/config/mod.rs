@@ -15,8 +15,10 @@ pub mod errors;
 pub mod overrides;
 pub mod slot;
 mod transforms;
+mod transforms_connect;
 pub(crate) mod values;
 pub mod worker;
 
 pub use properties::{ConfigErrors, ConfigIssue};
+pub(crate) use transforms_connect::plugin_classes as connect_plugin_classes;
 pub use crate::secret::Secret;

@@ -6,6 +6,8 @@ use crate::config::declarations::{
     TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
 };
 use crate::config::properties::{split_list, Props};
+use crate::config::transforms_connect;
+use crate::transform::predicate::{Condition, Predicate};
 use crate::transform::changed::ChangedOptions;
 use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment};
 use crate::transform::outbox::{AdditionalField, EventRouterOptions, InvalidOperation, Placement};
@@ -23,6 +25,13 @@ pub const REGEX_ROUTER: &[&str] = &["org.apache.kafka.connect.transforms.RegexRo
 
 /// Class names of Debezium's ByLogicalTableRouter.
 pub const BY_LOGICAL_TABLE_ROUTER: &[&str] = &["io.debezium.transforms.ByLogicalTableRouter", "ByLogicalTableRouter"];
+/// Debezium's scripting SMTs (Groovy / JavaScript expressions): refused with the alternative.
+const SCRIPTING: &[&str] = &[
+    "io.debezium.transforms.Filter",
+    "io.debezium.transforms.ContentBasedRouter",
+    "io.debezium.transforms.Filter$Value",
+    "io.debezium.transforms.ContentBasedRouter$Value",
+];
 /// Class names of Debezium's outbox EventRouter.
 pub const EVENT_ROUTER: &[&str] = &["io.debezium.transforms.outbox.EventRouter", "EventRouter"];
 
@@ -56,6 +65,7 @@ fn is_property_of(group: &str, sub: &str) -> bool {
 
 /// Parses the whole chain, in `transforms` order.
 pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
+    let predicates = transforms_connect::parse_predicates(p);
     let aliases = p.list("transforms");
     let mut seen = std::collections::BTreeSet::new();
     let mut chain = Vec::new();
@@ -70,13 +80,10 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             continue;
         };
         let prefix = format!("transforms.{alias}.");
-        for predicate in ["predicate", "negate"] {
-            let key = format!("{prefix}{predicate}");
-            if p.get(&key).is_some() {
-                p.error(&key, "predicates are not supported by pgcdc; remove the predicate from this transform");
-            }
-        }
+        let condition = parse_condition(p, &prefix, &predicates);
+        let before = chain.len();
         let class = class.as_str();
+        let mut connect_properties: &[&str] = &[];
         let known: Option<(&str, &str)> = if EXTRACT_NEW_RECORD_STATE.contains(&class) {
             chain.push(TransformConfig::ExtractNewRecordState(parse_unwrap(p, &prefix)));
             Some(("ExtractNewRecordState", UNWRAP_GROUP))
@@ -101,24 +108,52 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 chain.push(TransformConfig::EventRouter(opts));
             }
             Some(("EventRouter", EVENT_ROUTER_GROUP))
+        } else if let Some((name, properties)) = transforms_connect::lookup(class) {
+            if let Some(smt) = transforms_connect::parse_smt(p, &prefix, name) {
+                chain.push(TransformConfig::Connect(smt));
+            }
+            connect_properties = properties;
+            Some((name, ""))
         } else {
             None
         };
+        if let (Some(Some(condition)), true) = (condition, chain.len() > before) {
+            if let Some(last) = chain.pop() {
+                chain.push(TransformConfig::Conditional(Box::new(last), condition));
+            }
+        }
         if let Some((transform, group)) = known {
             for key in p.keys_with_prefix(&prefix) {
                 let sub = &key[prefix.len()..];
-                if !is_property_of(group, sub) {
+                let known_sub = if group.is_empty() {
+                    connect_properties.contains(&sub) || ["type", "predicate", "negate"].contains(&sub)
+                } else {
+                    is_property_of(group, sub)
+                };
+                if !known_sub {
                     p.mark_used(&key);
                     p.warn(format!("property {key} is not a property of {transform} and is ignored"));
                 }
+            }
+        } else if SCRIPTING.contains(&class) {
+            p.error(
+                &type_key,
+                format!(
+                    "Invalid value {class} for configuration {type_key}: scripting transforms (Groovy, JavaScript) are not supported by pgcdc; \
+                     use predicates (TopicNameMatches, HasHeaderKey, RecordIsTombstone) with org.apache.kafka.connect.transforms.Filter, \
+                     or RegexRouter / ByLogicalTableRouter to route"
+                ),
+            );
+            for key in p.keys_with_prefix(&prefix) {
+                p.mark_used(&key);
             }
         } else {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {}",
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {} and Kafka Connect's {}",
                     EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0],
-                    EVENT_ROUTER[0]
+                    EVENT_ROUTER[0], transforms_connect::supported_names()
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {
@@ -135,6 +170,28 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
         }
     }
     chain
+}
+
+/// `transforms.<alias>.predicate` / `.negate`: `None` without a predicate,
+/// `Some(None)` after an error.
+fn parse_condition(p: &mut Props, prefix: &str, predicates: &[(String, Option<Predicate>)]) -> Option<Option<Condition>> {
+    let key = format!("{prefix}predicate");
+    let negate_key = format!("{prefix}negate");
+    let negate = p.flag(&negate_key);
+    let Some(name) = p.get(&key) else {
+        if p.contains(&negate_key) {
+            p.warn(format!("{negate_key} has no effect without {key}"));
+        }
+        return None;
+    };
+    match predicates.iter().find(|(n, _)| *n == name) {
+        Some((_, Some(predicate))) => Some(Some(Condition { predicate: predicate.clone(), negate })),
+        Some((_, None)) => Some(None),
+        None => {
+            p.error(&key, format!("Invalid value {name} for configuration {key}: no predicate {name} is listed in predicates"));
+            Some(None)
+        }
+    }
 }
 
 fn parse_unwrap(p: &mut Props, prefix: &str) -> UnwrapOptions {
@@ -421,7 +478,10 @@ mod tests {
         ]);
         assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
         assert!(p.errors[0].message.contains("partition"), "{:?}", p.errors);
-        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.Filter")]);
-        assert!(p.errors[0].message.contains("org.apache.kafka.connect.transforms.Filter"), "{:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "io.debezium.transforms.ContentBasedRouter")]);
+        assert!(p.errors[0].message.contains("io.debezium.transforms.ContentBasedRouter"), "{:?}", p.errors);
+        assert!(p.errors[0].message.contains("predicates"), "names the alternative: {:?}", p.errors);
+        let (_, p) = parse(&[("transforms", "f"), ("transforms.f.type", "org.apache.kafka.connect.transforms.ExtractTopic$Value")]);
+        assert!(p.errors[0].message.contains("InsertField$Value"), "the message lists Connect's SMTs: {:?}", p.errors);
     }
 }

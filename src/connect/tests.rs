@@ -348,7 +348,7 @@ async fn plugins_and_validate() {
     cfg["name"] = json!("v");
     cfg["snapshot.mode"] = json!("bogus");
     cfg["transforms"] = json!("r");
-    cfg["transforms.r.type"] = json!("org.apache.kafka.connect.transforms.Flatten$Value");
+    cfg["transforms.r.type"] = json!("org.apache.kafka.connect.transforms.ExtractTopic$Value");
     let uri = "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
     let (s, v) = call(&app, "PUT", uri, Some(cfg)).await;
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -17,7 +17,7 @@ use crate::config::ConfigErrors;
 pub const DEBEZIUM_VERSION: &str = "3.6.3.Final";
 /// The Confluent AvroConverter release whose output pgcdc's AvroConverter matches.
 pub const AVRO_CONVERTER_VERSION: &str = "7.0.16";
-/// The Kafka Connect release whose transforms pgcdc implements (RegexRouter).
+/// The Kafka Connect release whose transforms and predicates pgcdc implements.
 pub const KAFKA_CONNECT_VERSION: &str = "4.3.0";
 
 /// The plugins list; with `all`, transforms and converters too (`connectorsOnly=false`).
@@ -31,7 +31,11 @@ pub fn plugins(all: bool) -> Vec<Value> {
         ] {
             out.push(json!({ "class": class, "type": "transformation", "version": DEBEZIUM_VERSION }));
         }
+        out.push(json!({ "class": "io.debezium.transforms.outbox.EventRouter", "type": "transformation", "version": DEBEZIUM_VERSION }));
         out.push(json!({ "class": "org.apache.kafka.connect.transforms.RegexRouter", "type": "transformation", "version": KAFKA_CONNECT_VERSION }));
+        for (class, kind) in crate::config::connect_plugin_classes() {
+            out.push(json!({ "class": class, "type": kind, "version": KAFKA_CONNECT_VERSION }));
+        }
         out.push(json!({ "class": crate::encode::avro::AVRO_CONVERTER_CLASS, "type": "converter", "version": AVRO_CONVERTER_VERSION }));
         out.push(json!({ "class": JSON_CONVERTER_CLASS, "type": "converter", "version": env!("CARGO_PKG_VERSION") }));
     }

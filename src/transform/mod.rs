@@ -1,12 +1,24 @@
 //! Single message transforms applied to records between envelope and encoder,
 //! as Kafka Connect applies a connector's `transforms` chain.
 
+pub mod cast;
 pub mod changed;
+pub mod fields;
+pub mod headers;
 pub mod logical_router;
 pub mod outbox;
 pub mod outbox_json;
+pub mod predicate;
+pub mod reshape;
 pub mod router;
+pub mod smt;
+pub mod timestamp;
 pub mod unwrap;
+
+#[cfg(test)]
+mod smt_tests;
+#[cfg(test)]
+mod smt_tests_more;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -24,6 +36,10 @@ pub enum TransformConfig {
     ByLogicalTableRouter(logical_router::LogicalRouterOptions),
     /// `io.debezium.transforms.outbox.EventRouter`
     EventRouter(outbox::EventRouterOptions),
+    /// Kafka Connect's own SMTs (`org.apache.kafka.connect.transforms.*`).
+    Connect(smt::SmtConfig),
+    /// A transform with `transforms.<alias>.predicate` (and `.negate`).
+    Conditional(Box<TransformConfig>, predicate::Condition),
 }
 
 /// A transform could not handle one record: a data error (the connector's

@@ -5,6 +5,8 @@ import java.time.Instant;
 import org.apache.kafka.connect.data.*;
 import org.apache.kafka.connect.source.SourceRecord;
 import org.apache.kafka.connect.transforms.Transformation;
+import org.apache.kafka.connect.transforms.predicates.Predicate;
+import io.debezium.transforms.ExtractNewRecordState;
 import com.fasterxml.jackson.databind.node.*;
 import io.debezium.config.Configuration;
 import io.debezium.data.Envelope;
@@ -43,6 +45,69 @@ public class SmtGolden {
       w.write(Golden.M.writerWithDefaultPrettyPrinter().writeValueAsString(out));
       w.write("\n");
     }
+  }
+
+
+  /** One step of a chain: a transform, applied when its predicate (if any) tests true (false with negate), as Connect's TransformationStage. */
+  static final class Step {
+    final Transformation<SourceRecord> t; final Predicate<SourceRecord> p; final boolean negate;
+    Step(Transformation<SourceRecord> t, Predicate<SourceRecord> p, boolean negate) { this.t = t; this.p = p; this.negate = negate; }
+  }
+
+  static final String K = "org.apache.kafka.connect.transforms.";
+
+  static Step step(String cls, String... kv) throws Exception { return new Step(smt(K + cls, kv(kv)), null, false); }
+
+  @SuppressWarnings("unchecked")
+  static Step when(Step s, boolean negate, String cls, String... kv) throws Exception {
+    Predicate<SourceRecord> p = (Predicate<SourceRecord>) Class.forName(K + "predicates." + cls).getDeclaredConstructor().newInstance();
+    p.configure(kv(kv));
+    return new Step(s.t, p, negate);
+  }
+
+  static Map<String, String> kv(String... kv) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) m.put(kv[i], kv[i + 1]);
+    return m;
+  }
+
+  /** Each input through the chain: the record, {"dropped": true}, or {"error": "<exception class>"} when a step throws. */
+  static void chain(String dir, String name, List<SourceRecord> records, Step... steps) throws Exception {
+    ArrayNode out = Golden.M.createArrayNode();
+    for (SourceRecord r : records) {
+      SourceRecord x = r;
+      String error = null;
+      try {
+        for (Step s : steps) {
+          if (x == null) break;
+          if (s.p == null || s.p.test(x) != s.negate) x = s.t.apply(x);
+        }
+        if (x != null) out.add(Golden.encode(x, true, "BASE64"));
+      } catch (RuntimeException e) {
+        error = e.getClass().getSimpleName() + ": " + e.getMessage();
+      }
+      if (error != null) out.addObject().put("error", error);
+      else if (x == null) out.addObject().put("dropped", true);
+    }
+    try (Writer w = new FileWriter(new File(dir, name + ".json"))) {
+      w.write(Golden.M.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+      w.write("\n");
+    }
+  }
+
+  /** Kafka record timestamp of the SMT inputs (the envelope's ts_ms). */
+  static final long TS = 1800000000987L;
+
+  static List<SourceRecord> stamped(List<SourceRecord> in, Map<String, String> unwrap) {
+    ExtractNewRecordState<SourceRecord> t = null;
+    if (unwrap != null) { t = new ExtractNewRecordState<>(); t.configure(unwrap); }
+    List<SourceRecord> out = new ArrayList<>();
+    for (SourceRecord r : in) {
+      SourceRecord x = t == null ? r : t.apply(r);
+      if (x == null) continue;
+      out.add(x.newRecord(x.topic(), x.kafkaPartition(), x.keySchema(), x.key(), x.valueSchema(), x.value(), TS, x.headers()));
+    }
+    return out;
   }
 
   /** outbox(id uuid PK, aggregatetype text, aggregateid text, type text, payload text, tenant int4, created_at timestamp, version int4) */
@@ -97,6 +162,156 @@ public class SmtGolden {
     return all;
   }
 
+
+  /** Golden.java's stock records (insert, updates, delete + tombstone, key change, snapshot read, truncate). */
+  static List<SourceRecord> stockEnvelopes(Schema src) {
+    Schema key = SchemaBuilder.struct().name("ecommerce.public.stock.Key").field("id", Schema.INT32_SCHEMA).build();
+    Schema val = SchemaBuilder.struct().name("ecommerce.public.stock.Value").optional()
+      .field("id", Schema.INT32_SCHEMA).field("product_id", Schema.INT32_SCHEMA)
+      .field("quantity", Schema.OPTIONAL_INT32_SCHEMA).field("reserved_quantity", Schema.OPTIONAL_INT32_SCHEMA).build();
+    Envelope env = Envelope.defineSchema().withName("ecommerce.public.stock.Envelope").withRecord(val).withSource(src).withTransaction(io.debezium.pipeline.txmetadata.DefaultTransactionStructMaker.TRANSACTION_BLOCK_SCHEMA).build();
+    TableId tid = new TableId("shop", "public", "stock");
+    SourceInfo si = new SourceInfo(Golden.cfg);
+    si.updateLastCommit(Lsn.valueOf(22000000L));
+    si.update(Lsn.valueOf(22001000L), COMMIT, 771L, null, tid, null);
+    return Golden.stock(key, val, env, "ecommerce.public.stock", tid, Golden.cfg.getSourceInfoStructMaker().struct(si));
+  }
+
+  /** The first five rows of Golden.java's table of many types. */
+  static List<SourceRecord> measureEnvelopes(Schema src) {
+    Schema tkey = SchemaBuilder.struct().name("ecommerce.public.measure.Key").field("id", Schema.INT64_SCHEMA).build();
+    Schema tval = SchemaBuilder.struct().name("ecommerce.public.measure.Value").optional()
+      .field("id", Schema.INT64_SCHEMA)
+      .field("price", Decimal.builder(2).optional().parameter("connect.decimal.precision", "10").build())
+      .field("taken_at", SchemaBuilder.int64().name("io.debezium.time.MicroTimestamp").version(1).optional().build())
+      .field("taken_tz", SchemaBuilder.string().name("io.debezium.time.ZonedTimestamp").version(1).optional().build())
+      .field("day", SchemaBuilder.int32().name("io.debezium.time.Date").version(1).optional().build())
+      .field("note", SchemaBuilder.string().optional().defaultValue("n/a").build())
+      .field("ratio", Schema.OPTIONAL_FLOAT64_SCHEMA)
+      .field("weight", Schema.OPTIONAL_FLOAT32_SCHEMA)
+      .field("flag", SchemaBuilder.bool().defaultValue(true).build())
+      .field("small", Schema.OPTIONAL_INT16_SCHEMA)
+      .field("tiny", Schema.OPTIONAL_INT8_SCHEMA)
+      .field("data", Schema.OPTIONAL_BYTES_SCHEMA)
+      .field("tags", SchemaBuilder.array(Schema.OPTIONAL_STRING_SCHEMA).optional().build())
+      .field("attrs", SchemaBuilder.map(Schema.STRING_SCHEMA, Schema.OPTIONAL_STRING_SCHEMA).optional().build())
+      .field("counts", SchemaBuilder.map(Schema.INT32_SCHEMA, Schema.INT64_SCHEMA).optional().build())
+      .field("vardec", SchemaBuilder.struct().name("io.debezium.data.VariableScaleDecimal").version(1).doc("Variable scaled decimal").optional()
+          .field("scale", Schema.INT32_SCHEMA).field("value", Schema.BYTES_SCHEMA).build())
+      .build();
+    Envelope tenv = Envelope.defineSchema().withName("ecommerce.public.measure.Envelope").withRecord(tval).withSource(src).withTransaction(io.debezium.pipeline.txmetadata.DefaultTransactionStructMaker.TRANSACTION_BLOCK_SCHEMA).build();
+    SourceInfo ts = new SourceInfo(Golden.cfg);
+    ts.updateLastCommit(null);
+    ts.update(Lsn.valueOf(22003000L), COMMIT, 773L, null, new TableId("shop", "public", "measure"), null);
+    Struct tsrc = Golden.cfg.getSourceInfoStructMaker().struct(ts);
+    List<SourceRecord> types = new ArrayList<>();
+    double[] ratios = {1.0, 0.1, 1e10, 1.0E-5, 123456789.125};
+    float[] weights = {1.5f, 0.1f, 1e10f, 3.4028235E38f, 1e-5f};
+    for (int i = 0; i < ratios.length; i++) {
+      Struct row = new Struct(tval).put("id", (long) i)
+        .put("price", i % 3 == 0 ? null : new java.math.BigDecimal(i % 2 == 0 ? "-12345678.90" : "0.05"))
+        .put("taken_at", i == 0 ? null : 1700000000123456L * (i % 2 == 0 ? 1 : -1))
+        .put("taken_tz", i == 0 ? null : "2023-11-14T22:13:20.123456Z")
+        .put("day", i == 0 ? null : 19675)
+        .put("note", i == 1 ? null : (i == 2 ? "quote \" backslash \\ tab \t nl \n ctl \u0001 uni \u00e9\u4e2d \ud83d\ude00 </script>" : "plain"))
+        .put("ratio", ratios[i]).put("weight", weights[i]).put("flag", i % 2 == 0)
+        .put("small", (short) (i == 3 ? -32768 : i)).put("tiny", (byte) (i == 4 ? -128 : i))
+        .put("data", i == 0 ? null : new byte[]{0, (byte) 0xff, (byte) i, 65})
+        .put("tags", i == 0 ? null : Arrays.asList("a", null, "c"))
+        .put("attrs", i == 0 ? null : new LinkedHashMap<>(Map.of("k", "v")))
+        .put("counts", i == 0 ? null : new LinkedHashMap<>(Map.of(7, 70L)))
+        .put("vardec", i == 0 ? null : new Struct(tval.field("vardec").schema()).put("scale", 3).put("value", new byte[]{0x30, 0x39}));
+      types.add(Golden.rec("ecommerce.public.measure", tkey, new Struct(tkey).put("id", (long) i), tenv.schema(), tenv.create(row, tsrc, NOW), null));
+    }
+    return types;
+  }
+
+  /** Kafka Connect's SMTs and predicates (`connect_*.json`). */
+  static void connect(String dir, Schema src) throws Exception {
+    List<SourceRecord> stock = stamped(stockEnvelopes(src), Map.of());
+    SourceRecord first = stock.get(0);
+    stock.add(first.newRecord(first.topic(), null, first.keySchema(), first.key(), null, null, TS, first.headers()));
+    List<SourceRecord> measure = stamped(measureEnvelopes(src), Map.of());
+    List<SourceRecord> envelopes = stamped(stockEnvelopes(src), null);
+    List<SourceRecord> both = new ArrayList<>(stock);
+    both.addAll(measure);
+
+    chain(dir, "connect_insertfield_value", stock, step("InsertField$Value", "topic.field", "topic", "timestamp.field", "ts!", "static.field", "origin", "static.value", "pg"));
+    chain(dir, "connect_insertfield_key", stock, step("InsertField$Key", "static.field", "src!", "static.value", "pgcdc", "topic.field", "t!"));
+    chain(dir, "connect_replacefield_value", stock, step("ReplaceField$Value", "exclude", "quantity", "renames", "id:item_id,product_id:pid"));
+    chain(dir, "connect_replacefield_include", measure, step("ReplaceField$Value", "include", "id,note,ratio,flag", "renames", "note:comment"));
+    chain(dir, "connect_replacefield_key", stock, step("ReplaceField$Key", "renames", "id:key_id"));
+    chain(dir, "connect_replacefield_nodefault", measure, step("ReplaceField$Value", "include", "id,note", "replace.null.with.default", "false"));
+    chain(dir, "connect_maskfield_value", measure, step("MaskField$Value", "fields", "note,ratio,weight,flag,small,tiny,price,taken_at,tags,attrs,nope"));
+    chain(dir, "connect_maskfield_replacement", measure, step("MaskField$Value", "fields", "note,small,ratio,id", "replacement", "12"));
+    chain(dir, "connect_maskfield_bytes", measure, step("MaskField$Value", "fields", "data"));
+    chain(dir, "connect_maskfield_stock", stock, step("MaskField$Value", "fields", "quantity,product_id", "replacement", "7"));
+    chain(dir, "connect_maskfield_key", stock, step("MaskField$Key", "fields", "id"));
+    chain(dir, "connect_valuetokey", stock, step("ValueToKey", "fields", "product_id,id"));
+    chain(dir, "connect_valuetokey_missing", stock, step("ValueToKey", "fields", "nope"));
+    chain(dir, "connect_extractfield_key", stock, step("ExtractField$Key", "field", "id"));
+    chain(dir, "connect_extractfield_value", envelopes, step("ExtractField$Value", "field", "after"));
+    chain(dir, "connect_extractfield_missing", stock, step("ExtractField$Value", "field", "nope"));
+    chain(dir, "connect_hoistfield_value", stock, step("HoistField$Value", "field", "row"));
+    chain(dir, "connect_hoistfield_key", stock, step("HoistField$Key", "field", "k"));
+    chain(dir, "connect_cast_stock", stock, step("Cast$Value", "spec", "id:string,quantity:float64,reserved_quantity:boolean,product_id:int8"));
+    chain(dir, "connect_cast_measure", measure, step("Cast$Value", "spec", "id:int8,ratio:string,weight:float64,flag:int32,small:string,tiny:boolean,price:float64,day:string,note:string,taken_at:int32"));
+    chain(dir, "connect_cast_numbers", measure, step("Cast$Value", "spec", "ratio:int64,weight:int16,small:float32,tiny:float64,flag:string,price:string"));
+    chain(dir, "connect_cast_bad_string", measure, step("Cast$Value", "spec", "note:int32"));
+    chain(dir, "connect_cast_key_whole", stock, step("ExtractField$Key", "field", "id"), step("Cast$Key", "spec", "string"));
+    chain(dir, "connect_cast_struct_whole", stock, step("Cast$Key", "spec", "string"));
+    chain(dir, "connect_timestamp_micros", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "Timestamp", "unix.precision", "microseconds"));
+    chain(dir, "connect_timestamp_string", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "unix.precision", "microseconds", "format", "yyyy-MM-dd'T'HH:mm:ss.SSS"),
+      step("TimestampConverter$Value", "field", "taken_tz", "target.type", "unix", "format", "yyyy-MM-dd'T'HH:mm:ss", "unix.precision", "seconds"));
+    chain(dir, "connect_timestamp_patterns", measure,
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "unix.precision", "microseconds",
+        "format", "d MMM yy, MMMM yyyyy H 'o''clock' S SS SSSS X XXX Z''"),
+      step("TimestampConverter$Value", "field", "taken_tz", "target.type", "Timestamp", "format", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"));
+    chain(dir, "connect_timestamp_chain", measure, step("TimestampConverter$Value", "field", "taken_at", "target.type", "Timestamp", "unix.precision", "microseconds"),
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "Date"),
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "string", "format", "dd/MM/yy HH:mm"));
+    chain(dir, "connect_timestamp_whole", measure, step("ExtractField$Value", "field", "taken_at"),
+      step("TimestampConverter$Value", "target.type", "Time", "unix.precision", "microseconds"),
+      step("TimestampConverter$Value", "target.type", "unix", "unix.precision", "nanoseconds"));
+    for (String target : new String[] {"Timestamp", "Date", "Time"}) {
+      chain(dir, "connect_cast_" + target.toLowerCase() + "_string", measure,
+        step("TimestampConverter$Value", "field", "taken_at", "target.type", target, "unix.precision", "microseconds"),
+        step("Cast$Value", "spec", "taken_at:string"));
+    }
+    chain(dir, "connect_cast_timestamp_int", measure,
+      step("TimestampConverter$Value", "field", "taken_at", "target.type", "Date", "unix.precision", "microseconds"),
+      step("Cast$Value", "spec", "taken_at:int64"));
+    chain(dir, "connect_setschemametadata_measure", measure, step("SetSchemaMetadata$Value", "schema.version", "9"));
+    chain(dir, "connect_setschemametadata", stock, step("SetSchemaMetadata$Value", "schema.name", "shop.stock.Row", "schema.version", "3"),
+      step("SetSchemaMetadata$Key", "schema.name", "shop.stock.Id"));
+    chain(dir, "connect_filter_tombstones", stock, when(step("Filter"), false, "RecordIsTombstone"));
+    chain(dir, "connect_filter_header", stock, when(step("Filter"), true, "HasHeaderKey", "name", "__debezium.oldkey"));
+    chain(dir, "connect_filter_topic", both, when(step("Filter"), false, "TopicNameMatches", "pattern", ".*\\.stock"));
+    chain(dir, "connect_insertheader", stock, step("InsertHeader", "header", "origin", "value.literal", "pgcdc"),
+      step("InsertHeader", "header", "n", "value.literal", "42"), step("InsertHeader", "header", "b", "value.literal", "true"));
+    chain(dir, "connect_dropheaders", stock, step("DropHeaders", "headers", "__debezium.context.taskId,__debezium.context.runId,absent"));
+    chain(dir, "connect_headerfrom_copy", stock, step("HeaderFrom$Value", "fields", "id,quantity", "headers", "h_id,h_q", "operation", "copy"));
+    chain(dir, "connect_headerfrom_move", measure, step("HeaderFrom$Value", "fields", "note,ratio,flag,tags", "headers", "note,ratio,flag,tags", "operation", "move"));
+    chain(dir, "connect_headerfrom_key", stock, step("HeaderFrom$Key", "fields", "id", "headers", "key_id", "operation", "move"));
+    chain(dir, "connect_timestamprouter", stock, step("TimestampRouter"));
+    chain(dir, "connect_timestamprouter_format", stock, step("TimestampRouter", "topic.format", "${timestamp}/${topic}/${topic}", "timestamp.format", "yyyy-MM-dd'T'HH'h'mm.ss.SSS"));
+    chain(dir, "connect_flatten_envelope", envelopes, step("Flatten$Value"));
+    chain(dir, "connect_flatten_measure", measure, step("Flatten$Value", "delimiter", "_"));
+    chain(dir, "connect_flatten_nomaps", measure, step("ReplaceField$Value", "exclude", "attrs,counts"), step("Flatten$Value", "delimiter", "_"));
+    chain(dir, "connect_flatten_key", stock, step("HoistField$Key", "field", "k"), step("Flatten$Key", "delimiter", "/"));
+    // a predicate on Debezium's own transform: unwrap all but the key-change records
+    chain(dir, "connect_predicate_unwrap", envelopes,
+      when(new Step(smt("io.debezium.transforms.ExtractNewRecordState", Map.of("delete.tombstone.handling.mode", "rewrite")), null, false), true, "HasHeaderKey", "name", "__debezium.newkey"),
+      when(step("InsertHeader", "header", "t", "value.literal", "tomb"), false, "RecordIsTombstone"));
+    chain(dir, "connect_chain", both,
+      when(step("ReplaceField$Value", "exclude", "reserved_quantity", "renames", "quantity:qty"), false, "TopicNameMatches", "pattern", ".*stock"),
+      step("InsertField$Value", "static.field", "origin", "static.value", "pgcdc"),
+      when(step("ValueToKey", "fields", "id"), true, "RecordIsTombstone"),
+      when(step("ExtractField$Key", "field", "id"), true, "RecordIsTombstone"),
+      step("TimestampRouter", "topic.format", "${topic}.${timestamp}", "timestamp.format", "yyyy"),
+      step("RegexRouter", "regex", "ecommerce\\.public\\.(.*)", "replacement", "shop.$1"));
+  }
+
   public static void main(String[] a) throws Exception {
     String dir = a[0];
     Configuration c = Configuration.create().with("topic.prefix","ecommerce").with("database.dbname","shop")
@@ -104,6 +319,7 @@ public class SmtGolden {
     Golden.cfg = new PostgresConnectorConfig(c);
     Schema src = Golden.cfg.getSourceInfoStructMaker().schema();
     String router = "io.debezium.transforms.outbox.EventRouter";
+    connect(dir, src);
 
     write(dir, "outbox_default", outbox(src), List.of(smt(router, Map.of())));
     write(dir, "outbox_expand_envelope", outbox(src), List.of(smt(router, Map.of(
