@@ -27,6 +27,7 @@ pub mod load;
 pub mod postgres;
 mod process;
 pub mod registry;
+pub mod sasl_gate;
 pub mod tls_broker;
 pub mod txlog;
 pub mod worker;

@@ -1,0 +1,267 @@
+//! Kafka with SASL and mutual TLS, for every connection pgcdc opens (librdkafka's producers,
+//! admin and consumers, and its own protocol connection: the reachability check and the
+//! offsets reader). pgcdc is given only the secured port.
+//!
+//! Where the SASL exchange is answered (see README "Kafka security", what was tested):
+//! - success paths: `support::sasl_gate` (rsasl's server, the SASL library tansu uses) in
+//!   front of tansu, because the tansu build the tests use keeps no SCRAM users;
+//! - rejection paths: the same gate (Apache Kafka's answer: error 58) AND tansu's own
+//!   `--authentication` (its answer: error code none, `e=unknown-user` in the SCRAM message,
+//!   and a client that goes on anyway is admitted: pgcdc and librdkafka must both stop).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::ClientConfig;
+use serde_json::Value;
+
+use crate::support::sasl_gate::metadata_after_ignoring_a_refused_scram;
+use crate::support::tls_broker::{AuthTansu, Security, TlsBroker, READER_USER, SASL_USER};
+use crate::support::{connector_config, unique_name, PgServer, TestDatabase, Worker};
+use pgcdc::kafka::ClientSettings;
+use pgcdc::offsets::log_reader::read_partitions;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn jaas(user: (&str, &str)) -> String {
+    format!("org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";", user.0, user.1)
+}
+
+/// The tests' reader's settings: the same security as pgcdc's, as the user `reader`.
+fn reader_settings(broker: &TlsBroker, options: &[(&str, &str)]) -> ClientSettings {
+    let mut opts: Vec<(String, String)> = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    if opts.iter().any(|(k, _)| k == "sasl.jaas.config") {
+        opts.retain(|(k, _)| k != "sasl.jaas.config");
+        opts.push(("sasl.jaas.config".to_owned(), jaas(READER_USER)));
+    }
+    ClientSettings::new(broker.tls_bootstrap.clone(), opts)
+}
+
+/// How many times each id's insert landed in `topic`, read committed through the secured port.
+async fn ids(client: &ClientSettings, topic: &str) -> BTreeMap<i64, usize> {
+    let (_, by_partition) = read_partitions(client, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
+    let mut seen = BTreeMap::new();
+    for r in by_partition.into_values().flatten() {
+        let Some(value) = r.value.as_deref() else { continue };
+        let v: Value = serde_json::from_slice(value).expect("value JSON");
+        if let Some(id) = v["payload"]["after"]["id"].as_i64() {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+async fn wait_ids(client: &ClientSettings, topic: &str, n: usize) -> BTreeMap<i64, usize> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let seen = ids(client, topic).await;
+        if seen.len() >= n || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn table(name: &str) -> TestDatabase {
+    let db = PgServer::shared().create_database(name).await;
+    db.execute("CREATE TABLE t (id bigint PRIMARY KEY, pad text)").await;
+    db
+}
+
+async fn insert(db: &TestDatabase, ids: std::ops::Range<i64>) {
+    for id in ids {
+        db.execute(&format!("INSERT INTO t VALUES ({id}, repeat('s', 100))")).await;
+    }
+}
+
+/// GIVEN tansu behind stunnel (TLS) and the SASL gate (SCRAM-SHA-512 only), pgcdc given the
+/// TLS port and Connect's `sasl.jaas.config`,
+/// WHEN it streams, is killed with SIGKILL and restarted while rows keep coming,
+/// THEN every row is in Kafka exactly once, every connection pgcdc opened authenticated as its
+/// user (librdkafka's and its own), and none tried a request without authenticating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_over_sasl_ssl_scram_sha512_survives_kill_9() {
+    let broker = TlsBroker::start_with(Security { tls: true, client_cert: false, sasl: &["SCRAM-SHA-512"] });
+    let ca = broker.ca.to_str().expect("utf-8").to_owned();
+    let jaas = jaas(SASL_USER);
+    let options = [
+        ("security.protocol", "SASL_SSL"),
+        ("ssl.ca.location", ca.as_str()),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+        ("sasl.jaas.config", jaas.as_str()),
+    ];
+    let config = broker.worker_config("w.toml", &options);
+    let reader = reader_settings(&broker, &options);
+    let db = table("kafka_sasl_ssl").await;
+    let prefix = unique_name("ksasl");
+    let topic = format!("{prefix}.public.t");
+    let mut worker = Worker::start_at(&broker.tls_bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
+    let (code, body) = worker.register("ksasl", connector_config(&db, &prefix, &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("ksasl", "RUNNING", TIMEOUT).await;
+    insert(&db, 0..30).await;
+    let seen = wait_ids(&reader, &topic, 30).await;
+    assert_eq!(seen.len(), 30, "{seen:?}\n{}", worker.log());
+    worker.kill9();
+    insert(&db, 30..60).await;
+    worker.restart().await;
+    let seen = wait_ids(&reader, &topic, 60).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(seen, ids(&reader, &topic).await, "records kept coming after the last id");
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..60).collect::<Vec<_>>(), "{}", worker.log());
+    assert!(seen.values().all(|n| *n == 1), "duplicates: {seen:?}");
+
+    let gate = broker.gate.as_ref().expect("gate");
+    let log = gate.log();
+    let pgcdc: Vec<&str> = log.authenticated.iter().filter(|(_, u, _)| u == SASL_USER.0).map(|(c, _, _)| c.as_str()).collect();
+    assert!(log.authenticated.iter().all(|(_, _, m)| m == "SCRAM-SHA-512"), "{log:?}");
+    for client in ["rdkafka", "pgcdc-check", "pgcdc-log-reader"] {
+        assert!(pgcdc.contains(&client), "no authenticated connection of {client}: {log:?}");
+    }
+    assert!(log.refused.is_empty() && log.failed.is_empty(), "a connection skipped or failed SASL: {log:?}");
+    // The broker refuses a client that does not authenticate (straight to the gate, under TLS).
+    let before = gate.log().refused.len();
+    assert!(!metadata_after_ignoring_a_refused_scram(&gate.addr, "SCRAM-SHA-512"));
+    let mut raw = std::net::TcpStream::connect(&gate.addr).expect("gate");
+    use std::io::{Read, Write};
+    raw.write_all(&[0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0, 0, 255, 255, 255, 255]).expect("metadata request");
+    assert_eq!(raw.read(&mut [0u8; 16]).unwrap_or(0), 0, "an unauthenticated Metadata request must be dropped");
+    assert_eq!(gate.log().refused.len(), before + 1, "{:?}", gate.log());
+    let text = worker.log();
+    assert!(!text.contains(&broker.plaintext) && !text.contains(&gate.addr), "pgcdc must never learn the ports behind TLS: {text}");
+}
+
+/// GIVEN the SASL gate without TLS (SCRAM-SHA-256 only), WHEN pgcdc streams with
+/// SASL_PLAINTEXT, THEN the rows arrive and its connections authenticated with SCRAM-SHA-256.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_scram_sha256_streams() {
+    let broker = TlsBroker::start_with(Security { tls: false, client_cert: false, sasl: &["SCRAM-SHA-256"] });
+    let jaas = jaas(SASL_USER);
+    let options = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", jaas.as_str())];
+    let config = broker.worker_config("w.toml", &options);
+    let reader = reader_settings(&broker, &options);
+    let db = table("kafka_sasl_plain").await;
+    let prefix = unique_name("ksaslp");
+    let worker = Worker::start_at(&broker.tls_bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
+    let (code, body) = worker.register("ksaslp", connector_config(&db, &prefix, &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("ksaslp", "RUNNING", TIMEOUT).await;
+    insert(&db, 0..10).await;
+    let seen = wait_ids(&reader, &format!("{prefix}.public.t"), 10).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..10).collect::<Vec<_>>(), "{}", worker.log());
+    let log = broker.gate.as_ref().expect("gate").log();
+    assert!(log.authenticated.iter().any(|(c, u, m)| c == "rdkafka" && u == SASL_USER.0 && m == "SCRAM-SHA-256"), "{log:?}");
+    assert!(log.refused.is_empty() && log.failed.is_empty(), "{log:?}");
+}
+
+/// Registers a connector on a worker with `config` and returns the FAILED task's trace.
+async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
+    let worker = Worker::start_at(bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
+    let (code, body) = worker.register(case, connector_config(db, &unique_name(case), &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    let status = worker.wait_task_state(case, "FAILED", TIMEOUT).await;
+    status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned()
+}
+
+/// GIVEN a wrong password (refused by the gate like Apache Kafka: error 58; by tansu's own
+/// `--authentication`: `e=unknown-user`, which tansu does not enforce itself), or no SASL
+/// settings for a broker that requires SASL,
+/// THEN the connector goes FAILED with a trace that names the setting to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_or_missing_sasl_fails_the_connector_naming_the_setting() {
+    let gated = TlsBroker::start_with(Security { tls: false, client_cert: false, sasl: &["SCRAM-SHA-256"] });
+    let tansu = AuthTansu::start();
+    let db = table("kafka_sasl_bad").await;
+    let wrong = jaas((SASL_USER.0, "not-the-password"));
+    let sasl = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", wrong.as_str())];
+
+    let trace = failed_trace(&gated.tls_bootstrap, &gated.worker_config("gate.toml", &sasl), &db, "gatepw").await;
+    assert!(trace.contains("sasl.jaas.config") && trace.contains("invalid credentials"), "{trace}");
+    assert_eq!(gated.gate.as_ref().expect("gate").log().failed.len(), 1, "pgcdc retried a refused password");
+
+    let trace = failed_trace(&tansu.addr, &tansu.worker_config(gated.dir.path(), "tansu.toml", &sasl), &db, "tansupw").await;
+    assert!(trace.contains("sasl.jaas.config") && trace.contains("e=unknown-user"), "{trace}");
+
+    let trace = failed_trace(&tansu.addr, &tansu.worker_config(gated.dir.path(), "none.toml", &[]), &db, "nosasl").await;
+    assert!(trace.contains("security.protocol=SASL_SSL") && trace.contains("sasl.mechanism"), "{trace}");
+}
+
+/// librdkafka's errors, as its error callback reports them.
+#[derive(Clone, Default)]
+struct Errors(Arc<Mutex<Vec<String>>>);
+
+impl ClientContext for Errors {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0.lock().expect("errors").push(format!("{error}: {reason}"));
+    }
+
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.0.lock().expect("errors").push(format!("log {fac}: {log_message}"));
+    }
+}
+impl ConsumerContext for Errors {}
+
+/// GIVEN tansu's `--authentication`, which admits a client that ignores its SCRAM `e=` answer
+/// (checked here with a raw client),
+/// WHEN librdkafka (as pgcdc configures it) authenticates with a user tansu does not know,
+/// THEN it reports the SCRAM failure and never gets metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_stops_at_a_refused_scram_exchange() {
+    let tansu = AuthTansu::start();
+    assert!(
+        metadata_after_ignoring_a_refused_scram(&tansu.addr, "SCRAM-SHA-256"),
+        "tansu no longer admits a client that ignores e=: this test (and README's note) can use its rejection instead"
+    );
+    let wrong = jaas(("nobody", "x"));
+    let settings = ClientSettings::new(
+        tansu.addr.clone(),
+        [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", wrong.as_str())]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let cc: ClientConfig = settings.client_config();
+    let errors = Errors::default();
+    let consumer: BaseConsumer<Errors> = cc.create_with_context(errors.clone()).expect("consumer");
+    let metadata = tokio::task::spawn_blocking(move || {
+        let metadata = consumer.fetch_metadata(None, Duration::from_secs(8)).map(|m| m.brokers().len());
+        let _ = consumer.poll(Duration::from_millis(100));
+        metadata
+    })
+    .await
+    .expect("join");
+    assert!(metadata.is_err(), "librdkafka got metadata after a refused SCRAM exchange: {metadata:?}");
+    let errors = errors.0.lock().expect("errors").clone();
+    assert!(errors.iter().any(|e| e.contains("SCRAM authentication failed") && e.contains("unknown-user")), "{errors:?}");
+}
+
+/// GIVEN stunnel demanding a client certificate signed by the test CA,
+/// WHEN pgcdc gives one (PEM: ssl.certificate.location, ssl.key.location), THEN rows stream;
+/// WHEN it gives none, THEN the connector goes FAILED naming the client certificate settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_with_a_pem_client_certificate() {
+    let broker = TlsBroker::start_with(Security { tls: true, client_cert: true, sasl: &[] });
+    let (ca, cert, key) = (broker.ca.display().to_string(), broker.client_cert.display().to_string(), broker.client_key.display().to_string());
+    let options = [
+        ("security.protocol", "SSL"),
+        ("ssl.ca.location", ca.as_str()),
+        ("ssl.certificate.location", cert.as_str()),
+        ("ssl.key.location", key.as_str()),
+    ];
+    let db = table("kafka_mtls").await;
+    let prefix = unique_name("kmtls");
+    let config = broker.worker_config("w.toml", &options);
+    let worker = Worker::start_at(&broker.tls_bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
+    let (code, body) = worker.register("kmtls", connector_config(&db, &prefix, &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("kmtls", "RUNNING", TIMEOUT).await;
+    insert(&db, 0..10).await;
+    let seen = wait_ids(&reader_settings(&broker, &options), &format!("{prefix}.public.t"), 10).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..10).collect::<Vec<_>>(), "{}", worker.log());
+
+    let config = broker.worker_config("nocert.toml", &options[..2]);
+    let trace = failed_trace(&broker.tls_bootstrap, &config, &db, "nocert").await;
+    assert!(trace.contains("ssl.certificate.location") && trace.contains("ssl.key.location"), "{trace}");
+}
