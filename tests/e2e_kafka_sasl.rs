@@ -135,15 +135,24 @@ async fn exactly_once_over_sasl_ssl_scram_sha512_survives_kill_9() {
     assert!(!text.contains(&broker.plaintext) && !text.contains(&gate.addr), "pgcdc must never learn the ports behind TLS: {text}");
 }
 
-/// GIVEN the SASL gate without TLS (SCRAM-SHA-256 only), WHEN pgcdc streams with
-/// SASL_PLAINTEXT, THEN the rows arrive and its connections authenticated with SCRAM-SHA-256.
+/// GIVEN the SASL gate without TLS (SCRAM-SHA-256 and PLAIN), WHEN pgcdc streams with
+/// SASL_PLAINTEXT and SCRAM-SHA-256, THEN the rows arrive (read by pgcdc's own protocol
+/// connection with PLAIN) and its connections authenticated with SCRAM-SHA-256.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_plaintext_scram_sha256_streams() {
-    let broker = TlsBroker::start_with(Security { tls: false, client_cert: false, sasl: &["SCRAM-SHA-256"] });
+    let broker = TlsBroker::start_with(Security { tls: false, client_cert: false, sasl: &["SCRAM-SHA-256", "PLAIN"] });
     let jaas = jaas(SASL_USER);
     let options = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", jaas.as_str())];
     let config = broker.worker_config("w.toml", &options);
-    let reader = reader_settings(&broker, &options);
+    let plain = format!(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"{}\" password=\"{}\";",
+        READER_USER.0, READER_USER.1
+    );
+    let reader = ClientSettings::new(
+        broker.tls_bootstrap.clone(),
+        [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "PLAIN"), ("sasl.jaas.config", plain.as_str())]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
     let db = table("kafka_sasl_plain").await;
     let prefix = unique_name("ksaslp");
     let worker = Worker::start_at(&broker.tls_bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
@@ -155,6 +164,8 @@ async fn sasl_plaintext_scram_sha256_streams() {
     assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..10).collect::<Vec<_>>(), "{}", worker.log());
     let log = broker.gate.as_ref().expect("gate").log();
     assert!(log.authenticated.iter().any(|(c, u, m)| c == "rdkafka" && u == SASL_USER.0 && m == "SCRAM-SHA-256"), "{log:?}");
+    assert!(log.authenticated.iter().filter(|(_, u, _)| u == SASL_USER.0).all(|(_, _, m)| m == "SCRAM-SHA-256"), "{log:?}");
+    assert!(log.authenticated.iter().any(|(_, u, m)| u == READER_USER.0 && m == "PLAIN"), "{log:?}");
     assert!(log.refused.is_empty() && log.failed.is_empty(), "{log:?}");
 }
 

@@ -99,7 +99,7 @@ impl SessionCallback for Users {
 
     fn validate(&self, session: &SessionData, context: &Context, validate: &mut Validate<'_>) -> Result<(), ValidationError> {
         let user = context.get_ref::<AuthId>().unwrap_or_default().to_owned();
-        let authz_ok = context.get_ref::<AuthzId>().is_none_or(|z| z == user);
+        let authz_ok = context.get_ref::<AuthzId>().is_none_or(|z| z.is_empty() || z == user);
         let ok = authz_ok
             && if session.mechanism().mechanism == "PLAIN" {
                 // PLAIN: rsasl hands over the password; SCRAM reaches validate only with a valid proof.
