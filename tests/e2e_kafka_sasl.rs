@@ -19,7 +19,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 use serde_json::Value;
 
+use crate::support::load::{create_tables, report, settle_with, Load, Rng};
 use crate::support::sasl_gate::metadata_after_ignoring_a_refused_scram;
+use crate::support::worker::{distributed_env, DistributedTimeouts};
 use crate::support::tls_broker::{AuthTansu, Security, TlsBroker, READER_USER, SASL_USER};
 use crate::support::{connector_config, unique_name, PgServer, TestDatabase, Worker};
 use pgcdc::kafka::ClientSettings;
@@ -275,4 +277,75 @@ async fn mutual_tls_with_a_pem_client_certificate() {
     let config = broker.worker_config("nocert.toml", &options[..2]);
     let trace = failed_trace(&broker.tls_bootstrap, &config, &db, "nocert").await;
     assert!(trace.contains("ssl.certificate.location") && trace.contains("ssl.key.location"), "{trace}");
+}
+
+/// GIVEN two distributed workers whose only broker address is the SASL_SSL port (config and
+/// status topics, group membership, offsets: all through it), and a connector streaming a
+/// mixed load, WHEN the worker running it is killed with SIGKILL,
+/// THEN the connector moves to the survivor and Kafka holds every committed change exactly
+/// once; the group membership connections authenticated too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_failover_over_sasl_ssl_stays_exactly_once() {
+    let broker = TlsBroker::start_with(Security { tls: true, client_cert: false, sasl: &["SCRAM-SHA-512"] });
+    let ca = broker.ca.to_str().expect("utf-8").to_owned();
+    let jaas = jaas(SASL_USER);
+    let options = [
+        ("security.protocol", "SASL_SSL"),
+        ("ssl.ca.location", ca.as_str()),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+        ("sasl.jaas.config", jaas.as_str()),
+    ];
+    let config = broker.worker_config("w.toml", &options);
+    let cluster = unique_name("dist_sasl");
+    let mut env = distributed_env(&cluster, &DistributedTimeouts::default());
+    env.push(("PGCDC_CONFIG".to_owned(), config.to_str().expect("utf-8").to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut workers = [Worker::start_at(&broker.tls_bootstrap, &env).await, Worker::start_at(&broker.tls_bootstrap, &env).await];
+    let db = PgServer::shared().create_database("dist_sasl").await;
+    create_tables(&db).await;
+    let prefix = unique_name("distsasl");
+    let (code, body) = workers[0].register("distsasl", connector_config(&db, &prefix, &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    let owner_id = running_owner(&workers[1], "distsasl").await;
+    let owner = workers.iter().position(|w| w.worker_id() == owner_id).expect("owner is one of the workers");
+    let survivor = 1 - owner;
+
+    let mut rng = Rng::seeded();
+    let load = Load::start(&db, rng.next());
+    tokio::time::sleep(Duration::from_millis(1500 + rng.below(1500))).await;
+    workers[owner].kill9();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while running_owner(&workers[survivor], "distsasl").await != workers[survivor].worker_id() {
+        assert!(Instant::now() < deadline, "not RUNNING on the survivor\n{}", workers[survivor].log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (stats, expected) = load.stop().await;
+    let verdict = settle_with(&reader_settings(&broker, &options), &format!("{prefix}.public.t"), &expected, TIMEOUT).await;
+    println!("{}", report("distributed_sasl_ssl", &stats, &expected, &verdict));
+    assert!(stats.transactions > 20, "the load committed too little to mean anything: {stats:?}");
+    assert!(verdict.is_exact(), "{verdict:?}\n--- survivor log ---\n{}", workers[survivor].log());
+
+    let log = broker.gate.as_ref().expect("gate").log();
+    let pgcdc: Vec<&str> = log.authenticated.iter().filter(|(_, u, _)| u == SASL_USER.0).map(|(c, _, _)| c.as_str()).collect();
+    for client in ["rdkafka", "pgcdc-check", "pgcdc-worker"] {
+        assert!(pgcdc.contains(&client), "no authenticated connection of {client}: {log:?}");
+    }
+    assert!(log.refused.is_empty() && log.failed.is_empty(), "a connection skipped or failed SASL: {log:?}");
+    for w in &workers {
+        assert!(!w.log().contains(&broker.plaintext), "a worker learnt the plaintext port");
+    }
+}
+
+/// The worker the connector's task runs on, once it is RUNNING (as `worker` reports it).
+async fn running_owner(worker: &Worker, name: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = worker.status(name).await;
+        if s["connector"]["state"] == "RUNNING" && s["tasks"][0]["state"] == "RUNNING" {
+            return s["tasks"][0]["worker_id"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(Instant::now() < deadline, "{name} not RUNNING: {s}\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
