@@ -135,6 +135,8 @@ async fn exactly_once_over_sasl_ssl_scram_sha512_survives_kill_9() {
     assert_eq!(gate.log().refused.len(), before + 1, "{:?}", gate.log());
     let text = worker.log();
     assert!(!text.contains(&broker.plaintext) && !text.contains(&gate.addr), "pgcdc must never learn the ports behind TLS: {text}");
+    assert!(!text.contains(SASL_USER.1), "the password is in the log: {text}");
+    assert!(text.contains("kafka cluster id"), "the cluster id lookup (its own librdkafka client) did not get through: {text}");
 }
 
 /// GIVEN the SASL gate without TLS (SCRAM-SHA-256 and PLAIN), WHEN pgcdc streams with
@@ -348,4 +350,33 @@ async fn running_owner(worker: &Worker, name: &str) -> String {
         assert!(Instant::now() < deadline, "{name} not RUNNING: {s}\n{}", worker.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// GIVEN a distributed worker (its config and status topics and group membership need the
+/// broker before anything else) with a wrong password,
+/// THEN it refuses to start, naming the setting, instead of retrying silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_worker_with_a_wrong_password_refuses_to_start() {
+    let broker = TlsBroker::start_with(Security { tls: false, client_cert: false, sasl: &["SCRAM-SHA-256"] });
+    let wrong = jaas((SASL_USER.0, "not-the-password"));
+    let config = broker.worker_config(
+        "w.toml",
+        &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", wrong.as_str())],
+    );
+    let cluster = unique_name("dist_badpw");
+    let state = broker.dir.path().join("state");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+    cmd.arg("run")
+        .env("PGCDC_CONFIG", &config)
+        .env("PGCDC_REST__LISTEN", "127.0.0.1:0")
+        .env("PGCDC_KAFKA__BOOTSTRAP_SERVERS", &broker.tls_bootstrap)
+        .env("PGCDC_WORKER__STATE_DIR", &state)
+        .envs(distributed_env(&cluster, &DistributedTimeouts::default()))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(TIMEOUT, cmd.output()).await.expect("the worker kept running with a refused password").expect("pgcdc runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("sasl.jaas.config") && text.contains("invalid credentials"), "{text}");
+    assert!(!text.contains("not-the-password"), "the password is in the log: {text}");
 }

@@ -77,12 +77,10 @@ impl PipelineRuntime {
 /// runtime is gone): librdkafka blocks, hence a thread of its own.
 fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync::Weak<std::sync::OnceLock<String>>) {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let mut cc = rdkafka::ClientConfig::new();
-    cc.set("bootstrap.servers", &kafka.bootstrap_servers);
-    for (k, v) in &kafka.options {
-        cc.set(k, v);
-    }
-    let consumer: BaseConsumer = match cc.create() {
+    // The one client configuration (Connect's names translated): the raw
+    // options would hand `sasl.jaas.config` to librdkafka, which refuses it
+    // and echoes it, password included, in its error.
+    let consumer: BaseConsumer = match kafka.client_settings().client_config().create() {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "cannot create a kafka client for the cluster id");
