@@ -183,8 +183,8 @@ async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDataba
 }
 
 /// GIVEN a wrong password (refused by the gate like Apache Kafka: error 58; by tansu's own
-/// `--authentication`: `e=unknown-user`, which tansu does not enforce itself), or no SASL
-/// settings for a broker that requires SASL,
+/// `--authentication`: `e=unknown-user`, which tansu does not enforce itself), no SASL
+/// settings for a broker that requires SASL, or a mechanism the listener does not enable,
 /// THEN the connector goes FAILED with a trace that names the setting to fix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_or_missing_sasl_fails_the_connector_naming_the_setting() {
@@ -196,13 +196,21 @@ async fn a_wrong_password_or_missing_sasl_fails_the_connector_naming_the_setting
 
     let trace = failed_trace(&gated.tls_bootstrap, &gated.worker_config("gate.toml", &sasl), &db, "gatepw").await;
     assert!(trace.contains("sasl.jaas.config") && trace.contains("invalid credentials"), "{trace}");
-    assert_eq!(gated.gate.as_ref().expect("gate").log().failed.len(), 1, "pgcdc retried a refused password");
+    // The connector's check ran once and the task did not retry (the worker's background
+    // cluster id lookup, a librdkafka client of its own, shows up as `rdkafka`).
+    let failed = gated.gate.as_ref().expect("gate").log().failed;
+    assert_eq!(failed.iter().filter(|c| *c == "pgcdc-check").count(), 1, "pgcdc retried a refused password: {failed:?}");
 
     let trace = failed_trace(&tansu.addr, &tansu.worker_config(gated.dir.path(), "tansu.toml", &sasl), &db, "tansupw").await;
     assert!(trace.contains("sasl.jaas.config") && trace.contains("e=unknown-user"), "{trace}");
 
     let trace = failed_trace(&tansu.addr, &tansu.worker_config(gated.dir.path(), "none.toml", &[]), &db, "nosasl").await;
     assert!(trace.contains("security.protocol=SASL_SSL") && trace.contains("sasl.mechanism"), "{trace}");
+
+    let right = jaas(SASL_USER);
+    let other = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-512"), ("sasl.jaas.config", right.as_str())];
+    let trace = failed_trace(&gated.tls_bootstrap, &gated.worker_config("mech.toml", &other), &db, "mech").await;
+    assert!(trace.contains("check sasl.mechanism") && trace.contains("offers SCRAM-SHA-256"), "{trace}");
 }
 
 /// librdkafka's errors, as its error callback reports them.
