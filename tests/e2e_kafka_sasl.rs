@@ -173,13 +173,18 @@ async fn sasl_plaintext_scram_sha256_streams() {
     assert!(log.refused.is_empty() && log.failed.is_empty(), "{log:?}");
 }
 
-/// Registers a connector on a worker with `config` and returns the FAILED task's trace.
-async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
+/// Registers a connector on a worker with `config` and returns the FAILED task's trace, and
+/// the worker.
+async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> (String, Worker) {
     let worker = Worker::start_at(bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
     let (code, body) = worker.register(case, connector_config(db, &unique_name(case), &unique_name("slot"), &[])).await;
     assert_eq!(code, 201, "{body}");
     let status = worker.wait_task_state(case, "FAILED", TIMEOUT).await;
-    status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned()
+    (status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned(), worker)
+}
+
+async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
+    failed(bootstrap, config, db, case).await.0
 }
 
 /// GIVEN a wrong password (refused by the gate like Apache Kafka: error 58; by tansu's own
@@ -194,8 +199,15 @@ async fn a_wrong_password_or_missing_sasl_fails_the_connector_naming_the_setting
     let wrong = jaas((SASL_USER.0, "not-the-password"));
     let sasl = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "SCRAM-SHA-256"), ("sasl.jaas.config", wrong.as_str())];
 
-    let trace = failed_trace(&gated.tls_bootstrap, &gated.worker_config("gate.toml", &sasl), &db, "gatepw").await;
+    let (trace, worker) = failed(&gated.tls_bootstrap, &gated.worker_config("gate.toml", &sasl), &db, "gatepw").await;
     assert!(trace.contains("sasl.jaas.config") && trace.contains("invalid credentials"), "{trace}");
+    // The worker's own background librdkafka client (the cluster id for GET /) gives up too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !worker.log().contains("kafka cluster id lookup stopped") {
+        assert!(Instant::now() < deadline, "the cluster id lookup kept retrying a refused password:\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(worker);
     // The connector's check ran once and the task did not retry (the worker's background
     // cluster id lookup, a librdkafka client of its own, shows up as `rdkafka`).
     let failed = gated.gate.as_ref().expect("gate").log().failed;
