@@ -171,6 +171,24 @@ async fn sasl_plaintext_scram_sha256_streams() {
     assert!(log.authenticated.iter().filter(|(_, u, _)| u == SASL_USER.0).all(|(_, _, m)| m == "SCRAM-SHA-256"), "{log:?}");
     assert!(log.authenticated.iter().any(|(_, u, m)| u == READER_USER.0 && m == "PLAIN"), "{log:?}");
     assert!(log.refused.is_empty() && log.failed.is_empty(), "{log:?}");
+
+    // `pgcdc tail --config` takes the same settings; a wrong password fails naming the setting.
+    let topic = format!("{prefix}.public.t");
+    let (ok, text) = pgcdc_tail(&config, &topic).await;
+    assert!(ok && text.lines().filter(|l| l.contains("\"after\"")).count() == 10, "{text}");
+    let wrong = self::jaas((SASL_USER.0, "not-the-password"));
+    let bad = broker.worker_config("bad.toml", &[options[0], options[1], ("sasl.jaas.config", wrong.as_str())]);
+    let (ok, text) = pgcdc_tail(&bad, &topic).await;
+    assert!(!ok && text.contains("sasl.jaas.config") && !text.contains("not-the-password"), "{text}");
+}
+
+/// `pgcdc tail --config <config> --max 10 <topic>`: success and stdout + stderr.
+async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+    cmd.args(["tail", "--max", "10", "--idle-secs", "10", "--config"]).arg(config).arg(topic);
+    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(TIMEOUT, cmd.output()).await.expect("pgcdc tail ended").expect("pgcdc tail runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// Registers a connector on a worker with `config` and returns the FAILED task's trace, and
