@@ -292,7 +292,8 @@ async fn librdkafka_stops_at_a_refused_scram_exchange() {
 
 /// GIVEN stunnel demanding a client certificate signed by the test CA,
 /// WHEN pgcdc gives one (PEM: ssl.certificate.location, ssl.key.location), THEN rows stream;
-/// WHEN it gives none, THEN the connector goes FAILED naming the client certificate settings.
+/// WHEN it gives none, THEN the connector goes FAILED naming the client certificate settings;
+/// WHEN it speaks plaintext to the TLS port, THEN FAILED naming security.protocol.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_with_a_pem_client_certificate() {
     let broker = TlsBroker::start_with(Security { tls: true, client_cert: true, sasl: &[] });
@@ -317,6 +318,11 @@ async fn mutual_tls_with_a_pem_client_certificate() {
     let config = broker.worker_config("nocert.toml", &options[..2]);
     let trace = failed_trace(&broker.tls_bootstrap, &config, &db, "nocert").await;
     assert!(trace.contains("ssl.certificate.location") && trace.contains("ssl.key.location"), "{trace}");
+
+    // No TLS at all against the TLS port: stunnel drops the plaintext request.
+    let config = broker.worker_config("plain.toml", &[]);
+    let trace = failed_trace(&broker.tls_bootstrap, &config, &db, "plain").await;
+    assert!(trace.contains("security.protocol=SSL"), "{trace}");
 }
 
 /// GIVEN two distributed workers whose only broker address is the SASL_SSL port (config and

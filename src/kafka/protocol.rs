@@ -102,6 +102,8 @@ pub enum ProtocolError {
     SaslFailed { mechanism: &'static str, username: String, message: String },
     #[error("the Kafka broker at {addr} closed the connection at the first request after ApiVersions: it requires authentication. Set security.protocol=SASL_SSL (or SASL_PLAINTEXT), sasl.mechanism and sasl.jaas.config as the broker's listener demands")]
     SaslRequired { addr: String },
+    #[error("the Kafka broker ({servers}) closed the connection at the first request: if its listener speaks TLS, set security.protocol=SSL (or SASL_SSL) and ssl.ca.location")]
+    TlsRequired { servers: String },
     #[error("SASL {mechanism} exchange failed (check sasl.jaas.config)")]
     Scram {
         mechanism: &'static str,
@@ -120,6 +122,7 @@ impl Classify for ProtocolError {
             | ProtocolError::SaslMechanism { .. }
             | ProtocolError::SaslFailed { .. }
             | ProtocolError::SaslRequired { .. }
+            | ProtocolError::TlsRequired { .. }
             | ProtocolError::Scram { .. } => ErrorClass::Fatal,
             // A certificate the broker's chain or name does not pass (rustls's
             // errors are InvalidData) needs a fix, not a retry; a cut
@@ -145,8 +148,32 @@ const CHECK: Profile =
 /// password, a missing client certificate, a broker that demands SASL when
 /// none is configured fail here, classified and naming the setting, before
 /// librdkafka would retry them silently.
+///
+/// A connection the broker closes is ambiguous (a broker restarting does it
+/// too): such a check is tried once more before it counts.
 pub async fn check_reachable(settings: &ClientSettings) -> Result<(), ProtocolError> {
-    let mut conn = Connection::open_any(settings, CHECK).await?;
+    match check_once(settings).await {
+        Err(ProtocolError::SaslRequired { .. } | ProtocolError::TlsRequired { .. }) => {
+            tokio::time::sleep(RECHECK_PAUSE).await;
+            check_once(settings).await
+        }
+        other => other,
+    }
+}
+
+/// The pause before a closed connection is checked again.
+const RECHECK_PAUSE: Duration = Duration::from_secs(1);
+
+async fn check_once(settings: &ClientSettings) -> Result<(), ProtocolError> {
+    let mut conn = match Connection::open_any(settings, CHECK).await {
+        Ok(conn) => conn,
+        // A TLS listener reads a plaintext request as a bad handshake and
+        // closes the connection.
+        Err(ProtocolError::Io(e)) if settings.security()?.tls.is_none() && closed(&e) => {
+            return Err(ProtocolError::TlsRequired { servers: settings.bootstrap_servers.clone() });
+        }
+        Err(e) => return Err(e),
+    };
     let version = conn.version(ApiKey::Metadata, "Metadata", 1, 4)?;
     let request = MetadataRequest::default().with_topics(Some(Vec::new()));
     match conn.request::<_, MetadataResponse>(ApiKey::Metadata, "Metadata", version, &request, CHECK.connect_timeout).await {
@@ -358,37 +385,39 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut first = true;
-            loop {
-                let Ok(len) = s.read_i32().await else { return };
-                let mut req = vec![0u8; len as usize];
-                s.read_exact(&mut req).await.unwrap();
-                let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
-                // ApiVersions v0: header (correlation id), error code, api keys.
-                let mut body = BytesMut::new();
-                if first {
-                    first = false;
-                    body.put_i32(correlation);
-                    body.put_i16(0);
-                    body.put_i32(2);
-                    body.put_i16(ApiKey::ApiVersions as i16);
-                    body.put_i16(0);
-                    body.put_i16(3);
-                    body.put_i16(ApiKey::Metadata as i16);
-                    body.put_i16(0);
-                    body.put_i16(12);
-                } else {
-                    let Some(c) = reply(correlation) else { continue };
-                    if c == CLOSE {
-                        return;
+            // One connection at a time, each from its ApiVersions on.
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut first = true;
+                loop {
+                    let Ok(len) = s.read_i32().await else { break };
+                    let mut req = vec![0u8; len as usize];
+                    s.read_exact(&mut req).await.unwrap();
+                    let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
+                    // ApiVersions v0: header (correlation id), error code, api keys.
+                    let mut body = BytesMut::new();
+                    if first {
+                        first = false;
+                        body.put_i32(correlation);
+                        body.put_i16(0);
+                        body.put_i32(2);
+                        body.put_i16(ApiKey::ApiVersions as i16);
+                        body.put_i16(0);
+                        body.put_i16(3);
+                        body.put_i16(ApiKey::Metadata as i16);
+                        body.put_i16(0);
+                        body.put_i16(12);
+                    } else {
+                        let Some(c) = reply(correlation) else { continue };
+                        if c == CLOSE {
+                            break;
+                        }
+                        body.put_i32(c);
+                        body.put_i16(0);
+                        body.put_i32(0);
                     }
-                    body.put_i32(c);
-                    body.put_i16(0);
-                    body.put_i32(0);
+                    s.write_i32(body.len() as i32).await.unwrap();
+                    s.write_all(&body).await.unwrap();
                 }
-                s.write_i32(body.len() as i32).await.unwrap();
-                s.write_all(&body).await.unwrap();
             }
         });
         (ClientSettings::new(format!(",{addr}"), Vec::new()), task)
@@ -439,6 +468,21 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.class(), ErrorClass::Fatal);
         assert!(e.to_string().contains("security.protocol=SASL_SSL"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_drops_a_plaintext_client_at_once_requires_tls() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let settings = ClientSettings::new(listener.local_addr().unwrap().to_string(), Vec::new());
+        let _task = tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        let e = check_reachable(&settings).await.unwrap_err();
+        assert!(matches!(e, ProtocolError::TlsRequired { .. }), "{e:?}");
+        assert_eq!(e.class(), ErrorClass::Fatal);
+        assert!(e.to_string().contains("security.protocol=SSL"), "{e}");
     }
 
     #[tokio::test]
