@@ -122,8 +122,10 @@ impl Classify for ProtocolError {
             | ProtocolError::SaslMechanism { .. }
             | ProtocolError::SaslFailed { .. }
             | ProtocolError::SaslRequired { .. }
-            | ProtocolError::TlsRequired { .. }
             | ProtocolError::Scram { .. } => ErrorClass::Fatal,
+            // A proxy in front of a broker that is down (HAProxy, a TCP load
+            // balancer) also accepts and closes: retried, with this trace.
+            ProtocolError::TlsRequired { .. } => ErrorClass::Transient,
             // A certificate the broker's chain or name does not pass (rustls's
             // errors are InvalidData) needs a fix, not a retry; a cut
             // connection during the handshake is transient.
@@ -481,7 +483,7 @@ mod tests {
         });
         let e = check_reachable(&settings).await.unwrap_err();
         assert!(matches!(e, ProtocolError::TlsRequired { .. }), "{e:?}");
-        assert_eq!(e.class(), ErrorClass::Fatal);
+        assert_eq!(e.class(), ErrorClass::Transient);
         assert!(e.to_string().contains("security.protocol=SSL"), "{e}");
     }
 
