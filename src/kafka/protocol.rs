@@ -390,8 +390,7 @@ mod tests {
             // One connection at a time, each from its ApiVersions on.
             while let Ok((mut s, _)) = listener.accept().await {
                 let mut first = true;
-                loop {
-                    let Ok(len) = s.read_i32().await else { break };
+                while let Ok(len) = s.read_i32().await {
                     let mut req = vec![0u8; len as usize];
                     s.read_exact(&mut req).await.unwrap();
                     let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
