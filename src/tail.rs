@@ -38,6 +38,10 @@ pub enum TailError {
     Kafka(#[from] KafkaError),
     #[error("cannot write to standard output")]
     Io(#[from] std::io::Error),
+    #[error("cannot connect to the Kafka brokers")]
+    Brokers(#[source] crate::kafka::protocol::ProtocolError),
+    #[error("cannot start an i/o runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Read the topics from the beginning, one after the other, and print each
@@ -46,7 +50,13 @@ pub enum TailError {
 ///
 /// Topics are read one at a time: on the tansu broker a consumer assigned
 /// to several topics at once was seen to miss the first topic's records.
+///
+/// First one checked connection (pgcdc's own, with the same TLS and SASL):
+/// a refused password or certificate fails naming the setting rather than
+/// as librdkafka's metadata timeout. Not for use inside a tokio runtime.
 pub fn tail(opts: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(TailError::Runtime)?;
+    runtime.block_on(crate::kafka::protocol::check_reachable(&opts.client)).map_err(TailError::Brokers)?;
     let mut seen = 0usize;
     for topic in &opts.topics {
         let remaining = opts.max_records.map(|m| m.saturating_sub(seen));

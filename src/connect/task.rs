@@ -78,16 +78,16 @@ impl PipelineRuntime {
     }
 }
 
-/// Asks the broker's metadata for the cluster id until it answers (or the
-/// runtime is gone): librdkafka blocks, hence a thread of its own.
+/// Asks the broker's metadata for the cluster id until it answers, the
+/// runtime is gone, or the broker refuses the worker's credentials (which
+/// the connectors report, naming the setting): librdkafka blocks, hence a
+/// thread of its own.
 fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync::Weak<std::sync::OnceLock<String>>) {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let mut cc = rdkafka::ClientConfig::new();
-    cc.set("bootstrap.servers", &kafka.bootstrap_servers);
-    for (k, v) in &kafka.options {
-        cc.set(k, v);
-    }
-    let consumer: BaseConsumer = match cc.create() {
+    // The one client configuration (Connect's names translated): the raw
+    // options would hand `sasl.jaas.config` to librdkafka, which refuses it
+    // and echoes it, password included, in its error.
+    let consumer: BaseConsumer<Refused> = match kafka.client_settings().client_config().create_with_context(Refused::default()) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "cannot create a kafka client for the cluster id");
@@ -103,11 +103,36 @@ fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync
             }
             None => {
                 drop(cell);
+                // Serves librdkafka's error callbacks (Refused::error).
+                let _ = consumer.poll(Duration::from_millis(100));
+                if consumer.context().0.load(Ordering::Relaxed) {
+                    tracing::warn!(
+                        "kafka cluster id lookup stopped: the broker refused authentication or TLS \
+                         (check security.protocol, sasl.jaas.config and the ssl.* settings)"
+                    );
+                    return;
+                }
                 std::thread::sleep(CLUSTER_ID_RETRY);
             }
         }
     }
 }
+
+/// Remembers that librdkafka reported a refused authentication or TLS handshake.
+#[derive(Default)]
+struct Refused(AtomicBool);
+
+impl rdkafka::ClientContext for Refused {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        use rdkafka::types::RDKafkaErrorCode as C;
+        match error.rdkafka_error_code() {
+            Some(C::Authentication | C::SaslAuthenticationFailed | C::SSL) => self.0.store(true, Ordering::Relaxed),
+            _ => tracing::debug!(error = %error, reason, "kafka cluster id lookup"),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Refused {}
 
 impl ConnectorRuntime for PipelineRuntime {
     fn start(&self, config: ConnectorConfig) -> Box<dyn TaskHandle> {

@@ -23,6 +23,8 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
+use kafka_protocol::messages::metadata_request::MetadataRequest;
+use kafka_protocol::messages::metadata_response::MetadataResponse;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use kafka_protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
@@ -98,6 +100,10 @@ pub enum ProtocolError {
     SaslMechanism { mechanism: &'static str, offered: String },
     #[error("SASL authentication as {username} with {mechanism} failed: check the user name and password in sasl.jaas.config ({message})")]
     SaslFailed { mechanism: &'static str, username: String, message: String },
+    #[error("the Kafka broker at {addr} closed the connection at the first request after ApiVersions: it requires authentication. Set security.protocol=SASL_SSL (or SASL_PLAINTEXT), sasl.mechanism and sasl.jaas.config as the broker's listener demands")]
+    SaslRequired { addr: String },
+    #[error("the Kafka broker ({servers}) closed the connection at the first request: if its listener speaks TLS, set security.protocol=SSL (or SASL_SSL) and ssl.ca.location")]
+    TlsRequired { servers: String },
     #[error("SASL {mechanism} exchange failed (check sasl.jaas.config)")]
     Scram {
         mechanism: &'static str,
@@ -115,7 +121,11 @@ impl Classify for ProtocolError {
             | ProtocolError::Setting(_)
             | ProtocolError::SaslMechanism { .. }
             | ProtocolError::SaslFailed { .. }
+            | ProtocolError::SaslRequired { .. }
             | ProtocolError::Scram { .. } => ErrorClass::Fatal,
+            // A proxy in front of a broker that is down (HAProxy, a TCP load
+            // balancer) also accepts and closes: retried, with this trace.
+            ProtocolError::TlsRequired { .. } => ErrorClass::Transient,
             // A certificate the broker's chain or name does not pass (rustls's
             // errors are InvalidData) needs a fix, not a retry; a cut
             // connection during the handshake is transient.
@@ -136,15 +146,59 @@ const CHECK: Profile =
     Profile { client_id: "pgcdc-check", connect_timeout: Duration::from_secs(15), max_response_bytes: 1024 * 1024 };
 
 /// Opens (and closes) one connection to a bootstrap server with the
-/// worker's TLS and SASL: a wrong CA, host name or password fails here,
-/// classified and naming the setting, before librdkafka would retry it
-/// silently.
+/// worker's TLS and SASL and asks it for metadata: a wrong CA, host name or
+/// password, a missing client certificate, a broker that demands SASL when
+/// none is configured fail here, classified and naming the setting, before
+/// librdkafka would retry them silently.
+///
+/// A connection the broker closes is ambiguous (a broker restarting does it
+/// too): such a check is tried once more before it counts.
 pub async fn check_reachable(settings: &ClientSettings) -> Result<(), ProtocolError> {
-    Connection::open_any(settings, CHECK).await.map(drop)
+    match check_once(settings).await {
+        Err(ProtocolError::SaslRequired { .. } | ProtocolError::TlsRequired { .. }) => {
+            tokio::time::sleep(RECHECK_PAUSE).await;
+            check_once(settings).await
+        }
+        other => other,
+    }
+}
+
+/// The pause before a closed connection is checked again.
+const RECHECK_PAUSE: Duration = Duration::from_secs(1);
+
+async fn check_once(settings: &ClientSettings) -> Result<(), ProtocolError> {
+    let mut conn = match Connection::open_any(settings, CHECK).await {
+        Ok(conn) => conn,
+        // A TLS listener reads a plaintext request as a bad handshake and
+        // closes the connection.
+        Err(ProtocolError::Io(e)) if settings.security()?.tls.is_none() && closed(&e) => {
+            return Err(ProtocolError::TlsRequired { servers: settings.bootstrap_servers.clone() });
+        }
+        Err(e) => return Err(e),
+    };
+    let version = conn.version(ApiKey::Metadata, "Metadata", 1, 4)?;
+    let request = MetadataRequest::default().with_topics(Some(Vec::new()));
+    match conn.request::<_, MetadataResponse>(ApiKey::Metadata, "Metadata", version, &request, CHECK.connect_timeout).await {
+        Ok(_) => Ok(()),
+        // A SASL listener reads ApiVersions, then drops a client that goes on
+        // without authenticating (Apache Kafka and tansu alike).
+        Err(ProtocolError::Io(e)) if settings.security()?.sasl.is_none() && closed(&e) => {
+            Err(ProtocolError::SaslRequired { addr: conn.addr })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `e` is the peer closing the connection.
+fn closed(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(e.kind(), K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe)
 }
 
 /// One connection to one broker.
 pub struct Connection {
+    /// `host:port` connected to.
+    addr: String,
     stream: Box<dyn Stream>,
     profile: Profile,
     correlation_id: i32,
@@ -171,9 +225,11 @@ impl Connection {
             }
             None => Box::new(tcp),
         };
-        let mut conn = Connection { stream, profile, correlation_id: 0, versions: HashMap::new() };
-        let response: ApiVersionsResponse =
-            conn.request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), timeout).await?;
+        let mut conn = Connection { addr: addr.to_owned(), stream, profile, correlation_id: 0, versions: HashMap::new() };
+        let response: ApiVersionsResponse = conn
+            .request(ApiKey::ApiVersions, "ApiVersions", 0, &ApiVersionsRequest::default(), timeout)
+            .await
+            .map_err(|e| super::tls::refused(e, addr))?;
         if response.error_code != 0 {
             return Err(ProtocolError::Broker { api: "ApiVersions", code: response.error_code });
         }
@@ -205,7 +261,14 @@ impl Connection {
                 self.sasl_authenticate(sasl, sasl::plain(&sasl.username, password), timeout).await?;
             }
             SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
-                let scram_err = |source| ProtocolError::Scram { mechanism, source };
+                let scram_err = |source| match source {
+                    ScramError::Refused(answer) => ProtocolError::SaslFailed {
+                        mechanism,
+                        username: sasl.username.clone(),
+                        message: format!("the broker answered e={answer}"),
+                    },
+                    source => ProtocolError::Scram { mechanism, source },
+                };
                 let (scram, first) = Scram::start(sasl.mechanism, &sasl.username, password).map_err(scram_err)?;
                 let server_first = self.sasl_authenticate(sasl, first, timeout).await?;
                 let (fin, client_final) = scram.respond(&server_first).map_err(scram_err)?;
@@ -316,36 +379,46 @@ mod tests {
     const PROFILE: Profile =
         Profile { client_id: "pgcdc-test", connect_timeout: Duration::from_secs(5), max_response_bytes: 1024 * 1024 };
 
+    /// `reply`'s answer for: close the connection.
+    const CLOSE: i32 = i32::MIN;
+
     /// A broker that answers ApiVersions, then `reply(correlation id)` to each later request.
     async fn broker(reply: fn(i32) -> Option<i32>) -> (ClientSettings, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut first = true;
-            loop {
-                let Ok(len) = s.read_i32().await else { return };
-                let mut req = vec![0u8; len as usize];
-                s.read_exact(&mut req).await.unwrap();
-                let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
-                // ApiVersions v0: header (correlation id), error code, api keys.
-                let mut body = BytesMut::new();
-                if first {
-                    first = false;
-                    body.put_i32(correlation);
-                    body.put_i16(0);
-                    body.put_i32(1);
-                    body.put_i16(ApiKey::ApiVersions as i16);
-                    body.put_i16(0);
-                    body.put_i16(3);
-                } else {
-                    let Some(c) = reply(correlation) else { continue };
-                    body.put_i32(c);
-                    body.put_i16(0);
-                    body.put_i32(0);
+            // One connection at a time, each from its ApiVersions on.
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut first = true;
+                while let Ok(len) = s.read_i32().await {
+                    let mut req = vec![0u8; len as usize];
+                    s.read_exact(&mut req).await.unwrap();
+                    let correlation = i32::from_be_bytes([req[4], req[5], req[6], req[7]]);
+                    // ApiVersions v0: header (correlation id), error code, api keys.
+                    let mut body = BytesMut::new();
+                    if first {
+                        first = false;
+                        body.put_i32(correlation);
+                        body.put_i16(0);
+                        body.put_i32(2);
+                        body.put_i16(ApiKey::ApiVersions as i16);
+                        body.put_i16(0);
+                        body.put_i16(3);
+                        body.put_i16(ApiKey::Metadata as i16);
+                        body.put_i16(0);
+                        body.put_i16(12);
+                    } else {
+                        let Some(c) = reply(correlation) else { continue };
+                        if c == CLOSE {
+                            break;
+                        }
+                        body.put_i32(c);
+                        body.put_i16(0);
+                        body.put_i32(0);
+                    }
+                    s.write_i32(body.len() as i32).await.unwrap();
+                    s.write_all(&body).await.unwrap();
                 }
-                s.write_i32(body.len() as i32).await.unwrap();
-                s.write_all(&body).await.unwrap();
             }
         });
         (ClientSettings::new(format!(",{addr}"), Vec::new()), task)
@@ -386,6 +459,31 @@ mod tests {
             .await;
         assert!(matches!(r, Err(ProtocolError::Timeout { api: "ApiVersions", .. })), "{r:?}");
         assert_eq!(r.unwrap_err().class(), ErrorClass::Transient);
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_drops_the_first_request_after_api_versions_requires_sasl() {
+        let (settings, _task) = broker(|_| Some(CLOSE)).await;
+        let r = check_reachable(&settings).await;
+        assert!(matches!(r, Err(ProtocolError::SaslRequired { .. })), "{r:?}");
+        let e = r.unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Fatal);
+        assert!(e.to_string().contains("security.protocol=SASL_SSL"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_broker_that_drops_a_plaintext_client_at_once_requires_tls() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let settings = ClientSettings::new(listener.local_addr().unwrap().to_string(), Vec::new());
+        let _task = tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        });
+        let e = check_reachable(&settings).await.unwrap_err();
+        assert!(matches!(e, ProtocolError::TlsRequired { .. }), "{e:?}");
+        assert_eq!(e.class(), ErrorClass::Transient);
+        assert!(e.to_string().contains("security.protocol=SSL"), "{e}");
     }
 
     #[tokio::test]

@@ -9,6 +9,9 @@
 //!             ◀── server-first "r=cnonce+snonce,s=salt,i=iterations"
 //!           SaslAuthenticate(client-final "c=biws,r=…,p=proof")
 //!             ◀── server-final "v=signature" (checked: the broker knows the password too)
+//!                 or "e=invalid-proof" / "e=unknown-user": a failure, even when the
+//!                 SaslAuthenticate error code says none (some brokers leave the abort to the
+//!                 client and would admit a client that goes on: the connection is dropped)
 //! ```
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -30,6 +33,14 @@ pub enum ScramError {
     Iterations(u32),
     #[error("no randomness for the SCRAM nonce")]
     Random,
+    /// The broker's `e=` answer (RFC 5802 server-error): the credentials were refused.
+    #[error("the broker refused the SCRAM exchange: {0}")]
+    Refused(String),
+}
+
+/// The broker's `e=` attribute, when its message is a SCRAM error.
+fn server_error(message: &str) -> Option<ScramError> {
+    message.split(',').find_map(|p| p.strip_prefix("e=")).map(|e| ScramError::Refused(e.chars().take(64).collect()))
 }
 
 /// The PLAIN message: no authorization id, the user, the password.
@@ -74,6 +85,9 @@ impl Scram {
     /// Answers the server-first message with the client-final message.
     pub fn respond(self, server_first: &[u8]) -> Result<(ScramFinal, Vec<u8>), ScramError> {
         let server_first = std::str::from_utf8(server_first).map_err(|_| ScramError::Malformed)?;
+        if let Some(refused) = server_error(server_first) {
+            return Err(refused);
+        }
         let (mut nonce, mut salt, mut iterations) = (None, None, None);
         for part in server_first.split(',') {
             match part.split_at_checked(2) {
@@ -115,6 +129,9 @@ impl ScramFinal {
     /// Checks the server-final message (`v=…`): the broker proves it knows the password.
     pub fn verify(self, server_final: &[u8]) -> Result<(), ScramError> {
         let text = std::str::from_utf8(server_final).map_err(|_| ScramError::Malformed)?;
+        if let Some(refused) = server_error(text) {
+            return Err(refused);
+        }
         let v = text.split(',').find_map(|p| p.strip_prefix("v=")).ok_or(ScramError::Malformed)?;
         let v = B64.decode(v).map_err(|_| ScramError::Malformed)?;
         hmac::verify(&self.server_key, self.auth_message.as_bytes(), &v).map_err(|_| ScramError::ServerSignature)
@@ -146,6 +163,11 @@ mod tests {
         assert_eq!(scram.client_first_bare, "n=u=2C=3D,r=abc");
         let (fin, _) = scram.respond(server_first).unwrap();
         assert_eq!(fin.verify(b"v=AAAA").unwrap_err(), ScramError::ServerSignature);
+        let (scram, _) = Scram::with_nonce(SaslMechanism::ScramSha512, "u", "p", "abc".into());
+        let (fin, _) = scram.respond(server_first).unwrap();
+        assert_eq!(fin.verify(b"e=invalid-proof").unwrap_err(), ScramError::Refused("invalid-proof".into()));
+        let (scram, _) = Scram::with_nonce(SaslMechanism::ScramSha512, "u", "p", "abc".into());
+        assert_eq!(scram.respond(b"e=unknown-user").err(), Some(ScramError::Refused("unknown-user".into())));
         let (scram, _) = Scram::with_nonce(SaslMechanism::ScramSha512, "u", "p", "zzz".into());
         assert_eq!(scram.respond(server_first).err(), Some(ScramError::Nonce));
         let (scram, _) = Scram::with_nonce(SaslMechanism::ScramSha256, "u", "p", "abc".into());

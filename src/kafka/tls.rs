@@ -37,6 +37,8 @@ pub enum TlsError {
     ClientCert(#[source] rustls::Error),
     #[error("{host} is not a valid TLS server name")]
     ServerName { host: String },
+    #[error("the Kafka broker at {addr} refused the TLS connection (alert {alert}): when it requires client certificates, set ssl.certificate.location and ssl.key.location (PEM, signed by a CA the broker trusts); else check ssl.ca.location")]
+    Refused { addr: String, alert: String },
     #[error("TLS handshake with the Kafka broker at {addr} failed (check ssl.ca.location and ssl.endpoint.identification.algorithm, and that the port speaks TLS)")]
     Handshake {
         addr: String,
@@ -105,10 +107,31 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<rustls::ClientConfig>
 pub async fn connect(config: Arc<rustls::ClientConfig>, tcp: TcpStream, addr: &str) -> Result<TlsStream<TcpStream>, TlsError> {
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
     let name = ServerName::try_from(host.to_owned()).map_err(|_| TlsError::ServerName { host: host.to_owned() })?;
-    TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|source| TlsError::Handshake { addr: addr.to_owned(), source })
+    TlsConnector::from(config).connect(name, tcp).await.map_err(|source| match alert(&source) {
+        Some(alert) => TlsError::Refused { addr: addr.to_owned(), alert },
+        None => TlsError::Handshake { addr: addr.to_owned(), source },
+    })
+}
+
+/// The TLS alert the broker sent, when `e` is one: with TLS 1.3 a broker
+/// that refuses the client's certificate (or its absence) says so only after
+/// the handshake, at the first read.
+fn alert(e: &std::io::Error) -> Option<String> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(a) => Some(format!("{a:?}")),
+        _ => None,
+    }
+}
+
+/// The first exchange's error: a TLS alert becomes [`TlsError::Refused`].
+pub(crate) fn refused(e: super::protocol::ProtocolError, addr: &str) -> super::protocol::ProtocolError {
+    match &e {
+        super::protocol::ProtocolError::Io(io) => match alert(io) {
+            Some(alert) => TlsError::Refused { addr: addr.to_owned(), alert }.into(),
+            None => e,
+        },
+        _ => e,
+    }
 }
 
 /// `ssl.endpoint.identification.algorithm = none`: the chain is verified,

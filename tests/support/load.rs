@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::txlog::{read_topic, verify, Verdict};
+use super::txlog::{read_topic_with, verify, Verdict};
+use pgcdc::kafka::ClientSettings;
 use super::TestDatabase;
 
 /// Keys the load works on.
@@ -242,7 +243,12 @@ async fn write(conn: String, expected: Expected, stop: Arc<AtomicBool>, seed: u6
 
 /// The (id, (op, version)) pairs of the change topic, tombstones left out.
 pub async fn observed(bootstrap: &str, topic: &str) -> Vec<(i64, Change)> {
-    read_topic(bootstrap, topic)
+    observed_with(&ClientSettings::new(bootstrap, Vec::new()), topic).await
+}
+
+/// [`observed`] with the given client settings (TLS, SASL).
+pub async fn observed_with(client: &ClientSettings, topic: &str) -> Vec<(i64, Change)> {
+    read_topic_with(client, topic)
         .await
         .iter()
         .filter_map(|r| {
@@ -260,12 +266,17 @@ pub async fn observed(bootstrap: &str, topic: &str) -> Vec<(i64, Change)> {
 /// Polls until nothing is lost (or `timeout`), then looks once more after a
 /// pause (so a late duplicate shows up too) and returns the verdict.
 pub async fn settle(bootstrap: &str, topic: &str, expected: &BTreeMap<i64, Vec<Change>>, timeout: Duration) -> Verdict {
+    settle_with(&ClientSettings::new(bootstrap, Vec::new()), topic, expected, timeout).await
+}
+
+/// [`settle`] with the given client settings (TLS, SASL).
+pub async fn settle_with(client: &ClientSettings, topic: &str, expected: &BTreeMap<i64, Vec<Change>>, timeout: Duration) -> Verdict {
     let deadline = Instant::now() + timeout;
     loop {
-        let v = verify(expected, &observed(bootstrap, topic).await);
+        let v = verify(expected, &observed_with(client, topic).await);
         if v.lost == 0 || Instant::now() > deadline {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            return verify(expected, &observed(bootstrap, topic).await);
+            return verify(expected, &observed_with(client, topic).await);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

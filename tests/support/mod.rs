@@ -29,6 +29,7 @@ pub mod postgres;
 mod process;
 pub mod registry;
 pub mod registry_tls;
+pub mod sasl_gate;
 pub mod tls_broker;
 pub mod txlog;
 pub mod worker;

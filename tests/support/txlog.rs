@@ -18,8 +18,12 @@ use pgcdc::offsets::log_reader::{read_partitions, LogRecord};
 
 /// Every committed record of `topic`, all partitions (order kept within a partition).
 pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<LogRecord> {
-    let (_, by_partition) =
-        read_partitions(&ClientSettings::new(bootstrap, Vec::new()), topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
+    read_topic_with(&ClientSettings::new(bootstrap, Vec::new()), topic).await
+}
+
+/// [`read_topic`] with the given client settings (TLS, SASL).
+pub async fn read_topic_with(client: &ClientSettings, topic: &str) -> Vec<LogRecord> {
+    let (_, by_partition) = read_partitions(client, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
     let mut partitions: Vec<_> = by_partition.into_iter().collect();
     partitions.sort_by_key(|(p, _)| *p);
     partitions.into_iter().flat_map(|(_, r)| r).collect()

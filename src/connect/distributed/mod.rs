@@ -216,8 +216,16 @@ pub struct Parts {
     pub status_records: tokio::sync::mpsc::Receiver<topics::TailRecord>,
 }
 
-/// Creates the internal topics, the writer and the tailers.
+/// Creates the internal topics, the writer and the tailers. A broker that
+/// refuses the worker's TLS or SASL settings stops it here, naming the
+/// setting (librdkafka would retry it silently); one that is merely
+/// unreachable is left to the topic creation's own timeout.
 pub async fn connect(settings: ClusterSettings) -> Result<Parts, TopicError> {
+    if let Err(e) = crate::kafka::protocol::check_reachable(&settings.client).await {
+        if crate::error::Classify::class(&e) == crate::error::ErrorClass::Fatal {
+            return Err(TopicError::Brokers(e));
+        }
+    }
     topics::ensure_compacted(&settings.client, &settings.config_topic).await?;
     topics::ensure_compacted(&settings.client, &settings.status_topic).await?;
     let writer = Writer::new(&settings.client)?;

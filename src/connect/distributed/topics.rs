@@ -57,6 +57,8 @@ pub enum TopicError {
     },
     #[error("this worker did not read its own write to {topic} back within {timeout:?}")]
     ReadBack { topic: String, timeout: Duration },
+    #[error("cannot connect to the Kafka brokers")]
+    Brokers(#[source] crate::kafka::protocol::ProtocolError),
 }
 
 impl Classify for TopicError {
