@@ -15,6 +15,7 @@ pub(crate) mod envelope;
 pub mod error;
 pub mod event;
 pub(crate) mod heartbeat;
+pub(crate) mod javafmt;
 pub mod kafka;
 #[cfg(test)]
 mod layering;

@@ -12,6 +12,9 @@
 //! are a primitive [`SchemaType`] plus a `name` (and `parameters`), as in
 //! Connect.
 
+/// The Connect schema name of a Decimal (`scale` parameter; bytes of the unscaled value).
+pub const DECIMAL_SCHEMA_NAME: &str = "org.apache.kafka.connect.data.Decimal";
+
 use std::sync::Arc;
 
 /// Connect's primitive and container types.

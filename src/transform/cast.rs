@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use crate::encode::json::{write_f32, write_f64, DECIMAL_SCHEMA_NAME};
+use crate::javafmt::{write_f32, write_f64};
+use crate::schema::DECIMAL_SCHEMA_NAME;
 use crate::record::{Record, SchemaAndValue};
 use crate::schema::{Schema, SchemaType, Value};
 use crate::transform::smt::{field_value, java_class, require_struct, SchemaCache, Side};

@@ -209,7 +209,7 @@ impl Parsed {
     }
 }
 
-const DECIMAL_NAME: &str = crate::encode::json::DECIMAL_SCHEMA_NAME;
+const DECIMAL_NAME: &str = crate::schema::DECIMAL_SCHEMA_NAME;
 
 /// A decimal text as (unscaled, scale), as `new BigDecimal(text)` for plain numbers.
 fn parse_decimal(text: &str) -> Option<(i128, i32)> {
