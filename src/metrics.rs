@@ -35,10 +35,14 @@ pub const SNAPSHOT_RUNNING: &str = "pgcdc_snapshot_running";
 pub const SNAPSHOT_COMPLETED: &str = "pgcdc_snapshot_completed";
 /// Tables the running or last snapshot reads, done or not (`TotalTableCount`).
 pub const SNAPSHOT_TABLES: &str = "pgcdc_snapshot_tables";
+/// Rows this connector's running or last snapshot run has read (reset when a run starts).
+pub const SNAPSHOT_ROWS_READ: &str = "pgcdc_snapshot_rows_read";
+/// The planner's estimate (`pg_class.reltuples`) of the rows that run reads: progress is `pgcdc_snapshot_rows_read / pgcdc_snapshot_rows_estimated`.
+pub const SNAPSHOT_ROWS_ESTIMATED: &str = "pgcdc_snapshot_rows_estimated";
 /// Tables of it done (`TotalTableCount - RemainingTableCount`).
 pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 
-/// Time to make one batch durable (the Kafka transaction's commit with its offset), a histogram.
+/// Time to make one batch durable (the Kafka transaction's commit with its offset).
 pub const SINK_COMMIT_SECONDS: &str = "pgcdc_sink_commit_seconds";
 
 /// WAL the connector's slot keeps on the server: end of WAL − the slot's `restart_lsn` (bytes).
@@ -81,6 +85,8 @@ pub struct ConnectorMetrics {
     pub slot_retained_wal: AtomicU64,
     pub slot_flush_lag: AtomicU64,
     pub commit_seconds: Histogram,
+    pub snapshot_rows_read: AtomicU64,
+    pub snapshot_rows_estimated: AtomicU64,
     pub retries: AtomicU64,
     /// Milliseconds since the epoch; 0: none yet.
     pub last_error_ms: AtomicU64,
@@ -174,7 +180,7 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 21] = [
+        let families: [(&str, &str, &str, Getter); 23] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
@@ -195,6 +201,8 @@ impl Registry {
             (SNAPSHOT_COMPLETED, "gauge", "1 once a snapshot completed in this process.", |m| &m.snapshot_completed),
             (SNAPSHOT_TABLES, "gauge", "Tables of the running or last snapshot.", |m| &m.snapshot_tables),
             (SNAPSHOT_TABLES_DONE, "gauge", "Tables of it done.", |m| &m.snapshot_tables_done),
+            (SNAPSHOT_ROWS_READ, "gauge", "Rows the running or last snapshot run has read.", |m| &m.snapshot_rows_read),
+            (SNAPSHOT_ROWS_ESTIMATED, "gauge", "Planner's row estimate of the tables that run reads.", |m| &m.snapshot_rows_estimated),
             (
                 DURABLE_COMMIT_TIMESTAMP_SECONDS,
                 "gauge",

@@ -92,3 +92,29 @@ async fn slot_lag_metrics_follow_retained_wal() {
     assert!(server as i64 >= before + written, "the server's end of WAL as last reported: {server}");
     assert!(durable > 0 && durable <= server, "durable {durable} within the server's WAL {server}");
 }
+
+/// GIVEN two analyzed tables of 12,000 and 3,000 rows, WHEN a connector
+/// snapshots them, THEN `pgcdc_snapshot_rows_estimated` is the planner's
+/// estimate (15,000) and `pgcdc_snapshot_rows_read` reaches it: progress
+/// and ETA come from those two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_progress_against_the_planners_estimate() {
+    let broker = Broker::shared();
+    let db = PgServer::shared().create_database("metrics_snap").await;
+    db.execute(
+        "CREATE TABLE a (id bigint PRIMARY KEY, pad text); CREATE TABLE b (id bigint PRIMARY KEY); \
+         INSERT INTO a SELECT g, 'x' FROM generate_series(1, 12000) g; INSERT INTO b SELECT generate_series(1, 3000); \
+         ANALYZE a; ANALYZE b",
+    )
+    .await;
+    let worker = Worker::start(broker).await;
+    let config = connector_config(&db, &unique_name("snapm"), &unique_name("slot"), &[("table.include.list", "public.a,public.b")]);
+    let (code, body) = worker.register("snapm", config).await;
+    assert_eq!(code, 201, "{body}");
+    wait_metric(&worker, "pgcdc_snapshot_completed", "snapm", "1", |v| v == 1).await;
+    let estimated = metric(&worker, "pgcdc_snapshot_rows_estimated", "snapm").await.expect("estimate");
+    let read = metric(&worker, "pgcdc_snapshot_rows_read", "snapm").await.expect("rows read");
+    println!("snapshot: read {read} of an estimated {estimated}");
+    assert_eq!(estimated, 15_000);
+    assert_eq!(read, 15_000);
+}
