@@ -273,7 +273,16 @@ async fn idle_tables_do_not_pin_wal() {
     start_connector(&worker, &db, &name, &prefix, &[("publication.autocreate.mode", "filtered")]).await;
     let client = db.client().await;
     let noise = elsewhere.client().await;
-    let start = confirmed_flush_lsn(&client, &name).await.expect("slot is active");
+    // RUNNING comes once both ends are connected, a moment before START_REPLICATION.
+    let mut start = None;
+    for _ in 0..150 {
+        start = confirmed_flush_lsn(&client, &name).await;
+        if start.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let start = start.unwrap_or_else(|| panic!("the slot never became active\n{}", worker.log()));
 
     // WHEN only a non-captured table changes
     for i in 0..50 {
