@@ -16,6 +16,10 @@
 #                                      (promtool from Debian's prometheus package, installed if missing)
 #   6. monitoring names                the dashboard JSON parses, and every pgcdc_* metric the
 #                                      dashboard and the alerts use is one src/metrics.rs exposes
+#   7. compose.yaml                    parsed by compose-spec (PyPI bindings of the compose_spec
+#                                      crate: the Compose specification, unknown keys refused) in
+#                                      $PGCDC_TOOLS_DIR/compose-venv; every file it mounts, the
+#                                      secrets and the Containerfile exist
 #
 # kubernetes-validate and checkov (PyPI) are installed into $PGCDC_TOOLS_DIR/deploy-venv (a venv
 # of their own: checkov pins many libraries) on the first run; later runs take a few seconds.
@@ -107,6 +111,42 @@ sys.exit(1 if unknown else 0)
 PY
 }
 
+COMPOSE_VENV="$TOOLS_DIR/compose-venv"
+COMPOSE_SPEC_VERSION="0.2.1"
+
+compose_file() {
+    if [ ! -x "$COMPOSE_VENV/bin/python" ] || ! "$COMPOSE_VENV/bin/python" -c "import compose_spec" >/dev/null 2>&1; then
+        rm -rf "$COMPOSE_VENV"
+        python3 -m venv "$COMPOSE_VENV" && "$COMPOSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --no-input "compose-spec==$COMPOSE_SPEC_VERSION" >&2 || return 1
+    fi
+    "$COMPOSE_VENV/bin/python" - <<'PY'
+import pathlib, sys
+from compose_spec import PyCompose
+text = pathlib.Path("compose.yaml").read_text()
+compose = PyCompose.from_yaml(text)
+d = compose.to_dict()
+missing = []
+for name, svc in d.get("services", {}).items():
+    for v in svc.get("volumes", []) or []:
+        src = v.get("source") if isinstance(v, dict) else str(v).split(":")[0]
+        if isinstance(src, str) and src.startswith("./") and not pathlib.Path(src).exists():
+            missing.append(f"services.{name}.volumes: {src}")
+    build = svc.get("build")
+    if isinstance(build, dict):
+        ctx = pathlib.Path(build.get("context", "."))
+        dockerfile = build.get("dockerfile", "Dockerfile")
+        if not (ctx / dockerfile).exists():
+            missing.append(f"services.{name}.build.dockerfile: {ctx / dockerfile}")
+for name, sec in (d.get("secrets") or {}).items():
+    f = sec.get("file") if isinstance(sec, dict) else None
+    if f and not pathlib.Path(f).exists():
+        missing.append(f"secrets.{name}.file: {f}")
+print(f"services {compose.service_names()}; files it names: " + ("missing " + ", ".join(missing) if missing else "all present"))
+sys.exit(1 if missing else 0)
+PY
+}
+
 install_tools
 if ! command -v promtool >/dev/null 2>&1; then
     log "apt-get install prometheus (promtool)"
@@ -130,5 +170,6 @@ else
     failed=1
 fi
 check "dashboard and alert metric names" monitoring_names
+check "compose.yaml (compose-spec $COMPOSE_SPEC_VERSION)" compose_file
 [ "$failed" -eq 0 ] || die "deploy checks failed"
 log "all deploy checks passed"

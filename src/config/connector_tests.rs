@@ -478,3 +478,31 @@ fn slot_publication_and_connector_names_are_checked_at_registration() {
     assert!(errs.for_property("name").next().unwrap().contains("249"), "{errs}");
     ConnectorConfig::from_properties(&"n".repeat(MAX_CONNECTOR_NAME_BYTES), &base()).unwrap();
 }
+
+/// The compose stack's connector files parse as pgcdc reads them, with the
+/// password from the secret file the stack mounts (`deploy/compose`).
+#[test]
+fn compose_stack_connector_files_parse_with_their_secret() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("deploy/compose/postgres_password.properties"), secrets.path().join("postgres_password")).unwrap();
+    let policy = crate::config::providers::ProviderPolicy {
+        env: None,
+        file: Some(crate::config::providers::FileProvider { allowed_paths: vec![secrets.path().to_path_buf()], ..Default::default() }),
+    };
+    let dir = root.join("deploy/compose/connectors");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap().replace("/run/secrets", &secrets.path().display().to_string());
+        let (name, raw) = crate::connect::parse_connector_file(text.as_bytes()).unwrap();
+        let (cfg, warnings) = ConnectorConfig::with_providers(&name, &raw, &policy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
+        assert_eq!(cfg.connection.password.as_ref().map(Secret::expose), Some("postgres"), "{}", path.display());
+        assert_eq!(cfg.connection.host, "postgres");
+        names.push((name, cfg.slot_name.clone()));
+    }
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_ne!(names[0].1, names[1].1, "each connector has its own slot: {names:?}");
+}

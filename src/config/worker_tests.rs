@@ -317,3 +317,13 @@ fn a_reference_that_cannot_be_resolved_names_the_field() {
         Ok(())
     });
 }
+
+/// The compose stack's worker configuration loads and validates.
+#[test]
+fn compose_stack_worker_config_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/compose/pgcdc.toml");
+    let config = WorkerConfig::load(Some(&path)).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
+    assert_eq!(config.worker.connectors_dir.as_deref(), Some(std::path::Path::new("/etc/pgcdc/connectors")));
+}
