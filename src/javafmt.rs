@@ -4,27 +4,24 @@
 
 /// Java's `Double.toString` as Jackson prints it; NaN and infinities as strings.
 pub fn write_f64(x: f64, buf: &mut Vec<u8>) {
-    if x.is_nan() {
-        buf.extend_from_slice(b"\"NaN\"");
-    } else if x.is_infinite() {
-        buf.extend_from_slice(if x > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
-    } else {
-        let short = format!("{x:e}");
-        let sci = if sig_digits(&short) < 2 { format!("{x:.1e}") } else { short };
-        buf.extend_from_slice(java_layout(&sci, x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0).as_bytes());
-    }
+    write_float(x.is_nan(), x.is_infinite(), x > 0.0, format!("{x:e}"), || format!("{x:.1e}"), x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0, buf);
 }
 
 /// Java's `Float.toString` as Jackson prints it.
 pub fn write_f32(x: f32, buf: &mut Vec<u8>) {
-    if x.is_nan() {
+    write_float(x.is_nan(), x.is_infinite(), x > 0.0, format!("{x:e}"), || format!("{x:.1e}"), x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0, buf);
+}
+
+/// The common layout of both: `short` is Rust's shortest `{:e}` text, `one_digit` the same
+/// with one fraction digit (Java prints at least one), `plain` whether Java prints no exponent.
+fn write_float(nan: bool, infinite: bool, positive: bool, short: String, one_digit: impl FnOnce() -> String, plain: bool, buf: &mut Vec<u8>) {
+    if nan {
         buf.extend_from_slice(b"\"NaN\"");
-    } else if x.is_infinite() {
-        buf.extend_from_slice(if x > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" });
+    } else if infinite {
+        buf.extend_from_slice(if positive { b"\"Infinity\"" } else { b"\"-Infinity\"" });
     } else {
-        let short = format!("{x:e}");
-        let sci = if sig_digits(&short) < 2 { format!("{x:.1e}") } else { short };
-        buf.extend_from_slice(java_layout(&sci, x.abs() >= 1e-3 && x.abs() < 1e7 || x == 0.0).as_bytes());
+        let sci = if sig_digits(&short) < 2 { one_digit() } else { short };
+        buf.extend_from_slice(java_layout(&sci, plain).as_bytes());
     }
 }
 

@@ -9,7 +9,6 @@
 //!   `--authentication` (its answer: error code none, `e=unknown-user` in the SCRAM message,
 //!   and a client that goes on anyway is admitted: pgcdc and librdkafka must both stop).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,15 +16,13 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
-use serde_json::Value;
 
 use crate::support::load::{create_tables, report, settle_with, Load, Rng};
 use crate::support::sasl_gate::metadata_after_ignoring_a_refused_scram;
 use crate::support::worker::{distributed_env, DistributedTimeouts};
-use crate::support::tls_broker::{AuthTansu, Security, TlsBroker, READER_USER, SASL_USER};
+use crate::support::tls_broker::{ids, wait_ids, AuthTansu, Security, TlsBroker, READER_USER, SASL_USER};
 use crate::support::{connector_config, unique_name, PgServer, TestDatabase, Worker};
 use pgcdc::kafka::ClientSettings;
-use pgcdc::offsets::log_reader::read_partitions;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -41,31 +38,6 @@ fn reader_settings(broker: &TlsBroker, options: &[(&str, &str)]) -> ClientSettin
         opts.push(("sasl.jaas.config".to_owned(), jaas(READER_USER)));
     }
     ClientSettings::new(broker.tls_bootstrap.clone(), opts)
-}
-
-/// How many times each id's insert landed in `topic`, read committed through the secured port.
-async fn ids(client: &ClientSettings, topic: &str) -> BTreeMap<i64, usize> {
-    let (_, by_partition) = read_partitions(client, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
-    let mut seen = BTreeMap::new();
-    for r in by_partition.into_values().flatten() {
-        let Some(value) = r.value.as_deref() else { continue };
-        let v: Value = serde_json::from_slice(value).expect("value JSON");
-        if let Some(id) = v["payload"]["after"]["id"].as_i64() {
-            *seen.entry(id).or_insert(0) += 1;
-        }
-    }
-    seen
-}
-
-async fn wait_ids(client: &ClientSettings, topic: &str, n: usize) -> BTreeMap<i64, usize> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let seen = ids(client, topic).await;
-        if seen.len() >= n || Instant::now() > deadline {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn table(name: &str) -> TestDatabase {

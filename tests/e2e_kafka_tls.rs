@@ -2,46 +2,21 @@
 //! consumers, and its own protocol connection: offsets reader), against tansu behind
 //! stunnel4 (see `support::tls_broker`). pgcdc is given only the TLS port.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
 
-use crate::support::tls_broker::TlsBroker;
+use crate::support::tls_broker::{ids, wait_ids, TlsBroker};
 use pgcdc::kafka::ClientSettings;
-use pgcdc::offsets::log_reader::read_partitions;
 use crate::support::{connector_config, unique_name, PgServer, Worker};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How many times each id's insert landed in `topic`, read committed over TLS (the broker
-/// advertises the TLS port, so no reader can use the plaintext one past bootstrap).
-async fn ids(broker: &TlsBroker, topic: &str) -> BTreeMap<i64, usize> {
-    let client = ClientSettings::new(
+/// The tests' reader of the TLS port (the CA file, no SASL).
+fn reader(broker: &TlsBroker) -> ClientSettings {
+    ClientSettings::new(
         broker.tls_bootstrap.clone(),
         [("security.protocol".to_owned(), "SSL".to_owned()), ("ssl.ca.location".to_owned(), broker.ca.display().to_string())],
-    );
-    let (_, by_partition) = read_partitions(&client, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
-    let mut seen = BTreeMap::new();
-    for r in by_partition.into_values().flatten() {
-        let Some(value) = r.value.as_deref() else { continue };
-        let v: Value = serde_json::from_slice(value).expect("value JSON");
-        if let Some(id) = v["payload"]["after"]["id"].as_i64() {
-            *seen.entry(id).or_insert(0) += 1;
-        }
-    }
-    seen
-}
-
-async fn wait_ids(broker: &TlsBroker, topic: &str, n: usize) -> BTreeMap<i64, usize> {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let seen = ids(broker, topic).await;
-        if seen.len() >= n || Instant::now() > deadline {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    )
 }
 
 /// GIVEN a worker whose only broker address is the TLS port (CA file, zstd compression),
@@ -65,16 +40,16 @@ async fn exactly_once_over_tls_with_zstd_survives_kill_9() {
     for id in 0..40i64 {
         db.execute(&format!("INSERT INTO t VALUES ({id}, repeat('z', 200))")).await;
     }
-    let seen = wait_ids(&broker, &topic, 40).await;
+    let seen = wait_ids(&reader(&broker), &topic, 40).await;
     assert_eq!(seen.len(), 40, "{seen:?}\n{}", worker.log());
     worker.kill9();
     for id in 40..80i64 {
         db.execute(&format!("INSERT INTO t VALUES ({id}, repeat('z', 200))")).await;
     }
     worker.restart().await;
-    let seen = wait_ids(&broker, &topic, 80).await;
+    let seen = wait_ids(&reader(&broker), &topic, 80).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let seen_again = ids(&broker, &topic).await;
+    let seen_again = ids(&reader(&broker), &topic).await;
     assert_eq!(seen, seen_again, "records kept coming after the last id");
     assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..80).collect::<Vec<_>>(), "{}", worker.log());
     assert!(seen.values().all(|n| *n == 1), "duplicates: {seen:?}");

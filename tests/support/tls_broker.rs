@@ -218,3 +218,33 @@ impl Drop for AuthTansu {
         let _ = self.child.wait();
     }
 }
+
+
+/// How many times each id's insert (`payload.after.id` of the JSON envelope) landed in
+/// `topic`, read committed through whatever port and security `client` names.
+pub async fn ids(client: &pgcdc::kafka::ClientSettings, topic: &str) -> std::collections::BTreeMap<i64, usize> {
+    let (_, by_partition) = pgcdc::offsets::log_reader::read_partitions(client, topic)
+        .await
+        .unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
+    let mut seen = std::collections::BTreeMap::new();
+    for r in by_partition.into_values().flatten() {
+        let Some(value) = r.value.as_deref() else { continue };
+        let v: serde_json::Value = serde_json::from_slice(value).expect("value JSON");
+        if let Some(id) = v["payload"]["after"]["id"].as_i64() {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// [`ids`] once `n` ids are there, or after 60 s.
+pub async fn wait_ids(client: &pgcdc::kafka::ClientSettings, topic: &str, n: usize) -> std::collections::BTreeMap<i64, usize> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = ids(client, topic).await;
+        if seen.len() >= n || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
