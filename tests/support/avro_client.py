@@ -18,6 +18,12 @@ schema registry (tests/support/registry.rs).
       header. Bytes and decimals are written as Kafka Connect's JsonConverter
       writes them (base64 of the bytes / of the unscaled two's complement), so
       they compare with its payloads.
+
+  avro_client.py raw BOOTSTRAP TOPIC COUNT TIMEOUT_S
+      Reads TOPIC from the beginning (every partition) until COUNT records or
+      TIMEOUT_S with a plain Consumer (librdkafka decompresses whatever codec
+      the batches have), and prints one JSON line per record:
+      {"partition","offset","key","value","headers"}, bytes as base64.
 """
 import base64
 import datetime
@@ -141,9 +147,32 @@ def decode(url, bootstrap, topic, count, timeout):
         print(json.dumps(r))
 
 
+def raw(bootstrap, topic, count, timeout):
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-check-{time.time_ns()}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    meta = consumer.list_topics(topic, timeout=10)
+    parts = sorted(meta.topics[topic].partitions.keys()) if topic in meta.topics else [0]
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    out = []
+    deadline = time.time() + timeout
+    b64 = lambda b: None if b is None else base64.b64encode(b).decode()
+    while len(out) < count and time.time() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        out.append({"partition": msg.partition(), "offset": msg.offset(), "key": b64(msg.key()),
+                    "value": b64(msg.value()), "headers": [[k, b64(v)] for k, v in (msg.headers() or [])]})
+    consumer.close()
+    out.sort(key=lambda r: (r["partition"], r["offset"]))
+    for r in out:
+        print(json.dumps(r))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "check-registry":
         check_registry(sys.argv[2])
+    elif len(sys.argv) == 6 and sys.argv[1] == "raw":
+        raw(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     elif len(sys.argv) == 7 and sys.argv[1] == "decode":
         decode(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
     else:
