@@ -3,12 +3,14 @@
 #
 #   scripts/check-deploy.sh
 #
-#   1. kubernetes-validate --strict   every manifest in deploy/kubernetes against the Kubernetes
+#   1. kubernetes-validate --strict   every manifest in deploy/kubernetes/*/ against the Kubernetes
 #                                      $KUBERNETES_VERSION schemas (unknown fields are errors)
 #   2. checkov -d deploy/kubernetes    security scan: no failed check. Skipped: CKV_K8S_21 (no
 #                                      namespace in the files: apply them with -n), and the checks
 #                                      named with their reason in the manifests' checkov.io/skip*
 #                                      annotations (the image digest)
+#   2b. kubectl kustomize              the Kustomize bases (standalone, distributed) and the example
+#                                      overlay render, and the result validates (kubectl ships kustomize)
 #   3. systemd-analyze verify          the unit (ExecStart pointed at /bin/true: the binary need
 #                                      not be installed)
 #   4. systemd-analyze security        the unit's exposure (--offline=yes) at most $MAX_EXPOSURE
@@ -65,7 +67,25 @@ check() {
 }
 
 kube_validate() {
-    "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$KUBERNETES_VERSION" deploy/kubernetes/*.yaml
+    "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$KUBERNETES_VERSION" deploy/kubernetes/*/pgcdc-*.yaml
+}
+
+# The Kustomize bases and the example overlay render (`kubectl kustomize`; the overlay's
+# secret files are placeholders made here, in a copy) and what they render validates.
+kustomize_render() {
+    local dir rc=0 k
+    command -v kubectl >/dev/null 2>&1 || { echo "kubectl missing (it carries kustomize)"; return 1; }
+    dir="$(mktemp -d)"
+    cp -r deploy/kubernetes "$dir/"
+    printf 'password=placeholder\n' >"$dir/kubernetes/overlays/example/db.properties"
+    printf 'password=placeholder\n' >"$dir/kubernetes/overlays/example/kafka.properties"
+    for k in standalone distributed overlays/example; do
+        kubectl kustomize "$dir/kubernetes/$k" >"$dir/rendered-${k//\//-}.yaml" || { echo "kustomize $k failed"; rc=1; }
+    done
+    [ "$rc" -eq 0 ] && "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$KUBERNETES_VERSION" "$dir"/rendered-*.yaml || rc=1
+    [ "$rc" -eq 0 ] && echo "rendered and valid: standalone, distributed, overlays/example"
+    rm -rf "$dir"
+    return "$rc"
 }
 
 kube_scan() {
@@ -156,6 +176,7 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 check "kubernetes-validate (Kubernetes $KUBERNETES_VERSION)" kube_validate
 check "checkov $CHECKOV_VERSION" kube_scan
+check "kustomize (bases and the example overlay)" kustomize_render
 if command -v systemd-analyze >/dev/null 2>&1; then
     check "systemd-analyze verify" unit_verify
     check "systemd-analyze security" unit_security

@@ -506,3 +506,28 @@ fn compose_stack_connector_files_parse_with_their_secret() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert_ne!(names[0].1, names[1].1, "each connector has its own slot: {names:?}");
 }
+
+/// The Kubernetes example overlay's connector files parse, the password from the secret
+/// the pod mounts at /run/secrets/pgcdc.
+#[test]
+fn kubernetes_overlay_connector_files_parse_with_their_secret() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("db.properties"), "password=from-the-secret\n").unwrap();
+    let policy = crate::config::providers::ProviderPolicy {
+        env: None,
+        file: Some(crate::config::providers::FileProvider { allowed_paths: vec![secrets.path().to_path_buf()], ..Default::default() }),
+    };
+    let dir = root.join("deploy/kubernetes/overlays/example/connectors");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap().replace("/run/secrets/pgcdc", &secrets.path().display().to_string());
+        let (name, raw) = crate::connect::parse_connector_file(text.as_bytes()).unwrap();
+        let (cfg, warnings) = ConnectorConfig::with_providers(&name, &raw, &policy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
+        assert_eq!(cfg.connection.password.as_ref().map(Secret::expose), Some("from-the-secret"));
+        seen += 1;
+    }
+    assert_eq!(seen, 1);
+}

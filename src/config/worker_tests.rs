@@ -327,3 +327,24 @@ fn compose_stack_worker_config_loads() {
     assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
     assert_eq!(config.worker.connectors_dir.as_deref(), Some(std::path::Path::new("/etc/pgcdc/connectors")));
 }
+
+/// The Kubernetes example overlay's worker configuration loads, its SASL password read
+/// from the mounted secret through `${file:}` (the secret's directory replaced by a temp one).
+#[test]
+fn kubernetes_overlay_worker_config_loads_with_its_secret() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("kafka.properties"), "password=s3cret-kafka\n").unwrap();
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes/overlays/example/pgcdc.toml"))
+        .unwrap()
+        .replace("/run/secrets/pgcdc", &secrets.path().display().to_string())
+        // validate() checks the spill directory: the pod's init container makes it.
+        .replace("/var/lib/pgcdc/spill/pgcdc", &secrets.path().display().to_string());
+    let file = secrets.path().join("pgcdc.toml");
+    std::fs::write(&file, text).unwrap();
+    let config = WorkerConfig::load(Some(&file)).unwrap();
+    config.validate().unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("s3cret-kafka"), "the resolved password is never printed: {debug}");
+    assert_eq!(config.kafka.bootstrap_servers, "kafka-bootstrap.kafka.svc:9093");
+}
