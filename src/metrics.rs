@@ -45,6 +45,9 @@ pub const SNAPSHOT_TABLES_DONE: &str = "pgcdc_snapshot_tables_done";
 /// Time to make one batch durable (the Kafka transaction's commit with its offset).
 pub const SINK_COMMIT_SECONDS: &str = "pgcdc_sink_commit_seconds";
 
+/// Change events decoded, by table (`schema.table`) and Debezium op (`c`, `u`, `d`, `r`, `t`).
+pub const SOURCE_TABLE_EVENTS_TOTAL: &str = "pgcdc_source_table_events_total";
+
 /// WAL the connector's slot keeps on the server: end of WAL − the slot's `restart_lsn` (bytes).
 pub const SLOT_RETAINED_WAL_BYTES: &str = "pgcdc_slot_retained_wal_bytes";
 /// End of WAL − the slot's `confirmed_flush_lsn` (bytes); a transaction PostgreSQL is still sending counts as confirmed up to its start, so alert on the retained WAL.
@@ -86,13 +89,43 @@ pub struct ConnectorMetrics {
     pub slot_flush_lag: AtomicU64,
     pub commit_seconds: Histogram,
     pub snapshot_rows_read: AtomicU64,
+    /// `schema.table` → its counters by op; see [`ConnectorMetrics::table`].
+    tables: Mutex<BTreeMap<String, Arc<TableCounters>>>,
     pub snapshot_rows_estimated: AtomicU64,
     pub retries: AtomicU64,
     /// Milliseconds since the epoch; 0: none yet.
     pub last_error_ms: AtomicU64,
 }
 
+/// One table's change events by op: `c`, `u`, `d`, `r`, `t` (in [`TABLE_OPS`] order).
+#[derive(Debug, Default)]
+pub struct TableCounters {
+    by_op: [AtomicU64; TABLE_OPS.len()],
+}
+
+/// The ops counted per table, in [`TableCounters`]' order.
+pub const TABLE_OPS: [&str; 5] = ["c", "u", "d", "r", "t"];
+
+impl TableCounters {
+    /// Counts one event of `op` (Debezium's code; other codes are not counted here).
+    pub fn count(&self, op: &str) {
+        if let Some(i) = TABLE_OPS.iter().position(|o| *o == op) {
+            self.by_op[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl ConnectorMetrics {
+    /// The counters of `table` (`schema.table`), created on first use. Callers keep the
+    /// `Arc` while the table stays the same: one lock per table switch, not per event.
+    pub fn table(&self, table: &str) -> Arc<TableCounters> {
+        let mut map = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(table) {
+            Some(c) => Arc::clone(c),
+            None => Arc::clone(map.entry(table.to_owned()).or_default()),
+        }
+    }
+
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -210,6 +243,21 @@ impl Registry {
                 |m| &m.durable_commit_ts_us,
             ),
         ];
+        let _ = writeln!(out, "# HELP {SOURCE_TABLE_EVENTS_TOTAL} Change events decoded, by table and op.");
+        let _ = writeln!(out, "# TYPE {SOURCE_TABLE_EVENTS_TOTAL} counter");
+        for (connector, m) in map.iter() {
+            let label = escape_label(connector);
+            let tables = m.tables.lock().unwrap_or_else(|e| e.into_inner());
+            for (table, counters) in tables.iter() {
+                let table = escape_label(table);
+                for (op, n) in TABLE_OPS.iter().zip(&counters.by_op) {
+                    let n = n.load(Ordering::Relaxed);
+                    if n > 0 {
+                        let _ = writeln!(out, "{SOURCE_TABLE_EVENTS_TOTAL}{{connector=\"{label}\",table=\"{table}\",op=\"{op}\"}} {n}");
+                    }
+                }
+            }
+        }
         let _ = writeln!(out, "# HELP {SINK_COMMIT_SECONDS} Time to make a batch durable (Kafka transaction commit).");
         let _ = writeln!(out, "# TYPE {SINK_COMMIT_SECONDS} histogram");
         for (connector, m) in map.iter() {
@@ -241,6 +289,25 @@ fn escape_label(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_events_by_op_with_escaped_labels() {
+        let r = Registry::default();
+        let m = r.connector("c");
+        let orders = m.table("public.orders");
+        orders.count("c");
+        orders.count("c");
+        orders.count("u");
+        m.table("public.orders").count("d");
+        m.table("odd\"name.t").count("r");
+        orders.count("m");
+        let text = r.render();
+        assert!(text.contains("pgcdc_source_table_events_total{connector=\"c\",table=\"public.orders\",op=\"c\"} 2"), "{text}");
+        assert!(text.contains("pgcdc_source_table_events_total{connector=\"c\",table=\"public.orders\",op=\"u\"} 1"), "{text}");
+        assert!(text.contains("pgcdc_source_table_events_total{connector=\"c\",table=\"public.orders\",op=\"d\"} 1"), "the same counters: {text}");
+        assert!(text.contains("table=\"odd\\\"name.t\",op=\"r\"} 1"), "{text}");
+        assert!(!text.contains("op=\"t\""), "ops never seen are not listed: {text}");
+    }
 
     #[test]
     fn histogram_buckets_are_cumulative_with_sum_and_count() {

@@ -91,6 +91,12 @@ async fn slot_lag_metrics_follow_retained_wal() {
     assert_eq!(commits, batches, "one commit time per durable batch");
     assert!(server as i64 >= before + written, "the server's end of WAL as last reported: {server}");
     assert!(durable > 0 && durable <= server, "durable {durable} within the server's WAL {server}");
+    let text = reqwest::get(format!("{}/metrics", worker.rest)).await.expect("metrics").text().await.expect("text");
+    let inserts = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pgcdc_source_table_events_total{connector=\"met\",table=\"public.t\",op=\"c\"} "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert_eq!(inserts, Some(15_001), "inserts counted by table and op");
 }
 
 /// GIVEN two analyzed tables of 12,000 and 3,000 rows, WHEN a connector

@@ -17,6 +17,7 @@
 //! commit either way. On an error the open batch is left to the caller,
 //! which aborts it once the source has let go of the slot (`crate::pipeline`).
 
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::{Classify, ErrorClass};
@@ -98,6 +99,7 @@ pub async fn run<C: Convert, S: Sink>(
     errors: &ErrorHandler,
 ) -> Result<(), DeliveryError<C::Error, S::Error>> {
     let mut records = Vec::new();
+    let mut tally = Tally::default();
     let result = loop {
         let deadline = sink.deadline();
         let event = tokio::select! {
@@ -113,6 +115,7 @@ pub async fn run<C: Convert, S: Sink>(
             event = events.recv() => event,
         };
         let Some(event) = event else { break Ok(()) };
+        tally.count(&event, metrics);
         if let Err(e) = handle(event, &mut converter, sink, &mut records, metrics, errors, &mut shutdown).await {
             break Err(e);
         }
@@ -124,6 +127,37 @@ pub async fn run<C: Convert, S: Sink>(
     Ok(())
 }
 
+/// The source-side counters of the events as they arrive; keeps the counters of the
+/// table of the last change, so a run of changes to one table takes no lock.
+#[derive(Default)]
+struct Tally {
+    last_table: Option<(Arc<crate::event::TableSchema>, Arc<crate::metrics::TableCounters>)>,
+}
+
+impl Tally {
+    fn count(&mut self, event: &SourceEvent, metrics: &ConnectorMetrics) {
+        match event {
+            SourceEvent::Change(change) => {
+                ConnectorMetrics::add(&metrics.source_events, 1);
+                let counters = match &self.last_table {
+                    Some((table, counters)) if Arc::ptr_eq(table, &change.table) => counters,
+                    _ => {
+                        let name = format!("{}.{}", change.table.id.schema, change.table.id.table);
+                        &self.last_table.insert((Arc::clone(&change.table), metrics.table(&name))).1
+                    }
+                };
+                counters.count(change.op.code());
+            }
+            SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
+            SourceEvent::Commit(c) => {
+                ConnectorMetrics::add(&metrics.source_transactions, 1);
+                ConnectorMetrics::set(&metrics.durable_commit_ts_us, u64::try_from(c.commit_ts_us).unwrap_or(0));
+            }
+            _ => {}
+        }
+    }
+}
+
 async fn handle<C: Convert, S: Sink>(
     event: SourceEvent,
     converter: &mut C,
@@ -133,14 +167,6 @@ async fn handle<C: Convert, S: Sink>(
     errors: &ErrorHandler,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), DeliveryError<C::Error, S::Error>> {
-    match &event {
-        SourceEvent::Change(_) | SourceEvent::Message(_) => ConnectorMetrics::add(&metrics.source_events, 1),
-        SourceEvent::Commit(c) => {
-            ConnectorMetrics::add(&metrics.source_transactions, 1);
-            ConnectorMetrics::set(&metrics.durable_commit_ts_us, u64::try_from(c.commit_ts_us).unwrap_or(0));
-        }
-        _ => {}
-    }
     match &event {
         // A Commit's records (transaction metadata END) belong to its transaction.
         SourceEvent::Begin(_) | SourceEvent::Change(_) | SourceEvent::Message(_) | SourceEvent::Commit(_) => {
