@@ -6,7 +6,10 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::support::postgres::PgSetup;
-use crate::support::{connector_config, unique_name, PgServer};
+use crate::support::{connector_config, unique_name, Broker, PgServer, Worker};
+use reqwest::Method;
+
+const VALIDATE: &str = "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
 
 /// Runs `pgcdc check` on `config` written as a connector file: (exit code, output).
 fn check(config: serde_json::Value) -> (i32, String) {
@@ -34,9 +37,29 @@ async fn check_names_each_misconfiguration_with_its_fix() {
     let mut config = connector_config(&db, &unique_name("chk"), &unique_name("slot"), &[("table.include.list", "public.keyless,public.keyed")]);
     config["database.user"] = json!("cdc_plain");
 
-    let (code, out) = check(config);
+    let (code, out) = check(config.clone());
     println!("{out}");
     assert_eq!(code, 1, "{out}");
+    // The same checks answer PUT …/config/validate, each on the property it concerns.
+    let worker = Worker::start(Broker::shared()).await;
+    let mut named = config.clone();
+    named["name"] = json!("checked");
+    let (status, body) = worker.call(Method::PUT, VALIDATE, Some(&named)).await;
+    assert_eq!(status, 200, "{body}");
+    let errors_of = |property: &str| -> Vec<String> {
+        body["configs"]
+            .as_array()
+            .and_then(|c| c.iter().find(|e| e["value"]["name"] == property))
+            .and_then(|e| e["value"]["errors"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(errors_of("database.hostname").iter().any(|m| m.contains("wal_level") && m.contains("fix:")), "{body}");
+    assert!(errors_of("database.user").iter().any(|m| m.contains("REPLICATION")), "{body}");
+    assert!(errors_of("table.include.list").iter().any(|m| m.contains("public.keyless")), "{body}");
+    assert!(body["error_count"].as_u64().unwrap_or(0) >= 5, "{body}");
     assert!(line_of(&out, "ok   connection").contains("cdc_plain"));
     assert!(line_of(&out, "FAIL wal_level").contains("is replica"), "{out}");
     assert!(out.contains("ALTER SYSTEM SET wal_level = logical"), "{out}");
@@ -57,9 +80,14 @@ async fn check_passes_a_ready_database() {
     let db = PgServer::shared().create_database("check_right").await;
     db.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)").await;
     let config = connector_config(&db, &unique_name("chk"), &unique_name("slot"), &[("table.include.list", "public.orders")]);
-    let (code, out) = check(config);
+    let (code, out) = check(config.clone());
     println!("{out}");
     assert_eq!(code, 0, "{out}");
+    let worker = Worker::start(Broker::shared()).await;
+    let mut named = config;
+    named["name"] = json!("checked");
+    let (status, body) = worker.call(Method::PUT, VALIDATE, Some(&named)).await;
+    assert_eq!((status, body["error_count"].as_u64()), (200, Some(0)), "{body}");
     assert!(!out.contains("FAIL") && !out.contains("WARN"), "{out}");
     assert!(line_of(&out, "ok   wal_level").contains("logical"));
     assert!(line_of(&out, "ok   slot").contains("does not exist yet"));

@@ -742,6 +742,12 @@ impl Herder {
     pub fn validate(&self, plugin: &str, config: BTreeMap<String, String>) -> Result<serde_json::Value, String> {
         crate::connect::validate::validate(plugin, config, &self.opts.providers, &self.opts.client_overrides)
     }
+
+    /// [`Herder::validate`] plus, for a config that parses, the checks of `pgcdc check`
+    /// against its database (the REST endpoint's answer).
+    pub async fn validate_live(&self, plugin: &str, config: BTreeMap<String, String>) -> Result<serde_json::Value, String> {
+        crate::connect::validate::validate_live(plugin, config, &self.opts.providers, &self.opts.client_overrides).await
+    }
 }
 
 pub(in crate::connect) fn validate_name(name: &str) -> Result<(), HerderError> {

@@ -671,5 +671,5 @@ async fn validate_config(
 ) -> ApiResult<Json<Value>> {
     let value = json_body(&headers, &body)?;
     let config = config_map(&value, "config").map_err(ApiError::bad_request)?;
-    h.validate(&plugin, config).map(Json).map_err(ApiError::bad_request)
+    h.validate_live(&plugin, config).await.map(Json).map_err(ApiError::bad_request)
 }

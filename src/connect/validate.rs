@@ -79,9 +79,71 @@ pub fn definitions() -> Value {
 /// secrets masked; no message shows what a provider resolved to.
 pub fn validate(
     plugin: &str,
+    config: BTreeMap<String, String>,
+    providers: &ProviderPolicy,
+    overrides: &ClientOverrides,
+) -> Result<Value, String> {
+    validate_with(plugin, config, providers, overrides, Vec::new())
+}
+
+/// How long `validate` waits for the database checks of a config that parsed.
+pub const DATABASE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`validate`], and when the config parses, the checks of `pgcdc check` against its
+/// database (as Debezium's validate connects to it): each failed check is an error of
+/// the property it concerns, with its fix.
+pub async fn validate_live(
+    plugin: &str,
+    config: BTreeMap<String, String>,
+    providers: &ProviderPolicy,
+    overrides: &ClientOverrides,
+) -> Result<Value, String> {
+    let name = config.get("name").cloned().unwrap_or_else(|| "validate".to_owned());
+    let mut extra = Vec::new();
+    if let Ok((parsed, _)) = ConnectorConfig::parse(&name, &config, providers, overrides) {
+        let findings = match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, crate::source::postgres::preflight::check(&parsed)).await {
+            Ok(f) => f,
+            Err(_) => vec![crate::source::postgres::preflight::Finding {
+                check: "connection",
+                verdict: crate::source::postgres::preflight::Verdict::Fail,
+                detail: format!("the database did not answer within {} s", DATABASE_CHECK_TIMEOUT.as_secs()),
+                fix: Some("check database.hostname and database.port, and the network between the worker and the database".to_owned()),
+            }],
+        };
+        extra = database_issues(&findings);
+    }
+    validate_with(plugin, config, providers, overrides, extra)
+}
+
+/// The failed checks as errors of the properties they concern.
+fn database_issues(findings: &[crate::source::postgres::preflight::Finding]) -> Vec<crate::config::ConfigIssue> {
+    use crate::source::postgres::preflight::Verdict;
+    findings
+        .iter()
+        .filter(|f| f.verdict == Verdict::Fail)
+        .map(|f| {
+            let property = match f.check {
+                "max_replication_slots" | "slot" => "slot.name",
+                "replication privilege" | "select privilege" => "database.user",
+                "publication" => "publication.name",
+                "replica identity" | "captured tables" => "table.include.list",
+                _ => "database.hostname",
+            };
+            let message = match &f.fix {
+                Some(fix) => format!("{}: {}; fix: {fix}", f.check, f.detail),
+                None => format!("{}: {}", f.check, f.detail),
+            };
+            crate::config::ConfigIssue { property: property.to_owned(), message }
+        })
+        .collect()
+}
+
+fn validate_with(
+    plugin: &str,
     mut config: BTreeMap<String, String>,
     providers: &ProviderPolicy,
     overrides: &ClientOverrides,
+    database: Vec<crate::config::ConfigIssue>,
 ) -> Result<Value, String> {
     check_plugin(plugin)?;
     match config.get("connector.class") {
@@ -99,6 +161,7 @@ pub fn validate(
         Err(e) => e,
     };
     let mut issues = errors.0;
+    issues.extend(database);
     if name.trim().is_empty() {
         issues.push(crate::config::ConfigIssue {
             property: "name".to_owned(),
