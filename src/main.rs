@@ -58,6 +58,10 @@ enum Command {
         /// timestamps as epoch numbers (by default they are shown as "12.34", "2024-03-01", ...).
         #[arg(long)]
         raw: bool,
+        /// A Confluent-compatible schema registry: Avro keys and values (magic byte 0 and a
+        /// schema id) are decoded with their writer schema from it.
+        #[arg(long)]
+        schema_registry_url: Option<String>,
         #[arg(required = true)]
         topics: Vec<String>,
     },
@@ -75,7 +79,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Check { connector, config } => check(&connector, config.as_deref()),
-        Command::Tail { bootstrap_servers, config, max, idle_secs, raw, topics } => {
+        Command::Tail { bootstrap_servers, config, max, idle_secs, raw, schema_registry_url, topics } => {
             let client = match config {
                 Some(path) => match WorkerConfig::load(Some(&path)) {
                     Ok(c) => {
@@ -98,6 +102,10 @@ fn main() -> ExitCode {
                 max_records: max,
                 idle_timeout: Duration::from_secs(idle_secs),
                 raw,
+                registry: schema_registry_url.map(|url| pgcdc::encode::schema_registry::RegistryConfig {
+                    urls: url.split(',').map(|u| u.trim().trim_end_matches('/').to_owned()).collect(),
+                    ..Default::default()
+                }),
             };
             match pgcdc::tail::tail(&opts, &mut std::io::stdout().lock()) {
                 Ok(_) => ExitCode::SUCCESS,

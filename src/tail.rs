@@ -2,8 +2,10 @@
 //! reads them (read_committed, from the beginning). A tool for the demo and
 //! for looking at what pgcdc wrote; not part of the pipeline. Connect's
 //! logical types (Decimal, dates, timestamps) are shown readably unless
-//! `raw` ([`readable`]).
+//! `raw` ([`readable`]). With a schema registry, Confluent-framed Avro keys
+//! and values are decoded with their writer schema ([`avro`]).
 
+mod avro;
 mod readable;
 
 use std::io::Write;
@@ -29,6 +31,36 @@ pub struct TailOptions {
     pub idle_timeout: Duration,
     /// Print key and value exactly as written (no readable logical types).
     pub raw: bool,
+    /// The schema registry of Avro records (`--schema-registry-url`); without it
+    /// Avro bytes are printed as text.
+    pub registry: Option<crate::encode::schema_registry::RegistryConfig>,
+}
+
+/// Decodes Confluent-framed Avro with writer schemas from the registry, cached by id.
+struct AvroDecoder<'a> {
+    client: crate::encode::schema_registry::RegistryClient,
+    readers: std::collections::HashMap<u32, Result<avro::Reader, String>>,
+    runtime: &'a tokio::runtime::Runtime,
+    raw: bool,
+}
+
+impl AvroDecoder<'_> {
+    /// The decoded datum, or `None` when `bytes` are not Confluent-framed Avro.
+    fn decode(&mut self, bytes: &[u8]) -> Option<serde_json::Value> {
+        let (id, datum) = avro::split(bytes).ok()?;
+        if !self.readers.contains_key(&id) {
+            let reader = self
+                .runtime
+                .block_on(self.client.schema_by_id(id))
+                .map_err(|e| format!("schema id {id}: {e}"))
+                .and_then(|text| avro::Reader::new(&text, self.raw).map_err(|e| e.to_string()));
+            self.readers.insert(id, reader);
+        }
+        Some(match self.readers.get(&id)? {
+            Ok(reader) => reader.read(datum).unwrap_or_else(|e| serde_json::json!({ "avro_error": e.to_string(), "schema_id": id })),
+            Err(e) => serde_json::json!({ "avro_error": e, "schema_id": id }),
+        })
+    }
 }
 
 /// Errors of `tail`.
@@ -63,7 +95,13 @@ pub fn tail(opts: &TailOptions, out: &mut dyn Write) -> Result<usize, TailError>
         if remaining == Some(0) {
             break;
         }
-        seen += tail_topic(opts, topic, remaining, out)?;
+        let mut avro = opts.registry.clone().map(|config| AvroDecoder {
+            client: crate::encode::schema_registry::RegistryClient::new(config, "--schema-registry-url"),
+            readers: std::collections::HashMap::new(),
+            runtime: &runtime,
+            raw: opts.raw,
+        });
+        seen += tail_topic(opts, topic, remaining, avro.as_mut(), out)?;
     }
     Ok(seen)
 }
@@ -72,6 +110,7 @@ fn tail_topic(
     opts: &TailOptions,
     topic: &str,
     max_records: Option<usize>,
+    mut avro: Option<&mut AvroDecoder<'_>>,
     out: &mut dyn Write,
 ) -> Result<usize, TailError> {
     let consumer: BaseConsumer =
@@ -103,8 +142,8 @@ fn tail_topic(
             "topic": msg.topic(),
             "partition": msg.partition(),
             "offset": msg.offset(),
-            "key": msg.key().map_or(serde_json::Value::Null, |k| shown(k, opts.raw)),
-            "value": msg.payload().map_or(serde_json::Value::Null, |v| shown(v, opts.raw)),
+            "key": msg.key().map_or(serde_json::Value::Null, |k| shown(k, opts.raw, avro.as_deref_mut())),
+            "value": msg.payload().map_or(serde_json::Value::Null, |v| shown(v, opts.raw, avro.as_deref_mut())),
             "headers": headers,
         });
         writeln!(out, "{line}")?;
@@ -112,8 +151,12 @@ fn tail_topic(
     Ok(seen)
 }
 
-/// A key or value as printed: JSON (with readable logical types unless `raw`), else a string.
-fn shown(bytes: &[u8], raw: bool) -> serde_json::Value {
+/// A key or value as printed: Avro decoded through the registry when one is given,
+/// JSON (with readable logical types unless `raw`), else a string.
+fn shown(bytes: &[u8], raw: bool, avro: Option<&mut AvroDecoder<'_>>) -> serde_json::Value {
+    if let Some(v) = avro.and_then(|a| a.decode(bytes)) {
+        return v;
+    }
     let v = as_json(bytes);
     if raw {
         v

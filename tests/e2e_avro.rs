@@ -467,3 +467,44 @@ async fn registry_outage_is_retried_without_loss() {
     let ids: Vec<Value> = records.iter().map(|r| r["key"]["id"].clone()).collect();
     assert_eq!(ids, [json!(1), json!(2), json!(3), json!(4)], "every row once, in order");
 }
+
+/// GIVEN a connector writing Avro keys and values through the tests' registry,
+/// WHEN `pgcdc tail --schema-registry-url` reads its topic, THEN every record is
+/// decoded with its writer schema: numeric(10,2) as its digits, a timestamp as
+/// ISO text, bytes as base64, and with `--raw` the Decimal as its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_decodes_avro_through_the_registry() {
+    let db = PgServer::shared().create_database("avro_tail").await;
+    setup_table(&db).await;
+    let broker = Broker::shared();
+    let registry = Registry::start().await;
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("avrotail");
+    let cfg = with(connector_config(&db, &prefix, &unique_name("slot"), &[]), &[("slot.drop.on.stop", "true".to_owned())]);
+    register(&worker, "avrotail", with(cfg, &avro_props(&registry))).await;
+    db.execute("INSERT INTO t VALUES (1, 'one', 12.50, true, '2024-05-06 07:08:09.123456', '{a,b}', '\\x00ff')").await;
+    let topic = format!("{prefix}.public.t");
+    let _ = broker.consume(&topic, 1, TIMEOUT).await;
+    let tail = |raw: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pgcdc"));
+        cmd.args(["tail", "--bootstrap-servers", &broker.bootstrap, "--schema-registry-url", &registry.url, "--max", "1"]);
+        if raw {
+            cmd.arg("--raw");
+        }
+        let out = cmd.arg(&topic).output().expect("run pgcdc tail");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned).expect("one record");
+        serde_json::from_str::<Value>(&line).expect("JSON line")
+    };
+    let record = tail(false);
+    println!("{record}");
+    let after = &record["value"]["after"];
+    assert_eq!(record["key"]["id"], 1, "{record}");
+    assert_eq!(after["name"], "one", "{record}");
+    assert_eq!(after["price"], "12.50", "Decimal as its digits: {record}");
+    assert_eq!(after["created"], "2024-05-06T07:08:09.123456", "MicroTimestamp as ISO text: {record}");
+    assert_eq!(after["data"], "AP8=", "bytea as base64: {record}");
+    assert_eq!(record["value"]["op"], "c");
+    let raw = tail(true);
+    assert_eq!(raw["value"]["after"]["price"], "BOI=", "--raw keeps the Decimal's bytes: {raw}");
+}

@@ -194,6 +194,16 @@ impl RegistryClient {
         Ok(latest.id)
     }
 
+    /// The schema registered under `id` (`GET /schemas/ids/{id}`), as its text.
+    pub async fn schema_by_id(&self, id: u32) -> Result<String, RegistryError> {
+        #[derive(Deserialize)]
+        struct SchemaResponse {
+            schema: String,
+        }
+        let r: SchemaResponse = self.call(reqwest::Method::GET, &format!("/schemas/ids/{id}"), None, &format!("schema id {id}")).await?;
+        Ok(r.schema)
+    }
+
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: reqwest::Method,

@@ -71,6 +71,15 @@ fn logical(name: &str, schema: &Value, value: &Value) -> Option<Value> {
             let scale = u32::try_from(value.get("scale")?.as_i64()?).ok()?;
             text(decimal(value.get("value")?.as_str()?, scale)?)
         }
+        _ => logical_value(name, value),
+    }
+}
+
+/// The readable form of a temporal logical type's value (Connect's or Debezium's
+/// name), `None` for other names or values not of the type's kind.
+pub(super) fn logical_value(name: &str, value: &Value) -> Option<Value> {
+    let text = |s: String| Some(Value::String(s));
+    match name {
         "org.apache.kafka.connect.data.Date" | "io.debezium.time.Date" => text(date(value.as_i64()?)?),
         "org.apache.kafka.connect.data.Timestamp" | "io.debezium.time.Timestamp" => text(timestamp(value.as_i64()?, 1_000)?),
         "io.debezium.time.MicroTimestamp" => text(timestamp(value.as_i64()?, 1_000_000)?),
@@ -85,18 +94,23 @@ fn logical(name: &str, schema: &Value, value: &Value) -> Option<Value> {
 /// Base64 of a big-endian two's complement unscaled value → `-12.34`.
 fn decimal(b64: &str, scale: u32) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-    let unscaled = BigInt::from_signed_bytes_be(&bytes).to_string();
+    Some(decimal_from_bytes(&bytes, scale))
+}
+
+/// A big-endian two's complement unscaled value and its scale → `-12.34`.
+pub(super) fn decimal_from_bytes(bytes: &[u8], scale: u32) -> String {
+    let unscaled = BigInt::from_signed_bytes_be(bytes).to_string();
     let (sign, digits) = match unscaled.strip_prefix('-') {
         Some(d) => ("-", d.to_owned()),
         None => ("", unscaled),
     };
     let scale = scale as usize;
     if scale == 0 {
-        return Some(format!("{sign}{digits}"));
+        return format!("{sign}{digits}");
     }
     let digits = format!("{digits:0>width$}", width = scale + 1);
     let (int, frac) = digits.split_at(digits.len() - scale);
-    Some(format!("{sign}{int}.{frac}"))
+    format!("{sign}{int}.{frac}")
 }
 
 fn date(days: i64) -> Option<String> {
