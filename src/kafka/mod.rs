@@ -23,6 +23,7 @@ pub(crate) mod admin;
 pub(crate) mod client;
 pub mod partitioner;
 pub(crate) mod protocol;
+pub(crate) mod oauth;
 pub(crate) mod sasl;
 pub mod security;
 pub(crate) mod tls;
