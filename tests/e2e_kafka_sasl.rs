@@ -44,7 +44,7 @@ fn reader_settings(broker: &TlsBroker, options: &[(&str, &str)]) -> ClientSettin
 }
 
 /// How many times each id's insert landed in `topic`, read committed through the secured port.
-async fn ids(client: &ClientSettings, topic: &str) -> BTreeMap<i64, usize> {
+pub(crate) async fn ids(client: &ClientSettings, topic: &str) -> BTreeMap<i64, usize> {
     let (_, by_partition) = read_partitions(client, topic).await.unwrap_or_else(|e| panic!("reading {topic}: {e:?}"));
     let mut seen = BTreeMap::new();
     for r in by_partition.into_values().flatten() {
@@ -57,7 +57,7 @@ async fn ids(client: &ClientSettings, topic: &str) -> BTreeMap<i64, usize> {
     seen
 }
 
-async fn wait_ids(client: &ClientSettings, topic: &str, n: usize) -> BTreeMap<i64, usize> {
+pub(crate) async fn wait_ids(client: &ClientSettings, topic: &str, n: usize) -> BTreeMap<i64, usize> {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let seen = ids(client, topic).await;
@@ -68,13 +68,13 @@ async fn wait_ids(client: &ClientSettings, topic: &str, n: usize) -> BTreeMap<i6
     }
 }
 
-async fn table(name: &str) -> TestDatabase {
+pub(crate) async fn table(name: &str) -> TestDatabase {
     let db = PgServer::shared().create_database(name).await;
     db.execute("CREATE TABLE t (id bigint PRIMARY KEY, pad text)").await;
     db
 }
 
-async fn insert(db: &TestDatabase, ids: std::ops::Range<i64>) {
+pub(crate) async fn insert(db: &TestDatabase, ids: std::ops::Range<i64>) {
     for id in ids {
         db.execute(&format!("INSERT INTO t VALUES ({id}, repeat('s', 100))")).await;
     }
@@ -183,7 +183,7 @@ async fn sasl_plaintext_scram_sha256_streams() {
 }
 
 /// `pgcdc tail --config <config> --max 10 <topic>`: success and stdout + stderr.
-async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
+pub(crate) async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgcdc"));
     cmd.args(["tail", "--max", "10", "--idle-secs", "10", "--config"]).arg(config).arg(topic);
     cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
@@ -193,7 +193,7 @@ async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
 
 /// Registers a connector on a worker with `config` and returns the FAILED task's trace, and
 /// the worker.
-async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> (String, Worker) {
+pub(crate) async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> (String, Worker) {
     let worker = Worker::start_at(bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
     let (code, body) = worker.register(case, connector_config(db, &unique_name(case), &unique_name("slot"), &[])).await;
     assert_eq!(code, 201, "{body}");
@@ -201,7 +201,7 @@ async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, ca
     (status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned(), worker)
 }
 
-async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
+pub(crate) async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
     failed(bootstrap, config, db, case).await.0
 }
 

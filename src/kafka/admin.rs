@@ -4,6 +4,7 @@
 //! the topics known to exist are remembered.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
@@ -12,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Classify, ErrorClass};
 
-use super::client::{seed_with, KafkaContext};
+use super::client::{keep_token_fresh, KafkaContext};
 use super::ClientSettings;
 
 /// How long to wait for the broker to answer an admin request.
@@ -41,17 +42,17 @@ impl Classify for AdminError {
 
 /// An admin client that creates topics on first use.
 pub struct Admin {
-    client: AdminClient<KafkaContext>,
-    /// Sets a fresh OAUTHBEARER token before each request: nothing polls an
-    /// admin client's main queue, where librdkafka asks for one.
-    context: KafkaContext,
+    /// Shared with the thread that keeps its OAUTHBEARER token fresh: nothing
+    /// polls an admin client's main queue, where librdkafka asks for one.
+    client: Arc<AdminClient<KafkaContext>>,
     known: HashSet<String>,
 }
 
 impl Admin {
     pub fn new(settings: &ClientSettings) -> Result<Self, AdminError> {
-        let client = settings.create(&settings.client_config()).map_err(AdminError::Client)?;
-        Ok(Admin { client, context: settings.context(), known: HashSet::new() })
+        let client = Arc::new(settings.create(&settings.client_config()).map_err(AdminError::Client)?);
+        keep_token_fresh(Arc::downgrade(&client), settings.context());
+        Ok(Admin { client, known: HashSet::new() })
     }
 
     /// Makes sure the internal topic `topic` exists, creating it compacted
@@ -98,7 +99,6 @@ impl Admin {
 
     async fn create(&mut self, new_topic: &NewTopic<'_>) -> Result<(), AdminError> {
         let topic = new_topic.name;
-        seed_with(self.client.inner().native_ptr(), &self.context);
         let results = self
             .client
             .create_topics([new_topic], &options())

@@ -126,8 +126,8 @@ impl ClientSettings {
 /// settings' one [`TokenSource`], and asked again at 80% of the token's
 /// lifetime. An admin client never polls its main queue and a consumer may
 /// fetch metadata before its first poll: [`ClientSettings::create`] sets
-/// the first token itself ([`seed_with`]), and [`crate::kafka::admin::Admin`]
-/// sets a fresh one before each request.
+/// the first token itself ([`seed_with`]), and an admin client's tokens are
+/// kept fresh by [`keep_token_fresh`].
 #[derive(Clone, Default)]
 pub struct KafkaContext {
     token: Option<Arc<TokenSource>>,
@@ -196,6 +196,35 @@ impl HasClient for rdkafka::consumer::BaseConsumer<KafkaContext> {
     fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t {
         use rdkafka::consumer::Consumer;
         self.client().native_ptr()
+    }
+}
+
+/// How often [`keep_token_fresh`] looks at the token source.
+const TOKEN_KEEPER_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// For a client whose main queue nobody polls (an admin client): sets each
+/// new token of `context` on it (the source fetches one once half the
+/// lifetime of the last is gone), until the client is dropped.
+pub(crate) fn keep_token_fresh<T: HasClient + Send + Sync + 'static>(client: std::sync::Weak<T>, context: KafkaContext) {
+    let Some(source) = context.token.clone() else { return };
+    let keeper = move || {
+        let mut last = None;
+        loop {
+            std::thread::sleep(TOKEN_KEEPER_PERIOD);
+            // Holding the client alive while its token is set.
+            let Some(client) = client.upgrade() else { return };
+            match source.token_blocking() {
+                Ok(token) if last.as_ref() != Some(&token.value) => {
+                    last = Some(token.value.clone());
+                    seed_with(client.native(), &context);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot refresh the kafka admin client's SASL OAUTHBEARER token"),
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("kafka-oauth-token".into()).spawn(keeper) {
+        tracing::warn!(error = %e, "cannot start the kafka admin client's OAUTHBEARER token refresh");
     }
 }
 
