@@ -168,10 +168,10 @@ impl TokenSource {
             return Ok(t);
         }
         let token = match &self.kind {
-            TokenKind::Static(s) => self.from_text(s.expose(), now)?,
+            TokenKind::Static(s) => self.parse_token(s.expose(), now)?,
             TokenKind::File(path) => {
                 let text = tokio::fs::read_to_string(path).await.map_err(|source| OAuthError::File { path: path.clone(), source })?;
-                self.from_text(&text, now)?
+                self.parse_token(&text, now)?
             }
             TokenKind::ClientCredentials { url, client_id, client_secret, scope } => {
                 fetch(url, client_id, client_secret, scope.as_deref(), now).await?
@@ -203,7 +203,7 @@ impl TokenSource {
         self.cache.lock().ok()?.as_ref().filter(|t| t.fresh(now)).cloned()
     }
 
-    fn from_text(&self, text: &str, now: i64) -> Result<Token, OAuthError> {
+    fn parse_token(&self, text: &str, now: i64) -> Result<Token, OAuthError> {
         let setting = self.kind.setting();
         let value = text.trim();
         if value.is_empty() || value.contains(char::is_whitespace) {
