@@ -175,6 +175,7 @@ async fn oidc_client_credentials_tokens_are_refreshed_before_they_expire() {
         "a reconnection used a token issued before the first ones expired (not refreshed): {after:?} (first {first_serials})"
     );
     let requests = endpoint.requests();
+    println!("oidc: {} tokens issued, {} connections authenticated ({} after the cut)", requests.len(), log.authenticated.len(), log.authenticated.len() - before_cut);
     assert!(requests.iter().all(|(scope, _)| scope.as_deref() == Some("kafka")), "{requests:?}");
     assert!(!worker.log().contains("oidc-s3cret") && !worker.log().contains("tok-"), "a secret or token is in the log");
 }
