@@ -179,3 +179,35 @@ async fn oidc_client_credentials_tokens_are_refreshed_before_they_expire() {
     assert!(requests.iter().all(|(scope, _)| scope.as_deref() == Some("kafka")), "{requests:?}");
     assert!(!worker.log().contains("oidc-s3cret") && !worker.log().contains("tok-"), "a secret or token is in the log");
 }
+
+/// GIVEN a distributed worker (config and status topics, group membership through pgcdc's own
+/// connection) whose only credentials are a static OAUTHBEARER token,
+/// WHEN a connector runs on it, THEN rows stream and the group membership connection
+/// authenticated with the token too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distributed_worker_joins_its_group_with_an_oauthbearer_token() {
+    use crate::support::worker::{distributed_env, DistributedTimeouts};
+    let token = jwt("pgcdc");
+    let known = token.clone();
+    let check = std::sync::Arc::new(move |t: &str| (t == known).then(|| "pgcdc".to_owned()));
+    let broker = TlsBroker::start_with_tokens(Security { tls: false, client_cert: false, sasl: &["OAUTHBEARER"] }, check);
+    let options = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "OAUTHBEARER"), ("sasl.oauthbearer.token", token.as_str())];
+    let config = broker.worker_config("w.toml", &options);
+    let mut env = distributed_env(&unique_name("dist_oauth"), &DistributedTimeouts::default());
+    env.push(("PGCDC_CONFIG".to_owned(), config.to_str().expect("utf-8").to_owned()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let worker = Worker::start_at(&broker.tls_bootstrap, &env).await;
+    let db = table("kafka_oauth_dist").await;
+    let prefix = unique_name("koauthd");
+    let (code, body) = worker.register("koauthd", connector_config(&db, &prefix, &unique_name("slot"), &[])).await;
+    assert_eq!(code, 201, "{body}");
+    worker.wait_task_state("koauthd", "RUNNING", TIMEOUT).await;
+    insert(&db, 0..5).await;
+    let seen = wait_ids(&settings(&broker.tls_bootstrap, &options), &format!("{prefix}.public.t"), 5).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), (0..5).collect::<Vec<_>>(), "{}", worker.log());
+    let log = broker.gate.as_ref().expect("gate").log();
+    for client in ["rdkafka", "pgcdc-worker", "pgcdc-check"] {
+        assert!(log.authenticated.iter().any(|(c, _, m)| c == client && m == "OAUTHBEARER"), "no {client} connection: {log:?}");
+    }
+    assert!(log.failed.is_empty() && log.refused.is_empty(), "{log:?}");
+}
