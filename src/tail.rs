@@ -113,8 +113,9 @@ fn tail_topic(
     mut avro: Option<&mut AvroDecoder<'_>>,
     out: &mut dyn Write,
 ) -> Result<usize, TailError> {
-    let consumer: BaseConsumer =
-        assigned_consumer(&mut opts.client.client_config(), "pgcdc-tail").set("isolation.level", "read_committed").create()?;
+    let consumer: BaseConsumer<crate::kafka::client::KafkaContext> = opts
+        .client
+        .create(assigned_consumer(&mut opts.client.client_config(), "pgcdc-tail").set("isolation.level", "read_committed"))?;
     let mut tpl = TopicPartitionList::new();
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     for t in md.topics() {

@@ -40,13 +40,13 @@ fn reader_settings(broker: &TlsBroker, options: &[(&str, &str)]) -> ClientSettin
     ClientSettings::new(broker.tls_bootstrap.clone(), opts)
 }
 
-async fn table(name: &str) -> TestDatabase {
+pub(crate) async fn table(name: &str) -> TestDatabase {
     let db = PgServer::shared().create_database(name).await;
     db.execute("CREATE TABLE t (id bigint PRIMARY KEY, pad text)").await;
     db
 }
 
-async fn insert(db: &TestDatabase, ids: std::ops::Range<i64>) {
+pub(crate) async fn insert(db: &TestDatabase, ids: std::ops::Range<i64>) {
     for id in ids {
         db.execute(&format!("INSERT INTO t VALUES ({id}, repeat('s', 100))")).await;
     }
@@ -155,7 +155,7 @@ async fn sasl_plaintext_scram_sha256_streams() {
 }
 
 /// `pgcdc tail --config <config> --max 10 <topic>`: success and stdout + stderr.
-async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
+pub(crate) async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgcdc"));
     cmd.args(["tail", "--max", "10", "--idle-secs", "10", "--config"]).arg(config).arg(topic);
     cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
@@ -165,7 +165,7 @@ async fn pgcdc_tail(config: &std::path::Path, topic: &str) -> (bool, String) {
 
 /// Registers a connector on a worker with `config` and returns the FAILED task's trace, and
 /// the worker.
-async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> (String, Worker) {
+pub(crate) async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> (String, Worker) {
     let worker = Worker::start_at(bootstrap, &[("PGCDC_CONFIG", config.to_str().expect("utf-8"))]).await;
     let (code, body) = worker.register(case, connector_config(db, &unique_name(case), &unique_name("slot"), &[])).await;
     assert_eq!(code, 201, "{body}");
@@ -173,7 +173,7 @@ async fn failed(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, ca
     (status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned(), worker)
 }
 
-async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
+pub(crate) async fn failed_trace(bootstrap: &str, config: &std::path::Path, db: &TestDatabase, case: &str) -> String {
     failed(bootstrap, config, db, case).await.0
 }
 

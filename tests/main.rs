@@ -10,6 +10,7 @@ mod e2e_rest;
 mod e2e_secrets;
 mod e2e_kafka_tls;
 mod e2e_kafka_sasl;
+mod e2e_kafka_oauth;
 mod e2e_skeleton;
 mod e2e_snapshot;
 mod e2e_snapshot_resume;

@@ -28,6 +28,7 @@ pub fn is_secret(name: &str) -> bool {
         || lower.ends_with(".key.password")
         || lower.ends_with("ssl.key.pem")
         || lower.ends_with("sasl.oauthbearer.config")
+        || lower.ends_with("sasl.oauthbearer.token")
 }
 
 /// `value` of `name` as it may be shown: [`HIDDEN`] for a secret, the

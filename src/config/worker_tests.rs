@@ -297,7 +297,10 @@ fn env_and_file_references_in_the_worker_file_resolve_and_stay_secret() {
         assert_eq!(c.worker.group_id, "broker-1");
         let security = c.kafka.client_settings();
         let sasl = security.security().map_err(|e| e.to_string())?.sasl.clone().expect("sasl");
-        assert_eq!((sasl.username.as_str(), sasl.password.expose()), ("pgcdc", "file-s3cret"));
+        assert_eq!(
+            sasl.credentials,
+            crate::kafka::security::Credentials::Password { username: "pgcdc".into(), password: crate::secret::Secret::new("file-s3cret") }
+        );
         let shown = format!("{c:?}");
         assert!(!shown.contains("file-s3cret") && !shown.contains("env-t0ken"), "{shown}");
         assert!(shown.contains("security.protocol"), "{shown}");

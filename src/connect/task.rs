@@ -87,8 +87,13 @@ fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync
     // The one client configuration (Connect's names translated): the raw
     // options would hand `sasl.jaas.config` to librdkafka, which refuses it
     // and echoes it, password included, in its error.
-    let consumer: BaseConsumer<Refused> = match kafka.client_settings().client_config().create_with_context(Refused::default()) {
-        Ok(c) => c,
+    let settings = kafka.client_settings();
+    let context = settings.context();
+    let consumer: BaseConsumer<Refused> = match settings.client_config().create_with_context(Refused(AtomicBool::new(false), context.clone())) {
+        Ok(c) => {
+            crate::kafka::client::seed_with(Consumer::client(&c).native_ptr(), &context);
+            c
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot create a kafka client for the cluster id");
             return;
@@ -118,11 +123,17 @@ fn fetch_cluster_id(kafka: &crate::config::worker::KafkaConfig, slot: &std::sync
     }
 }
 
-/// Remembers that librdkafka reported a refused authentication or TLS handshake.
-#[derive(Default)]
-struct Refused(AtomicBool);
+/// Remembers that librdkafka reported a refused authentication or TLS
+/// handshake; hands out OAUTHBEARER tokens like every client's context.
+struct Refused(AtomicBool, crate::kafka::client::KafkaContext);
 
 impl rdkafka::ClientContext for Refused {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, config: Option<&str>) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        self.1.generate_oauth_token(config)
+    }
+
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         use rdkafka::types::RDKafkaErrorCode as C;
         match error.rdkafka_error_code() {

@@ -4,15 +4,16 @@
 //! the topics known to exist are remembered.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Classify, ErrorClass};
 
+use super::client::{keep_token_fresh, KafkaContext};
 use super::ClientSettings;
 
 /// How long to wait for the broker to answer an admin request.
@@ -41,13 +42,16 @@ impl Classify for AdminError {
 
 /// An admin client that creates topics on first use.
 pub struct Admin {
-    client: AdminClient<DefaultClientContext>,
+    /// Shared with the thread that keeps its OAUTHBEARER token fresh: nothing
+    /// polls an admin client's main queue, where librdkafka asks for one.
+    client: Arc<AdminClient<KafkaContext>>,
     known: HashSet<String>,
 }
 
 impl Admin {
     pub fn new(settings: &ClientSettings) -> Result<Self, AdminError> {
-        let client = settings.client_config().create().map_err(AdminError::Client)?;
+        let client = Arc::new(settings.create(&settings.client_config()).map_err(AdminError::Client)?);
+        keep_token_fresh(Arc::downgrade(&client), settings.context());
         Ok(Admin { client, known: HashSet::new() })
     }
 

@@ -2,8 +2,15 @@
 //! `[kafka]` settings (see the module docs of [`crate::kafka`] for the order
 //! in which settings apply).
 
+use std::sync::Arc;
+
+use rdkafka::client::{ClientContext, OAuthToken};
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaResult;
 use rdkafka::ClientConfig;
 
+use super::oauth::TokenSource;
 use super::security::{self, Resolved, Security, SettingError};
 
 /// The worker's `[kafka]` connection settings: every client pgcdc opens
@@ -84,9 +91,182 @@ impl ClientSettings {
         cc
     }
 
+    /// The context every librdkafka client of these settings is created
+    /// with: it hands out OAUTHBEARER tokens (the one [`TokenSource`]).
+    pub fn context(&self) -> KafkaContext {
+        let token = self.resolved.as_ref().ok().and_then(|r| r.security.sasl.as_ref()).and_then(|s| s.token_source()).cloned();
+        KafkaContext { token }
+    }
+
+    /// Creates a librdkafka client of these settings from `cc` (which
+    /// started from [`Self::client_config`] or [`Self::with_defaults`]),
+    /// with [`Self::context`]; with OAUTHBEARER, its first token is set at
+    /// once (see [`KafkaContext`]).
+    pub fn create<T>(&self, cc: &ClientConfig) -> KafkaResult<T>
+    where
+        T: FromClientConfigAndContext<KafkaContext> + HasClient,
+    {
+        let context = self.context();
+        let client = T::from_config_and_context(cc, context.clone())?;
+        seed_with(client.native(), &context);
+        Ok(client)
+    }
+
     /// The servers to try, in order, for a raw-protocol connection.
     pub(crate) fn servers(&self) -> impl Iterator<Item = &str> {
         self.bootstrap_servers.split(',').map(str::trim).filter(|a| !a.is_empty())
+    }
+}
+
+/// The librdkafka client context of every client pgcdc creates.
+///
+/// With OAUTHBEARER, librdkafka asks for a token through an event on the
+/// client's main queue, served by whoever polls it (a producer's polling
+/// thread, a consumer's `poll`/`recv`); that event is answered here, from the
+/// settings' one [`TokenSource`], and asked again at 80% of the token's
+/// lifetime. An admin client never polls its main queue and a consumer may
+/// fetch metadata before its first poll: [`ClientSettings::create`] sets
+/// the first token itself ([`seed_with`]), and an admin client's tokens are
+/// kept fresh by [`keep_token_fresh`].
+#[derive(Clone, Default)]
+pub struct KafkaContext {
+    token: Option<Arc<TokenSource>>,
+}
+
+impl KafkaContext {
+    fn oauth_token(&self) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let Some(source) = &self.token else {
+            return Err("sasl.mechanism=OAUTHBEARER is not configured in [kafka.options]".into());
+        };
+        // The error names the setting and never the token (librdkafka reports
+        // it as "Failed to acquire SASL OAUTHBEARER token: …").
+        let token = source.token_blocking().map_err(|e| error_chain(&e))?;
+        Ok(OAuthToken { token: token.value.expose().to_owned(), principal_name: token.principal, lifetime_ms: token.expires_ms })
+    }
+}
+
+/// An error and its causes, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl ClientContext for KafkaContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, _oauthbearer_config: Option<&str>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.oauth_token()
+    }
+}
+
+impl ConsumerContext for KafkaContext {}
+
+/// A librdkafka client type whose native handle can be reached.
+pub trait HasClient {
+    fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t;
+}
+
+impl HasClient for rdkafka::admin::AdminClient<KafkaContext> {
+    fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        self.inner().native_ptr()
+    }
+}
+
+impl HasClient for rdkafka::producer::FutureProducer<KafkaContext> {
+    fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        use rdkafka::producer::Producer;
+        self.client().native_ptr()
+    }
+}
+
+impl HasClient for rdkafka::consumer::StreamConsumer<KafkaContext> {
+    fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        use rdkafka::consumer::Consumer;
+        self.client().native_ptr()
+    }
+}
+
+impl HasClient for rdkafka::consumer::BaseConsumer<KafkaContext> {
+    fn native(&self) -> *mut rdkafka::bindings::rd_kafka_t {
+        use rdkafka::consumer::Consumer;
+        self.client().native_ptr()
+    }
+}
+
+/// How often [`keep_token_fresh`] looks at the token source.
+const TOKEN_KEEPER_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// For a client whose main queue nobody polls (an admin client): sets each
+/// new token of `context` on it (the source fetches one once half the
+/// lifetime of the last is gone), until the client is dropped.
+pub(crate) fn keep_token_fresh<T: HasClient + Send + Sync + 'static>(client: std::sync::Weak<T>, context: KafkaContext) {
+    let Some(source) = context.token.clone() else { return };
+    let keeper = move || {
+        let mut last = None;
+        loop {
+            std::thread::sleep(TOKEN_KEEPER_PERIOD);
+            // Holding the client alive while its token is set.
+            let Some(client) = client.upgrade() else { return };
+            match source.token_blocking() {
+                Ok(token) if last.as_ref() != Some(&token.value) => {
+                    last = Some(token.value.clone());
+                    seed_with(client.native(), &context);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot refresh the kafka admin client's SASL OAUTHBEARER token"),
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("kafka-oauth-token".into()).spawn(keeper) {
+        tracing::warn!(error = %e, "cannot start the kafka admin client's OAUTHBEARER token refresh");
+    }
+}
+
+/// Sets the OAUTHBEARER token of the client `native` (alive for this call)
+/// now, when `context` has a token source (else nothing).
+pub(crate) fn seed_with(native: *mut rdkafka::bindings::rd_kafka_t, context: &KafkaContext) {
+    let ptr = native;
+    if context.token.is_none() {
+        return;
+    }
+    let message = match context.oauth_token() {
+        Ok(token) => {
+            let (Ok(value), Ok(principal)) = (std::ffi::CString::new(token.token), std::ffi::CString::new(token.principal_name)) else {
+                return;
+            };
+            let mut err = [0 as std::ffi::c_char; 512];
+            // SAFETY: `ptr` is a live client (borrowed from its owner for this call); the
+            // strings outlive the call, which copies them; no extensions (null, 0).
+            let code = unsafe {
+                rdkafka::bindings::rd_kafka_oauthbearer_set_token(
+                    ptr,
+                    value.as_ptr(),
+                    token.lifetime_ms,
+                    principal.as_ptr(),
+                    std::ptr::null_mut(),
+                    0,
+                    err.as_mut_ptr(),
+                    err.len(),
+                )
+            };
+            if code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                return;
+            }
+            // SAFETY: librdkafka wrote a NUL-terminated message into `err`.
+            unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned()
+        }
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(error = %message, "cannot set the kafka client's SASL OAUTHBEARER token");
+    if let Ok(message) = std::ffi::CString::new(message) {
+        // SAFETY: as above; librdkafka copies the message.
+        unsafe { rdkafka::bindings::rd_kafka_oauthbearer_set_token_failure(ptr, message.as_ptr()) };
     }
 }
 

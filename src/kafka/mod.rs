@@ -11,6 +11,9 @@
 //!        ├────────── with_defaults(role) + idempotent/transactional ─▶ producers (sink, offsets, internal topics)
 //!        ├────────── client_config() + consumer(group) ─────▶ consumers (internal topics, `pgcdc tail`)
 //!        └────────── protocol::Connection::open_any ────────▶ raw requests (offsets log reader, group membership)
+//!
+//!   OAUTHBEARER: ClientSettings ─ one oauth::TokenSource ─┬─▶ client::KafkaContext (librdkafka's token refresh)
+//!                                                         └─▶ protocol::Connection (SaslAuthenticate)
 //! ```
 //!
 //! The order in a client's configuration: `bootstrap.servers`, then the
@@ -23,6 +26,7 @@ pub(crate) mod admin;
 pub(crate) mod client;
 pub mod partitioner;
 pub(crate) mod protocol;
+pub(crate) mod oauth;
 pub(crate) mod sasl;
 pub mod security;
 pub(crate) mod tls;

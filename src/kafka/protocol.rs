@@ -36,8 +36,9 @@ use tokio::net::TcpStream;
 
 use crate::error::{Classify, ErrorClass};
 
+use super::oauth::OAuthError;
 use super::sasl::{self, Scram, ScramError};
-use super::security::{SaslMechanism, SaslSettings, SettingError};
+use super::security::{Credentials, SaslMechanism, SaslSettings, SettingError};
 use super::tls::TlsError;
 use super::ClientSettings;
 
@@ -104,6 +105,10 @@ pub enum ProtocolError {
     SaslRequired { addr: String },
     #[error("the Kafka broker ({servers}) closed the connection at the first request: if its listener speaks TLS, set security.protocol=SSL (or SASL_SSL) and ssl.ca.location")]
     TlsRequired { servers: String },
+    #[error("SASL OAUTHBEARER authentication failed: the broker refused the token of {setting} ({message})")]
+    TokenRefused { setting: &'static str, message: String },
+    #[error("no SASL OAUTHBEARER token")]
+    Token(#[from] OAuthError),
     #[error("SASL {mechanism} exchange failed (check sasl.jaas.config)")]
     Scram {
         mechanism: &'static str,
@@ -122,7 +127,9 @@ impl Classify for ProtocolError {
             | ProtocolError::SaslMechanism { .. }
             | ProtocolError::SaslFailed { .. }
             | ProtocolError::SaslRequired { .. }
+            | ProtocolError::TokenRefused { .. }
             | ProtocolError::Scram { .. } => ErrorClass::Fatal,
+            ProtocolError::Token(e) => e.class(),
             // A proxy in front of a broker that is down (HAProxy, a TCP load
             // balancer) also accepts and closes: retried, with this trace.
             ProtocolError::TlsRequired { .. } => ErrorClass::Transient,
@@ -255,21 +262,40 @@ impl Connection {
             }
             code => return Err(ProtocolError::Broker { api: "SaslHandshake", code }),
         }
-        let password = sasl.password.expose();
-        match sasl.mechanism {
-            SaslMechanism::Plain => {
-                self.sasl_authenticate(sasl, sasl::plain(&sasl.username, password), timeout).await?;
+        match (&sasl.credentials, sasl.mechanism) {
+            (Credentials::Token(source), _) => {
+                let token = source.token().await?;
+                let setting = source.kind().setting();
+                // RFC 7628 section 3.2.2: a refusal is an error JSON the client answers with %x01
+                // before the broker fails the exchange; some brokers fail it at once (error 58).
+                let refused = |message: String| ProtocolError::TokenRefused { setting, message };
+                let answer = match self.sasl_authenticate(sasl, sasl::oauthbearer(token.value.expose()), timeout).await {
+                    Ok(answer) => answer,
+                    Err(ProtocolError::SaslFailed { message, .. }) => return Err(refused(message)),
+                    Err(e) => return Err(e),
+                };
+                if !answer.is_empty() {
+                    let status: String = String::from_utf8_lossy(&answer).chars().filter(|c| !c.is_control()).take(200).collect();
+                    return match self.sasl_authenticate(sasl, vec![1], timeout).await {
+                        Err(ProtocolError::SaslFailed { message, .. }) => Err(refused(format!("{message}; {status}"))),
+                        Err(e) => Err(e),
+                        Ok(_) => Err(refused(status)),
+                    };
+                }
             }
-            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+            (Credentials::Password { username, password }, SaslMechanism::Plain) => {
+                self.sasl_authenticate(sasl, sasl::plain(username, password.expose()), timeout).await?;
+            }
+            (Credentials::Password { username, password }, _) => {
                 let scram_err = |source| match source {
                     ScramError::Refused(answer) => ProtocolError::SaslFailed {
                         mechanism,
-                        username: sasl.username.clone(),
+                        username: username.clone(),
                         message: format!("the broker answered e={answer}"),
                     },
                     source => ProtocolError::Scram { mechanism, source },
                 };
-                let (scram, first) = Scram::start(sasl.mechanism, &sasl.username, password).map_err(scram_err)?;
+                let (scram, first) = Scram::start(sasl.mechanism, username, password.expose()).map_err(scram_err)?;
                 let server_first = self.sasl_authenticate(sasl, first, timeout).await?;
                 let (fin, client_final) = scram.respond(&server_first).map_err(scram_err)?;
                 let server_final = self.sasl_authenticate(sasl, client_final, timeout).await?;
@@ -289,7 +315,7 @@ impl Connection {
             0 => Ok(response.auth_bytes),
             SASL_AUTHENTICATION_FAILED | ILLEGAL_SASL_STATE => Err(ProtocolError::SaslFailed {
                 mechanism: sasl.mechanism.name(),
-                username: sasl.username.clone(),
+                username: sasl.who(),
                 message: response.error_message.as_ref().map_or_else(|| "no reason given".to_owned(), |m| m.to_string()),
             }),
             code => Err(ProtocolError::Broker { api: "SaslAuthenticate", code }),

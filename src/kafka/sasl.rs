@@ -1,6 +1,7 @@
-//! SASL of pgcdc's own protocol connection: PLAIN (RFC 4616) and
+//! SASL of pgcdc's own protocol connection: PLAIN (RFC 4616),
 //! SCRAM-SHA-256/512 (RFC 5802/7677, no channel binding, as Kafka speaks it),
-//! on ring's HMAC, PBKDF2 and digests.
+//! on ring's HMAC, PBKDF2 and digests, and OAUTHBEARER (RFC 7628; the token
+//! comes from [`super::oauth`]).
 //!
 //! ```text
 //!   SaslHandshake(mechanism) ──▶ error 33: the broker does not enable it
@@ -12,6 +13,8 @@
 //!                 or "e=invalid-proof" / "e=unknown-user": a failure, even when the
 //!                 SaslAuthenticate error code says none (some brokers leave the abort to the
 //!                 client and would admit a client that goes on: the connection is dropped)
+//!   OAUTHBEARER: SaslAuthenticate("n,,\x01auth=Bearer <token>\x01\x01") ──▶ empty: ok
+//!             ◀── error JSON ({"status":"invalid_token"}): answered with "\x01", then error 58
 //! ```
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -51,6 +54,12 @@ pub fn plain(username: &str, password: &str) -> Vec<u8> {
     m.push(0);
     m.extend_from_slice(password.as_bytes());
     m
+}
+
+/// OAUTHBEARER's client initial response (RFC 7628 section 3.1): GS2 header
+/// without authorization id, then `auth=Bearer <token>`, kvsep-delimited.
+pub fn oauthbearer(token: &str) -> Vec<u8> {
+    format!("n,,\x01auth=Bearer {token}\x01\x01").into_bytes()
 }
 
 /// One SCRAM exchange.
@@ -173,5 +182,6 @@ mod tests {
         let (scram, _) = Scram::with_nonce(SaslMechanism::ScramSha256, "u", "p", "abc".into());
         assert_eq!(scram.respond(b"r=abcX,s=AAAA,i=1").err(), Some(ScramError::Iterations(1)));
         assert_eq!(plain("u", "p"), b"\0u\0p");
+        assert_eq!(oauthbearer("t.k.n"), b"n,,\x01auth=Bearer t.k.n\x01\x01");
     }
 }

@@ -12,15 +12,23 @@
 //!
 //! Rules every client relies on:
 //! - a setting pgcdc cannot honour is refused naming it, never dropped
-//!   (JKS stores, Java-only classes, OAUTHBEARER/GSSAPI, turning off
-//!   certificate verification);
+//!   (JKS stores, Java-only classes, GSSAPI, OAUTHBEARER's unsecured test
+//!   mode and SASL extensions, turning off certificate verification);
+//! - OAUTHBEARER's settings (pgcdc's `sasl.oauthbearer.token`, Connect's
+//!   `sasl.oauthbearer.token.endpoint.url` + OAuthBearerLoginModule, librdkafka's
+//!   `sasl.oauthbearer.client.id`/`client.secret`/`scope`) become ONE
+//!   [`TokenSource`] and are never handed to librdkafka (its clients get
+//!   the tokens through their refresh callback, see [`super::oauth`]);
 //! - TLS or SASL settings with a `security.protocol` that does not use them
 //!   are refused: no connection silently speaks plaintext;
 //! - secrets (passwords, `sasl.jaas.config`) never appear in an error.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::secret::Secret;
+
+use super::oauth::{TokenKind, TokenSource};
 
 /// A `[kafka.options]` entry pgcdc cannot honour.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +80,7 @@ pub enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -81,6 +90,7 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -110,8 +120,33 @@ pub struct TlsSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaslSettings {
     pub mechanism: SaslMechanism,
-    pub username: String,
-    pub password: Secret,
+    pub credentials: Credentials,
+}
+
+/// A user name and password (PLAIN, SCRAM), or OAUTHBEARER's token source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    Password { username: String, password: Secret },
+    /// Shared by every client built from the same settings (librdkafka's and pgcdc's own).
+    Token(Arc<TokenSource>),
+}
+
+impl SaslSettings {
+    /// Who authenticates, for an error: the user name, or the token's setting.
+    pub fn who(&self) -> String {
+        match &self.credentials {
+            Credentials::Password { username, .. } => username.clone(),
+            Credentials::Token(source) => format!("the token of {}", source.kind().setting()),
+        }
+    }
+
+    /// The OAUTHBEARER token source, if that is the mechanism.
+    pub fn token_source(&self) -> Option<&Arc<TokenSource>> {
+        match &self.credentials {
+            Credentials::Token(source) => Some(source),
+            Credentials::Password { .. } => None,
+        }
+    }
 }
 
 /// What pgcdc's own protocol connection does on top of TCP.
@@ -143,7 +178,6 @@ const JAVA_ONLY: &[&str] = &[
     "ssl.keystore.certificate.chain",
     "ssl.keystore.key",
     "sasl.login.class",
-    "sasl.login.callback.handler.class",
     "sasl.client.callback.handler.class",
     "security.providers",
 ];
@@ -151,12 +185,23 @@ const JAVA_ONLY: &[&str] = &[
 const TO_PEM: &str = "librdkafka cannot read Java keystores: export the CA certificates to PEM \
                       (keytool -exportcert -rfc -keystore truststore.jks -alias CARoot > ca.pem) and set ssl.ca.location";
 
+/// OAUTHBEARER settings pgcdc reads itself and never hands to librdkafka
+/// (built without libcurl, it could not fetch tokens; see [`super::oauth`]).
+const OAUTH_CONSUMED: &[&str] = &[
+    "sasl.oauthbearer.token",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.scope",
+];
+
 /// Translates Connect's names to librdkafka's and parses what pgcdc's own
 /// connection needs; refuses what neither can honour, naming it.
 pub fn resolve(options: &[(String, String)]) -> Result<Resolved, SettingError> {
     let get = |name: &str| lookup(options, name);
     let mut out: Vec<(String, String)> = Vec::with_capacity(options.len());
-    let mut jaas: Option<(LoginModule, String, Secret)> = None;
+    let mut jaas: Option<Jaas> = None;
     let truststore_pem = get("ssl.truststore.type").is_some_and(|t| t.trim().eq_ignore_ascii_case("PEM"));
     for (key, value) in options {
         let v = value.trim();
@@ -176,9 +221,33 @@ pub fn resolve(options: &[(String, String)]) -> Result<Resolved, SettingError> {
             }
             "sasl.jaas.config" => {
                 let parsed = parse_jaas(v)?;
-                out.push(("sasl.username".to_owned(), parsed.1.clone()));
-                out.push(("sasl.password".to_owned(), parsed.2.expose().to_owned()));
+                if let Some((username, password)) = &parsed.user {
+                    out.push(("sasl.username".to_owned(), username.clone()));
+                    out.push(("sasl.password".to_owned(), password.expose().to_owned()));
+                }
                 jaas = Some(parsed);
+            }
+            // OAUTHBEARER: one token source for every connection, built in security().
+            k if OAUTH_CONSUMED.contains(&k) => {}
+            "sasl.login.callback.handler.class" => {
+                if !v.ends_with(".OAuthBearerLoginCallbackHandler") {
+                    return refuse(
+                        key,
+                        "only Kafka's OAuthBearerLoginCallbackHandler (OAUTHBEARER with sasl.oauthbearer.token.endpoint.url) \
+                         has an equivalent in pgcdc: remove it",
+                    );
+                }
+            }
+            "sasl.oauthbearer.config" | "enable.sasl.oauthbearer.unsecure.jwt" if !v.eq_ignore_ascii_case("false") => {
+                return refuse(
+                    key,
+                    "librdkafka's unsecured JWT test mode is not for brokers that check tokens: \
+                     set sasl.oauthbearer.token (a token) or sasl.oauthbearer.token.endpoint.url instead",
+                );
+            }
+            "sasl.oauthbearer.config" | "enable.sasl.oauthbearer.unsecure.jwt" => {}
+            "sasl.oauthbearer.extensions" => {
+                return refuse(key, "SASL/OAUTHBEARER extensions are not supported by pgcdc yet: remove them")
             }
             "ssl.truststore.location" if truststore_pem => out.push(("ssl.ca.location".to_owned(), v.to_owned())),
             "ssl.truststore.location" => return refuse(key, TO_PEM),
@@ -226,18 +295,15 @@ fn parse_mechanism(key: &str, v: &str) -> Result<SaslMechanism, SettingError> {
         "PLAIN" => Ok(SaslMechanism::Plain),
         "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
         "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
-        "OAUTHBEARER" => refuse(key, "OAUTHBEARER is not supported yet: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
-        "GSSAPI" => refuse(key, "GSSAPI (Kerberos) is not built in: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
-        _ => refuse(key, "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+        "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
+        "GSSAPI" => refuse(key, "GSSAPI (Kerberos) is not built in: use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
+        "AWS_MSK_IAM" => refuse(key, "MSK IAM authentication is not supported: use an MSK listener with SASL/SCRAM or TLS client certificates"),
+        _ => refuse(key, "must be PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"),
     }
 }
 
 /// Checks the settings together and builds what the raw connection does.
-fn security(
-    given: &[(String, String)],
-    out: &[(String, String)],
-    jaas: Option<(LoginModule, String, Secret)>,
-) -> Result<Security, SettingError> {
+fn security(given: &[(String, String)], out: &[(String, String)], jaas: Option<Jaas>) -> Result<Security, SettingError> {
     let get = |name: &str| lookup(out, name);
     let protocol = get("security.protocol").and_then(SecurityProtocol::parse).unwrap_or_default();
     if !protocol.tls() {
@@ -248,7 +314,8 @@ fn security(
             );
         }
     }
-    let has_credentials = get("sasl.username").is_some() || get("sasl.password").is_some();
+    let oauth_given = given.iter().find(|(k, _)| OAUTH_CONSUMED.contains(&k.as_str()) || k == "sasl.login.callback.handler.class");
+    let has_credentials = get("sasl.username").is_some() || get("sasl.password").is_some() || jaas.is_some() || oauth_given.is_some();
     if !protocol.sasl() && (has_credentials || get("sasl.mechanisms").is_some()) {
         return refuse(
             "security.protocol",
@@ -258,22 +325,74 @@ fn security(
     let tls = protocol.tls().then(|| tls_settings(out)).transpose()?;
     let sasl = if protocol.sasl() {
         let Some(mechanism) = get("sasl.mechanisms") else {
-            return refuse("sasl.mechanism", "must be set with SASL (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)");
+            return refuse("sasl.mechanism", "must be set with SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)");
         };
         let mechanism = parse_mechanism("sasl.mechanism", mechanism)?;
-        if let Some((module, _, _)) = &jaas {
-            if !module.speaks(mechanism) {
+        if let Some(jaas) = &jaas {
+            if !jaas.module.speaks(mechanism) {
                 return refuse("sasl.jaas.config", format!("its login module does not match sasl.mechanism={}", mechanism.name()));
             }
         }
-        let (Some(username), Some(password)) = (get("sasl.username"), get("sasl.password")) else {
-            return refuse("sasl.jaas.config", "SASL needs a user name and a password: set sasl.jaas.config (or sasl.username and sasl.password)");
+        let credentials = if mechanism == SaslMechanism::OAuthBearer {
+            if get("sasl.username").is_some() || get("sasl.password").is_some() {
+                return refuse("sasl.username", "OAUTHBEARER authenticates with a token, not a user name and password: remove them");
+            }
+            Credentials::Token(Arc::new(TokenSource::new(token_kind(given, jaas.as_ref())?)))
+        } else {
+            if let Some((k, _)) = oauth_given {
+                return refuse(k, format!("is an OAUTHBEARER setting but sasl.mechanism={}: remove it", mechanism.name()));
+            }
+            let (Some(username), Some(password)) = (get("sasl.username"), get("sasl.password")) else {
+                return refuse("sasl.jaas.config", "SASL needs a user name and a password: set sasl.jaas.config (or sasl.username and sasl.password)");
+            };
+            Credentials::Password { username: username.to_owned(), password: Secret::new(password) }
         };
-        Some(SaslSettings { mechanism, username: username.to_owned(), password: Secret::new(password) })
+        Some(SaslSettings { mechanism, credentials })
     } else {
         None
     };
     Ok(Security { protocol, tls, sasl })
+}
+
+/// Where OAUTHBEARER's tokens come from: a static token, a token file, or a
+/// token endpoint with client credentials (Connect's JAAS options or librdkafka's names).
+fn token_kind(given: &[(String, String)], jaas: Option<&Jaas>) -> Result<TokenKind, SettingError> {
+    let get = |name: &str| lookup(given, name).map(str::trim).filter(|v| !v.is_empty());
+    let jaas_option = |name: &str| jaas.and_then(|j| j.options.iter().find(|(k, _)| k == name)).map(|(_, v)| v.as_str());
+    match (get("sasl.oauthbearer.token"), get("sasl.oauthbearer.token.endpoint.url")) {
+        (Some(_), Some(_)) => refuse(
+            "sasl.oauthbearer.token",
+            "give either a static token (sasl.oauthbearer.token) or a token endpoint (sasl.oauthbearer.token.endpoint.url), not both",
+        ),
+        (Some(token), None) => Ok(TokenKind::Static(Secret::new(token))),
+        (None, Some(url)) if url.starts_with("file://") => {
+            Ok(TokenKind::File(PathBuf::from(url.trim_start_matches("file://").trim_start_matches("localhost"))))
+        }
+        (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://") => {
+            let client_id = jaas_option("clientId").or_else(|| get("sasl.oauthbearer.client.id"));
+            let client_secret = jaas_option("clientSecret").or_else(|| get("sasl.oauthbearer.client.secret"));
+            let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+                return refuse(
+                    "sasl.jaas.config",
+                    "a token endpoint needs client credentials: clientId=\"…\" clientSecret=\"…\" in sasl.jaas.config \
+                     (or sasl.oauthbearer.client.id and sasl.oauthbearer.client.secret)",
+                );
+            };
+            let scope = jaas_option("scope").or_else(|| get("sasl.oauthbearer.scope")).map(str::to_owned);
+            Ok(TokenKind::ClientCredentials {
+                url: url.to_owned(),
+                client_id: client_id.to_owned(),
+                client_secret: Secret::new(client_secret),
+                scope,
+            })
+        }
+        (None, Some(_)) => refuse("sasl.oauthbearer.token.endpoint.url", "must be an https:// (or http://) token endpoint or a file:// token file"),
+        (None, None) => refuse(
+            "sasl.oauthbearer.token",
+            "OAUTHBEARER needs a token: set sasl.oauthbearer.token (a static token, e.g. \"${env:KAFKA_TOKEN}\") or \
+             sasl.oauthbearer.token.endpoint.url (a file:// token file, or an https:// endpoint with client credentials)",
+        ),
+    }
 }
 
 fn lookup<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -316,19 +435,31 @@ fn tls_settings(out: &[(String, String)]) -> Result<TlsSettings, SettingError> {
 enum LoginModule {
     Plain,
     Scram,
+    OAuthBearer,
 }
 
 impl LoginModule {
     fn speaks(self, mechanism: SaslMechanism) -> bool {
         match self {
             LoginModule::Plain => mechanism == SaslMechanism::Plain,
-            LoginModule::Scram => mechanism != SaslMechanism::Plain,
+            LoginModule::Scram => matches!(mechanism, SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512),
+            LoginModule::OAuthBearer => mechanism == SaslMechanism::OAuthBearer,
         }
     }
 }
 
-/// `<LoginModule class> required username="…" password="…";`
-fn parse_jaas(value: &str) -> Result<(LoginModule, String, Secret), SettingError> {
+/// `sasl.jaas.config` parsed: its module, the user (PLAIN, SCRAM) and its options.
+struct Jaas {
+    module: LoginModule,
+    user: Option<(String, Secret)>,
+    options: Vec<(String, String)>,
+}
+
+/// The OAuthBearerLoginModule options pgcdc honours (the token endpoint's client credentials).
+const OAUTH_JAAS_OPTIONS: &[&str] = &["clientId", "clientSecret", "scope"];
+
+/// `<LoginModule class> required username="…" password="…";` (OAuthBearerLoginModule: `clientId="…" clientSecret="…" scope="…"`)
+fn parse_jaas(value: &str) -> Result<Jaas, SettingError> {
     const KEY: &str = "sasl.jaas.config";
     let bad = || refuse(KEY, "must read `<LoginModule> required username=\"…\" password=\"…\";`");
     let mut rest = value.trim();
@@ -336,18 +467,17 @@ fn parse_jaas(value: &str) -> Result<(LoginModule, String, Secret), SettingError
     let module = match class.rsplit('.').next().unwrap_or(class) {
         "PlainLoginModule" => LoginModule::Plain,
         "ScramLoginModule" => LoginModule::Scram,
-        "OAuthBearerLoginModule" => {
-            return refuse(KEY, "OAuthBearerLoginModule (OAUTHBEARER) is not supported yet: use PLAIN or SCRAM")
-        }
-        "Krb5LoginModule" => return refuse(KEY, "Krb5LoginModule (GSSAPI) is not built in: use PLAIN or SCRAM"),
-        _ => return refuse(KEY, "its login module must be PlainLoginModule or ScramLoginModule"),
+        "OAuthBearerLoginModule" => LoginModule::OAuthBearer,
+        "Krb5LoginModule" => return refuse(KEY, "Krb5LoginModule (GSSAPI) is not built in: use PLAIN, SCRAM or OAUTHBEARER"),
+        "IAMLoginModule" => return refuse(KEY, "MSK IAM authentication (IAMLoginModule) is not supported: use SASL/SCRAM or TLS client certificates"),
+        _ => return refuse(KEY, "its login module must be PlainLoginModule, ScramLoginModule or OAuthBearerLoginModule"),
     };
     rest = tail.trim_start();
     let Some(tail) = ["required", "requisite", "sufficient", "optional"].iter().find_map(|f| rest.strip_prefix(f)) else {
         return bad();
     };
     rest = tail;
-    let (mut username, mut password) = (None, None);
+    let mut options: Vec<(String, String)> = Vec::new();
     loop {
         rest = rest.trim_start();
         if rest.is_empty() || rest == ";" {
@@ -379,15 +509,26 @@ fn parse_jaas(value: &str) -> Result<(LoginModule, String, Secret), SettingError
             let end = tail.find(|c: char| c.is_whitespace() || c == ';').unwrap_or(tail.len());
             (tail[..end].to_owned(), &tail[end..])
         };
-        match name {
-            "username" => username = Some(val),
-            "password" => password = Some(val),
-            _ => {}
-        }
+        options.push((name.to_owned(), val));
         rest = tail;
     }
-    match (username, password) {
-        (Some(u), Some(p)) if !u.is_empty() => Ok((module, u, Secret::new(p))),
+    let option = |name: &str| options.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if module == LoginModule::OAuthBearer {
+        // Option names are not secrets; their values are never quoted.
+        if let Some((name, _)) = options.iter().find(|(k, _)| !OAUTH_JAAS_OPTIONS.contains(&k.as_str())) {
+            let why = if name.starts_with("unsecuredLogin") {
+                format!("{name}: the unsecured JWT test mode is not for brokers that check tokens: remove it")
+            } else if name.starts_with("extension_") {
+                format!("{name}: SASL/OAUTHBEARER extensions are not supported by pgcdc yet: remove it")
+            } else {
+                format!("OAuthBearerLoginModule option {name} is not one pgcdc honours (clientId, clientSecret, scope): remove it")
+            };
+            return refuse(KEY, why);
+        }
+        return Ok(Jaas { module, user: None, options });
+    }
+    match (option("username"), option("password")) {
+        (Some(u), Some(p)) if !u.is_empty() => Ok(Jaas { module, user: Some((u, Secret::new(p))), options: Vec::new() }),
         _ => refuse(KEY, "needs username=\"…\" and password=\"…\""),
     }
 }

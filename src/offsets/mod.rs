@@ -328,8 +328,9 @@ impl OffsetStore {
             .ensure_compacted(&self.topic, partitions, 1)
             .await
             .map_err(|source| OffsetError::CreateTopic { topic: self.topic.clone(), source })?;
-        let producer: FutureProducer = crate::kafka::client::idempotent(&mut self.client.client_config())
-            .create()
+        let producer: FutureProducer<crate::kafka::client::KafkaContext> = self
+            .client
+            .create(crate::kafka::client::idempotent(&mut self.client.client_config()))
             .map_err(|source| OffsetError::Producer { topic: self.topic.clone(), source })?;
         let count = log_reader::partition_count(&self.client, &self.topic)
             .await

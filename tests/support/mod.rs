@@ -31,6 +31,7 @@ pub mod registry;
 pub mod registry_tls;
 pub mod sasl_gate;
 pub mod tls_broker;
+pub mod token_endpoint;
 pub mod txlog;
 pub mod worker;
 

@@ -13,6 +13,10 @@
 //!     SaslHandshake v0-1   answered: error 33 + the enabled list for another mechanism
 //!     SaslAuthenticate v0-2  answered by rsasl; a failed exchange: error 58, connection closed
 //!                            (what Apache Kafka does)
+//!                            OAUTHBEARER (RFC 7628) answered here: the bearer token is checked by
+//!                            the test's `TokenCheck`; a refused one gets Apache Kafka's answer:
+//!                            {"status":"invalid_token"} (error none), and to the client's %x01
+//!                            error 58, connection closed
 //!     any other request before authentication: connection closed, counted in `refused`
 //!     after authentication: bytes copied both ways
 //! ```
@@ -31,6 +35,9 @@ use rsasl::prelude::{SASLConfig, SASLServer, SessionError, State};
 use rsasl::property::{AuthId, AuthzId, Password};
 use rsasl::validate::{Validate, Validation, ValidationError};
 
+/// Whether a bearer token is valid now: its principal, or None.
+pub type TokenCheck = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the gate saw, for the tests' assertions.
 #[derive(Clone, Debug, Default)]
 pub struct GateLog {
@@ -47,6 +54,8 @@ pub struct SaslGate {
     pub addr: String,
     log: Arc<Mutex<GateLog>>,
     stop: Arc<AtomicBool>,
+    /// The client side of every authenticated connection, for [`SaslGate::cut_all`].
+    live: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 /// SCRAM secrets of one user and mechanism, as a broker stores them.
@@ -117,6 +126,11 @@ impl SessionCallback for Users {
 impl SaslGate {
     /// A gate on a free port in front of `upstream`, offering `mechanisms` to `users` (name, password).
     pub fn start(upstream: &str, mechanisms: &[&str], users: &[(&str, &str)]) -> SaslGate {
+        SaslGate::start_with_tokens(upstream, mechanisms, users, Arc::new(|_: &str| None))
+    }
+
+    /// [`SaslGate::start`], and OAUTHBEARER tokens checked by `tokens`.
+    pub fn start_with_tokens(upstream: &str, mechanisms: &[&str], users: &[(&str, &str)], tokens: TokenCheck) -> SaslGate {
         let mut scram = HashMap::new();
         for (user, password) in users {
             for m in mechanisms.iter().filter(|m| m.starts_with("SCRAM-")) {
@@ -131,6 +145,8 @@ impl SaslGate {
         let stop = Arc::new(AtomicBool::new(false));
         let (upstream, mechanisms) = (upstream.to_owned(), mechanisms.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>());
         let (thread_log, thread_stop) = (log.clone(), stop.clone());
+        let live = Arc::new(Mutex::new(Vec::new()));
+        let thread_live = live.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if thread_stop.load(Ordering::SeqCst) {
@@ -141,11 +157,27 @@ impl SaslGate {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 };
-                let conn = Conn { client, up, config: config.clone(), mechanisms: mechanisms.clone(), log: thread_log.clone() };
+                let conn = Conn {
+                    client,
+                    up,
+                    config: config.clone(),
+                    mechanisms: mechanisms.clone(),
+                    log: thread_log.clone(),
+                    tokens: tokens.clone(),
+                    live: thread_live.clone(),
+                };
                 std::thread::spawn(move || conn.serve());
             }
         });
-        SaslGate { addr, log, stop }
+        SaslGate { addr, log, stop, live }
+    }
+
+    /// Closes every authenticated connection (as a broker restarting does): clients must
+    /// connect, and authenticate, again.
+    pub fn cut_all(&self) {
+        for s in self.live.lock().expect("live").drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
 
     /// What the gate saw so far.
@@ -167,6 +199,26 @@ struct Conn {
     config: Arc<SASLConfig>,
     mechanisms: Vec<String>,
     log: Arc<Mutex<GateLog>>,
+    tokens: TokenCheck,
+    live: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+/// Where an OAUTHBEARER exchange stands.
+enum Bearer {
+    /// Waiting for the client's initial response.
+    Initial,
+    /// The token was refused: waiting for the client's %x01 to fail the exchange.
+    Refused,
+}
+
+/// The bearer token of an RFC 7628 initial response (`n,,\x01auth=Bearer <token>\x01\x01`).
+fn bearer_token(message: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(message).ok()?;
+    let (gs2, rest) = text.split_once('\x01')?;
+    if !gs2.starts_with("n,") {
+        return None;
+    }
+    rest.split('\x01').find_map(|kv| kv.strip_prefix("auth=Bearer ")).map(str::to_owned)
 }
 
 fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
@@ -247,6 +299,9 @@ impl Conn {
             return;
         }
         let (Ok(mut c2), Ok(mut u2)) = (self.client.try_clone(), self.up.try_clone()) else { return };
+        if let (Ok(c3), Ok(mut live)) = (self.client.try_clone(), self.live.lock()) {
+            live.push(c3);
+        }
         let (mut client, mut up) = (self.client, self.up);
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut u2, &mut c2);
@@ -265,6 +320,7 @@ impl Conn {
     /// The exchange up to authentication: true once the client proved who it is.
     fn authenticate(&mut self) -> bool {
         let mut session = None;
+        let mut bearer = None;
         let mut mechanism = String::new();
         loop {
             let Some(frame) = read_frame(&mut self.client) else { return false };
@@ -279,7 +335,7 @@ impl Conn {
                         return false;
                     }
                 }
-                SASL_HANDSHAKE if h.version <= 1 && session.is_none() => {
+                SASL_HANDSHAKE if h.version <= 1 && session.is_none() && bearer.is_none() => {
                     let len = i16_at(&frame, h.body).and_then(|l| usize::try_from(l).ok()).unwrap_or(0);
                     mechanism = String::from_utf8_lossy(frame.get(h.body + 2..h.body + 2 + len).unwrap_or_default()).into_owned();
                     let enabled = self.mechanisms.contains(&mechanism);
@@ -293,21 +349,49 @@ impl Conn {
                     if write_frame(&mut self.client, &out).is_none() || !enabled {
                         return false;
                     }
+                    if mechanism == "OAUTHBEARER" {
+                        bearer = Some(Bearer::Initial);
+                        continue;
+                    }
                     let Ok(name) = Mechname::parse(mechanism.as_bytes()) else { return false };
                     let Ok(s) = SASLServer::<Checked>::new(self.config.clone()).start_suggested(name) else { return false };
                     session = Some(s);
                 }
+                SASL_AUTHENTICATE if bearer.is_some() && h.version <= 2 => {
+                    let flexible = h.version >= 2;
+                    let Some(message) = auth_bytes(&frame, &h, flexible) else { return false };
+                    match bearer {
+                        Some(Bearer::Initial) => {
+                            match bearer_token(&message).and_then(|t| (self.tokens)(&t)) {
+                                Some(principal) => {
+                                    let reply = authenticate_response(&h, flexible, false, &mechanism, Vec::new());
+                                    if write_frame(&mut self.client, &reply).is_none() {
+                                        return false;
+                                    }
+                                    self.note(|l| l.authenticated.push((h.client_id.clone(), principal, mechanism.clone())));
+                                    return true;
+                                }
+                                None => {
+                                    let challenge = br#"{"status":"invalid_token"}"#.to_vec();
+                                    let reply = authenticate_response(&h, flexible, false, &mechanism, challenge);
+                                    if write_frame(&mut self.client, &reply).is_none() {
+                                        return false;
+                                    }
+                                    bearer = Some(Bearer::Refused);
+                                }
+                            }
+                        }
+                        _ => {
+                            let reply = authenticate_response(&h, flexible, true, &mechanism, Vec::new());
+                            let _ = write_frame(&mut self.client, &reply);
+                            self.note(|l| l.failed.push(h.client_id.clone()));
+                            return false;
+                        }
+                    }
+                }
                 SASL_AUTHENTICATE if session.is_some() && h.version <= 2 => {
                     let flexible = h.version >= 2;
-                    let mut at = h.body;
-                    let token = if flexible {
-                        let Some(n) = uvarint(&frame, &mut at).and_then(|n| usize::try_from(n).ok()) else { return false };
-                        frame.get(at..at + n.saturating_sub(1)).map(<[u8]>::to_vec)
-                    } else {
-                        let n = frame.get(at..at + 4).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes).unwrap_or(-1);
-                        usize::try_from(n).ok().and_then(|n| frame.get(at + 4..at + 4 + n)).map(<[u8]>::to_vec)
-                    };
-                    let Some(token) = token else { return false };
+                    let Some(token) = auth_bytes(&frame, &h, flexible) else { return false };
                     let Some(s) = session.as_mut() else { return false };
                     let mut out = Cursor::new(Vec::new());
                     let step = s.step(Some(&token), &mut out);
@@ -333,6 +417,18 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+/// The auth bytes of a SaslAuthenticate request.
+fn auth_bytes(frame: &[u8], h: &Header, flexible: bool) -> Option<Vec<u8>> {
+    let mut at = h.body;
+    if flexible {
+        let n = uvarint(frame, &mut at).and_then(|n| usize::try_from(n).ok())?;
+        frame.get(at..at + n.saturating_sub(1)).map(<[u8]>::to_vec)
+    } else {
+        let n = frame.get(at..at + 4).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes).unwrap_or(-1);
+        usize::try_from(n).ok().and_then(|n| frame.get(at + 4..at + 4 + n)).map(<[u8]>::to_vec)
     }
 }
 

@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::free_port;
-use super::sasl_gate::SaslGate;
+use super::sasl_gate::{SaslGate, TokenCheck};
 
 /// The SASL user pgcdc authenticates as, and its password.
 pub const SASL_USER: (&str, &str) = ("pgcdc", "pgcdc-s3cret");
@@ -102,6 +102,11 @@ impl TlsBroker {
     }
 
     pub fn start_with(security: Security) -> TlsBroker {
+        TlsBroker::start_with_tokens(security, std::sync::Arc::new(|_: &str| None))
+    }
+
+    /// [`TlsBroker::start_with`], the gate checking OAUTHBEARER tokens with `tokens`.
+    pub fn start_with_tokens(security: Security, tokens: TokenCheck) -> TlsBroker {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
         for ca in ["ca", "other_ca"] {
@@ -119,7 +124,8 @@ impl TlsBroker {
             "-extfile", "client.ext", "-out", "client.crt"]);
         let (p, s) = (free_port(), free_port());
         let p_addr = format!("127.0.0.1:{p}");
-        let gate = (!security.sasl.is_empty()).then(|| SaslGate::start(&p_addr, security.sasl, &[SASL_USER, READER_USER]));
+        let gate =
+            (!security.sasl.is_empty()).then(|| SaslGate::start_with_tokens(&p_addr, security.sasl, &[SASL_USER, READER_USER], tokens));
         // What tansu advertises and stunnel forwards to.
         let behind_tls = gate.as_ref().map_or(p_addr.clone(), |g| g.addr.clone());
         let front = if security.tls { format!("127.0.0.1:{s}") } else { behind_tls.clone() };

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::error::{Classify, ErrorClass};
 use crate::kafka::admin::{Admin, AdminError};
-use crate::kafka::client::{assigned_consumer, idempotent};
+use crate::kafka::client::{assigned_consumer, idempotent, KafkaContext};
 use crate::kafka::ClientSettings;
 
 /// Timeout of produce acknowledgements and watermark queries.
@@ -85,14 +85,13 @@ pub async fn ensure_compacted(settings: &ClientSettings, topic: &str) -> Result<
 /// The idempotent producer of the internal topics.
 #[derive(Clone)]
 pub struct Writer {
-    producer: FutureProducer,
+    producer: FutureProducer<KafkaContext>,
 }
 
 impl Writer {
     pub fn new(settings: &ClientSettings) -> Result<Writer, TopicError> {
-        let producer = idempotent(&mut settings.client_config())
-            .set("linger.ms", "0")
-            .create()
+        let producer = settings
+            .create(idempotent(&mut settings.client_config()).set("linger.ms", "0"))
             .map_err(|source| TopicError::Client { topic: "internal topics".to_owned(), source })?;
         Ok(Writer { producer })
     }
@@ -131,10 +130,12 @@ impl Writer {
 /// returned channel in log order until the receiver is dropped.
 pub fn tail(settings: &ClientSettings, topic: &str, group_id: &str) -> Result<mpsc::Receiver<TailRecord>, TopicError> {
     let err = |source| TopicError::Client { topic: topic.to_owned(), source };
-    let consumer: StreamConsumer = assigned_consumer(&mut settings.client_config(), &format!("{group_id}-tail"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "50")
-        .create()
+    let consumer: StreamConsumer<KafkaContext> = settings
+        .create(
+            assigned_consumer(&mut settings.client_config(), &format!("{group_id}-tail"))
+                .set("auto.offset.reset", "earliest")
+                .set("fetch.wait.max.ms", "50"),
+        )
         .map_err(err)?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Beginning).map_err(err)?;

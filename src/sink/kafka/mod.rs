@@ -40,6 +40,8 @@ use std::time::Duration;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+
+use crate::kafka::client::KafkaContext;
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::time::Instant;
 
@@ -248,7 +250,7 @@ fn overrides_note(overrides: &[(String, String)]) -> String {
 
 /// The Kafka sink. Owned by the pipeline's delivery task.
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: FutureProducer<KafkaContext>,
     topics: TopicManager,
     delivery: DeliveryGuarantee,
     max_in_flight: usize,
@@ -294,7 +296,7 @@ impl KafkaSink {
                     .set("linger.ms", PRODUCER_LINGER_MS_EXACTLY_ONCE);
             }
         });
-        let producer: FutureProducer = cc.create().map_err(SinkError::Client)?;
+        let producer: FutureProducer<KafkaContext> = producer_client.create(&cc).map_err(SinkError::Client)?;
         if matches!(config.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = producer.clone();
             blocking(move || p.init_transactions(TXN_TIMEOUT))
@@ -520,7 +522,7 @@ impl Sink for KafkaSink {
 /// so librdkafka's "flushing" state lasts microseconds and the broker thread
 /// usually wakes after it ended and waits out the linger anyway; hence the
 /// direct call. Blocking: run it with [`blocking`].
-fn flush_now(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError> {
+fn flush_now(producer: &FutureProducer<KafkaContext>, timeout: Duration) -> Result<(), KafkaError> {
     let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     // SAFETY: the pointer is the live client handle owned by `producer`,
     // which the caller keeps alive for the duration of the call;
