@@ -28,6 +28,15 @@ fn ha_config(db: &TestDatabase, primary: &PgServer, standby: &PgServer, prefix: 
     connector_config(db, prefix, &unique_name("slot"), &props)
 }
 
+/// The output of `pgcdc check` on `config`.
+fn check(config: &serde_json::Value) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("connector.json");
+    std::fs::write(&file, serde_json::json!({ "name": "checked", "config": config }).to_string()).expect("connector file");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgcdc")).arg("check").arg("--connector").arg(&file).output().expect("pgcdc check");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
 /// Kills the primary (no shutdown checkpoint) and promotes the standby.
 async fn fail_over(primary: &std::sync::Arc<PgServer>, standby: &std::sync::Arc<PgServer>) {
     let (p, s) = (primary.clone(), standby.clone());
@@ -45,9 +54,10 @@ async fn slot_row(db: &TestDatabase, slot: &str, columns: &str) -> Option<tokio_
     client.query_opt(&sql, &[&slot]).await.expect("pg_replication_slots")
 }
 
-/// GIVEN PostgreSQL 17, a primary with `synchronized_standby_slots` and
-/// synchronous commit to a standby with `sync_replication_slots=on`, a
-/// connector with `slot.failover=true` listing both hosts, and a mixed load,
+/// GIVEN PostgreSQL 17, a primary with `synchronized_standby_slots` (`pgcdc
+/// check` warns until it is set) and synchronous commit to a standby with
+/// `sync_replication_slots=on`, a connector with `slot.failover=true`
+/// listing both hosts, and a mixed load,
 /// WHEN the primary is killed and the standby promoted, THEN the connector
 /// resumes on the new primary from the synchronized slot and Kafka holds
 /// every committed change exactly once, in order per key.
@@ -61,6 +71,10 @@ async fn failover_slot_resumes_on_promoted_standby_exactly_once() {
     let standby = std::sync::Arc::new(primary.start_standby("standby1", ""));
     let db = primary.create_database("ha_fo").await;
     create_tables(&db).await;
+    let (name, prefix) = ("hafo", unique_name("hafo"));
+    let config = ha_config(&db, &primary, &standby, &prefix, &[("slot.failover", "true")]);
+    let out = check(&config);
+    assert!(out.contains("WARN failover slot: synchronized_standby_slots is empty"), "{out}");
     for sql in [
         "ALTER SYSTEM SET synchronized_standby_slots = 'standby1'",
         "ALTER SYSTEM SET synchronous_standby_names = 'standby1'",
@@ -69,10 +83,10 @@ async fn failover_slot_resumes_on_promoted_standby_exactly_once() {
     ] {
         db.execute(sql).await;
     }
+    let out = check(&config);
+    assert!(!out.contains("synchronized_standby_slots is empty") && !out.contains("FAIL"), "{out}");
     let broker = Broker::shared();
-    let (name, prefix) = ("hafo", unique_name("hafo"));
     let worker = Worker::start(broker).await;
-    let config = ha_config(&db, &primary, &standby, &prefix, &[("slot.failover", "true")]);
     let slot = config["slot.name"].as_str().unwrap_or_default().to_owned();
     assert_eq!(worker.register(name, config).await.0, 201);
     worker.wait_task_state(name, "RUNNING", TIMEOUT).await;
