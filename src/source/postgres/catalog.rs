@@ -308,8 +308,9 @@ pub struct SlotInfo {
     /// `wal_status` (PostgreSQL 13+): `reserved`, `extended`, `unreserved`,
     /// or `lost` (the WAL the slot needs was removed).
     pub wal_status: Option<String>,
-    /// `invalidation_reason` (PostgreSQL 17+), else `conflicting` (16) as
-    /// `rows_removed`: why the server invalidated the slot.
+    /// `invalidation_reason` (PostgreSQL 17+); before, `wal_removed` for
+    /// `wal_status = lost` and `rows_removed` for 16's `conflicting` (which
+    /// is true for any invalidation): why the server invalidated the slot.
     pub invalidation_reason: Option<String>,
     /// `failover` (PostgreSQL 17+): standbys synchronize the slot.
     pub failover: Option<bool>,
@@ -325,7 +326,8 @@ pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotIn
             "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, restart_lsn::text, active_pid, \
                     to_jsonb(s)->>'wal_status', \
                     COALESCE(to_jsonb(s)->>'invalidation_reason', \
-                             CASE WHEN to_jsonb(s)->>'conflicting' = 'true' THEN 'rows_removed' END), \
+                             CASE WHEN to_jsonb(s)->>'wal_status' = 'lost' THEN 'wal_removed' \
+                                  WHEN to_jsonb(s)->>'conflicting' = 'true' THEN 'rows_removed' END), \
                     (to_jsonb(s)->>'failover')::bool, (to_jsonb(s)->>'synced')::bool \
              FROM pg_replication_slots s WHERE slot_name = $1",
             &[&slot_name],
