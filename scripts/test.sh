@@ -118,6 +118,7 @@ PG_EXTRA_TESTS=(
     e2e_exactly_once::resume_skips_transactions_already_in_kafka
     e2e_faults::postgres_restarted_then_catches_up
     e2e_faults::replication_connection_cut_then_catches_up
+    e2e_failover::
 )
 
 # "passed failed ignored" summed over the `test result:` lines of a log.

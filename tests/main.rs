@@ -33,3 +33,4 @@ mod e2e_overrides;
 mod e2e_registry_tls;
 mod e2e_worker_references;
 mod e2e_transforms;
+mod e2e_failover;

@@ -49,6 +49,48 @@ pub struct PgConnection {
     pub initial_statements: Vec<String>,
 }
 
+impl PgConnection {
+    /// `database.hostname` as (host, port) pairs: one, or several separated
+    /// by commas (libpq's multi-host list), each `host`, `host:port` or
+    /// `[v6]:port`; the port defaults to `database.port`.
+    pub fn endpoints(&self) -> Result<Vec<(String, u16)>, String> {
+        parse_endpoints(&self.host, self.port)
+    }
+}
+
+fn parse_endpoints(hosts: &str, default_port: u16) -> Result<Vec<(String, u16)>, String> {
+    let bad = |why: &str| format!("Invalid value {hosts} for configuration database.hostname: {why}");
+    let mut out = Vec::new();
+    for entry in hosts.split(',').map(str::trim) {
+        if entry.is_empty() {
+            return Err(bad("an empty host in the comma-separated list"));
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or_else(|| bad("an IPv6 address opened with [ is not closed"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(bad("text after an IPv6 address in brackets")),
+            }
+        } else {
+            match entry.split_once(':') {
+                // Several colons: a bare IPv6 address.
+                Some((host, port)) if !port.contains(':') => (host, Some(port)),
+                _ => (entry, None),
+            }
+        };
+        let port = match port {
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad(&format!("{p:?} is not a port")))?,
+            None => default_port,
+        };
+        if host.is_empty() {
+            return Err(bad("an empty host in the comma-separated list"));
+        }
+        out.push((host.to_owned(), port));
+    }
+    Ok(out)
+}
+
 /// `publication.autocreate.mode`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PublicationAutocreateMode {
@@ -539,9 +581,16 @@ fn parse_connection(p: &mut Props) -> PgConnection {
     if p.get_raw("database.sslpassword").is_some_and(|v| !v.is_empty()) {
         p.warn("database.sslpassword is ignored: encrypted client keys are not supported; give database.sslkey an unencrypted key (openssl pkey -in KEY -out KEY.plain)");
     }
+    let host = p.required("database.hostname");
+    let port = p.int("database.port");
+    if !host.is_empty() {
+        if let Err(message) = parse_endpoints(&host, port) {
+            p.error("database.hostname", message);
+        }
+    }
     PgConnection {
-        host: p.required("database.hostname"),
-        port: p.int("database.port"),
+        host,
+        port,
         user: p.required("database.user"),
         password: p.get_raw("database.password").map(Secret::new),
         dbname: p.required("database.dbname"),

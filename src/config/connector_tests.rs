@@ -531,3 +531,22 @@ fn kubernetes_overlay_connector_files_parse_with_their_secret() {
     }
     assert_eq!(seen, 1);
 }
+
+#[test]
+fn several_hosts_follow_libpq_and_slot_failover_parses() {
+    let (cfg, warnings) = ConnectorConfig::from_properties(
+        "c",
+        &with(&[("database.hostname", "pg-a, pg-b:5433,[::1]:6000,::1"), ("database.port", "5444"), ("slot.failover", "true")]),
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(cfg.slot.failover);
+    let hosts = cfg.connection.endpoints().unwrap();
+    let want = [("pg-a", 5444), ("pg-b", 5433), ("::1", 6000), ("::1", 5444)];
+    assert_eq!(hosts, want.map(|(h, p)| (h.to_owned(), p)).to_vec());
+    assert!(!ConnectorConfig::from_properties("c", &base()).unwrap().0.slot.failover, "off by default");
+    for bad in ["a,,b", "a:0", "a:x", "[::1", "[::1]x"] {
+        let errs = errors_of(&with(&[("database.hostname", bad)]));
+        assert_eq!(errs.issues()[0].property, "database.hostname", "{bad}: {errs}");
+    }
+}

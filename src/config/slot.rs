@@ -1,5 +1,5 @@
 //! Settings of the replication slot and of the connections pgcdc opens:
-//! `slot.stream.params`, `flush.lsn.source`, `lsn.flush.timeout.ms`,
+//! `slot.stream.params`, `slot.failover`, `flush.lsn.source`, `lsn.flush.timeout.ms`,
 //! `lsn.flush.timeout.action` and `database.initial.statements`, with
 //! Debezium's names, defaults and syntax.
 
@@ -39,6 +39,9 @@ pub struct SlotSettings {
     pub lsn_flush_timeout: Duration,
     /// `lsn.flush.timeout.action`.
     pub lsn_flush_timeout_action: LsnFlushTimeoutAction,
+    /// `slot.failover` (default false, PostgreSQL 17+): the slot is created
+    /// (or altered) with FAILOVER, so standbys synchronize it.
+    pub failover: bool,
     /// `status.update.interval.ms`: the longest time between two standby
     /// status updates (one also goes out at every durable batch), and how
     /// often the slot's lag metrics are read.
@@ -55,6 +58,7 @@ impl Default for SlotSettings {
             flush_lsn_source: true,
             lsn_flush_timeout: Duration::from_millis(DEFAULT_LSN_FLUSH_TIMEOUT_MS),
             lsn_flush_timeout_action: LsnFlushTimeoutAction::Fail,
+            failover: false,
             status_update_interval: Duration::from_millis(DEFAULT_STATUS_UPDATE_INTERVAL_MS),
         }
     }
@@ -79,6 +83,7 @@ pub(crate) fn parse_slot(p: &mut Props) -> SlotSettings {
             "lsn.flush.timeout.action",
             &[("fail", LsnFlushTimeoutAction::Fail), ("warn", LsnFlushTimeoutAction::Warn), ("ignore", LsnFlushTimeoutAction::Ignore)],
         ),
+        failover: p.flag("slot.failover"),
         status_update_interval: Duration::from_millis(p.int::<u64>("status.update.interval.ms")),
     }
 }

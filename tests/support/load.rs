@@ -104,6 +104,15 @@ impl Load {
         Load { expected, stop, handle }
     }
 
+    /// [`Load::start`] over a connection string of its own, e.g. several
+    /// hosts with `target_session_attrs=read-write` to follow a failover.
+    pub fn start_conn(conn: String, seed: u64) -> Load {
+        let expected: Expected = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = tokio::spawn(write(conn, expected.clone(), stop.clone(), seed, 0));
+        Load { expected, stop, handle }
+    }
+
     /// Changes committed so far, in total.
     pub fn committed(&self) -> usize {
         self.expected.lock().unwrap().values().map(Vec::len).sum()

@@ -115,32 +115,27 @@ impl PgServer {
         }
     }
 
+    #[allow(irrefutable_let_patterns)] // a single variant without the `testcontainers` feature
     fn start_local(setup: &PgSetup) -> PgServer {
         let bin = pg_bin_dir();
         let as_postgres = is_root();
-        let data_dir = PathBuf::from(format!(
-            "/tmp/pgcdc-test-pg-{}-{}",
-            std::process::id(),
-            NEXT_ID.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        // Clean up when the test process exits, however it exits: SIGQUIT = immediate shutdown.
-        let dir = sh_quote(&data_dir.to_string_lossy());
-        spawn_watchdog(&format!(
-            "pid=$(head -n1 {dir}/postmaster.pid 2>/dev/null) && kill -QUIT \"$pid\" 2>/dev/null; \
-             for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$pid\" 2>/dev/null || break; sleep 1; done; \
-             rm -rf {dir}"
-        ));
-
-        let mut cluster = LocalCluster { bin, data_dir, as_postgres, port: 0 };
+        let data_dir = new_data_dir();
+        let cluster = LocalCluster { bin, data_dir, as_postgres, port: 0 };
         cluster.initdb(&setup.hba);
         cluster.apply(setup);
+        let server = Self::start_on_free_port(cluster);
+        if let PgBackend::Local(c) = &server.backend {
+            c.create_roles();
+        }
+        server
+    }
+
+    fn start_on_free_port(mut cluster: LocalCluster) -> PgServer {
         let mut last_err = String::new();
         for _ in 0..PORT_ATTEMPTS {
             cluster.port = free_port();
             match cluster.pg_ctl_start() {
                 Ok(()) => {
-                    cluster.create_roles();
                     return PgServer {
                         host: "127.0.0.1".to_owned(),
                         port: cluster.port,
@@ -151,6 +146,72 @@ impl PgServer {
             }
         }
         panic!("postgresql did not start after {PORT_ATTEMPTS} attempts: {last_err}\n{}", cluster.log_tail());
+    }
+
+    /// A hot standby of this (local, dedicated) cluster, streaming from it
+    /// through the physical slot `slot` (created here, also its
+    /// `application_name` for `synchronous_standby_names`): a copy of the
+    /// primary's data directory, stopped cleanly for it, `standby.signal`, `primary_conninfo` (with
+    /// `dbname`, as slot synchronization needs), `primary_slot_name`,
+    /// `hot_standby_feedback = on`, then the lines of `conf`. Removed on drop.
+    #[allow(irrefutable_let_patterns)] // a single variant without the `testcontainers` feature
+    pub fn start_standby(&self, slot: &str, conf: &str) -> PgServer {
+        let PgBackend::Local(primary) = &self.backend else {
+            panic!("PgServer::start_standby needs the local backend (PGCDC_TEST_BACKEND=local)")
+        };
+        let data_dir = new_data_dir();
+        let cluster = LocalCluster { bin: primary.bin.clone(), data_dir, as_postgres: primary.as_postgres, port: 0 };
+        // A cleanly stopped primary's data directory is a base backup (the
+        // extra PostgreSQL majors come without pg_basebackup).
+        let sql = format!("SELECT pg_create_physical_replication_slot('{slot}', true)");
+        run(Command::new(primary.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", SUPERUSER, "-d", "postgres", "-c", &sql])
+            .arg("-p")
+            .arg(primary.port.to_string()))
+        .unwrap_or_else(|e| panic!("creating the physical slot {slot}: {e}"));
+        primary.pg_ctl_stop("fast").unwrap_or_else(|e| panic!("{e}"));
+        run(Command::new("cp").arg("-a").arg(&primary.data_dir).arg(&cluster.data_dir))
+            .unwrap_or_else(|e| panic!("copying the primary's data directory: {e}"));
+        primary.pg_ctl_start().unwrap_or_else(|e| panic!("{e}\n{}", primary.log_tail()));
+        // The copy keeps none of the primary's slots (pg_replslot) nor its log.
+        for entry in std::fs::read_dir(cluster.data_dir.join("pg_replslot")).into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+        let _ = std::fs::remove_file(cluster.data_dir.join("server.log"));
+        let standby_conf = format!(
+            "# standby of the cluster on port {port}\n\
+             unix_socket_directories = '{dir}'\n\
+             primary_conninfo = 'host=127.0.0.1 port={port} user={SUPERUSER} dbname=postgres application_name={slot}'\n\
+             primary_slot_name = '{slot}'\n\
+             hot_standby_feedback = on\n\
+             {conf}",
+            port = primary.port,
+            dir = cluster.data_dir.display(),
+        );
+        cluster.apply(&PgSetup {
+            conf: standby_conf,
+            hba: String::new(),
+            files: vec![("standby.signal".to_owned(), Vec::new())],
+        });
+        Self::start_on_free_port(cluster)
+    }
+
+    /// Promotes a standby (`pg_ctl promote -w`: returns once it accepts writes).
+    #[allow(irrefutable_let_patterns)] // a single variant without the `testcontainers` feature
+    pub fn promote(&self) {
+        if let PgBackend::Local(c) = &self.backend {
+            let result = run(c.command("pg_ctl").arg("-D").arg(&c.data_dir).args(["-w", "-t", "60", "promote"]));
+            result.unwrap_or_else(|e| panic!("pg_ctl promote: {e}\n{}", c.log_tail()));
+        }
+    }
+
+    /// Kills the server as a crash would (`pg_ctl stop -m immediate`): no
+    /// shutdown checkpoint, connections cut.
+    #[allow(irrefutable_let_patterns)] // a single variant without the `testcontainers` feature
+    pub fn kill(&self) {
+        if let PgBackend::Local(c) = &self.backend {
+            c.pg_ctl_stop("immediate").unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 
     /// A libpq-style connection string for `dbname` as the superuser.
@@ -211,6 +272,35 @@ impl Drop for PgServer {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A new data directory path under /tmp, removed (its server stopped) when
+/// the test process exits, however it exits.
+fn new_data_dir() -> PathBuf {
+    let data_dir =
+        PathBuf::from(format!("/tmp/pgcdc-test-pg-{}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    // SIGQUIT = immediate shutdown.
+    let dir = sh_quote(&data_dir.to_string_lossy());
+    spawn_watchdog(&format!(
+        "pid=$(head -n1 {dir}/postmaster.pid 2>/dev/null) && kill -QUIT \"$pid\" 2>/dev/null; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$pid\" 2>/dev/null || break; sleep 1; done; \
+         rm -rf {dir}"
+    ));
+    data_dir
+}
+
+/// The major version of the local PostgreSQL binaries the tests start
+/// (`postgres --version`), e.g. 17; 0 when it cannot be read.
+pub fn pg_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| {
+        let out = Command::new(pg_bin_dir().join("postgres")).arg("--version").output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+        // "postgres (PostgreSQL) 17.10 (Debian ...)"
+        let version = text.split(')').nth(1).unwrap_or("").trim();
+        version.split(['.', ' ']).next().and_then(|m| m.parse().ok()).unwrap_or(0)
+    })
+}
 
 /// `$PGCDC_PG_BIN`, else the highest `/usr/lib/postgresql/<major>/bin` with `initdb`.
 fn pg_bin_dir() -> PathBuf {

@@ -44,7 +44,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::NoTls;
 
 use crate::config::connector::{ConnectorConfig, PgConnection, TableFilter};
 use crate::error::{Classify, ErrorClass};
@@ -64,7 +63,7 @@ use super::replication::{
 use super::signals::Signals;
 use super::snapshot::{self, ExportedSnapshot, SnapshotError, SnapshotJob};
 use super::spill::{Replay, SpillError, StreamSpool};
-use super::tls::{self, PgTls, TlsError, TlsOptions};
+use super::tls::{PgTls, TlsError};
 use super::value::ValueOptions;
 use super::wal_bound::{self, WalBoundError};
 
@@ -120,6 +119,33 @@ pub enum SourceError {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     WalBound(#[from] WalBoundError),
+    #[error("{message}")]
+    Hosts { message: String },
+    #[error("none of the hosts in database.hostname ({hosts}) is a read-write primary ({tried}): retrying, a standby may be being promoted; if none ever is, list the primary in database.hostname")]
+    NoPrimary {
+        hosts: String,
+        tried: String,
+        #[source]
+        last: Option<Box<SourceError>>,
+    },
+    #[error(
+        "replication slot {slot:?} does not exist on {server}, but connector {connector} has a stored offset (lsn {stored}): \
+         the changes after {stored} are lost (the slot was dropped, or {server} is a promoted standby the slot was not \
+         synchronized to: set slot.failover=true on PostgreSQL 17+ with sync_replication_slots=on on the standbys). \
+         Not creating the slot again, which would skip them silently. Fix: set snapshot.mode=when_needed to re-read \
+         the tables, or PUT /connectors/{connector}/stop, DELETE /connectors/{connector}/offsets, PUT /connectors/{connector}/resume \
+         to start over from a new snapshot"
+    )]
+    SlotMissing { connector: String, slot: String, server: String, stored: Lsn },
+    #[error(
+        "replication slot {slot:?} was invalidated by the server (invalidation_reason={reason}, wal_status={wal_status}): \
+         the WAL it needed is gone (max_slot_wal_keep_size exceeded while the connector was behind or stopped, or a \
+         conflict on a standby), so changes were lost. Fix: raise max_slot_wal_keep_size (or -1), drop the slot \
+         (SELECT pg_drop_replication_slot('{slot}')) and restart the connector with snapshot.mode=when_needed to re-read the tables"
+    )]
+    SlotInvalidated { slot: String, reason: String, wal_status: String },
+    #[error("slot.failover=true needs PostgreSQL 17 or later (failover slots); this server is {version}: set slot.failover=false, or upgrade (on 16, a connector can decode from a standby instead)")]
+    FailoverUnsupported { version: String },
     #[error("this instance was fenced: replication slot {slot:?} was taken over by another process (PID {pid}) while this task restarted, most likely a newer instance of this connector; not taking it back (stop the other consumer, see pg_stat_replication, then restart this connector)")]
     Replaced { slot: String, pid: i32 },
 }
@@ -147,6 +173,12 @@ impl Classify for SourceError {
             SourceError::WalBound(e) => e.class(),
             // Retrying would fence the new owner.
             SourceError::Replaced { .. } => ErrorClass::Fatal,
+            SourceError::Hosts { .. } => ErrorClass::Fatal,
+            // A standby being promoted, or hosts restarting.
+            SourceError::NoPrimary { .. } => ErrorClass::Transient,
+            // Retrying cannot bring the changes back: an operator decides.
+            SourceError::SlotMissing { .. } | SourceError::SlotInvalidated { .. } => ErrorClass::Fatal,
+            SourceError::FailoverUnsupported { .. } => ErrorClass::Fatal,
         }
     }
 }
@@ -219,44 +251,10 @@ impl RelationLookup for CatalogLookup {
 
 /// A regular (catalog) connection to the connector's database, with TLS as
 /// `database.sslmode` says; also returns the TLS settings for the
-/// replication connection. The connection task runs in the background.
+/// replication connection. The connection task runs in the background. With
+/// several hosts in `database.hostname`, the read-write one (see `failover`).
 pub async fn catalog_client(conn: &PgConnection) -> Result<(tokio_postgres::Client, PgTls), SourceError> {
-    // TLS is negotiated by `tls` for both connections; tokio-postgres gets
-    // the ready stream (its own TLS handling stays off).
-    let tls = PgTls::new(&TlsOptions::from_connection(conn))?;
-    let mut pg = tokio_postgres::Config::new();
-    pg.user(&conn.user)
-        .dbname(&conn.dbname)
-        .application_name("pgcdc")
-        .ssl_mode(tokio_postgres::config::SslMode::Disable);
-    if let Some(p) = &conn.password {
-        pg.password(p.expose());
-    }
-    let io = tls::connect(&conn.host, conn.port, &tls, Duration::from_secs(10)).await?;
-    let (client, connection) = pg.connect_raw(io, NoTls).await.map_err(|source| SourceError::Connect {
-        host: conn.host.clone(),
-        port: conn.port,
-        source,
-    })?;
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!(error = %err, "catalog connection ended");
-        }
-    });
-    // Literals built here (incremental snapshot keys) double quotes only.
-    client
-        .batch_execute("SET standard_conforming_strings = on")
-        .await
-        .map_err(|source| SourceError::Connect { host: conn.host.clone(), port: conn.port, source })?;
-    // `database.initial.statements`, in order, as Debezium runs them on
-    // its JDBC connections (never on the replication connection).
-    for statement in &conn.initial_statements {
-        client
-            .batch_execute(statement)
-            .await
-            .map_err(|source| SourceError::InitialStatement { statement: statement.clone(), source })?;
-    }
-    Ok((client, tls))
+    failover::connect_primary(conn).await.map(|(client, tls, _)| (client, tls))
 }
 
 /// A connected source: publication and slot ready, the initial snapshot
@@ -308,7 +306,7 @@ impl PostgresSource {
     /// when it is created here, else by a temporary slot.
     pub async fn connect_resuming(config: &ConnectorConfig, stored: Option<&SourceOffset>) -> Result<Self, SourceError> {
         let conn = &config.connection;
-        let (client, tls) = catalog_client(conn).await?;
+        let (client, tls, server) = failover::connect_primary(conn).await?;
 
         let filter: TableFilter = config.table_filter();
         let tables = catalog::list_tables(&client, &|t: &TableId| filter.matches(t)).await?;
@@ -316,7 +314,7 @@ impl PostgresSource {
         catalog::ensure_publication(&client, &config.publication_name, config.publication_autocreate_mode, &tables)
             .await?;
 
-        let mut repl_config = ReplicationConfig::new(&conn.host, conn.port, &conn.user, &conn.dbname);
+        let mut repl_config = ReplicationConfig::new(&server.0, server.1, &conn.user, &conn.dbname);
         repl_config.password = conn.password.clone();
         repl_config.tls = tls;
         repl_config.application_name = format!("pgcdc-{}", config.name);
@@ -343,11 +341,15 @@ impl PostgresSource {
         // idle stretches without an offset record): only a missing slot has
         // lost the WAL after the stored offset.
         let wal_kept = slot.is_some();
+        let decision = snapshot::decide(config.snapshot_mode, stored, wal_kept);
+        failover::check_slot(config, &server, slot.as_ref(), stored_lsn, decision.stream)?;
         if stored_lsn.is_some() && !wal_kept {
             tracing::warn!(slot = %config.slot_name, "the slot no longer holds the WAL after the stored offset: \
                 changes in between are lost unless a snapshot is taken (snapshot.mode=when_needed)");
         }
-        let decision = snapshot::decide(config.snapshot_mode, stored, wal_kept);
+        if decision.stream {
+            failover::ensure_failover(config, &mut repl, slot.as_ref()).await?;
+        }
         let (slot_lsn, mut exported, mut exporter) = match confirmed.or(slot.as_ref().map(|_| Lsn::ZERO)) {
             Some(lsn) => (lsn, None, None),
             // initial_only never streams: no slot to pin WAL, only the
@@ -355,7 +357,8 @@ impl PostgresSource {
             None if !decision.stream => (Lsn::ZERO, None, None),
             None => {
                 let mode = if decision.take { SlotSnapshot::Export } else { SlotSnapshot::NoExport };
-                let created = repl.create_logical_slot(&config.slot_name, false, mode).await?;
+                let created =
+                    repl.create_logical_slot_with(&config.slot_name, false, mode, config.slot.failover).await?;
                 tracing::info!(slot = %config.slot_name, lsn = %created.consistent_point, "created replication slot");
                 let exported = created
                     .snapshot_name
@@ -494,6 +497,7 @@ fn temporary_slot_name(slot: &str) -> String {
     base
 }
 
+mod failover;
 mod streamer;
 
 use streamer::{Position, Streamer};

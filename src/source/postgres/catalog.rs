@@ -305,14 +305,31 @@ pub struct SlotInfo {
     pub active_pid: Option<i32>,
     pub confirmed_flush_lsn: Option<Lsn>,
     pub restart_lsn: Option<Lsn>,
+    /// `wal_status` (PostgreSQL 13+): `reserved`, `extended`, `unreserved`,
+    /// or `lost` (the WAL the slot needs was removed).
+    pub wal_status: Option<String>,
+    /// `invalidation_reason` (PostgreSQL 17+); before, `wal_removed` for
+    /// `wal_status = lost` and `rows_removed` for 16's `conflicting` (which
+    /// is true for any invalidation): why the server invalidated the slot.
+    pub invalidation_reason: Option<String>,
+    /// `failover` (PostgreSQL 17+): standbys synchronize the slot.
+    pub failover: Option<bool>,
+    /// `synced` (PostgreSQL 17+): the slot is a standby's copy of a primary's.
+    pub synced: Option<bool>,
 }
 
 /// The slot's state, or `None` when no slot has that name.
 pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotInfo>, CatalogError> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, restart_lsn::text, active_pid \
-             FROM pg_replication_slots WHERE slot_name = $1",
+            // Columns of newer servers through to_jsonb: NULL where they do not exist.
+            "SELECT plugin::text, database::text, active, confirmed_flush_lsn::text, restart_lsn::text, active_pid, \
+                    to_jsonb(s)->>'wal_status', \
+                    COALESCE(to_jsonb(s)->>'invalidation_reason', \
+                             CASE WHEN to_jsonb(s)->>'wal_status' = 'lost' THEN 'wal_removed' \
+                                  WHEN to_jsonb(s)->>'conflicting' = 'true' THEN 'rows_removed' END), \
+                    (to_jsonb(s)->>'failover')::bool, (to_jsonb(s)->>'synced')::bool \
+             FROM pg_replication_slots s WHERE slot_name = $1",
             &[&slot_name],
         )
         .await
@@ -329,6 +346,10 @@ pub async fn slot_info(client: &Client, slot_name: &str) -> Result<Option<SlotIn
         confirmed_flush_lsn: lsn(3)?,
         restart_lsn: lsn(4)?,
         active_pid: row.get(5),
+        wal_status: row.get(6),
+        invalidation_reason: row.get(7),
+        failover: row.get(8),
+        synced: row.get(9),
     }))
 }
 

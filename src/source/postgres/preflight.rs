@@ -184,6 +184,13 @@ async fn checks(client: &Client, config: &ConnectorConfig, out: &mut Vec<Finding
         table_checks(client, config, table, out).await?;
     }
 
+    // Failover slots and the standbys (see `ha`).
+    let several_hosts = config.connection.endpoints().is_ok_and(|e| e.len() > 1);
+    if config.slot.failover || several_hosts {
+        let state = ha::read(client, version).await?;
+        out.extend(ha::findings(config.slot.failover, several_hosts, slot.as_ref().and_then(|s| s.failover), &state));
+    }
+
     // The slot, when it exists.
     match slot {
         None => out.push(Finding::ok("slot", format!("{} does not exist yet: the connector creates it", config.slot_name))),
@@ -214,6 +221,8 @@ async fn checks(client: &Client, config: &ConnectorConfig, out: &mut Vec<Finding
     }
     Ok(())
 }
+
+mod ha;
 
 fn quote(ident: &str) -> String {
     crate::source::postgres::catalog::quote_ident(ident)

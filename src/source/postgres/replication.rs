@@ -451,16 +451,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         temporary: bool,
         snapshot: SlotSnapshot,
     ) -> Result<CreatedSlot, ReplicationError> {
+        self.create_logical_slot_with(name, temporary, snapshot, false).await
+    }
+
+    /// [`create_logical_slot`](Self::create_logical_slot), with `FAILOVER`
+    /// when `failover` (PostgreSQL 17+: standbys with
+    /// `sync_replication_slots` keep a copy of the slot).
+    pub async fn create_logical_slot_with(
+        &mut self,
+        name: &str,
+        temporary: bool,
+        snapshot: SlotSnapshot,
+        failover: bool,
+    ) -> Result<CreatedSlot, ReplicationError> {
         check_slot_name(name)?;
-        let temp = if temporary { " TEMPORARY" } else { "" };
-        let new_syntax = self.server_version() >= 150_000;
-        let snap = match (snapshot, new_syntax) {
-            (SlotSnapshot::Export, true) => " (SNAPSHOT 'export')",
-            (SlotSnapshot::NoExport, true) => " (SNAPSHOT 'nothing')",
-            (SlotSnapshot::Export, false) => " EXPORT_SNAPSHOT",
-            (SlotSnapshot::NoExport, false) => " NOEXPORT_SNAPSHOT",
-        };
-        let sql = format!("CREATE_REPLICATION_SLOT {name}{temp} LOGICAL pgoutput{snap}");
+        let sql = create_slot_command(name, temporary, snapshot, failover, self.server_version());
         let rows = self.simple_query(&sql).await?;
         let row = single_row(&rows, 4)?;
         let consistent_point = row[1]
@@ -473,6 +478,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
             consistent_point,
             snapshot_name: row[2].clone(),
         })
+    }
+
+    /// `ALTER_REPLICATION_SLOT name (FAILOVER b)` (PostgreSQL 17+), on a
+    /// slot no process streams from.
+    pub async fn alter_slot_failover(&mut self, name: &str, failover: bool) -> Result<(), ReplicationError> {
+        check_slot_name(name)?;
+        self.simple_query(&format!("ALTER_REPLICATION_SLOT {name} (FAILOVER {failover})")).await.map(drop)
     }
 
     /// `DROP_REPLICATION_SLOT name [WAIT]`; WAIT blocks while another process holds it.
@@ -524,6 +536,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReplicationClient<S> {
         self.conn.io.shutdown().await?;
         Ok(())
     }
+}
+
+/// The `CREATE_REPLICATION_SLOT` command for a server of `server_version`:
+/// the option list from PostgreSQL 15 (`FAILOVER` is 17's), the keywords before.
+fn create_slot_command(name: &str, temporary: bool, snapshot: SlotSnapshot, failover: bool, server_version: u32) -> String {
+    let temp = if temporary { " TEMPORARY" } else { "" };
+    let snap = if server_version >= 150_000 {
+        let mode = match snapshot {
+            SlotSnapshot::Export => "'export'",
+            SlotSnapshot::NoExport => "'nothing'",
+        };
+        let failover = if failover { ", FAILOVER true" } else { "" };
+        format!(" (SNAPSHOT {mode}{failover})")
+    } else {
+        match snapshot {
+            SlotSnapshot::Export => " EXPORT_SNAPSHOT".to_owned(),
+            SlotSnapshot::NoExport => " NOEXPORT_SNAPSHOT".to_owned(),
+        }
+    };
+    format!("CREATE_REPLICATION_SLOT {name}{temp} LOGICAL pgoutput{snap}")
 }
 
 /// Answers the server's authentication requests until AuthenticationOk.
@@ -712,6 +744,18 @@ mod tests {
         // 'é' is 2 bytes: 6 + 28 * 2 = 62, the next one would end at byte 64.
         let accents = format!("pgcdc-{}", "é".repeat(40));
         assert_eq!(application_name(&accents), format!("pgcdc-{}", "é".repeat(28)));
+    }
+
+    #[test]
+    fn create_slot_command_follows_the_server_version() {
+        let cmd = |failover, version| create_slot_command("s", false, SlotSnapshot::Export, failover, version);
+        assert_eq!(cmd(false, 170_000), "CREATE_REPLICATION_SLOT s LOGICAL pgoutput (SNAPSHOT 'export')");
+        assert_eq!(cmd(true, 170_000), "CREATE_REPLICATION_SLOT s LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)");
+        assert_eq!(cmd(false, 140_000), "CREATE_REPLICATION_SLOT s LOGICAL pgoutput EXPORT_SNAPSHOT");
+        assert_eq!(
+            create_slot_command("t", true, SlotSnapshot::NoExport, false, 160_000),
+            "CREATE_REPLICATION_SLOT t TEMPORARY LOGICAL pgoutput (SNAPSHOT 'nothing')"
+        );
     }
 
     #[test]
