@@ -2,13 +2,14 @@
 //! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
 
 use crate::config::declarations::{
-    CHANGED_GROUP, DEFAULT_OUTBOX_ROUTE_BY_FIELD, EVENT_ROUTER_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP,
+    CHANGED_GROUP, DECODE_MESSAGE_GROUP, DEFAULT_OUTBOX_ROUTE_BY_FIELD, EVENT_ROUTER_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP,
     TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
 };
 use crate::config::properties::{split_list, Props};
 use crate::config::transforms_connect;
 use crate::transform::predicate::{Condition, Predicate};
 use crate::transform::changed::ChangedOptions;
+use crate::transform::decode_message::DecodeMessageOptions;
 use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment};
 use crate::transform::outbox::{AdditionalField, EventRouterOptions, InvalidOperation, Placement};
 use crate::transform::router::TopicRewrite;
@@ -31,6 +32,11 @@ const SCRIPTING: &[&str] = &[
     "io.debezium.transforms.ContentBasedRouter",
     "io.debezium.transforms.Filter$Value",
     "io.debezium.transforms.ContentBasedRouter$Value",
+];
+/// Class names of Debezium's DecodeLogicalDecodingMessageContent.
+pub const DECODE_MESSAGE: &[&str] = &[
+    "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent",
+    "DecodeLogicalDecodingMessageContent",
 ];
 /// Class names of Debezium's outbox EventRouter.
 pub const EVENT_ROUTER: &[&str] = &["io.debezium.transforms.outbox.EventRouter", "EventRouter"];
@@ -108,6 +114,10 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 chain.push(TransformConfig::EventRouter(opts));
             }
             Some(("EventRouter", EVENT_ROUTER_GROUP))
+        } else if DECODE_MESSAGE.contains(&class) {
+            let opts = DecodeMessageOptions { fields_null_include: p.flag(&format!("{prefix}fields.null.include")) };
+            chain.push(TransformConfig::DecodeMessage(opts));
+            Some(("DecodeLogicalDecodingMessageContent", DECODE_MESSAGE_GROUP))
         } else if let Some((name, properties)) = transforms_connect::lookup(class) {
             if let Some(smt) = transforms_connect::parse_smt(p, &prefix, name) {
                 chain.push(TransformConfig::Connect(smt));
@@ -151,9 +161,9 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {} and Kafka Connect's {}",
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {}, {} and Kafka Connect's {}",
                     EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0],
-                    EVENT_ROUTER[0], transforms_connect::supported_names()
+                    EVENT_ROUTER[0], DECODE_MESSAGE[0], transforms_connect::supported_names()
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {

@@ -3,6 +3,7 @@
 
 pub mod cast;
 pub mod changed;
+pub mod decode_message;
 pub mod fields;
 pub mod headers;
 pub mod logical_router;
@@ -36,6 +37,8 @@ pub enum TransformConfig {
     ByLogicalTableRouter(logical_router::LogicalRouterOptions),
     /// `io.debezium.transforms.outbox.EventRouter`
     EventRouter(outbox::EventRouterOptions),
+    /// `io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent`
+    DecodeMessage(decode_message::DecodeMessageOptions),
     /// Kafka Connect's own SMTs (`org.apache.kafka.connect.transforms.*`).
     Connect(smt::SmtConfig),
     /// A transform with `transforms.<alias>.predicate` (and `.negate`).
