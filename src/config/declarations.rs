@@ -38,6 +38,8 @@ pub const SUBJECT_NAME_STRATEGY_CLASSES: &[&str] = &[
     "io.confluent.kafka.serializers.subject.RecordNameStrategy",
     "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
 ];
+/// CloudEventsConverter's default `metadata.source`.
+pub const CLOUDEVENTS_METADATA_SOURCE: &str = "value,id:generate,type:generate,traceparent:header,dataSchemaName:generate";
 /// The default subject name strategy.
 pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
 
@@ -47,7 +49,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
     req("connector.class", T::String, "Common", Check::Custom, "Name or alias of the class for this connector."),
     def("tasks.max", T::Int, Int(1), "Common", Check::NoEffect, "Maximum number of tasks; pgcdc always runs one."),
     def("key.converter", T::Class, None, "Common", Check::Custom, "Converter class for keys: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
-    def("value.converter", T::Class, None, "Common", Check::Custom, "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
+    def("value.converter", T::Class, None, "Common", Check::Custom, "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default), io.confluent.connect.avro.AvroConverter or io.debezium.converters.CloudEventsConverter."),
     def("transforms", T::List, Str(""), "Transforms", Check::List, "Aliases for the transformations to be applied to records."),
     def("topic.creation.default.partitions", T::Int, Int(DEFAULT_TOPIC_PARTITIONS as i64), "Topic Creation", Check::Int { min: -1, max: i32::MAX as i64 }, "Partitions of topics the worker creates (-1: broker default)."),
     def("topic.creation.default.replication.factor", T::Short, Int(DEFAULT_TOPIC_REPLICATION_FACTOR as i64), "Topic Creation", Check::Int { min: -1, max: i16::MAX as i64 }, "Replication factor of created topics (-1: broker default)."),
@@ -118,6 +120,16 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("heartbeat.action.query", T::String, None, "Advanced", Check::Text, "Statement run on the database at each heartbeat interval (e.g. an update of a heartbeat table)."),
     def("topic.heartbeat.prefix", T::String, Str(DEFAULT_HEARTBEAT_TOPIC_PREFIX), "Advanced", Check::Text, "Prefix of the heartbeat topic: <prefix>.<topic.prefix>."),
     def("key.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON key."),
+    def("value.converter.serializer.type", T::String, Str("json"), "CloudEvents", Check::Custom, "CloudEventsConverter: encoding of the event; json (avro is refused)."),
+    def("value.converter.data.serializer.type", T::String, Str("json"), "CloudEvents", Check::Custom, "CloudEventsConverter: encoding of the data attribute; json (avro is refused)."),
+    def("value.converter.extension.attributes.enable", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: the iodebezium* extension attributes (op, source block, transaction block)."),
+    def("value.converter.metadata.source", T::String, Str(CLOUDEVENTS_METADATA_SOURCE), "CloudEvents", Check::Custom, "CloudEventsConverter: where id, type and the source block come from; only the value (header sources are refused)."),
+    def("value.converter.opentelemetry.tracing.attributes.enable", T::Boolean, Bool(false), "CloudEvents", Check::Bool, "CloudEventsConverter: the traceparent attribute; pgcdc has no tracing (true is refused)."),
+    def("value.converter.schema.name.adjustment.mode", T::String, Str("avro"), "CloudEvents", Check::NoEffect, "CloudEventsConverter: adjusts the event schema's name, which JSON events do not carry."),
+    def("value.converter.schema.cloudevents.name", T::String, None, "CloudEvents", Check::NoEffect, "CloudEventsConverter: the event schema's name, which JSON events do not carry."),
+    def("value.converter.json.schemas.enable", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: the data attribute as {schema, payload}."),
+    def("value.converter.json.decimal.format", T::String, Str("BASE64"), "CloudEvents", Check::Choice(&["BASE64", "NUMERIC"]), "CloudEventsConverter: decimals of the data attribute, BASE64 or NUMERIC."),
+    def("value.converter.json.replace.null.with.default", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: write a field's default instead of null in the data attribute."),
     def("value.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON value."),
     def("key.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),
     def("value.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),

@@ -351,6 +351,47 @@ public class SmtGolden {
       new Step(smt("io.debezium.transforms.outbox.EventRouter", Map.of("table.field.event.key", "aggregateid")), null, false));
   }
 
+  /** Debezium's CloudEventsConverter over `records` with `config`: per record the value it writes (a string), null, or {"error": ...}. */
+  static void cloudEvents(String dir, String name, List<SourceRecord> records, Map<String, String> config) throws Exception {
+    io.debezium.converters.CloudEventsConverter c = new io.debezium.converters.CloudEventsConverter();
+    c.configure(config, false);
+    ArrayNode out = Golden.M.createArrayNode();
+    for (SourceRecord r : records) {
+      try {
+        byte[] b = c.fromConnectData(r.topic(), new org.apache.kafka.common.header.internals.RecordHeaders(), r.valueSchema(), r.value());
+        if (b == null) out.addNull(); else out.add(new String(b, java.nio.charset.StandardCharsets.UTF_8));
+      } catch (RuntimeException e) {
+        out.addObject().put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+      }
+    }
+    try (Writer w = new FileWriter(new File(dir, name + ".json"))) {
+      w.write(Golden.M.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+      w.write("\n");
+    }
+  }
+
+  /** The stock envelopes, the first insert again inside a transaction, and a logical decoding message. */
+  static List<SourceRecord> cloudEventsInputs(Schema src) {
+    List<SourceRecord> in = new ArrayList<>(stockEnvelopes(src));
+    SourceRecord first = in.get(0);
+    Struct v = (Struct) first.value();
+    Struct tv = new Struct(v.schema());
+    for (Field f : v.schema().fields()) tv.put(f, v.get(f));
+    Schema txs = v.schema().field("transaction").schema();
+    tv.put("transaction", new Struct(txs).put("id", "771:22001000").put("total_order", 3L).put("data_collection_order", 2L));
+    in.add(first.newRecord(first.topic(), null, first.keySchema(), first.key(), first.valueSchema(), tv, first.timestamp(), first.headers()));
+    in.addAll(messages(src, "{\"a\":1}"));
+    return in;
+  }
+
+  static void cloudEventsAll(String dir, Schema src) throws Exception {
+    cloudEvents(dir, "cloudevents_default", cloudEventsInputs(src), Map.of());
+    cloudEvents(dir, "cloudevents_noschemas", cloudEventsInputs(src), Map.of("json.schemas.enable", "false", "extension.attributes.enable", "false",
+      "serializer.type", "json", "data.serializer.type", "json"));
+    cloudEvents(dir, "cloudevents_measure", measureEnvelopes(src), Map.of("json.schemas.enable", "false"));
+    cloudEvents(dir, "cloudevents_measure_schemas", measureEnvelopes(src), Map.of("json.decimal.format", "NUMERIC"));
+  }
+
   public static void main(String[] a) throws Exception {
     String dir = a[0];
     Configuration c = Configuration.create().with("topic.prefix","ecommerce").with("database.dbname","shop")
@@ -360,6 +401,7 @@ public class SmtGolden {
     String router = "io.debezium.transforms.outbox.EventRouter";
     connect(dir, src);
     decode(dir, src);
+    cloudEventsAll(dir, src);
 
     write(dir, "outbox_default", outbox(src), List.of(smt(router, Map.of())));
     write(dir, "outbox_expand_envelope", outbox(src), List.of(smt(router, Map.of(
