@@ -13,6 +13,7 @@ use crate::event::{SnapshotMarker, SourceEvent};
 use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
 use crate::transform::decode_message::DecodeMessage;
+use crate::transform::header_to_value::HeaderToValue;
 use crate::transform::logical_router::LogicalRouter;
 use crate::transform::outbox::EventRouter;
 use crate::transform::predicate::Condition;
@@ -29,6 +30,7 @@ enum Transform {
     LogicalRouter(LogicalRouter),
     EventRouter(EventRouter),
     DecodeMessage(DecodeMessage),
+    HeaderToValue(HeaderToValue),
     Connect(Smt),
     Conditional(Box<Transform>, Condition),
 }
@@ -42,6 +44,7 @@ impl Transform {
             TransformConfig::ByLogicalTableRouter(opts) => Transform::LogicalRouter(LogicalRouter::new(opts.clone())),
             TransformConfig::EventRouter(opts) => Transform::EventRouter(EventRouter::new(opts.clone())),
             TransformConfig::DecodeMessage(opts) => Transform::DecodeMessage(DecodeMessage::new(opts.clone())),
+            TransformConfig::HeaderToValue(opts) => Transform::HeaderToValue(HeaderToValue::new(opts.clone())),
             TransformConfig::Connect(config) => Transform::Connect(Smt::new(config)),
             TransformConfig::Conditional(inner, condition) => {
                 Transform::Conditional(Box::new(Transform::new(inner)), condition.clone())
@@ -57,6 +60,7 @@ impl Transform {
             Transform::LogicalRouter(t) => t.apply(record, out),
             Transform::EventRouter(t) => return t.apply(record, out),
             Transform::DecodeMessage(t) => out.push(t.apply(record)?),
+            Transform::HeaderToValue(t) => out.push(t.apply(record)?),
             Transform::Connect(t) => out.extend(t.apply(record)?),
             Transform::Conditional(t, condition) => {
                 if condition.applies(&record) {

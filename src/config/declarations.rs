@@ -204,6 +204,8 @@ pub const REGEX_ROUTER_GROUP: &str = "Transforms: RegexRouter";
 pub const LOGICAL_ROUTER_GROUP: &str = "Transforms: ByLogicalTableRouter";
 /// Group of the outbox EventRouter's properties.
 pub const EVENT_ROUTER_GROUP: &str = "Transforms: EventRouter";
+/// Group of HeaderToValue's properties.
+pub const HEADER_TO_VALUE_GROUP: &str = "Transforms: HeaderToValue";
 /// Group of DecodeLogicalDecodingMessageContent's properties.
 pub const DECODE_MESSAGE_GROUP: &str = "Transforms: DecodeLogicalDecodingMessageContent";
 /// `route.by.field`'s default for the EventRouter (ExtractNewRecordState has none).
@@ -214,7 +216,7 @@ const DELETE_TOMBSTONE_MODES: &[&str] = &["drop", "tombstone", "rewrite", "rewri
 /// `transforms.<alias>.<property>`: the properties of one transform,
 /// grouped by the transform they belong to.
 pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
-    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, io.debezium.transforms.ByLogicalTableRouter, io.debezium.transforms.outbox.EventRouter, io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent or one of Kafka Connect's org.apache.kafka.connect.transforms.* listed under Transforms (or the short class name)."),
+    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, io.debezium.transforms.ByLogicalTableRouter, io.debezium.transforms.outbox.EventRouter, io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent, io.debezium.transforms.HeaderToValue or one of Kafka Connect's org.apache.kafka.connect.transforms.* listed under Transforms (or the short class name)."),
     def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Name of a predicate listed in predicates: the transform applies only to the records it matches."),
     def("transforms.<alias>.negate", T::Boolean, Bool(false), TRANSFORMS_GROUP, Check::Bool, "Apply the transform to the records the predicate does not match."),
     def("transforms.<alias>.delete.tombstone.handling.mode", T::String, Str("tombstone"), UNWRAP_GROUP, Check::Choice(DELETE_TOMBSTONE_MODES), "What a delete becomes: only its tombstone, nothing, the rewritten row with __deleted, that and the tombstone, or the tombstone alone for deletes."),
@@ -257,6 +259,9 @@ pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
     def("transforms.<alias>.tracing.span.context.field", T::String, Str("tracingspancontext"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; pgcdc has none (as Debezium without OpenTelemetry on its class path)."),
     def("transforms.<alias>.tracing.operation.name", T::String, Str("debezium-read"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
     def("transforms.<alias>.tracing.with.context.field.only", T::Boolean, Bool(false), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
+    req("transforms.<alias>.headers", T::List, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: names of the headers whose values become value fields."),
+    req("transforms.<alias>.fields", T::List, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: the field of each header, same order (nested a.b names are not supported)."),
+    req("transforms.<alias>.operation", T::String, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: move (remove the headers) or copy."),
     def("transforms.<alias>.fields.null.include", T::Boolean, Bool(false), DECODE_MESSAGE_GROUP, Check::Bool, "JSON nulls of a logical decoding message's content become optional bytes fields (default: left out)."),
     def("transforms.<alias>.logical.table.cache.size", T::Int, Int(16), LOGICAL_ROUTER_GROUP, Check::Int { min: 1, max: i32::MAX as i64 }, "Checked, then unused (pgcdc's caches are bounded on their own)."),
 ];

@@ -5,6 +5,7 @@ pub mod cast;
 pub mod changed;
 pub mod decode_message;
 pub mod fields;
+pub mod header_to_value;
 pub mod headers;
 pub mod logical_router;
 pub mod outbox;
@@ -39,6 +40,8 @@ pub enum TransformConfig {
     EventRouter(outbox::EventRouterOptions),
     /// `io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent`
     DecodeMessage(decode_message::DecodeMessageOptions),
+    /// `io.debezium.transforms.HeaderToValue`
+    HeaderToValue(header_to_value::HeaderToValueOptions),
     /// Kafka Connect's own SMTs (`org.apache.kafka.connect.transforms.*`).
     Connect(smt::SmtConfig),
     /// A transform with `transforms.<alias>.predicate` (and `.negate`).

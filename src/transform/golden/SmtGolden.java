@@ -392,6 +392,19 @@ public class SmtGolden {
     cloudEvents(dir, "cloudevents_measure_schemas", measureEnvelopes(src), Map.of("json.decimal.format", "NUMERIC"));
   }
 
+  /** Debezium's HeaderToValue (`headertovalue_*.json`). */
+  static void headerToValue(String dir, Schema src) throws Exception {
+    String cls = "io.debezium.transforms.HeaderToValue";
+    List<SourceRecord> stock = stamped(stockEnvelopes(src), Map.of());
+    SourceRecord first = stock.get(0);
+    stock.add(first.newRecord(first.topic(), null, first.keySchema(), first.key(), null, null, TS, first.headers()));
+    chain(dir, "headertovalue_copy", stock, new Step(smt(cls, Map.of(
+      "headers", "__debezium.context.connectorLogicalName,__debezium.context.taskId,absent",
+      "fields", "logical,task,none", "operation", "copy")), null, false));
+    chain(dir, "headertovalue_move_envelope", stamped(stockEnvelopes(src), null), new Step(smt(cls, Map.of(
+      "headers", "__debezium.context.runId,__debezium.oldkey", "fields", "run,oldkey", "operation", "move")), null, false));
+  }
+
   public static void main(String[] a) throws Exception {
     String dir = a[0];
     Configuration c = Configuration.create().with("topic.prefix","ecommerce").with("database.dbname","shop")
@@ -401,6 +414,7 @@ public class SmtGolden {
     String router = "io.debezium.transforms.outbox.EventRouter";
     connect(dir, src);
     decode(dir, src);
+    headerToValue(dir, src);
     cloudEventsAll(dir, src);
 
     write(dir, "outbox_default", outbox(src), List.of(smt(router, Map.of())));
