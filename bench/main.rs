@@ -62,7 +62,8 @@ struct Args {
     /// Also drain the ~200 B backlog through Debezium 3.6.3 (tests/debezium/run-oracle.sh).
     #[arg(long)]
     with_debezium: bool,
-    /// Workloads to run (comma-separated): small, large, mixed, txn, compression, ceiling, latency, snapshot.
+    /// Workloads to run (comma-separated): small, large, mixed, txn, compression, ceiling, latency, snapshot,
+    /// smt (the ~200 B drain with and without unwrap + InsertField + RegexRouter; not in the default set).
     #[arg(
         long,
         value_delimiter = ',',
@@ -105,6 +106,7 @@ async fn main() -> Result<()> {
         timeout: Duration::from_secs(args.timeout_secs),
         record_size: None,
         seq: 0,
+        connector_extra: None,
     };
     if !ctx.pgcdc_bin.exists() {
         ctx.pgcdc_unavailable = Some(format!("{} not found", ctx.pgcdc_bin.display()));
@@ -171,6 +173,40 @@ async fn main() -> Result<()> {
             eprintln!("[bench] {label}: Debezium");
             rows.push(runners::debezium_drain(&mut ctx, &workload, &backlog, &slots[3]).await);
         }
+        for s in &slots {
+            load::drop_slot(&ctx.pg, s).await;
+        }
+        print_progress(&rows);
+    }
+
+    if wants("smt") {
+        // The same ~200 B backlog drained at-least-once without transforms and with a
+        // three-transform chain (unwrap + InsertField + RegexRouter keeping the topic name).
+        let slots = ["smt_plain".to_owned(), "smt_chain".to_owned()];
+        let label = "drain ~200 B rows, transform chain";
+        eprintln!("[bench] {label}: loading {} rows", args.rows);
+        let backlog = load::prepare(&ctx.pg, Kind::Small, args.rows, &slots)
+            .await
+            .with_context(|| format!("loading {label}"))?;
+        let workload = format!("{label} ({} events)", backlog.events);
+        eprintln!("[bench] {label}: no transforms");
+        rows.extend(runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[0], false, false, None).await);
+        ctx.connector_extra = Some((
+            "unwrap + InsertField + RegexRouter",
+            vec![
+                ("transforms", "unwrap,insert,route".to_owned()),
+                ("transforms.unwrap.type", "io.debezium.transforms.ExtractNewRecordState".to_owned()),
+                ("transforms.insert.type", "org.apache.kafka.connect.transforms.InsertField$Value".to_owned()),
+                ("transforms.insert.static.field", "origin".to_owned()),
+                ("transforms.insert.static.value", "pgcdc".to_owned()),
+                ("transforms.route.type", "org.apache.kafka.connect.transforms.RegexRouter".to_owned()),
+                ("transforms.route.regex", "(.*)\\.public\\.(.*)".to_owned()),
+                ("transforms.route.replacement", "$1.public.$2".to_owned()),
+            ],
+        ));
+        eprintln!("[bench] {label}: unwrap + InsertField + RegexRouter");
+        rows.extend(runners::pgcdc_drain(&mut ctx, &workload, &backlog, &slots[1], false, false, None).await);
+        ctx.connector_extra = None;
         for s in &slots {
             load::drop_slot(&ctx.pg, s).await;
         }

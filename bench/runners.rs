@@ -25,6 +25,9 @@ pub struct Ctx {
     /// Mean record size (key + value) seen from pgcdc or Debezium on the ~200 B drain.
     pub record_size: Option<f64>,
     pub seq: u64,
+    /// Connector properties added to pgcdc's drains (a transform chain), with
+    /// the label that names them in the system column.
+    pub connector_extra: Option<(&'static str, Vec<(&'static str, String)>)>,
 }
 
 impl Ctx {
@@ -105,7 +108,12 @@ async fn pgcdc_drain_inner(
     restart: bool,
     compression: Option<&str>,
 ) -> Result<Vec<Row>> {
-    let system = &system_label(eo, compression);
+    let mut system = system_label(eo, compression);
+    if let Some((label, _)) = &ctx.connector_extra {
+        system = format!("{}, {label})", system.trim_end_matches(')'));
+    }
+    let system = &system;
+    let extra: Vec<(&str, String)> = ctx.connector_extra.as_ref().map(|(_, p)| p.clone()).unwrap_or_default();
     let options: Vec<(String, String)> = compression
         .map(|c| vec![("compression.type".to_owned(), c.to_owned())])
         .unwrap_or_default();
@@ -135,7 +143,7 @@ async fn pgcdc_drain_inner(
         Daemon::start_with(&bin, &bootstrap, eo, &sd, &opts)
     })
     .await??;
-    daemon.register(&spec)?;
+    daemon.register_with(&spec, &extra)?;
     let events = backlog.events;
     let timeout = ctx.timeout;
     let (daemon, last) = tokio::task::spawn_blocking(move || {
@@ -186,7 +194,7 @@ async fn pgcdc_drain_inner(
         })
         .await??;
         let rest_up = start.elapsed().as_secs_f64();
-        daemon.register(&spec)?;
+        daemon.register_with(&spec, &extra)?;
         let (daemon, last) = tokio::task::spawn_blocking(move || {
             let last =
                 counter.wait_for(events + 1, Duration::from_secs(60), &mut || daemon.exited());

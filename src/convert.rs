@@ -12,6 +12,8 @@ use crate::envelope::{Envelope, EventTime, TransactionMonitor, TxEvent};
 use crate::event::{SnapshotMarker, SourceEvent};
 use crate::record::{EncodedRecord, Record};
 use crate::transform::changed::ExtractChanged;
+use crate::transform::decode_message::DecodeMessage;
+use crate::transform::header_to_value::HeaderToValue;
 use crate::transform::logical_router::LogicalRouter;
 use crate::transform::outbox::EventRouter;
 use crate::transform::predicate::Condition;
@@ -27,6 +29,8 @@ enum Transform {
     RegexRouter(RegexRouter),
     LogicalRouter(LogicalRouter),
     EventRouter(EventRouter),
+    DecodeMessage(DecodeMessage),
+    HeaderToValue(HeaderToValue),
     Connect(Smt),
     Conditional(Box<Transform>, Condition),
 }
@@ -39,6 +43,8 @@ impl Transform {
             TransformConfig::RegexRouter(rewrite) => Transform::RegexRouter(RegexRouter::new(rewrite.clone())),
             TransformConfig::ByLogicalTableRouter(opts) => Transform::LogicalRouter(LogicalRouter::new(opts.clone())),
             TransformConfig::EventRouter(opts) => Transform::EventRouter(EventRouter::new(opts.clone())),
+            TransformConfig::DecodeMessage(opts) => Transform::DecodeMessage(DecodeMessage::new(opts.clone())),
+            TransformConfig::HeaderToValue(opts) => Transform::HeaderToValue(HeaderToValue::new(opts.clone())),
             TransformConfig::Connect(config) => Transform::Connect(Smt::new(config)),
             TransformConfig::Conditional(inner, condition) => {
                 Transform::Conditional(Box::new(Transform::new(inner)), condition.clone())
@@ -53,6 +59,8 @@ impl Transform {
             Transform::RegexRouter(t) => t.apply(record, out),
             Transform::LogicalRouter(t) => t.apply(record, out),
             Transform::EventRouter(t) => return t.apply(record, out),
+            Transform::DecodeMessage(t) => out.push(t.apply(record)?),
+            Transform::HeaderToValue(t) => out.push(t.apply(record)?),
             Transform::Connect(t) => out.extend(t.apply(record)?),
             Transform::Conditional(t, condition) => {
                 if condition.applies(&record) {

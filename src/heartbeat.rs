@@ -86,6 +86,9 @@ enum ValueEncoding {
     Json(JsonOptions),
     /// Avro with the id its schema was registered under.
     Avro { id: u32, data: AvroDataOptions },
+    /// Debezium's CloudEventsConverter writes a heartbeat (not a change
+    /// event) as Kafka's null.
+    Null,
 }
 
 impl Heartbeat {
@@ -122,6 +125,7 @@ impl Heartbeat {
                 let id = AvroConverter::new(o.clone(), false).resolve(&value_schema, &topic).await?;
                 ValueEncoding::Avro { id, data: o.data.clone() }
             }
+            ConverterConfig::CloudEvents(_) => ValueEncoding::Null,
         };
         Ok(Some(Heartbeat { interval: config.interval, topic, key, value_schema, value_encoding }))
     }
@@ -142,6 +146,7 @@ impl Heartbeat {
                 binary::write_value(&value.schema, &value.value, data, &mut buf)?;
                 Some(buf)
             }
+            ValueEncoding::Null => None,
         };
         Ok(EncodedRecord {
             topic: self.topic.clone(),

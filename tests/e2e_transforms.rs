@@ -209,3 +209,151 @@ async fn a_failing_transform_is_a_data_error_for_the_error_policy() {
     assert!(!topics.contains(&format!("{prefix}.public.other")), "{topics:?}");
     assert_eq!(worker.status("smtdlq").await["tasks"][0]["state"], "RUNNING");
 }
+
+/// GIVEN DecodeLogicalDecodingMessageContent then the outbox EventRouter,
+/// both only for the message topic (TopicNameMatches), on a connector that
+/// also captures a table WHEN a service emits outbox events with
+/// `pg_logical_emit_message` (two aggregates, one transaction) and a row is
+/// inserted and deleted THEN each event lands on its aggregate's topic keyed
+/// by the aggregate id, with its JSON payload expanded to a struct and the
+/// `id` header, in emission order; the table's records (tombstone included,
+/// on which the transform would fail) pass untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_decoding_messages_through_decode_and_outbox() {
+    let db = PgServer::shared().create_database("smtdecode").await;
+    db.execute("CREATE TABLE item (id int PRIMARY KEY, note text);").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("smtmsg");
+    let pattern = format!("{prefix}\\.message");
+    let replacement = format!("{prefix}.events.${{routedByValue}}");
+    let chain = [
+        ("predicates", "msgs"),
+        ("predicates.msgs.type", "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"),
+        ("predicates.msgs.pattern", pattern.as_str()),
+        ("transforms", "decode,outbox"),
+        ("transforms.decode.type", "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent"),
+        ("transforms.decode.predicate", "msgs"),
+        ("transforms.outbox.type", "io.debezium.transforms.outbox.EventRouter"),
+        ("transforms.outbox.route.topic.replacement", replacement.as_str()),
+        ("transforms.outbox.predicate", "msgs"),
+    ];
+    let cfg = connector_config(&db, &prefix, &unique_name("slot"), &chain);
+    let (code, resp) = worker.register("smtdecode", cfg).await;
+    assert_eq!(code, 201, "{resp}");
+    worker.wait_task_state("smtdecode", "RUNNING", TIMEOUT).await;
+    db.execute(
+        r#"BEGIN;
+           SELECT pg_logical_emit_message(true, 'outbox', '{"id":"e-1","aggregatetype":"Order","aggregateid":"o-1","type":"OrderCreated","payload":{"total":12.5,"lines":[{"sku":"a","qty":2}]}}');
+           SELECT pg_logical_emit_message(true, 'outbox', '{"id":"e-2","aggregatetype":"Customer","aggregateid":"c-9","type":"CustomerRenamed","payload":{"name":"Zoé"}}');
+           SELECT pg_logical_emit_message(true, 'outbox', '{"id":"e-3","aggregatetype":"Order","aggregateid":"o-1","type":"OrderPaid","payload":{"total":12.5,"lines":[]}}');
+           COMMIT;
+           INSERT INTO item VALUES (1, 'x');
+           DELETE FROM item WHERE id = 1;"#,
+    )
+    .await;
+    let orders = broker.consume(&format!("{prefix}.events.Order"), 2, Duration::from_secs(30)).await;
+    if orders.len() != 2 {
+        let status = worker.status("smtdecode").await;
+        let topics = broker.topics().await;
+        panic!("{orders:#?}\nstatus: {status}\ntopics: {topics:?}");
+    }
+    let string_key = |id: &str| json!({"schema": {"type": "string", "optional": true}, "payload": id});
+    assert_eq!(orders.iter().map(|r| r.key_json()).collect::<Vec<_>>(), [string_key("o-1"), string_key("o-1")]);
+    assert_eq!(orders.iter().map(|r| r.header_str("id")).collect::<Vec<_>>(), [Some("e-1".to_owned()), Some("e-3".to_owned())]);
+    let first = orders[0].value_json();
+    assert_eq!(first["payload"], json!({"total": 12.5, "lines": [{"sku": "a", "qty": 2}]}), "{first}");
+    assert_eq!(first["schema"]["name"], "payload", "the expanded payload's inferred schema: {first}");
+    assert_eq!(first["schema"]["fields"][1]["items"]["fields"][1], json!({"type": "int32", "optional": true, "field": "qty"}));
+    // An empty array is left out of the inferred schema, as in Debezium.
+    assert_eq!(orders[1].value_json()["payload"], json!({"total": 12.5}));
+    let customers = broker.consume(&format!("{prefix}.events.Customer"), 1, Duration::from_secs(30)).await;
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert_eq!(customers[0].key_json(), string_key("c-9"));
+    assert_eq!(customers[0].value_json()["payload"], json!({"name": "Zoé"}));
+    let items = broker.consume(&format!("{prefix}.public.item"), 3, Duration::from_secs(30)).await;
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert_eq!(items[0].value_json()["payload"]["op"], "c");
+    assert_eq!(items[1].value_json()["payload"]["op"], "d");
+    assert_eq!(items[2].value, None, "the delete's tombstone passes the predicated transforms");
+    assert_eq!(worker.status("smtdecode").await["tasks"][0]["state"], "RUNNING");
+}
+
+/// GIVEN `value.converter=io.debezium.converters.CloudEventsConverter` with
+/// its JSON options (data without schema) WHEN a row of several types is
+/// inserted, updated and deleted THEN each value read back is a CloudEvent
+/// whose attributes match the change field by field: id from the source
+/// block's lsn, txId and sequence, the source path, type, time from
+/// source.ts_ms, the iodebezium* extension attributes (int64 as strings),
+/// and data = {before, after}; the tombstone stays a null value. Avro data
+/// is refused at registration, naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudevents_converter() {
+    let db = PgServer::shared().create_database("cloudevents").await;
+    db.execute("CREATE TABLE item (id int PRIMARY KEY, name text, price numeric(10,2), big bigint, ok boolean);").await;
+    let broker = Broker::shared();
+    let worker = Worker::start(broker).await;
+    let prefix = unique_name("ce");
+    let mut extra = vec![
+        ("value.converter", "io.debezium.converters.CloudEventsConverter"),
+        ("value.converter.serializer.type", "json"),
+        ("value.converter.data.serializer.type", "avro"),
+    ];
+    let cfg = connector_config(&db, &prefix, &unique_name("slot"), &extra);
+    let (code, resp) = worker.register("cebad", cfg).await;
+    assert_eq!(code, 400, "{resp}");
+    assert!(resp.to_string().contains("value.converter.data.serializer.type"), "{resp}");
+
+    extra[2] = ("value.converter.data.serializer.type", "json");
+    extra.push(("value.converter.json.schemas.enable", "false"));
+    extra.push(("value.converter.json.decimal.format", "NUMERIC"));
+    let cfg = connector_config(&db, &prefix, &unique_name("slot"), &extra);
+    let (code, resp) = worker.register("ce", cfg).await;
+    assert_eq!(code, 201, "{resp}");
+    worker.wait_task_state("ce", "RUNNING", TIMEOUT).await;
+    db.execute(
+        "INSERT INTO item VALUES (1, 'Zoé \"q\"', 12.50, 5000000000, true);
+         UPDATE item SET price = 0.05 WHERE id = 1;
+         DELETE FROM item WHERE id = 1;",
+    )
+    .await;
+    let got = broker.consume(&format!("{prefix}.public.item"), 4, Duration::from_secs(30)).await;
+    if got.len() != 4 {
+        let status = worker.status("ce").await;
+        panic!("{got:#?}\nstatus: {status}");
+    }
+    let row = |price: f64| json!({"id": 1, "name": "Zoé \"q\"", "price": price, "big": 5000000000i64, "ok": true});
+    let key_only = json!({"id": 1, "name": null, "price": null, "big": null, "ok": null});
+    let expected = [("c", Value::Null, row(12.5)), ("u", Value::Null, row(0.05)), ("d", key_only, Value::Null)];
+    for (n, (op, before, after)) in expected.iter().enumerate() {
+        let ev = got[n].value_json();
+        let text = String::from_utf8_lossy(got[n].value.as_deref().unwrap_or_default()).into_owned();
+        let names: Vec<&str> = ev.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        assert_eq!(
+            names[..6],
+            ["id", "source", "specversion", "type", "time", "datacontenttype"],
+            "attribute order: {text}"
+        );
+        assert_eq!(names.last(), Some(&"data"), "{text}");
+        assert_eq!(ev["source"], format!("/debezium/postgresql/{prefix}"));
+        assert_eq!(ev["specversion"], "1.0");
+        assert_eq!(ev["type"], "io.debezium.connector.postgresql.DataChangeEvent");
+        assert_eq!(ev["datacontenttype"], "application/json");
+        assert_eq!(ev["iodebeziumop"], *op, "{text}");
+        assert_eq!(ev["iodebeziumconnector"], "postgresql");
+        assert_eq!(ev["iodebeziumname"], prefix.as_str());
+        assert_eq!(ev["iodebeziumschema"], "public");
+        assert_eq!(ev["iodebeziumtable"], "item");
+        assert_eq!(ev["iodebeziumsnapshot"], "false");
+        assert_eq!(ev["iodebeziumtxid"], Value::Null, "no provide.transaction.metadata");
+        let lsn = ev["iodebeziumlsn"].as_str().unwrap_or_else(|| panic!("int64 lsn as a string: {text}"));
+        let tx = ev["iodebeziumtxId"].as_str().unwrap_or_else(|| panic!("int64 txId as a string: {text}"));
+        let sequence = ev["iodebeziumsequence"].as_str().unwrap_or_default();
+        assert_eq!(ev["id"], format!("name:{prefix};lsn:{lsn};txId:{tx};sequence:{sequence}"), "{text}");
+        let ts_ms: i64 = ev["iodebeziumtsms"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{text}"));
+        let time = chrono::DateTime::from_timestamp_millis(ts_ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        assert_eq!(ev["time"].as_str(), time.as_deref(), "{text}");
+        assert_eq!(ev["data"], json!({"before": before, "after": after}), "{text}");
+    }
+    assert_eq!(got[3].value, None, "the tombstone is not an event");
+}

@@ -3,6 +3,7 @@
 
 use crate::config::properties::Props;
 use crate::config::Secret;
+use crate::encode::cloudevents::{CloudEventsOptions, CLOUD_EVENTS_CONVERTER_CLASS};
 use crate::encode::avro::{AvroDataOptions, AvroOptions, AVRO_CONVERTER_CLASS, SUBJECT_NAME_STRATEGIES};
 use crate::encode::json::{DecimalFormat, JsonOptions};
 use crate::encode::registry_tls::RegistryTls;
@@ -17,10 +18,17 @@ pub(crate) fn parse_converter(p: &mut Props, prefix: &str) -> ConverterConfig {
     let is_key = prefix.starts_with("key");
     match p.get(prefix).as_deref() {
         Some(AVRO_CONVERTER_CLASS | "AvroConverter") => return ConverterConfig::Avro(parse_avro(p, prefix, is_key)),
+        Some(CLOUD_EVENTS_CONVERTER_CLASS | "CloudEventsConverter") if !is_key => {
+            return ConverterConfig::CloudEvents(parse_cloud_events(p, prefix));
+        }
         Some(JSON_CONVERTER_CLASS | "JsonConverter") | None => {}
+        Some(class @ (CLOUD_EVENTS_CONVERTER_CLASS | "CloudEventsConverter")) => p.error(
+            prefix,
+            format!("Invalid value {class} for configuration {prefix}: the CloudEventsConverter writes values only (Debezium always configures it as a value converter); use it as value.converter"),
+        ),
         Some(class) => p.error(
             prefix,
-            format!("Invalid value {class} for configuration {prefix}: supported are {JSON_CONVERTER_CLASS} and {AVRO_CONVERTER_CLASS}"),
+            format!("Invalid value {class} for configuration {prefix}: supported are {JSON_CONVERTER_CLASS}, {AVRO_CONVERTER_CLASS} and (values) {CLOUD_EVENTS_CONVERTER_CLASS}"),
         ),
     }
     ConverterConfig::Json(JsonOptions {
@@ -31,6 +39,69 @@ pub(crate) fn parse_converter(p: &mut Props, prefix: &str) -> ConverterConfig {
         ),
         replace_null_with_default: p.flag(&format!("{prefix}.replace.null.with.default")),
     })
+}
+
+/// `value.converter=io.debezium.converters.CloudEventsConverter`: JSON
+/// events with JSON data, metadata from the value.
+fn parse_cloud_events(p: &mut Props, prefix: &str) -> CloudEventsOptions {
+    let key = |name: &str| format!("{prefix}.{name}");
+    for name in ["serializer.type", "data.serializer.type"] {
+        let k = key(name);
+        let v = p.text(&k);
+        if !v.eq_ignore_ascii_case("json") {
+            let why = if v.eq_ignore_ascii_case("avro") {
+                "pgcdc writes CloudEvents as JSON only (Avro events and Avro data are not supported); set json or remove it"
+            } else {
+                "expected json"
+            };
+            p.error(&k, format!("Invalid value {v} for configuration {k}: {why}"));
+        }
+    }
+    let tracing = key("opentelemetry.tracing.attributes.enable");
+    if p.flag(&tracing) {
+        p.error(&tracing, format!("Invalid value true for configuration {tracing}: pgcdc has no OpenTelemetry tracing, so there is no traceparent to write; set false or remove it"));
+    }
+    let source_key = key("metadata.source");
+    let source = p.text(&source_key);
+    if let Some(why) = metadata_source_problem(&source) {
+        p.error(&source_key, format!("Invalid value {source} for configuration {source_key}: {why}"));
+    }
+    CloudEventsOptions {
+        extension_attributes: p.flag(&key("extension.attributes.enable")),
+        data: JsonOptions {
+            schemas_enable: p.flag(&key("json.schemas.enable")),
+            decimal_format: p.choice(&key("json.decimal.format"), &[("BASE64", DecimalFormat::Base64), ("NUMERIC", DecimalFormat::Numeric)]),
+            replace_null_with_default: p.flag(&key("json.replace.null.with.default")),
+        },
+    }
+}
+
+/// `metadata.source`: `value` (global) then `id`, `type`, `traceparent`,
+/// `dataSchemaName` as `<name>:<source>`; pgcdc reads everything from the
+/// value (traceparent is only read with tracing, which is refused).
+fn metadata_source_problem(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    match parts.first().map(|g| g.to_ascii_lowercase()) {
+        Some(g) if g == "value" => {}
+        Some(g) if g == "header" => {
+            return Some("metadata from headers is not supported (pgcdc's records carry no source/op headers); use value".into())
+        }
+        _ => return Some("the first entry must be value or header".into()),
+    }
+    for part in &parts[1..] {
+        let Some((name, source)) = part.split_once(':') else {
+            return Some(format!("{part} is not <field>:<source>"));
+        };
+        let source = source.trim().to_ascii_lowercase();
+        match (name.trim(), source.as_str()) {
+            ("id" | "type" | "dataSchemaName", "generate") | ("traceparent", _) => {}
+            ("id" | "type" | "dataSchemaName", "header") => {
+                return Some(format!("{} from headers is not supported; use {}:generate", name.trim(), name.trim()))
+            }
+            _ => return Some(format!("{part} is not one of id, type, traceparent, dataSchemaName with generate or header")),
+        }
+    }
+    None
 }
 
 fn parse_avro(p: &mut Props, prefix: &str, is_key: bool) -> AvroOptions {
@@ -324,5 +395,63 @@ mod tests {
         let (_, errors) = parse(&[("value.converter", "org.apache.kafka.connect.storage.StringConverter")]);
         assert_eq!(errors[0].0, "value.converter");
         assert!(errors[0].1.contains(AVRO_CONVERTER_CLASS));
+    }
+}
+
+#[cfg(test)]
+mod cloud_events_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn parse(prefix: &str, props: &[(&str, &str)]) -> (ConverterConfig, Vec<(String, String)>) {
+        let raw: BTreeMap<String, String> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut p = Props::new(&raw);
+        let c = parse_converter(&mut p, prefix);
+        (c, p.errors.iter().map(|e| (e.property.clone(), e.message.clone())).collect())
+    }
+
+    #[test]
+    fn cloud_events_json_with_its_options() {
+        let (c, errors) = parse(
+            "value.converter",
+            &[
+                ("value.converter", CLOUD_EVENTS_CONVERTER_CLASS),
+                ("value.converter.serializer.type", "json"),
+                ("value.converter.data.serializer.type", "JSON"),
+                ("value.converter.extension.attributes.enable", "false"),
+                ("value.converter.json.schemas.enable", "false"),
+                ("value.converter.json.decimal.format", "NUMERIC"),
+                ("value.converter.metadata.source", "value,id:generate,type:generate"),
+            ],
+        );
+        assert_eq!(errors, vec![]);
+        let ConverterConfig::CloudEvents(o) = c else { panic!("not CloudEvents: {c:?}") };
+        assert!(!o.extension_attributes);
+        assert!(!o.data.schemas_enable);
+        assert_eq!(o.data.decimal_format, DecimalFormat::Numeric);
+        let (c, errors) = parse("value.converter", &[("value.converter", "CloudEventsConverter")]);
+        assert_eq!(errors, vec![]);
+        assert!(matches!(c, ConverterConfig::CloudEvents(o) if o.extension_attributes && o.data.schemas_enable));
+    }
+
+    #[test]
+    fn avro_header_metadata_tracing_and_keys_are_refused_by_name() {
+        let refused = |prefix: &str, props: &[(&str, &str)]| -> Vec<String> {
+            parse(prefix, props).1.into_iter().map(|(k, _)| k).collect()
+        };
+        let ce = ("value.converter", CLOUD_EVENTS_CONVERTER_CLASS);
+        assert_eq!(refused("value.converter", &[ce, ("value.converter.data.serializer.type", "avro")]), ["value.converter.data.serializer.type"]);
+        assert_eq!(refused("value.converter", &[ce, ("value.converter.serializer.type", "avro")]), ["value.converter.serializer.type"]);
+        assert_eq!(refused("value.converter", &[ce, ("value.converter.metadata.source", "header")]), ["value.converter.metadata.source"]);
+        assert_eq!(
+            refused("value.converter", &[ce, ("value.converter.metadata.source", "value,id:header,type:generate")]),
+            ["value.converter.metadata.source"]
+        );
+        assert_eq!(
+            refused("value.converter", &[ce, ("value.converter.opentelemetry.tracing.attributes.enable", "true")]),
+            ["value.converter.opentelemetry.tracing.attributes.enable"]
+        );
+        assert_eq!(refused("key.converter", &[("key.converter", CLOUD_EVENTS_CONVERTER_CLASS)]), ["key.converter"]);
     }
 }

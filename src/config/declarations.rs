@@ -38,6 +38,8 @@ pub const SUBJECT_NAME_STRATEGY_CLASSES: &[&str] = &[
     "io.confluent.kafka.serializers.subject.RecordNameStrategy",
     "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
 ];
+/// CloudEventsConverter's default `metadata.source`.
+pub const CLOUDEVENTS_METADATA_SOURCE: &str = "value,id:generate,type:generate,traceparent:header,dataSchemaName:generate";
 /// The default subject name strategy.
 pub const TOPIC_NAME_STRATEGY: &str = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
 
@@ -47,7 +49,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
     req("connector.class", T::String, "Common", Check::Custom, "Name or alias of the class for this connector."),
     def("tasks.max", T::Int, Int(1), "Common", Check::NoEffect, "Maximum number of tasks; pgcdc always runs one."),
     def("key.converter", T::Class, None, "Common", Check::Custom, "Converter class for keys: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
-    def("value.converter", T::Class, None, "Common", Check::Custom, "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default) or io.confluent.connect.avro.AvroConverter."),
+    def("value.converter", T::Class, None, "Common", Check::Custom, "Converter class for values: org.apache.kafka.connect.json.JsonConverter (default), io.confluent.connect.avro.AvroConverter or io.debezium.converters.CloudEventsConverter."),
     def("transforms", T::List, Str(""), "Transforms", Check::List, "Aliases for the transformations to be applied to records."),
     def("topic.creation.default.partitions", T::Int, Int(DEFAULT_TOPIC_PARTITIONS as i64), "Topic Creation", Check::Int { min: -1, max: i32::MAX as i64 }, "Partitions of topics the worker creates (-1: broker default)."),
     def("topic.creation.default.replication.factor", T::Short, Int(DEFAULT_TOPIC_REPLICATION_FACTOR as i64), "Topic Creation", Check::Int { min: -1, max: i16::MAX as i64 }, "Replication factor of created topics (-1: broker default)."),
@@ -119,6 +121,16 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("heartbeat.action.query", T::String, None, "Advanced", Check::Text, "Statement run on the database at each heartbeat interval (e.g. an update of a heartbeat table)."),
     def("topic.heartbeat.prefix", T::String, Str(DEFAULT_HEARTBEAT_TOPIC_PREFIX), "Advanced", Check::Text, "Prefix of the heartbeat topic: <prefix>.<topic.prefix>."),
     def("key.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON key."),
+    def("value.converter.serializer.type", T::String, Str("json"), "CloudEvents", Check::Custom, "CloudEventsConverter: encoding of the event; json (avro is refused)."),
+    def("value.converter.data.serializer.type", T::String, Str("json"), "CloudEvents", Check::Custom, "CloudEventsConverter: encoding of the data attribute; json (avro is refused)."),
+    def("value.converter.extension.attributes.enable", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: the iodebezium* extension attributes (op, source block, transaction block)."),
+    def("value.converter.metadata.source", T::String, Str(CLOUDEVENTS_METADATA_SOURCE), "CloudEvents", Check::Custom, "CloudEventsConverter: where id, type and the source block come from; only the value (header sources are refused)."),
+    def("value.converter.opentelemetry.tracing.attributes.enable", T::Boolean, Bool(false), "CloudEvents", Check::Bool, "CloudEventsConverter: the traceparent attribute; pgcdc has no tracing (true is refused)."),
+    def("value.converter.schema.name.adjustment.mode", T::String, Str("avro"), "CloudEvents", Check::NoEffect, "CloudEventsConverter: adjusts the event schema's name, which JSON events do not carry."),
+    def("value.converter.schema.cloudevents.name", T::String, None, "CloudEvents", Check::NoEffect, "CloudEventsConverter: the event schema's name, which JSON events do not carry."),
+    def("value.converter.json.schemas.enable", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: the data attribute as {schema, payload}."),
+    def("value.converter.json.decimal.format", T::String, Str("BASE64"), "CloudEvents", Check::Choice(&["BASE64", "NUMERIC"]), "CloudEventsConverter: decimals of the data attribute, BASE64 or NUMERIC."),
+    def("value.converter.json.replace.null.with.default", T::Boolean, Bool(true), "CloudEvents", Check::Bool, "CloudEventsConverter: write a field's default instead of null in the data attribute."),
     def("value.converter.schemas.enable", T::Boolean, Bool(true), "Converters", Check::Bool, "Embed the schema in each JSON value."),
     def("key.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),
     def("value.converter.decimal.format", T::String, Str("BASE64"), "Converters", Check::Choice(&["BASE64", "NUMERIC"]), "BASE64 or NUMERIC."),
@@ -193,6 +205,10 @@ pub const REGEX_ROUTER_GROUP: &str = "Transforms: RegexRouter";
 pub const LOGICAL_ROUTER_GROUP: &str = "Transforms: ByLogicalTableRouter";
 /// Group of the outbox EventRouter's properties.
 pub const EVENT_ROUTER_GROUP: &str = "Transforms: EventRouter";
+/// Group of HeaderToValue's properties.
+pub const HEADER_TO_VALUE_GROUP: &str = "Transforms: HeaderToValue";
+/// Group of DecodeLogicalDecodingMessageContent's properties.
+pub const DECODE_MESSAGE_GROUP: &str = "Transforms: DecodeLogicalDecodingMessageContent";
 /// `route.by.field`'s default for the EventRouter (ExtractNewRecordState has none).
 pub const DEFAULT_OUTBOX_ROUTE_BY_FIELD: &str = "aggregatetype";
 
@@ -201,7 +217,7 @@ const DELETE_TOMBSTONE_MODES: &[&str] = &["drop", "tombstone", "rewrite", "rewri
 /// `transforms.<alias>.<property>`: the properties of one transform,
 /// grouped by the transform they belong to.
 pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
-    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, io.debezium.transforms.ByLogicalTableRouter, io.debezium.transforms.outbox.EventRouter or one of Kafka Connect's org.apache.kafka.connect.transforms.* listed under Transforms (or the short class name)."),
+    req("transforms.<alias>.type", T::Class, TRANSFORMS_GROUP, Check::Custom, "Class of the transform: io.debezium.transforms.ExtractNewRecordState, io.debezium.transforms.ExtractChangedRecordState, io.debezium.transforms.ByLogicalTableRouter, io.debezium.transforms.outbox.EventRouter, io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent, io.debezium.transforms.HeaderToValue or one of Kafka Connect's org.apache.kafka.connect.transforms.* listed under Transforms (or the short class name)."),
     def("transforms.<alias>.predicate", T::String, None, TRANSFORMS_GROUP, Check::Custom, "Name of a predicate listed in predicates: the transform applies only to the records it matches."),
     def("transforms.<alias>.negate", T::Boolean, Bool(false), TRANSFORMS_GROUP, Check::Bool, "Apply the transform to the records the predicate does not match."),
     def("transforms.<alias>.delete.tombstone.handling.mode", T::String, Str("tombstone"), UNWRAP_GROUP, Check::Choice(DELETE_TOMBSTONE_MODES), "What a delete becomes: only its tombstone, nothing, the rewritten row with __deleted, that and the tombstone, or the tombstone alone for deletes."),
@@ -244,5 +260,9 @@ pub const TRANSFORM_PROPERTIES: &[PropertyDef] = &[
     def("transforms.<alias>.tracing.span.context.field", T::String, Str("tracingspancontext"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; pgcdc has none (as Debezium without OpenTelemetry on its class path)."),
     def("transforms.<alias>.tracing.operation.name", T::String, Str("debezium-read"), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
     def("transforms.<alias>.tracing.with.context.field.only", T::Boolean, Bool(false), EVENT_ROUTER_GROUP, Check::NoEffect, "OpenTelemetry tracing; no effect."),
+    req("transforms.<alias>.headers", T::List, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: names of the headers whose values become value fields."),
+    req("transforms.<alias>.fields", T::List, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: the field of each header, same order (nested a.b names are not supported)."),
+    req("transforms.<alias>.operation", T::String, HEADER_TO_VALUE_GROUP, Check::Custom, "HeaderToValue: move (remove the headers) or copy."),
+    def("transforms.<alias>.fields.null.include", T::Boolean, Bool(false), DECODE_MESSAGE_GROUP, Check::Bool, "JSON nulls of a logical decoding message's content become optional bytes fields (default: left out)."),
     def("transforms.<alias>.logical.table.cache.size", T::Int, Int(16), LOGICAL_ROUTER_GROUP, Check::Int { min: 1, max: i32::MAX as i64 }, "Checked, then unused (pgcdc's caches are bounded on their own)."),
 ];

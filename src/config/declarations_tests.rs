@@ -69,7 +69,17 @@ fn exercising_configs() -> Vec<BTreeMap<String, String>> {
         ("signal.enabled.channels", "source"),
         ("producer.override.linger.ms", "10"),
     ]);
-    [json, legacy, avro].iter().map(|c| props(c)).collect()
+    let mut cloud_events = base();
+    cloud_events.extend([
+        ("value.converter", "io.debezium.converters.CloudEventsConverter"),
+        ("transforms", "d,h"),
+        ("transforms.d.type", "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent"),
+        ("transforms.h.type", "io.debezium.transforms.HeaderToValue"),
+        ("transforms.h.headers", "a"),
+        ("transforms.h.fields", "b"),
+        ("transforms.h.operation", "copy"),
+    ]);
+    [json, legacy, avro, cloud_events].iter().map(|c| props(c)).collect()
 }
 
 /// The names the parser asks for (through [`Props`]) on `config`.

@@ -2,13 +2,15 @@
 //! `transforms.<alias>.type` with its `transforms.<alias>.*` properties.
 
 use crate::config::declarations::{
-    CHANGED_GROUP, DEFAULT_OUTBOX_ROUTE_BY_FIELD, EVENT_ROUTER_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP,
+    CHANGED_GROUP, DECODE_MESSAGE_GROUP, HEADER_TO_VALUE_GROUP, DEFAULT_OUTBOX_ROUTE_BY_FIELD, EVENT_ROUTER_GROUP, LOGICAL_ROUTER_GROUP, REGEX_ROUTER_GROUP,
     TRANSFORMS_GROUP, TRANSFORM_PROPERTIES, UNWRAP_GROUP,
 };
 use crate::config::properties::{split_list, Props};
 use crate::config::transforms_connect;
 use crate::transform::predicate::{Condition, Predicate};
 use crate::transform::changed::ChangedOptions;
+use crate::transform::decode_message::DecodeMessageOptions;
+use crate::transform::header_to_value::HeaderToValueOptions;
 use crate::transform::logical_router::{LogicalRouterOptions, SchemaNameAdjustment};
 use crate::transform::outbox::{AdditionalField, EventRouterOptions, InvalidOperation, Placement};
 use crate::transform::router::TopicRewrite;
@@ -31,6 +33,19 @@ const SCRIPTING: &[&str] = &[
     "io.debezium.transforms.ContentBasedRouter",
     "io.debezium.transforms.Filter$Value",
     "io.debezium.transforms.ContentBasedRouter$Value",
+];
+/// Class names of Debezium's DecodeLogicalDecodingMessageContent.
+pub const DECODE_MESSAGE: &[&str] = &[
+    "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent",
+    "DecodeLogicalDecodingMessageContent",
+];
+/// Class names of Debezium's HeaderToValue.
+pub const HEADER_TO_VALUE: &[&str] = &["io.debezium.transforms.HeaderToValue", "HeaderToValue"];
+/// Debezium SMTs pgcdc does not run, refused with the reason.
+const UNSUPPORTED_DEBEZIUM: &[(&str, &str)] = &[
+    ("io.debezium.transforms.TimezoneConverter", "not supported yet by pgcdc"),
+    ("io.debezium.transforms.partitions.PartitionRouting", "pgcdc does not set record partitions (the producer's partitioner hashes the key)"),
+    ("io.debezium.transforms.SchemaChangeEventFilter", "pgcdc's PostgreSQL connector emits no schema change events, so there is nothing to filter"),
 ];
 /// Class names of Debezium's outbox EventRouter.
 pub const EVENT_ROUTER: &[&str] = &["io.debezium.transforms.outbox.EventRouter", "EventRouter"];
@@ -108,6 +123,15 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                 chain.push(TransformConfig::EventRouter(opts));
             }
             Some(("EventRouter", EVENT_ROUTER_GROUP))
+        } else if DECODE_MESSAGE.contains(&class) {
+            let opts = DecodeMessageOptions { fields_null_include: p.flag(&format!("{prefix}fields.null.include")) };
+            chain.push(TransformConfig::DecodeMessage(opts));
+            Some(("DecodeLogicalDecodingMessageContent", DECODE_MESSAGE_GROUP))
+        } else if HEADER_TO_VALUE.contains(&class) {
+            if let Some(opts) = parse_header_to_value(p, &prefix) {
+                chain.push(TransformConfig::HeaderToValue(opts));
+            }
+            Some(("HeaderToValue", HEADER_TO_VALUE_GROUP))
         } else if let Some((name, properties)) = transforms_connect::lookup(class) {
             if let Some(smt) = transforms_connect::parse_smt(p, &prefix, name) {
                 chain.push(TransformConfig::Connect(smt));
@@ -135,6 +159,11 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
                     p.warn(format!("property {key} is not a property of {transform} and is ignored"));
                 }
             }
+        } else if let Some((_, why)) = UNSUPPORTED_DEBEZIUM.iter().find(|(c, _)| *c == class) {
+            p.error(&type_key, format!("Invalid value {class} for configuration {type_key}: {why}"));
+            for key in p.keys_with_prefix(&prefix) {
+                p.mark_used(&key);
+            }
         } else if SCRIPTING.contains(&class) {
             p.error(
                 &type_key,
@@ -151,9 +180,9 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
             p.error(
                 &type_key,
                 format!(
-                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {} and Kafka Connect's {}",
+                    "Invalid value {class} for configuration {type_key}: unsupported transform; supported: {}, {}, {}, {}, {}, {}, {} and Kafka Connect's {}",
                     EXTRACT_NEW_RECORD_STATE[0], EXTRACT_CHANGED_RECORD_STATE[0], REGEX_ROUTER[0], BY_LOGICAL_TABLE_ROUTER[0],
-                    EVENT_ROUTER[0], transforms_connect::supported_names()
+                    EVENT_ROUTER[0], DECODE_MESSAGE[0], HEADER_TO_VALUE[0], transforms_connect::supported_names()
                 ),
             );
             for key in p.keys_with_prefix(&prefix) {
@@ -170,6 +199,46 @@ pub(crate) fn parse_transforms(p: &mut Props) -> Vec<TransformConfig> {
         }
     }
     chain
+}
+
+/// HeaderToValue's `headers`, `fields` (same length, flat names) and `operation`.
+fn parse_header_to_value(p: &mut Props, prefix: &str) -> Option<HeaderToValueOptions> {
+    let (headers_key, fields_key, op_key) = (format!("{prefix}headers"), format!("{prefix}fields"), format!("{prefix}operation"));
+    let mut ok = true;
+    for key in [&headers_key, &fields_key, &op_key] {
+        if !p.contains(key) {
+            p.error(key, format!("Missing required configuration \"{key}\" which has no default value."));
+            ok = false;
+        }
+    }
+    let headers = p.list(&headers_key);
+    let fields = p.list(&fields_key);
+    let operation = p.text(&op_key);
+    let move_headers = match operation.to_ascii_lowercase().as_str() {
+        "move" => true,
+        "copy" => false,
+        _ if !ok => false,
+        _ => {
+            p.error(&op_key, format!("Invalid value {operation} for configuration {op_key}: expected move or copy"));
+            ok = false;
+            false
+        }
+    };
+    for (key, list) in [(&headers_key, &headers), (&fields_key, &fields)] {
+        if let Some(bad) = list.iter().find(|n| n.contains(char::is_whitespace)) {
+            p.error(key, format!("Invalid value {bad} for configuration {key}: names must not contain spaces"));
+            ok = false;
+        }
+    }
+    if let Some(nested) = fields.iter().find(|f| f.contains('.')) {
+        p.error(&fields_key, format!("Invalid value {nested} for configuration {fields_key}: nested fields (dot notation) are not supported by pgcdc; use a top-level field name"));
+        ok = false;
+    }
+    if ok && headers.len() != fields.len() {
+        p.error(&fields_key, format!("'{fields_key}' config must have the same number of elements as '{headers_key}' config."));
+        ok = false;
+    }
+    ok.then_some(HeaderToValueOptions { headers, fields, move_headers })
 }
 
 /// `transforms.<alias>.predicate` / `.negate`: `None` without a predicate,

@@ -28,6 +28,8 @@ pub fn plugins(all: bool) -> Vec<Value> {
             "io.debezium.transforms.ByLogicalTableRouter",
             "io.debezium.transforms.ExtractChangedRecordState",
             "io.debezium.transforms.ExtractNewRecordState",
+            "io.debezium.transforms.HeaderToValue",
+            "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent",
         ] {
             out.push(json!({ "class": class, "type": "transformation", "version": DEBEZIUM_VERSION }));
         }
@@ -38,6 +40,7 @@ pub fn plugins(all: bool) -> Vec<Value> {
         }
         out.push(json!({ "class": crate::encode::avro::AVRO_CONVERTER_CLASS, "type": "converter", "version": AVRO_CONVERTER_VERSION }));
         out.push(json!({ "class": JSON_CONVERTER_CLASS, "type": "converter", "version": env!("CARGO_PKG_VERSION") }));
+        out.push(json!({ "class": crate::encode::cloudevents::CLOUD_EVENTS_CONVERTER_CLASS, "type": "converter", "version": DEBEZIUM_VERSION }));
     }
     out
 }

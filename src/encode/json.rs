@@ -71,6 +71,9 @@ pub enum EncodeError {
     /// The schema registry could not give the schema an id.
     #[error(transparent)]
     Registry(#[from] crate::encode::schema_registry::RegistryError),
+    /// Debezium's CloudEventsConverter cannot write the record as an event.
+    #[error("CloudEventsConverter cannot convert the record: {reason}")]
+    CloudEvents { reason: String },
     /// A transform of the chain failed on the record (a data error).
     #[error(transparent)]
     Transform(#[from] crate::transform::TransformError),

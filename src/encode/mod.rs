@@ -1,6 +1,7 @@
 //! Serializers: [`Record`](crate::record::Record) → [`EncodedRecord`](crate::record::EncodedRecord).
 
 pub mod avro;
+pub mod cloudevents;
 pub(crate) mod header;
 pub(crate) mod json;
 pub mod registry_tls;
@@ -19,6 +20,8 @@ pub enum ConverterConfig {
     Json(JsonOptions),
     /// `io.confluent.connect.avro.AvroConverter`.
     Avro(AvroOptions),
+    /// `io.debezium.converters.CloudEventsConverter` (values only).
+    CloudEvents(cloudevents::CloudEventsOptions),
 }
 
 impl Default for ConverterConfig {
@@ -32,7 +35,7 @@ impl ConverterConfig {
     pub fn json(&self) -> Option<&JsonOptions> {
         match self {
             ConverterConfig::Json(o) => Some(o),
-            ConverterConfig::Avro(_) => None,
+            ConverterConfig::Avro(_) | ConverterConfig::CloudEvents(_) => None,
         }
     }
 }
@@ -42,6 +45,7 @@ impl ConverterConfig {
 pub enum Converter {
     Json(JsonConverter),
     Avro(Box<AvroConverter>),
+    CloudEvents(cloudevents::CloudEventsConverter),
 }
 
 impl Converter {
@@ -49,6 +53,7 @@ impl Converter {
         match config {
             ConverterConfig::Json(o) => Converter::Json(JsonConverter::new(o.clone())),
             ConverterConfig::Avro(o) => Converter::Avro(Box::new(AvroConverter::new(o.clone(), is_key))),
+            ConverterConfig::CloudEvents(o) => Converter::CloudEvents(cloudevents::CloudEventsConverter::new(o.clone())),
         }
     }
 
@@ -58,6 +63,7 @@ impl Converter {
         match self {
             Converter::Json(c) => c.to_bytes(sv),
             Converter::Avro(c) => c.to_bytes(topic, sv).await,
+            Converter::CloudEvents(c) => c.to_bytes(sv),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod cast;
 pub mod changed;
+pub mod decode_message;
 pub mod fields;
+pub mod header_to_value;
 pub mod headers;
 pub mod logical_router;
 pub mod outbox;
@@ -36,6 +38,10 @@ pub enum TransformConfig {
     ByLogicalTableRouter(logical_router::LogicalRouterOptions),
     /// `io.debezium.transforms.outbox.EventRouter`
     EventRouter(outbox::EventRouterOptions),
+    /// `io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent`
+    DecodeMessage(decode_message::DecodeMessageOptions),
+    /// `io.debezium.transforms.HeaderToValue`
+    HeaderToValue(header_to_value::HeaderToValueOptions),
     /// Kafka Connect's own SMTs (`org.apache.kafka.connect.transforms.*`).
     Connect(smt::SmtConfig),
     /// A transform with `transforms.<alias>.predicate` (and `.negate`).

@@ -57,6 +57,32 @@ pub fn expand(text: &str, field: &str, null_as_bytes: bool) -> Expansion {
     }
 }
 
+/// The document of a logical decoding message as
+/// `DecodeLogicalDecodingMessageContent` reads it: as `expand` with no field
+/// name (the root struct is unnamed, nested ones are named by their path),
+/// but every failure fails the record. Like Jackson's `readTree`, text after
+/// the first JSON value is ignored.
+pub fn decode_document(text: &str, null_as_bytes: bool) -> Result<(Arc<Schema>, Value), String> {
+    if !(text.starts_with('{') || text.starts_with('[')) {
+        return Err(format!("Unable to parse logical decoding message content JSON string '{text}'"));
+    }
+    let doc = match serde_json::Deserializer::from_str(text).into_iter::<Json>().next() {
+        Some(Ok(doc)) => doc,
+        Some(Err(e)) => return Err(format!("the content is not JSON: {e}")),
+        None => return Err("the content is empty".into()),
+    };
+    let schema = match (Inferer { null_as_bytes }).schema(None, &doc) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err("the content is an empty JSON array, not an object".into()),
+        Err(()) => return Err("the content has an array mixing JSON types (not a homogenous array)".into()),
+    };
+    if schema.kind != SchemaType::Struct {
+        return Err(format!("Not a struct schema: the content is a JSON {}", schema.kind.json_name()));
+    }
+    let value = data_struct(&doc, &schema)?;
+    Ok((Arc::new(schema), value))
+}
+
 struct Inferer {
     null_as_bytes: bool,
 }

@@ -97,6 +97,9 @@ enum Step {
     Smt(Smt),
     Router(RegexRouter),
     Unwrap(Unwrap),
+    Decode(crate::transform::decode_message::DecodeMessage),
+    HeaderToValue(crate::transform::header_to_value::HeaderToValue),
+    EventRouter(crate::transform::outbox::EventRouter),
     Conditional(Box<Step>, crate::transform::predicate::Condition),
 }
 
@@ -105,6 +108,9 @@ fn step(config: &TransformConfig) -> Step {
         TransformConfig::Connect(c) => Step::Smt(Smt::new(c)),
         TransformConfig::RegexRouter(r) => Step::Router(RegexRouter::new(r.clone())),
         TransformConfig::ExtractNewRecordState(o) => Step::Unwrap(Unwrap::new(o.clone())),
+        TransformConfig::HeaderToValue(o) => Step::HeaderToValue(crate::transform::header_to_value::HeaderToValue::new(o.clone())),
+        TransformConfig::DecodeMessage(o) => Step::Decode(crate::transform::decode_message::DecodeMessage::new(o.clone())),
+        TransformConfig::EventRouter(o) => Step::EventRouter(crate::transform::outbox::EventRouter::new(o.clone())),
         TransformConfig::Conditional(inner, c) => Step::Conditional(Box::new(step(inner)), c.clone()),
         other => panic!("not in these tests: {other:?}"),
     }
@@ -121,6 +127,14 @@ fn apply(step: &mut Step, record: Record) -> Result<Option<Record>, String> {
         Step::Unwrap(u) => {
             let mut out = Vec::new();
             u.apply(record, &mut out);
+            assert!(out.len() <= 1, "one record in, at most one out in these tests");
+            Ok(out.pop())
+        }
+        Step::Decode(d) => d.apply(record).map(Some).map_err(|e| e.to_string()),
+        Step::HeaderToValue(t) => t.apply(record).map(Some).map_err(|e| e.to_string()),
+        Step::EventRouter(t) => {
+            let mut out = Vec::new();
+            t.apply(record, &mut out).map_err(|e| e.to_string())?;
             assert!(out.len() <= 1, "one record in, at most one out in these tests");
             Ok(out.pop())
         }

@@ -312,6 +312,99 @@ public class SmtGolden {
       step("RegexRouter", "regex", "ecommerce\\.public\\.(.*)", "replacement", "shop.$1"));
   }
 
+  /** Logical decoding messages (prefix "outbox"), as the connector sends them (no context headers), then a table insert and its tombstone. */
+  static List<SourceRecord> messages(Schema src, String... contents) {
+    var f = PostgresSchemaFactory.get();
+    var adj = Golden.cfg.schemaNameAdjuster();
+    Schema mk = f.logicalDecodingMessageMonitorKeySchema(adj);
+    Schema mb = f.logicalDecodingMessageMonitorBlockSchema(adj, Golden.cfg.binaryHandlingMode());
+    Schema mv = f.logicalDecodingMessageMonitorValueSchema(adj, Golden.cfg, Golden.cfg.binaryHandlingMode());
+    SourceInfo ms = new SourceInfo(Golden.cfg);
+    ms.updateLastCommit(Lsn.valueOf(22000000L));
+    ms.update(Lsn.valueOf(22002000L), COMMIT, 772L, null, new TableId("shop", "", ""), null);
+    List<SourceRecord> out = new ArrayList<>();
+    for (String c : contents) {
+      Struct v = new Struct(mv).put("op", "m").put("ts_ms", NOW.toEpochMilli())
+        .put("message", new Struct(mb).put("prefix", "outbox").put("content", c.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+        .put("source", Golden.cfg.getSourceInfoStructMaker().struct(ms));
+      out.add(new SourceRecord(Map.of(), Map.of(), "ecommerce.message", null, mk, new Struct(mk).put("prefix", "outbox"), mv, v, null, new org.apache.kafka.connect.header.ConnectHeaders()));
+    }
+    return out;
+  }
+
+  static final String[] MESSAGE_CONTENTS = {
+    "{\"id\":\"e-1\",\"aggregatetype\":\"Order\",\"aggregateid\":\"o-1\",\"type\":\"OrderCreated\",\"payload\":{\"total\":12.5,\"lines\":[{\"sku\":\"a\",\"qty\":2}],\"paid\":false,\"note\":null,\"big\":5000000000}}",
+    "{\"id\":\"e-2\",\"aggregatetype\":\"Customer\",\"aggregateid\":\"c-9\",\"type\":\"CustomerRenamed\",\"payload\":{\"name\":\"\u00e9\",\"tags\":[]},\"extra\":null}",
+  };
+
+  /** DecodeLogicalDecodingMessageContent (`decode_*.json`), alone and before the EventRouter. */
+  static void decode(String dir, Schema src) throws Exception {
+    String cls = "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent";
+    List<SourceRecord> in = new ArrayList<>(messages(src, MESSAGE_CONTENTS));
+    in.addAll(messages(src, "not json", "[1,2]", "{\"a\":", "{\"a\":[1,\"x\"]}"));
+    List<SourceRecord> stock = stockEnvelopes(src);
+    in.add(stock.get(0));
+    in.add(stock.get(4));
+    chain(dir, "decode_default", in, new Step(smt(cls, Map.of()), null, false));
+    chain(dir, "decode_nulls", in, new Step(smt(cls, Map.of("fields.null.include", "true")), null, false));
+    chain(dir, "decode_outbox", messages(src, MESSAGE_CONTENTS), new Step(smt(cls, Map.of()), null, false),
+      new Step(smt("io.debezium.transforms.outbox.EventRouter", Map.of("table.field.event.key", "aggregateid")), null, false));
+  }
+
+  /** Debezium's CloudEventsConverter over `records` with `config`: per record the value it writes (a string), null, or {"error": ...}. */
+  static void cloudEvents(String dir, String name, List<SourceRecord> records, Map<String, String> config) throws Exception {
+    io.debezium.converters.CloudEventsConverter c = new io.debezium.converters.CloudEventsConverter();
+    c.configure(config, false);
+    ArrayNode out = Golden.M.createArrayNode();
+    for (SourceRecord r : records) {
+      try {
+        byte[] b = c.fromConnectData(r.topic(), new org.apache.kafka.common.header.internals.RecordHeaders(), r.valueSchema(), r.value());
+        if (b == null) out.addNull(); else out.add(new String(b, java.nio.charset.StandardCharsets.UTF_8));
+      } catch (RuntimeException e) {
+        out.addObject().put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
+      }
+    }
+    try (Writer w = new FileWriter(new File(dir, name + ".json"))) {
+      w.write(Golden.M.writerWithDefaultPrettyPrinter().writeValueAsString(out));
+      w.write("\n");
+    }
+  }
+
+  /** The stock envelopes, the first insert again inside a transaction, and a logical decoding message. */
+  static List<SourceRecord> cloudEventsInputs(Schema src) {
+    List<SourceRecord> in = new ArrayList<>(stockEnvelopes(src));
+    SourceRecord first = in.get(0);
+    Struct v = (Struct) first.value();
+    Struct tv = new Struct(v.schema());
+    for (Field f : v.schema().fields()) tv.put(f, v.get(f));
+    Schema txs = v.schema().field("transaction").schema();
+    tv.put("transaction", new Struct(txs).put("id", "771:22001000").put("total_order", 3L).put("data_collection_order", 2L));
+    in.add(first.newRecord(first.topic(), null, first.keySchema(), first.key(), first.valueSchema(), tv, first.timestamp(), first.headers()));
+    in.addAll(messages(src, "{\"a\":1}"));
+    return in;
+  }
+
+  static void cloudEventsAll(String dir, Schema src) throws Exception {
+    cloudEvents(dir, "cloudevents_default", cloudEventsInputs(src), Map.of());
+    cloudEvents(dir, "cloudevents_noschemas", cloudEventsInputs(src), Map.of("json.schemas.enable", "false", "extension.attributes.enable", "false",
+      "serializer.type", "json", "data.serializer.type", "json"));
+    cloudEvents(dir, "cloudevents_measure", measureEnvelopes(src), Map.of("json.schemas.enable", "false"));
+    cloudEvents(dir, "cloudevents_measure_schemas", measureEnvelopes(src), Map.of("json.decimal.format", "NUMERIC"));
+  }
+
+  /** Debezium's HeaderToValue (`headertovalue_*.json`). */
+  static void headerToValue(String dir, Schema src) throws Exception {
+    String cls = "io.debezium.transforms.HeaderToValue";
+    List<SourceRecord> stock = stamped(stockEnvelopes(src), Map.of());
+    SourceRecord first = stock.get(0);
+    stock.add(first.newRecord(first.topic(), null, first.keySchema(), first.key(), null, null, TS, first.headers()));
+    chain(dir, "headertovalue_copy", stock, new Step(smt(cls, Map.of(
+      "headers", "__debezium.context.connectorLogicalName,__debezium.context.taskId,absent",
+      "fields", "logical,task,none", "operation", "copy")), null, false));
+    chain(dir, "headertovalue_move_envelope", stamped(stockEnvelopes(src), null), new Step(smt(cls, Map.of(
+      "headers", "__debezium.context.runId,__debezium.oldkey", "fields", "run,oldkey", "operation", "move")), null, false));
+  }
+
   public static void main(String[] a) throws Exception {
     String dir = a[0];
     Configuration c = Configuration.create().with("topic.prefix","ecommerce").with("database.dbname","shop")
@@ -320,6 +413,9 @@ public class SmtGolden {
     Schema src = Golden.cfg.getSourceInfoStructMaker().schema();
     String router = "io.debezium.transforms.outbox.EventRouter";
     connect(dir, src);
+    decode(dir, src);
+    headerToValue(dir, src);
+    cloudEventsAll(dir, src);
 
     write(dir, "outbox_default", outbox(src), List.of(smt(router, Map.of())));
     write(dir, "outbox_expand_envelope", outbox(src), List.of(smt(router, Map.of(
