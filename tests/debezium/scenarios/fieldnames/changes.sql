@@ -1,0 +1,4 @@
+-- "fieldnames" changes.
+INSERT INTO public.odd_cols VALUES (1, 'one', 'n', 2, 'u', 'xy');
+UPDATE public.odd_cols SET "naïve" = 'm' WHERE "my-col" = 1;
+DELETE FROM public.odd_cols WHERE "my-col" = 1;
