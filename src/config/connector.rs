@@ -406,6 +406,10 @@ pub(crate) fn parse_into(p: &mut Props, name: &str, overrides: &ClientOverrides)
         p.flag("provide.transaction.metadata");
     envelope.skipped_operations = skipped_operations(p);
     envelope.field_names = field_name_adjustment(p);
+    envelope.schema_names = p.choice(
+        "schema.name.adjustment.mode",
+        &[("none", FieldNameAdjustment::None), ("avro", FieldNameAdjustment::Avro), ("avro_unicode", FieldNameAdjustment::AvroUnicode)],
+    );
     let config = ConnectorConfig {
         name: name.to_owned(),
         slot_name: p.text("slot.name"),

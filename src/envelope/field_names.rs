@@ -1,4 +1,5 @@
-//! `field.name.adjustment.mode`: how column names become Connect field names.
+//! `field.name.adjustment.mode`: how column names become Connect field names
+//! (and `schema.name.adjustment.mode`: how the table's schema names are adjusted).
 //!
 //! Debezium 3.6.3 (`FieldNameAdjustmentMode`, `SchemaNameAdjuster.validFullname`
 //! with `FieldNameUnderscoreReplacementFunction` /
@@ -19,7 +20,7 @@
 
 use std::borrow::Cow;
 
-/// `field.name.adjustment.mode`
+/// `field.name.adjustment.mode` or `schema.name.adjustment.mode`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FieldNameAdjustment {
     #[default]
@@ -36,6 +37,25 @@ impl FieldNameAdjustment {
             FieldNameAdjustment::Avro => (|u| letter(u) || u == u16::from(b'_'), |u| letter(u) || digit(u) || u == u16::from(b'_')),
             FieldNameAdjustment::AvroUnicode => (letter, |u| letter(u) || digit(u)),
         };
+        self.replace(name, first_ok, later_ok)
+    }
+
+    /// The schema name Debezium writes for `name` under
+    /// `schema.name.adjustment.mode` (`SchemaNameAdjuster.AVRO` /
+    /// `AVRO_UNICODE`): as [`adjust`](Self::adjust), but a `.` is valid after
+    /// the first unit (and, with `avro`, `_` too).
+    pub fn adjust_schema_name(self, name: &str) -> Cow<'_, str> {
+        let (first_ok, later_ok): (fn(u16) -> bool, fn(u16) -> bool) = match self {
+            FieldNameAdjustment::None => return Cow::Borrowed(name),
+            FieldNameAdjustment::Avro => {
+                (|u| letter(u) || u == u16::from(b'_'), |u| letter(u) || digit(u) || u == u16::from(b'_') || u == u16::from(b'.'))
+            }
+            FieldNameAdjustment::AvroUnicode => (letter, |u| letter(u) || digit(u) || u == u16::from(b'.')),
+        };
+        self.replace(name, first_ok, later_ok)
+    }
+
+    fn replace(self, name: &str, first_ok: fn(u16) -> bool, later_ok: fn(u16) -> bool) -> Cow<'_, str> {
         let units: Vec<u16> = name.encode_utf16().collect();
         let valid = |i: usize, u: u16| if i == 0 { first_ok(u) } else { later_ok(u) };
         if units.iter().enumerate().all(|(i, &u)| valid(i, u)) {
@@ -153,6 +173,15 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(AvroUnicode.adjust(n), want, "{n}");
         }
+    }
+
+    #[test]
+    fn schema_names_keep_dots() {
+        assert_eq!(Avro.adjust_schema_name("p.public.dash-t.Value"), "p.public.dash_t.Value");
+        assert_eq!(Avro.adjust_schema_name("1p.public.t.Key"), "_1p.public.t.Key");
+        assert_eq!(AvroUnicode.adjust_schema_name("p.public.odd_cols.Envelope"), "p.public.odd_u005fcols.Envelope");
+        assert_eq!(AvroUnicode.adjust_schema_name("p.public.dash-t.Key"), "p.public.dash_u002dt.Key");
+        assert_eq!(None.adjust_schema_name("p.public.dash-t.Key"), "p.public.dash-t.Key");
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct EnvelopeOptions {
     pub skipped_operations: Vec<Op>,
     /// `field.name.adjustment.mode` (default none).
     pub field_names: FieldNameAdjustment,
+    /// `schema.name.adjustment.mode` (default none): the table's Key, Value and Envelope names.
+    pub schema_names: FieldNameAdjustment,
 }
 
 impl EnvelopeOptions {
@@ -41,6 +43,7 @@ impl EnvelopeOptions {
             provide_transaction_metadata: false,
             skipped_operations: vec![Op::Truncate],
             field_names: FieldNameAdjustment::None,
+            schema_names: FieldNameAdjustment::None,
         }
     }
 }
