@@ -20,6 +20,9 @@
 
 use std::borrow::Cow;
 
+/// Whether a UTF-16 unit may stay as it is.
+type Valid = fn(u16) -> bool;
+
 /// `field.name.adjustment.mode` or `schema.name.adjustment.mode`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FieldNameAdjustment {
@@ -32,7 +35,7 @@ pub enum FieldNameAdjustment {
 impl FieldNameAdjustment {
     /// The field name Debezium writes for a column named `name`.
     pub fn adjust(self, name: &str) -> Cow<'_, str> {
-        let (first_ok, later_ok): (fn(u16) -> bool, fn(u16) -> bool) = match self {
+        let (first_ok, later_ok): (Valid, Valid) = match self {
             FieldNameAdjustment::None => return Cow::Borrowed(name),
             FieldNameAdjustment::Avro => (|u| letter(u) || u == u16::from(b'_'), |u| letter(u) || digit(u) || u == u16::from(b'_')),
             FieldNameAdjustment::AvroUnicode => (letter, |u| letter(u) || digit(u)),
@@ -45,7 +48,7 @@ impl FieldNameAdjustment {
     /// `AVRO_UNICODE`): as [`adjust`](Self::adjust), but a `.` is valid after
     /// the first unit (and, with `avro`, `_` too).
     pub fn adjust_schema_name(self, name: &str) -> Cow<'_, str> {
-        let (first_ok, later_ok): (fn(u16) -> bool, fn(u16) -> bool) = match self {
+        let (first_ok, later_ok): (Valid, Valid) = match self {
             FieldNameAdjustment::None => return Cow::Borrowed(name),
             FieldNameAdjustment::Avro => {
                 (|u| letter(u) || u == u16::from(b'_'), |u| letter(u) || digit(u) || u == u16::from(b'_') || u == u16::from(b'.'))
@@ -55,7 +58,7 @@ impl FieldNameAdjustment {
         self.replace(name, first_ok, later_ok)
     }
 
-    fn replace(self, name: &str, first_ok: fn(u16) -> bool, later_ok: fn(u16) -> bool) -> Cow<'_, str> {
+    fn replace(self, name: &str, first_ok: Valid, later_ok: Valid) -> Cow<'_, str> {
         let units: Vec<u16> = name.encode_utf16().collect();
         let valid = |i: usize, u: u16| if i == 0 { first_ok(u) } else { later_ok(u) };
         if units.iter().enumerate().all(|(i, &u)| valid(i, u)) {
