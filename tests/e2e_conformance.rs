@@ -36,6 +36,13 @@ mod naming {
     conformance!("naming": envelope, tables_included, schemas_excluded);
 }
 
+mod fieldnames {
+    use super::*;
+    // Column and table names Avro refuses, under field.name.adjustment.mode (and the ignored
+    // sanitize.field.names) and schema.name.adjustment.mode.
+    conformance!("fieldnames": envelope, avro, avro_unicode, sanitize, schema_avro, schema_avro_unicode);
+}
+
 mod streaming {
     use super::*;
     conformance!("streaming": envelope, no_tombstones, messages_filtered, txmeta_unwrap);
@@ -81,6 +88,7 @@ fn every_variant_has_a_test() {
             "unwrap_delete_to_tombstone", "unwrap_fields_headers", "skip_cu", "skip_d", "unwrap_drop_unchanged",
             "unwrap_drop_unchanged_key", "changed_headers", "unwrap_tombstone_headers"]),
         ("naming", &["envelope", "tables_included", "schemas_excluded"]),
+        ("fieldnames", &["envelope", "avro", "avro_unicode", "sanitize", "schema_avro", "schema_avro_unicode"]),
         ("streaming", &["envelope", "no_tombstones", "messages_filtered", "txmeta_unwrap"]),
         ("columns", &["include", "exclude", "mask", "truncate", "hash", "hash_v2", "key_columns", "key_columns_nullable"]),
         ("keys", &["mask_pk", "truncate_pk", "hash_pk", "regex_router", "unwrap_regex_router", "logical_router",

@@ -11,7 +11,7 @@ use crate::config::providers::ProviderPolicy;
 use crate::config::transforms::parse_transforms;
 use crate::config::Secret;
 use crate::encode::ConverterConfig;
-use crate::envelope::EnvelopeOptions;
+use crate::envelope::{EnvelopeOptions, FieldNameAdjustment};
 use crate::event::{Op, TableId};
 use crate::config::values::ValueOptions;
 use crate::transform::TransformConfig;
@@ -447,6 +447,11 @@ pub(crate) fn parse_into(p: &mut Props, name: &str, overrides: &ClientOverrides)
     envelope.provide_transaction_metadata =
         p.flag("provide.transaction.metadata");
     envelope.skipped_operations = skipped_operations(p);
+    envelope.field_names = field_name_adjustment(p);
+    envelope.schema_names = p.choice(
+        "schema.name.adjustment.mode",
+        &[("none", FieldNameAdjustment::None), ("avro", FieldNameAdjustment::Avro), ("avro_unicode", FieldNameAdjustment::AvroUnicode)],
+    );
     let config = ConnectorConfig {
         name: name.to_owned(),
         slot_name: p.text("slot.name"),
@@ -801,3 +806,21 @@ impl MessageFilter {
 #[cfg(test)]
 #[path = "connector_tests.rs"]
 mod tests;
+
+/// `field.name.adjustment.mode`; `none` with an AvroConverter key or value
+/// converter adjusts as `avro` (Debezium's `CommonConnectorConfig.fieldNameAdjuster`).
+fn field_name_adjustment(p: &mut Props) -> FieldNameAdjustment {
+    let mode = p.choice(
+        "field.name.adjustment.mode",
+        &[("none", FieldNameAdjustment::None), ("avro", FieldNameAdjustment::Avro), ("avro_unicode", FieldNameAdjustment::AvroUnicode)],
+    );
+    // Debezium compares the class names as written (an alias such as
+    // `AvroConverter` does not count).
+    let mut avro = |key: &str| {
+        p.get(key).is_some_and(|c| matches!(c.as_str(), "io.confluent.connect.avro.AvroConverter" | "io.apicurio.registry.utils.converter.AvroConverter"))
+    };
+    if mode == FieldNameAdjustment::None && (avro("key.converter") || avro("value.converter")) {
+        return FieldNameAdjustment::Avro;
+    }
+    mode
+}

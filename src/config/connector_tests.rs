@@ -158,7 +158,6 @@ fn unknown_properties_warn_and_tuning_knobs_are_reported_without_effect() {
         &with(&[
             ("tasks.max", "1"),
             ("heartbeat.interval.ms", "1000"),
-            ("sanitize.field.names", "false"),
             ("poll.interval.ms", "500"),
             ("column.propagate.source.type", "x"),
             ("typo.prop", "1"),
@@ -174,7 +173,6 @@ fn unknown_properties_warn_and_tuning_knobs_are_reported_without_effect() {
 #[test]
 fn settings_that_would_change_the_output_are_refused_with_the_reason() {
     for (key, value, why) in [
-        ("sanitize.field.names", "true", "not sanitized"),
         ("snapshot.select.statement.overrides", "public.t", "cannot be overridden"),
         ("converters", "isbn", "custom converters"),
         ("transaction.boundary", "interval", "whole PostgreSQL transactions"),
@@ -549,4 +547,20 @@ fn several_hosts_follow_libpq_and_slot_failover_parses() {
         let errs = errors_of(&with(&[("database.hostname", bad)]));
         assert_eq!(errs.issues()[0].property, "database.hostname", "{bad}: {errs}");
     }
+}
+
+#[test]
+fn field_name_adjustment_mode_and_the_avro_converter_default() {
+    use crate::envelope::FieldNameAdjustment as F;
+    let mode = |props: &[(&str, &str)]| ConnectorConfig::from_properties("c", &with(props)).unwrap().0.envelope.field_names;
+    assert_eq!(mode(&[]), F::None);
+    assert_eq!(mode(&[("field.name.adjustment.mode", "avro")]), F::Avro);
+    assert_eq!(mode(&[("field.name.adjustment.mode", "AVRO_UNICODE")]), F::AvroUnicode);
+    // Debezium's fieldNameAdjuster(): none with Confluent's AvroConverter adjusts as avro.
+    let avro = [("value.converter", "io.confluent.connect.avro.AvroConverter"), ("value.converter.schema.registry.url", "http://r:8081")];
+    assert_eq!(mode(&avro), F::Avro);
+    assert_eq!(mode(&[avro[0], avro[1], ("field.name.adjustment.mode", "avro_unicode")]), F::AvroUnicode);
+    // sanitize.field.names is gone from Debezium 3.6.3: accepted without effect.
+    assert_eq!(mode(&[("sanitize.field.names", "true")]), F::None);
+    assert!(errors_of(&with(&[("field.name.adjustment.mode", "x")])).issues().iter().any(|i| i.property == "field.name.adjustment.mode"));
 }

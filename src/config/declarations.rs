@@ -93,6 +93,8 @@ pub const PROPERTIES: &[PropertyDef] = &[
     def("decimal.handling.mode", T::String, Str("precise"), "Connector", Check::Choice(&["precise", "double", "string"]), "precise, double or string."),
     def("time.precision.mode", T::String, Str("adaptive"), "Connector", Check::Choice(&["adaptive", "adaptive_time_microseconds", "connect"]), "adaptive, adaptive_time_microseconds or connect."),
     def("binary.handling.mode", T::String, Str("bytes"), "Connector", Check::Choice(&["bytes", "base64", "base64-url-safe", "hex"]), "bytes, base64, base64-url-safe or hex."),
+    def("field.name.adjustment.mode", T::String, Str("none"), "Connector", Check::Choice(&["none", "avro", "avro_unicode"]), "How column names become field names: none; avro (invalid Avro characters become _, a leading digit gets a _ before it); avro_unicode (they and _ become _uXXXX). none with the AvroConverter adjusts as avro, as Debezium does."),
+    def("schema.name.adjustment.mode", T::String, Str("none"), "Connector", Check::Choice(&["none", "avro", "avro_unicode"]), "How the table's Key, Value and Envelope schema names are adjusted: none; avro (invalid Avro characters become _); avro_unicode (they and _ become _uXXXX)."),
     def("interval.handling.mode", T::String, Str("numeric"), "Connector", Check::Choice(&["numeric", "string"]), "numeric or string."),
     def("hstore.handling.mode", T::String, Str("json"), "Connector", Check::Choice(&["json", "map"]), "json or map."),
     def("money.fraction.digits", T::Short, Int(DEFAULT_MONEY_FRACTION_DIGITS as i64), "Connector", Check::Int { min: 0, max: 127 }, "Fraction digits of money values with decimal.handling.mode=precise."),

@@ -241,7 +241,7 @@ pub const FOREIGN: &[Foreign] = &[
     no_effect("slot.max.retries", "a busy slot is waited for; errors.max.retries governs reconnects"),
     no_effect("slot.retry.delay.ms", "a busy slot is waited for; errors.retry.delay.* govern reconnects"),
     no_effect("database.tcpKeepAlive", "pgcdc's connections always use TCP keepalive"),
-    refused("sanitize.field.names", &["false"], "field names are not sanitized: they are written as PostgreSQL names them"),
+    no_effect("sanitize.field.names", "Debezium 3.6.3 no longer reads it either (removed in 2.0): names stay unchanged; field.name.adjustment.mode=avro adjusts them"),
     no_effect("custom.metric.tags", METRICS),
     no_effect("xmin.fetch.interval.ms", "pgcdc does not track the slot's xmin"),
     refused("include.schema.comments", &["false"], "column comments are not read"),

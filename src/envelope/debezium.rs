@@ -219,9 +219,10 @@ impl Envelope {
 
     fn ensure_table(&mut self, table: &Arc<TableSchema>) {
         let prefix = &self.opts.topic_prefix;
+        let (field_names, schema_names) = (self.opts.field_names, self.opts.schema_names);
         let shared = &self.shared;
         let entry = self.tables.entry(table.relation_id);
-        let fresh = || TableSchemas { source: Some(Arc::clone(table)), ..TableSchemas::build(prefix, table, shared) };
+        let fresh = || TableSchemas { source: Some(Arc::clone(table)), ..TableSchemas::build(prefix, table, shared, field_names, schema_names) };
         match entry {
             std::collections::hash_map::Entry::Occupied(mut o) => {
                 let same = match &o.get().source {

@@ -1,10 +1,12 @@
 //! Debezium's change-event envelope: [`ChangeEvent`](crate::event::ChangeEvent) → [`Record`](crate::record::Record)s.
 
 pub mod debezium;
+mod field_names;
 mod schemas;
 pub mod transaction;
 
 pub use debezium::{Envelope, EventTime};
+pub use field_names::FieldNameAdjustment;
 pub use transaction::{TransactionMonitor, TxEvent};
 
 #[cfg(test)]
@@ -26,6 +28,10 @@ pub struct EnvelopeOptions {
     pub provide_transaction_metadata: bool,
     /// `skipped.operations` (default `t`).
     pub skipped_operations: Vec<Op>,
+    /// `field.name.adjustment.mode` (default none).
+    pub field_names: FieldNameAdjustment,
+    /// `schema.name.adjustment.mode` (default none): the table's Key, Value and Envelope names.
+    pub schema_names: FieldNameAdjustment,
 }
 
 impl EnvelopeOptions {
@@ -36,6 +42,8 @@ impl EnvelopeOptions {
             tombstones_on_delete: true,
             provide_transaction_metadata: false,
             skipped_operations: vec![Op::Truncate],
+            field_names: FieldNameAdjustment::None,
+            schema_names: FieldNameAdjustment::None,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::event::{TableId, TableSchema};
 use crate::schema::{Schema, SchemaType, Value};
 
 use super::debezium::TxBlock;
+use super::FieldNameAdjustment;
 
 /// `source.snapshot`'s allowed values, in Debezium's order.
 pub const SNAPSHOT_ALLOWED: &str = "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
@@ -123,26 +124,27 @@ pub(crate) struct TableSchemas {
 }
 
 impl TableSchemas {
-    pub fn build(prefix: &str, table: &TableSchema, shared: &SharedSchemas) -> Self {
+    pub fn build(prefix: &str, table: &TableSchema, shared: &SharedSchemas, field_names: FieldNameAdjustment, schema_names: FieldNameAdjustment) -> Self {
         let topic = sanitize_topic(&format!("{prefix}.{}.{}", table.id.schema, table.id.table));
+        let names = field_names.adjust_all(&topic, table.columns.iter().map(|c| c.name.as_str()));
         let key = table.has_key().then(|| {
-            let mut k = Schema::new(SchemaType::Struct).named(format!("{topic}.Key"));
-            for (_, c) in table.key_columns() {
+            let mut k = Schema::new(SchemaType::Struct).named(schema_names.adjust_schema_name(&format!("{topic}.Key")).into_owned());
+            for (i, c) in table.key_columns() {
                 // A mapped key column is keyed by its raw value and schema.
                 let schema = c.key_mapping.as_ref().map_or(&c.schema, |m| &m.key_schema);
-                k = k.with_field(c.name.clone(), Arc::clone(schema));
+                k = k.with_field(names.get(i).cloned().unwrap_or_else(|| c.name.clone()), Arc::clone(schema));
             }
             Arc::new(k)
         });
-        let mut v = Schema::new(SchemaType::Struct).optional().named(format!("{topic}.Value"));
-        for c in &table.columns {
-            v = v.with_field(c.name.clone(), Arc::clone(&c.schema));
+        let mut v = Schema::new(SchemaType::Struct).optional().named(schema_names.adjust_schema_name(&format!("{topic}.Value")).into_owned());
+        for (c, name) in table.columns.iter().zip(names) {
+            v = v.with_field(name, Arc::clone(&c.schema));
         }
         let value = Arc::new(v);
         let o = |k| Arc::new(Schema::new(k).optional());
         let envelope = Arc::new(
             Schema::new(SchemaType::Struct)
-                .named(format!("{topic}.Envelope"))
+                .named(schema_names.adjust_schema_name(&format!("{topic}.Envelope")).into_owned())
                 .with_version(2)
                 .with_field("before", Arc::clone(&value))
                 .with_field("after", Arc::clone(&value))

@@ -204,7 +204,10 @@ pub fn as_golden(r: &Consumed, prefix: &str, golden_prefix: &str) -> Value {
     let v = serde_json::json!({
         "topic": r.topic, "key": r.key_json(), "value": r.value_json(), "headers": headers,
     });
-    rename(&v, prefix, golden_prefix)
+    // Our unique prefix has a `_`, which schema.name.adjustment.mode=avro_unicode
+    // escapes in schema names (the golden prefix has none).
+    let escaped = prefix.replace('_', "_u005f");
+    rename(&rename(&v, prefix, golden_prefix), &escaped, golden_prefix)
 }
 
 /// `v` with every string equal to `from` replaced by `to`.

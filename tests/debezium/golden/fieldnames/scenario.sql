@@ -1,0 +1,15 @@
+-- ===== setup.sql (before the slots were created) =====
+-- "fieldnames": column names Avro refuses (a dash, a leading digit, a non-ASCII letter, a dot,
+-- an underscore, a space), in the key and in the value. Runs before the slots are created.
+CREATE TABLE public.odd_cols ("my-col" int, "1st" text, "naïve" text, "a.b" int, "_u" text, "x y" text,
+  PRIMARY KEY ("my-col", "1st"));
+-- A table name Avro refuses in schema names (schema.name.adjustment.mode).
+CREATE TABLE public."dash-t" (id int PRIMARY KEY, v text);
+CREATE PUBLICATION dbz_publication FOR ALL TABLES;
+
+-- ===== changes.sql (after the slots were created) =====
+-- "fieldnames" changes.
+INSERT INTO public.odd_cols VALUES (1, 'one', 'n', 2, 'u', 'xy');
+UPDATE public.odd_cols SET "naïve" = 'm' WHERE "my-col" = 1;
+DELETE FROM public.odd_cols WHERE "my-col" = 1;
+INSERT INTO public."dash-t" VALUES (1, 'd');
