@@ -208,7 +208,7 @@ pub fn as_golden(r: &Consumed, prefix: &str, golden_prefix: &str) -> Value {
 }
 
 /// `v` with every string equal to `from` replaced by `to`.
-fn rename_exact(v: &Value, from: &str, to: &str) -> Value {
+pub fn rename_exact(v: &Value, from: &str, to: &str) -> Value {
     match v {
         Value::String(s) if s == from => Value::from(to),
         Value::Array(items) => Value::Array(items.iter().map(|x| rename_exact(x, from, to)).collect()),
