@@ -162,7 +162,8 @@ pub fn normalize_with(v: &mut Value, p: &mut Positions) {
                     (_, t) if is_time && !t.is_object() => *x = Value::from("<ts>"),
                     ("version", Value::String(_)) => *x = Value::from("<version>"),
                     (name, Value::Number(n)) if name.ends_with("lsn") => *x = Value::from(p.lsn(n)),
-                    ("txId", Value::Number(n)) => *x = Value::from(p.txid(n)),
+                    // Also the unwrap's `__txId` (a snapshot's is each connector's own transaction).
+                    (name, Value::Number(n)) if name == "txId" || name.ends_with("_txId") => *x = Value::from(p.txid(n)),
                     ("sequence", Value::String(s)) => *x = Value::from(p.sequence(s)),
                     ("id", Value::String(s)) if is_tx_id(s) => *x = Value::from(p.tx_id(s)),
                     ("db", Value::String(_)) => *x = Value::from("<db>"),
