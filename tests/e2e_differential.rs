@@ -9,6 +9,11 @@
 //!                                       └─▶ pgcdc ─▶ Kafka ───┴─▶ compare_topics
 //! ```
 //!
+//! Each seed also draws a connector option set (`differential::options`:
+//! converters, handling modes, the unwrap transform, tombstones) that both
+//! run with, and some seeds compare an initial snapshot instead of streaming
+//! (`differential::snapshot_first`).
+//!
 //! `PGCDC_DIFF_SEEDS` chooses the seeds (`"1 2 3"`, `"1-50"`; default `1-3`),
 //! `PGCDC_DIFF_TABLES` / `PGCDC_DIFF_STATEMENTS` the size of each scenario.
 //! `scripts/differential.sh N` runs N seeds and prints what differed. A

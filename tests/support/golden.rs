@@ -162,6 +162,10 @@ pub fn normalize_with(v: &mut Value, p: &mut Positions) {
                     (_, t) if is_time && !t.is_object() => *x = Value::from("<ts>"),
                     ("version", Value::String(_)) => *x = Value::from("<version>"),
                     (name, Value::Number(n)) if name.ends_with("lsn") => *x = Value::from(p.lsn(n)),
+                    // The unwrap's `__lsn` header (a string; a snapshot's is each slot's own).
+                    (name, Value::String(s)) if name.ends_with("lsn") && !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                        *x = Value::from(p.lsn(s))
+                    }
                     // Also the unwrap's `__txId` (a snapshot's is each connector's own transaction).
                     (name, Value::Number(n)) if name == "txId" || name.ends_with("_txId") => *x = Value::from(p.txid(n)),
                     ("sequence", Value::String(s)) => *x = Value::from(p.sequence(s)),
