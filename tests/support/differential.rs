@@ -482,9 +482,9 @@ pub fn options(seed: u64) -> Vec<(String, String)> {
             };
             if mode == "legacy" {
                 // The deprecated pair, mapped by both to the new mode.
-                let mode: &str = rng.pick(&["drop", "rewrite", "none"]);
+                let mode = *rng.pick(&["drop", "rewrite", "none"]);
                 set("transforms.unwrap.delete.handling.mode", mode);
-                let drop: &str = rng.pick(&["true", "false"]);
+                let drop = *rng.pick(&["true", "false"]);
                 set("transforms.unwrap.drop.tombstones", drop);
             } else {
                 set("transforms.unwrap.delete.tombstone.handling.mode", mode);
