@@ -3,7 +3,8 @@
 #
 #   scripts/differential.sh [SEEDS=20] [FIRST=1]
 #
-# Runs seeds FIRST..FIRST+SEEDS-1 (tests/e2e_differential.rs): random tables and changes, captured by
+# Runs seeds FIRST..FIRST+SEEDS-1 (tests/e2e_differential.rs): random tables, changes and connector
+# options (converters, handling modes, unwrap; some seeds an initial snapshot), captured by
 # Debezium (embedded engine) and by pgcdc from the same WAL, compared record by record. Prints, per
 # seed, the records compared and every difference with the seed's SQL; each seed's scenario (and
 # differences.txt when it differs) is kept under target/differential/seed-N/.

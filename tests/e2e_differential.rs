@@ -9,6 +9,11 @@
 //!                                       └─▶ pgcdc ─▶ Kafka ───┴─▶ compare_topics
 //! ```
 //!
+//! Each seed also draws a connector option set (`differential::options`:
+//! converters, handling modes, the unwrap transform, tombstones) that both
+//! run with, and some seeds compare an initial snapshot instead of streaming
+//! (`differential::snapshot_first`).
+//!
 //! `PGCDC_DIFF_SEEDS` chooses the seeds (`"1 2 3"`, `"1-50"`; default `1-3`),
 //! `PGCDC_DIFF_TABLES` / `PGCDC_DIFF_STATEMENTS` the size of each scenario.
 //! `scripts/differential.sh N` runs N seeds and prints what differed. A
@@ -21,8 +26,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::differential::generate;
-use crate::support::golden::{compare_topics, debezium_dir, run_like_psql};
+use crate::support::differential::{generate, options, snapshot_first};
+use crate::support::golden::{compare_topics, debezium_dir, rename_exact, run_like_psql};
 use crate::support::{connector_config, unique_name, Broker, PgServer, Worker};
 
 const TASK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -55,11 +60,18 @@ fn by_topic(text: &str) -> BTreeMap<String, Vec<Value>> {
     out
 }
 
-/// Runs Debezium on `slot` until it has been idle for 4 s; its records.
-fn run_debezium(libs: &str, dir: &std::path::Path, (host, port, dbname): (String, u16, String), slot: &str) -> String {
+/// Runs Debezium on `slot` with the seed's `options` until it has been idle
+/// for 4 s; its records.
+fn run_debezium(
+    libs: &str,
+    dir: &std::path::Path,
+    (host, port, dbname): (String, u16, String),
+    slot: &str,
+    options: &[(String, String)],
+) -> String {
     let props = dir.join("oracle.properties");
     let out = dir.join("debezium.jsonl");
-    let text = format!(
+    let mut text = format!(
         "name=diff\nconnector.class=io.debezium.connector.postgresql.PostgresConnector\n\
          offset.storage=org.apache.kafka.connect.storage.FileOffsetBackingStore\n\
          offset.storage.file.filename={}\noffset.flush.interval.ms=1000\n\
@@ -72,6 +84,10 @@ fn run_debezium(libs: &str, dir: &std::path::Path, (host, port, dbname): (String
         port,
         dbname
     );
+    // java.util.Properties keeps the last value of a key (the seed's snapshot.mode).
+    for (k, v) in options {
+        text.push_str(&format!("{k}={v}\n"));
+    }
     std::fs::write(&props, text).expect("oracle properties");
     let status = std::process::Command::new(debezium_dir().join("run-oracle.sh"))
         .args([props.to_str().unwrap_or_default(), out.to_str().unwrap_or_default(), "1000000", "4", "180"])
@@ -87,38 +103,59 @@ fn run_debezium(libs: &str, dir: &std::path::Path, (host, port, dbname): (String
 /// Debezium records compared.
 async fn run_seed(libs: &str, seed: u64, tables: usize, statements: usize) -> (Vec<String>, usize) {
     let scenario = generate(seed, tables, statements);
+    let mut options = options(seed);
+    let snapshot = snapshot_first(seed);
+    if snapshot {
+        options.push(("snapshot.mode".to_owned(), "initial".to_owned()));
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("target/differential/seed-{seed}"));
     std::fs::create_dir_all(&dir).expect("scenario dir");
     let _ = std::fs::remove_file(dir.join("offsets"));
     std::fs::write(dir.join("setup.sql"), &scenario.setup).expect("setup.sql");
     std::fs::write(dir.join("changes.sql"), &scenario.changes).expect("changes.sql");
+    let listed: Vec<String> = options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    std::fs::write(dir.join("options.properties"), listed.join("\n")).expect("options.properties");
+    eprintln!("differential: seed {seed}: options {}", listed.join(" "));
 
     let db = PgServer::shared().create_database("diff").await;
     db.execute("CREATE EXTENSION IF NOT EXISTS hstore").await;
     run_like_psql(&db, &scenario.setup).await;
     let dbz_slot = unique_name("dbz");
-    db.execute(&format!("SELECT pg_create_logical_replication_slot('{dbz_slot}', 'pgoutput')")).await;
-
-    // pgcdc's slot too exists before the changes, and pgcdc starts after them,
-    // like Debezium: both decode the WAL with the catalog as it is at the end
-    // (column defaults and NOT NULL are read from the catalog).
     let pgcdc_slot = unique_name("slot");
-    db.execute(&format!("SELECT pg_create_logical_replication_slot('{pgcdc_slot}', 'pgoutput')")).await;
-
-    run_like_psql(&db, &scenario.changes).await;
+    if snapshot {
+        // Every row exists before the connectors start; each creates its slot
+        // and reads the tables (`r` records).
+        run_like_psql(&db, &scenario.changes).await;
+    } else {
+        db.execute(&format!("SELECT pg_create_logical_replication_slot('{dbz_slot}', 'pgoutput')")).await;
+        // pgcdc's slot too exists before the changes, and pgcdc starts after them,
+        // like Debezium: both decode the WAL with the catalog as it is at the end
+        // (column defaults and NOT NULL are read from the catalog).
+        db.execute(&format!("SELECT pg_create_logical_replication_slot('{pgcdc_slot}', 'pgoutput')")).await;
+        run_like_psql(&db, &scenario.changes).await;
+    }
 
     let broker = Broker::shared();
     let worker = Worker::start(broker).await;
     let prefix = unique_name("diff");
-    let config = connector_config(&db, &prefix, &pgcdc_slot, &[("snapshot.mode", "no_data")]);
+    let mut props = vec![("snapshot.mode", "no_data")];
+    // The last value of a property wins (the seed's snapshot.mode).
+    props.extend(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let config = connector_config(&db, &prefix, &pgcdc_slot, &props);
     let (code, body) = worker.register("diff", config).await;
     assert_eq!(code, 201, "{body}");
     worker.wait_task_state("diff", "RUNNING", TASK_TIMEOUT).await;
 
-    let (libs2, dir2, slot2) = (libs.to_owned(), dir.clone(), dbz_slot.clone());
+    let (libs2, dir2, slot2, options2) = (libs.to_owned(), dir.clone(), dbz_slot.clone(), options.clone());
     let db_conn = (db.host.clone(), db.port, db.name.clone());
-    let text = tokio::task::spawn_blocking(move || run_debezium(&libs2, &dir2, db_conn, &slot2)).await.expect("oracle");
-    let expected = by_topic(&text);
+    let text = tokio::task::spawn_blocking(move || run_debezium(&libs2, &dir2, db_conn, &slot2, &options2))
+        .await
+        .expect("oracle");
+    let mut expected = by_topic(&text);
+    // The database name (add.fields/add.headers `db`) as compare_topics renames pgcdc's.
+    for records in expected.values_mut() {
+        records.iter_mut().for_each(|r| *r = rename_exact(r, &db.name, DBZ_PREFIX));
+    }
     let records = expected.values().map(Vec::len).sum();
     let mut mismatches = compare_topics(broker, &prefix, DBZ_PREFIX, &db.name, &expected).await;
     if records == 0 {
@@ -148,10 +185,12 @@ async fn random_scenarios_match_debezium() {
         eprintln!("differential: seed {seed}: {records} records, {} differences", mismatches.len());
         if !mismatches.is_empty() {
             let scenario = generate(seed, tables, statements);
+            let listed: Vec<String> = options(seed).iter().map(|(k, v)| format!("{k}={v}")).collect();
             failed.push(format!(
-                "seed {seed}: {} differences\n{}\n--- setup.sql\n{}--- changes.sql\n{}",
+                "seed {seed}: {} differences\n{}\n--- options\n{}\n--- setup.sql\n{}--- changes.sql\n{}",
                 mismatches.len(),
                 mismatches.join("\n"),
+                listed.join("\n"),
                 scenario.setup,
                 scenario.changes
             ));

@@ -236,7 +236,9 @@ impl RelationLookup for CatalogLookup {
     type Error = LookupError;
 
     async fn relation(&mut self, body: &RelationBody) -> Result<Arc<TableSchema>, LookupError> {
-        let table = catalog::load_table(&self.client, body.relation_id).await?;
+        let mut table = catalog::load_table(&self.client, body.relation_id).await?;
+        let columns = body.columns.iter().map(|c| (c.name.clone(), c.type_oid)).collect();
+        catalog::resolve_message_types(&self.client, &mut table, columns).await?;
         Ok(self.cache.apply(body, &table, &self.values)?)
     }
 

@@ -105,6 +105,12 @@ pub struct CatalogTable {
     /// Record key column names in key order (Debezium's record key order):
     /// the primary key, else the first unique index by name.
     pub primary_key: Vec<String>,
+    /// Types, by OID, of Relation-message columns this catalog no longer
+    /// describes (dropped since the WAL was written, or of another type now),
+    /// resolved from `pg_type` ([`resolve_message_types`]); Debezium's type
+    /// registry resolves them by OID too (e.g. an hstore column added and
+    /// dropped later is still an hstore).
+    pub message_types: std::collections::BTreeMap<u32, ColumnType>,
 }
 
 impl CatalogTable {
@@ -202,7 +208,34 @@ pub async fn load_table(client: &Client, relation_id: u32) -> Result<CatalogTabl
         replica_identity,
         columns,
         primary_key: pk.into_iter().map(|(_, n)| n).collect(),
+        message_types: std::collections::BTreeMap::new(),
     })
+}
+
+/// Fills `table.message_types` for the `(name, type OID)` columns of a
+/// Relation message that the catalog does not describe with that type and
+/// whose OID is not a built-in type. A type that no longer exists is left
+/// out (the column is then mapped by OID only).
+pub async fn resolve_message_types(
+    client: &Client,
+    table: &mut CatalogTable,
+    columns: Vec<(String, u32)>,
+) -> Result<(), CatalogError> {
+    for (name, type_oid) in columns {
+        let name = name.as_str();
+        let described = table.column(name).is_some_and(|c| c.column_type.oid == type_oid);
+        if described || crate::source::postgres::value::oid::builtin_name(type_oid).is_some() || table.message_types.contains_key(&type_oid) {
+            continue;
+        }
+        match load_type(client, type_oid, -1).await {
+            Ok(ty) => {
+                table.message_types.insert(type_oid, ty);
+            }
+            Err(CatalogError::TypeNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Ordinary and partitioned tables outside the system schemas that `filter` accepts.

@@ -75,9 +75,16 @@ pub struct CachedRelation {
 }
 
 impl CachedRelation {
-    /// Decodes one tuple (see [`decode_row`]).
+    /// Decodes one streamed tuple (see [`decode_row`]).
     pub fn decode_row(&self, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
         decode_row(self, tuple, opts)
+    }
+
+    /// Decodes one row read by a snapshot (COPY): as [`decode_row`], but
+    /// values Debezium drops only when streamed (`name`) are kept, as its
+    /// JDBC snapshot keeps them.
+    pub fn decode_snapshot_row(&self, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
+        decode(self, tuple, opts, true)
     }
 }
 
@@ -128,6 +135,11 @@ impl RelationCache {
             let column_type = match cat {
                 Some(c) if matched.is_some() => {
                     ColumnType { type_modifier: rc.type_modifier, ..c.column_type.clone() }
+                }
+                // A type the catalog no longer uses here, resolved by OID.
+                _ if catalog.message_types.contains_key(&rc.type_oid) => {
+                    let ty = &catalog.message_types[&rc.type_oid];
+                    ColumnType { type_modifier: rc.type_modifier, ..ty.clone() }
                 }
                 other => {
                     tracing::warn!(table = %id, column = %rc.name, type_oid = rc.type_oid,
@@ -252,6 +264,10 @@ fn declared_length(type_oid: u32, type_modifier: i32) -> Option<usize> {
 /// Maps a pgoutput tuple to a row: `Null` → null, unchanged TOAST → the
 /// placeholder, text → [`value::parse_text`], binary → error.
 pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) -> Result<Row, RelationError> {
+    decode(rel, tuple, opts, false)
+}
+
+fn decode(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions, snapshot: bool) -> Result<Row, RelationError> {
     let table = &rel.table;
     if tuple.len() != rel.positions.len() {
         return Err(RelationError::TupleLength { table: table.id.clone(), expected: rel.positions.len(), got: tuple.len() });
@@ -265,7 +281,7 @@ pub fn decode_row(rel: &CachedRelation, tuple: &TupleData, opts: &ValueOptions) 
         row[i] = match value_in {
             TupleValue::Null => Value::Null,
             TupleValue::UnchangedToast => value::unavailable_placeholder_for(ty, &column.schema, opts),
-            TupleValue::Text(_) if value::streamed_value_dropped(ty, opts) => Value::Null,
+            TupleValue::Text(_) if !snapshot && value::streamed_value_dropped(ty, opts) => Value::Null,
             TupleValue::Text(bytes) => {
                 let text = std::str::from_utf8(bytes)
                     .map_err(|_| RelationError::NotUtf8 { table: table.id.clone(), column: column.name.clone() })?;
@@ -317,6 +333,7 @@ mod tests {
                 cat_col("body", 4, ColumnType::new(oid::TEXT, -1, "text"), false, None),
             ],
             primary_key: vec!["id".into()],
+            message_types: Default::default(),
         };
         (rel, cat)
     }
@@ -368,6 +385,42 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, vec![Value::Int32(7), Value::String("***".into())]);
+    }
+
+    /// Observed from Debezium 3.6.3 (differential test): an hstore column
+    /// added and dropped before the WAL is decoded is still an hstore (its
+    /// type resolved by OID), not left out.
+    #[test]
+    fn a_dropped_column_of_an_extension_type_is_mapped_by_its_oid() {
+        let (mut rel, mut cat) = fixture();
+        rel.columns.push(rel_col("h", 99_003, -1));
+        let mut cache = RelationCache::new();
+        let o = ValueOptions::default();
+        let names = |t: &TableSchema| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&cache.apply(&rel, &cat, &o).unwrap()), ["id", "body"], "unknown without its type");
+        cat.message_types.insert(99_003, ColumnType::new(99_003, -1, "hstore"));
+        let table = cache.apply(&rel, &cat, &o).unwrap();
+        assert_eq!(names(&table), ["id", "body", "h"]);
+        let h = &table.columns[2];
+        assert!(h.schema.optional);
+        assert_eq!(h.schema.name.as_deref(), Some("io.debezium.data.Json"));
+    }
+
+    /// Observed from Debezium 3.6.3 (differential test): a `name` value is
+    /// null when streamed (its pgoutput resolver does not know the type) but
+    /// kept by the snapshot, which reads it through JDBC.
+    #[test]
+    fn name_values_are_dropped_when_streamed_and_kept_by_the_snapshot() {
+        let (mut rel, mut cat) = fixture();
+        rel.columns[2] = rel_col("body", oid::NAME, -1);
+        cat.columns[2] = cat_col("body", 4, ColumnType::new(oid::NAME, -1, "name"), false, None);
+        let mut cache = RelationCache::new();
+        let o = ValueOptions::default();
+        cache.apply(&rel, &cat, &o).unwrap();
+        let tuple = vec![TupleValue::Text(Bytes::from_static(b"7")), TupleValue::Null, TupleValue::Text(Bytes::from_static(b"pg_name"))];
+        let cached = cache.get(42).unwrap();
+        assert_eq!(cached.decode_row(&tuple, &o).unwrap(), vec![Value::Int32(7), Value::Null]);
+        assert_eq!(cached.decode_snapshot_row(&tuple, &o).unwrap(), vec![Value::Int32(7), Value::String("pg_name".into())]);
     }
 
     #[test]

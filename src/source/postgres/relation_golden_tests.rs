@@ -56,6 +56,7 @@ fn table(relation_id: u32, name: &str, replica_identity: u8, cols: &[Col]) -> (R
         replica_identity: ReplicaIdentity::from_byte(replica_identity).unwrap(),
         columns,
         primary_key: pk.into_iter().map(|(_, n)| n).collect(),
+        message_types: Default::default(),
     };
     (rel, cat)
 }

@@ -223,7 +223,7 @@ impl Signals {
             let (mut tuples, mut rows, mut last_key) = (Vec::new(), Vec::new(), None);
             while copy.next(&mut tuples).await? {
                 for tuple in tuples.drain(..) {
-                    let row = reading.relation.decode_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?;
+                    let row = reading.relation.decode_snapshot_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?;
                     last_key = Some(positions.iter().map(|p| tuple_text(&tuple, *p)).collect());
                     rows.push((incremental::key_of(&reading.schema, &row), row));
                 }

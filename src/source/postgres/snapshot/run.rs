@@ -504,7 +504,7 @@ async fn read_chunk(
     let mut batch: Vec<Row> = Vec::with_capacity(ROW_BATCH);
     while rows.next(&mut tuples).await? {
         for tuple in tuples.drain(..) {
-            batch.push(relation.decode_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?);
+            batch.push(relation.decode_snapshot_row(&tuple, values).map_err(|e| SnapshotError::Row(Box::new(e)))?);
         }
         if batch.len() >= ROW_BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH)))).await.is_err() {
             return Ok(());
