@@ -116,18 +116,18 @@ async fn slot_stream_params_are_sent_with_start_replication() {
     assert!(trace.contains("pgcdc_no_such_option"), "{trace}\n{}", worker.log());
 }
 
-/// GIVEN a setting that would change the records (sanitize.field.names=true)
+/// GIVEN a setting that would change the records (snapshot.select.statement.overrides)
 /// WHEN it is registered THEN it is refused with a 400 that names it and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_pgcdc_does_not_implement_is_refused() {
     let db = PgServer::shared().create_database("refused").await;
     let broker = Broker::shared();
     let worker = Worker::start(broker).await;
-    let config = connector_config(&db, "refused", "refused_slot", &[("sanitize.field.names", "true")]);
+    let config = connector_config(&db, "refused", "refused_slot", &[("snapshot.select.statement.overrides", "public.t")]);
     let (code, body) = worker.register("refused", config).await;
     assert_eq!(code, 400, "{body}");
     let message = body.to_string();
-    assert!(message.contains("sanitize.field.names") && message.contains("not supported by pgcdc"), "{message}");
+    assert!(message.contains("snapshot.select.statement.overrides") && message.contains("not supported by pgcdc"), "{message}");
 }
 
 /// Replicas of each partition of `topic`, as the broker's metadata lists them.
