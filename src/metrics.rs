@@ -48,6 +48,17 @@ pub const SINK_COMMIT_SECONDS: &str = "pgcdc_sink_commit_seconds";
 /// Change events decoded, by table (`schema.table`) and Debezium op (`c`, `u`, `d`, `r`, `t`).
 pub const SOURCE_TABLE_EVENTS_TOTAL: &str = "pgcdc_source_table_events_total";
 
+/// Bytes the connector's producer sent to the brokers, after compression (librdkafka's statistics, every `statistics.interval.ms`: 10 s by default).
+pub const KAFKA_TX_BYTES_TOTAL: &str = "pgcdc_kafka_tx_bytes_total";
+/// Requests sent to the brokers (librdkafka's `tx`).
+pub const KAFKA_TX_REQUESTS_TOTAL: &str = "pgcdc_kafka_tx_requests_total";
+/// Send errors and retries, summed over the brokers (librdkafka's `txerrs` + `txretries`).
+pub const KAFKA_TX_ERRORS_TOTAL: &str = "pgcdc_kafka_tx_errors_total";
+/// Messages in the producer's queue, not yet acknowledged (librdkafka's `msg_cnt`).
+pub const KAFKA_QUEUE_MESSAGES: &str = "pgcdc_kafka_queue_messages";
+/// The slowest broker's average request round trip over the last interval, seconds (librdkafka's `rtt.avg`).
+pub const KAFKA_RTT_SECONDS: &str = "pgcdc_kafka_rtt_seconds";
+
 /// WAL the connector's slot keeps on the server: end of WAL − the slot's `restart_lsn` (bytes).
 pub const SLOT_RETAINED_WAL_BYTES: &str = "pgcdc_slot_retained_wal_bytes";
 /// End of WAL − the slot's `confirmed_flush_lsn` (bytes); a transaction PostgreSQL is still sending counts as confirmed up to its start, so alert on the retained WAL.
@@ -88,6 +99,8 @@ pub struct ConnectorMetrics {
     pub slot_retained_wal: AtomicU64,
     pub slot_flush_lag: AtomicU64,
     pub commit_seconds: Histogram,
+    /// librdkafka's statistics of the producer.
+    pub kafka: KafkaStats,
     pub snapshot_rows_read: AtomicU64,
     /// `schema.table` → its counters by op; see [`ConnectorMetrics::table`].
     tables: Mutex<BTreeMap<String, Arc<TableCounters>>>,
@@ -143,6 +156,32 @@ impl ConnectorMetrics {
     pub fn error_now(&self) {
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         Self::raise(&self.last_error_ms, ms);
+    }
+}
+
+/// The last statistics librdkafka reported for a connector's producer.
+#[derive(Debug, Default)]
+pub struct KafkaStats {
+    pub tx_bytes: AtomicU64,
+    pub tx_requests: AtomicU64,
+    pub tx_errors: AtomicU64,
+    pub queue_messages: AtomicU64,
+    /// Microseconds.
+    pub rtt_us: AtomicU64,
+}
+
+impl KafkaStats {
+    /// Keeps the figures of one statistics report (a producer restarted with the task
+    /// starts from 0 again: the totals only rise, as a counter's reset shows).
+    pub fn record(&self, s: &rdkafka::Statistics) {
+        let set = |a: &AtomicU64, v: i64| a.store(u64::try_from(v).unwrap_or(0), Ordering::Relaxed);
+        set(&self.tx_bytes, s.tx_bytes);
+        set(&self.tx_requests, s.tx);
+        self.queue_messages.store(s.msg_cnt, Ordering::Relaxed);
+        let errors: u64 = s.brokers.values().map(|b| b.txerrs + b.txretries).sum();
+        self.tx_errors.store(errors, Ordering::Relaxed);
+        let rtt = s.brokers.values().filter_map(|b| b.rtt.as_ref()).map(|w| w.avg).max().unwrap_or(0);
+        set(&self.rtt_us, rtt);
     }
 }
 
@@ -213,7 +252,7 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 23] = [
+        let families: [(&str, &str, &str, Getter); 28] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
@@ -224,6 +263,11 @@ impl Registry {
             (SOURCE_SERVER_LSN, "gauge", "Server end of WAL last reported.", |m| &m.source_server_lsn),
             (SLOT_RETAINED_WAL_BYTES, "gauge", "WAL the slot keeps on the server (end of WAL - restart_lsn).", |m| &m.slot_retained_wal),
             (SLOT_CONFIRMED_FLUSH_LAG_BYTES, "gauge", "End of WAL - the slot's confirmed_flush_lsn.", |m| &m.slot_flush_lag),
+            (KAFKA_TX_BYTES_TOTAL, "counter", "Bytes the producer sent to the brokers (librdkafka).", |m| &m.kafka.tx_bytes),
+            (KAFKA_TX_REQUESTS_TOTAL, "counter", "Requests the producer sent to the brokers (librdkafka).", |m| &m.kafka.tx_requests),
+            (KAFKA_TX_ERRORS_TOTAL, "counter", "Send errors and retries of the producer (librdkafka).", |m| &m.kafka.tx_errors),
+            (KAFKA_QUEUE_MESSAGES, "gauge", "Messages in the producer's queue (librdkafka).", |m| &m.kafka.queue_messages),
+            (KAFKA_RTT_SECONDS, "gauge", "Slowest broker's average round trip (librdkafka).", |m| &m.kafka.rtt_us),
             (SINK_RECORDS_TOTAL, "counter", "Records handed to the Kafka producer.", |m| &m.sink_records),
             (SINK_BYTES_TOTAL, "counter", "Key and value bytes handed to the producer.", |m| &m.sink_bytes),
             (SINK_BATCHES_TOTAL, "counter", "Batches made durable.", |m| &m.sink_batches),
@@ -270,6 +314,8 @@ impl Registry {
                 let v = get(m).load(Ordering::Relaxed);
                 let label = escape_label(connector);
                 if name == DURABLE_COMMIT_TIMESTAMP_SECONDS {
+                    let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {}", v as f64 / 1e6);
+                } else if name == KAFKA_RTT_SECONDS {
                     let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {}", v as f64 / 1e6);
                 } else if name == LAST_ERROR_TIMESTAMP_SECONDS {
                     let _ = writeln!(out, "{name}{{connector=\"{label}\"}} {}", v as f64 / 1e3);

@@ -128,6 +128,7 @@ fn sink_config(config: &ConnectorConfig, worker: &WorkerSettings) -> SinkConfig 
             key: offset_key(&config.name, config.topic_prefix()),
         }),
         dead_letter: config.errors.dead_letter_topic().map(|t| (t.to_owned(), config.errors.dlq_replication_factor)),
+        metrics: Some(crate::metrics::Registry::global().connector(&config.name)),
     }
 }
 

@@ -40,7 +40,12 @@ async fn slot_lag_metrics_follow_retained_wal() {
         &db,
         &unique_name("met"),
         &unique_name("slot"),
-        &[("table.include.list", "public.t"), ("status.update.interval.ms", "500"), ("snapshot.mode", "no_data")],
+        &[
+            ("table.include.list", "public.t"),
+            ("status.update.interval.ms", "500"),
+            ("snapshot.mode", "no_data"),
+            ("producer.override.statistics.interval.ms", "500"),
+        ],
     );
     let (code, body) = worker.register("met", config).await;
     assert_eq!(code, 201, "{body}");
@@ -97,6 +102,12 @@ async fn slot_lag_metrics_follow_retained_wal() {
         .find_map(|l| l.strip_prefix("pgcdc_source_table_events_total{connector=\"met\",table=\"public.t\",op=\"c\"} "))
         .and_then(|v| v.parse::<u64>().ok());
     assert_eq!(inserts, Some(15_001), "inserts counted by table and op");
+    // librdkafka's own statistics of the producer: at least the record bytes went out
+    // (uncompressed), and its queue drained.
+    let sent = metric(&worker, "pgcdc_sink_bytes_total", "met").await.expect("sink bytes");
+    let tx = wait_metric(&worker, "pgcdc_kafka_tx_bytes_total", "met", "past the record bytes", |v| v >= sent).await;
+    let queued = wait_metric(&worker, "pgcdc_kafka_queue_messages", "met", "0", |v| v == 0).await;
+    println!("librdkafka: {tx} B sent for {sent} B of keys and values; {queued} queued");
 }
 
 /// GIVEN two analyzed tables of 12,000 and 3,000 rows, WHEN a connector

@@ -95,7 +95,19 @@ impl ClientSettings {
     /// with: it hands out OAUTHBEARER tokens (the one [`TokenSource`]).
     pub fn context(&self) -> KafkaContext {
         let token = self.resolved.as_ref().ok().and_then(|r| r.security.sasl.as_ref()).and_then(|s| s.token_source()).cloned();
-        KafkaContext { token }
+        KafkaContext { token, stats: None }
+    }
+
+    /// [`Self::create`] for a connector's producer: librdkafka's statistics
+    /// (every `statistics.interval.ms`) go to `metrics` (`pgcdc_kafka_*`).
+    pub fn create_with_stats<T>(&self, cc: &ClientConfig, metrics: Arc<crate::metrics::ConnectorMetrics>) -> KafkaResult<T>
+    where
+        T: FromClientConfigAndContext<KafkaContext> + HasClient,
+    {
+        let context = KafkaContext { stats: Some(metrics), ..self.context() };
+        let client = T::from_config_and_context(cc, context.clone())?;
+        seed_with(client.native(), &context);
+        Ok(client)
     }
 
     /// Creates a librdkafka client of these settings from `cc` (which
@@ -131,6 +143,8 @@ impl ClientSettings {
 #[derive(Clone, Default)]
 pub struct KafkaContext {
     token: Option<Arc<TokenSource>>,
+    /// Where librdkafka's statistics go (`statistics.interval.ms`), for a connector's producer.
+    stats: Option<Arc<crate::metrics::ConnectorMetrics>>,
 }
 
 impl KafkaContext {
@@ -162,6 +176,12 @@ impl ClientContext for KafkaContext {
 
     fn generate_oauth_token(&self, _oauthbearer_config: Option<&str>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
         self.oauth_token()
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(m) = &self.stats {
+            m.kafka.record(&statistics);
+        }
     }
 }
 

@@ -61,6 +61,9 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 100_000;
 pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 64 * 1024 * 1024;
 /// librdkafka's `linger.ms` for at-least-once: its records are visible to
 /// consumers as soon as they are written, so they should not wait long.
+/// How often librdkafka reports the producer's statistics (`pgcdc_kafka_*` metrics);
+/// `statistics.interval.ms` in `[kafka.options]` or a `producer.override` wins.
+const PRODUCER_STATISTICS_INTERVAL_MS: &str = "10000";
 const PRODUCER_LINGER_MS: &str = "5";
 /// librdkafka's `linger.ms` for exactly-once: consumers see nothing before
 /// the commit, and a batch ends with [`flush_now`], which sends whatever
@@ -105,6 +108,8 @@ pub struct SinkConfig {
     /// The dead letter queue topic and its replication factor
     /// (`errors.deadletterqueue.topic.*`), created at connect.
     pub dead_letter: Option<(String, i16)>,
+    /// The connector's metrics: librdkafka's statistics of the producer go there.
+    pub metrics: Option<std::sync::Arc<crate::metrics::ConnectorMetrics>>,
 }
 
 /// The connector's offset record: topic and key.
@@ -290,13 +295,18 @@ impl KafkaSink {
                 .set("linger.ms", PRODUCER_LINGER_MS)
                 .set("compression.type", "none")
                 .set("queue.buffering.max.messages", (config.max_in_flight * 2).max(1000).to_string())
-                .set("queue.buffering.max.kbytes", "1048576");
+                .set("queue.buffering.max.kbytes", "1048576")
+                .set("statistics.interval.ms", PRODUCER_STATISTICS_INTERVAL_MS);
             if let DeliveryGuarantee::ExactlyOnce { transactional_id } = &config.delivery {
                 crate::kafka::client::transactional(cc, transactional_id, TRANSACTION_TIMEOUT_MS)
                     .set("linger.ms", PRODUCER_LINGER_MS_EXACTLY_ONCE);
             }
         });
-        let producer: FutureProducer<KafkaContext> = producer_client.create(&cc).map_err(SinkError::Client)?;
+        let producer: FutureProducer<KafkaContext> = match &config.metrics {
+            Some(m) => producer_client.create_with_stats(&cc, m.clone()),
+            None => producer_client.create(&cc),
+        }
+        .map_err(SinkError::Client)?;
         if matches!(config.delivery, DeliveryGuarantee::ExactlyOnce { .. }) {
             let p = producer.clone();
             blocking(move || p.init_transactions(TXN_TIMEOUT))
