@@ -25,6 +25,8 @@ pub const SINK_BATCHES_TOTAL: &str = "pgcdc_sink_batches_total";
 pub const DURABLE_LSN: &str = "pgcdc_durable_lsn";
 /// Commit time of the last transaction handed to the sink (seconds since the epoch).
 pub const DURABLE_COMMIT_TIMESTAMP_SECONDS: &str = "pgcdc_durable_commit_timestamp_seconds";
+/// 1 while the connector's task is FAILED (stopped by an error until restarted), else 0.
+pub const CONNECTOR_FAILED: &str = "pgcdc_connector_failed";
 /// Restarts of the connector's pipeline after a transient error.
 pub const CONNECTOR_RESTARTS_TOTAL: &str = "pgcdc_connector_restarts_total";
 /// Rows read by the initial snapshot (Debezium's `RowsScanned`, summed).
@@ -88,6 +90,7 @@ pub struct ConnectorMetrics {
     /// Microseconds since the epoch.
     pub durable_commit_ts_us: AtomicU64,
     pub restarts: AtomicU64,
+    pub failed: AtomicU64,
     pub snapshot_rows: AtomicU64,
     pub snapshot_running: AtomicU64,
     pub snapshot_completed: AtomicU64,
@@ -252,7 +255,7 @@ impl Registry {
         let map = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         type Getter = fn(&ConnectorMetrics) -> &AtomicU64;
-        let families: [(&str, &str, &str, Getter); 28] = [
+        let families: [(&str, &str, &str, Getter); 29] = [
             (RECORDS_FAILED_TOTAL, "counter", "Records that failed with a data error.", |m| &m.records_failed),
             (RECORDS_SKIPPED_TOTAL, "counter", "Failed records skipped (no dead letter queue).", |m| &m.records_skipped),
             (RECORDS_DLQ_TOTAL, "counter", "Failed records written to the dead letter queue.", |m| &m.records_dlq),
@@ -272,6 +275,7 @@ impl Registry {
             (SINK_BYTES_TOTAL, "counter", "Key and value bytes handed to the producer.", |m| &m.sink_bytes),
             (SINK_BATCHES_TOTAL, "counter", "Batches made durable.", |m| &m.sink_batches),
             (DURABLE_LSN, "gauge", "Position durable in Kafka and confirmed to the slot.", |m| &m.durable_lsn),
+            (CONNECTOR_FAILED, "gauge", "1 while the connector's task is FAILED.", |m| &m.failed),
             (CONNECTOR_RESTARTS_TOTAL, "counter", "Pipeline restarts after transient errors.", |m| &m.restarts),
             (SNAPSHOT_ROWS_TOTAL, "counter", "Rows read by the initial snapshot.", |m| &m.snapshot_rows),
             (SNAPSHOT_RUNNING, "gauge", "1 while the initial snapshot runs.", |m| &m.snapshot_running),

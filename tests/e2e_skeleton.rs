@@ -122,6 +122,8 @@ async fn missing_database_fails_with_a_trace() {
     let status = worker.wait_task_state("broken", "FAILED", TIMEOUT).await;
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default().to_owned();
     assert!(trace.contains("no_such_database"), "trace names the database: {trace}");
+    let metrics = reqwest::get(format!("{}/metrics", worker.rest)).await.expect("GET /metrics").text().await.expect("text");
+    assert!(metrics.contains("pgcdc_connector_failed{connector=\"broken\"} 1"), "the FAILED gauge: {metrics}");
     let (code, list) = worker.call(reqwest::Method::GET, "/connectors", None).await;
     assert_eq!(code, 200);
     assert_eq!(list, serde_json::json!(["broken"]));

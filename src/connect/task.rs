@@ -377,6 +377,8 @@ async fn supervise(
     // The slot's walsender across restarts: a restart must not take the
     // slot back from whoever took it over (see `ownership`).
     let mut tenure = SlotTenure::default();
+    let failed_gauge = crate::metrics::Registry::global().connector(&config.name);
+    crate::metrics::ConnectorMetrics::set(&failed_gauge.failed, 0);
     loop {
         let started = Instant::now();
         let st = state.clone();
@@ -433,6 +435,7 @@ async fn supervise(
                 trace
             };
             set(&state, TaskState::Failed { trace });
+            crate::metrics::ConnectorMetrics::set(&failed_gauge.failed, 1);
             return;
         }
         let delay = retry_delay(&policy, ran, connect_failures);
