@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::filters::{anchored, compile};
+pub use super::filters::{MessageFilter, TableFilter};
+
 use crate::config::definitions;
 use crate::config::properties::{split_list, ConfigErrors, Props};
 use crate::config::overrides::ClientOverrides;
@@ -738,75 +741,6 @@ fn parse_topic_creation(p: &mut Props) -> TopicCreation {
     TopicCreation { partitions, replication_factor, configs }
 }
 
-/// Debezium matches each pattern against the whole name.
-fn anchored(pattern: &str) -> String {
-    format!("(?i)^(?:{pattern})$")
-}
-
-fn compile(patterns: &[String]) -> Vec<regex::Regex> {
-    // Patterns were validated by `from_properties`; one that does not compile cannot reach here.
-    patterns.iter().filter_map(|p| regex::Regex::new(&anchored(p)).ok()).collect()
-}
-
-/// Which tables a connector captures, with Debezium's semantics: each
-/// pattern must match the whole name (case-insensitively); table patterns
-/// match `schema.table`, schema patterns the schema; system schemas are
-/// never captured.
-#[derive(Clone, Debug)]
-pub struct TableFilter {
-    table_include: Vec<regex::Regex>,
-    table_exclude: Vec<regex::Regex>,
-    schema_include: Vec<regex::Regex>,
-    schema_exclude: Vec<regex::Regex>,
-}
-
-impl TableFilter {
-    /// Whether changes of `table` are captured.
-    pub fn matches(&self, table: &TableId) -> bool {
-        if SYSTEM_SCHEMAS.contains(&table.schema.as_str()) {
-            return false;
-        }
-        let schema_ok = if !self.schema_include.is_empty() {
-            self.schema_include.iter().any(|r| r.is_match(&table.schema))
-        } else {
-            !self.schema_exclude.iter().any(|r| r.is_match(&table.schema))
-        };
-        if !schema_ok {
-            return false;
-        }
-        let full = format!("{}.{}", table.schema, table.table);
-        if !self.table_include.is_empty() {
-            self.table_include.iter().any(|r| r.is_match(&full))
-        } else {
-            !self.table_exclude.iter().any(|r| r.is_match(&full))
-        }
-    }
-}
-
-/// Which logical decoding messages a connector emits, by prefix, with
-/// Debezium's semantics (`LogicalDecodingMessageFilter`): each pattern must
-/// match the whole prefix, case-insensitively; no list means every message.
-#[derive(Clone, Debug, Default)]
-pub struct MessageFilter {
-    include: Vec<regex::Regex>,
-    exclude: Vec<regex::Regex>,
-}
-
-impl MessageFilter {
-    /// Whether messages with `prefix` are emitted.
-    pub fn matches(&self, prefix: &str) -> bool {
-        if !self.include.is_empty() {
-            self.include.iter().any(|r| r.is_match(prefix))
-        } else {
-            !self.exclude.iter().any(|r| r.is_match(prefix))
-        }
-    }
-}
-
-#[cfg(test)]
-#[path = "connector_tests.rs"]
-mod tests;
-
 /// `field.name.adjustment.mode`; `none` with an AvroConverter key or value
 /// converter adjusts as `avro` (Debezium's `CommonConnectorConfig.fieldNameAdjuster`).
 fn field_name_adjustment(p: &mut Props) -> FieldNameAdjustment {
@@ -824,3 +758,7 @@ fn field_name_adjustment(p: &mut Props) -> FieldNameAdjustment {
     }
     mode
 }
+
+#[cfg(test)]
+#[path = "connector_tests.rs"]
+mod tests;

@@ -12,6 +12,7 @@ pub(crate) mod properties;
 pub(crate) mod providers;
 pub(crate) mod secrets;
 pub mod errors;
+pub(crate) mod filters;
 pub mod overrides;
 pub mod slot;
 mod transforms;
